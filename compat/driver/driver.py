@@ -1,0 +1,189 @@
+"""compat's client driver: a stdlib-only program that runs inside one client version's venv.
+
+Run as ``<client-venv>/bin/python driver.py --adapter PATH --package NAME``. It imports only
+the standard library, the client library (through the adapter) and, for load plans, its
+sibling stdlib modules. It speaks control protocol version 1 (docs/contracts.md): one JSON
+object per line on the *original* stdout. Before anything else runs, fd 1 is duplicated for
+the channel and then pointed at fd 2, so whatever the client library prints goes to the log
+and can never corrupt the channel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import sys
+import traceback
+from types import ModuleType
+from typing import Any, TextIO
+
+PROTOCOL_VERSION = 1
+
+
+class Unsupported(Exception):
+    """Raised by an adapter for an operation the installed client version cannot do."""
+
+    def __init__(self, capability: str, message: str = "") -> None:
+        super().__init__(message or f"client lacks capability {capability}")
+        self.capability = capability
+
+
+def _take_control_channel() -> TextIO:
+    """Keep the real stdout for the channel; everything else printing to fd 1 goes to stderr."""
+    sys.stdout.flush()
+    channel_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    return os.fdopen(channel_fd, "w", buffering=1, encoding="utf-8")
+
+
+def _load_adapter(path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("compat_adapter", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"driver: cannot load adapter from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["compat_adapter"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _client_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Driver:
+    def __init__(self, channel: TextIO, adapter: Any) -> None:
+        self._channel = channel
+        self._adapter = adapter
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._channel.write(json.dumps(message, separators=(",", ":"), default=str) + "\n")
+        self._channel.flush()
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=16 * 1024 * 1024)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while not self._stopping.is_set():
+            line = await reader.readline()
+            if not line:
+                break  # the host closed our stdin: it is gone, so are we
+            try:
+                request = json.loads(line)
+                request_id = request["id"]
+                op = str(request["op"])
+                args = dict(request.get("args") or {})
+            except (ValueError, KeyError, TypeError) as exc:
+                self.send({"id": None, "status": "crash", "error": _error(exc, "bad request line")})
+                continue
+            if op == "shutdown":
+                await self._shutdown()
+                self.send({"id": request_id, "status": "ok", "result": {}})
+                return
+            task = asyncio.create_task(self._answer(request_id, op, args))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await self._shutdown()
+
+    async def _answer(self, request_id: Any, op: str, args: dict[str, Any]) -> None:
+        method = getattr(self._adapter, "op_" + op, None)
+        if method is None:
+            self.send({"id": request_id, "status": "unsupported", "capability": f"op.{op}",
+                       "message": f"the adapter has no operation {op!r}"})
+            return
+        try:
+            result = await method(**args)
+        except Unsupported as exc:
+            self.send({"id": request_id, "status": "unsupported", "capability": exc.capability,
+                       "message": str(exc)})
+        except TypeError as exc:
+            if _is_signature_error(exc):
+                self.send({"id": request_id, "status": "crash", "error": _error(exc, f"bad arguments to {op}")})
+            else:
+                self.send({"id": request_id, "status": "error", "error": _error(exc)})
+        except Exception as exc:  # a client-level error the scenario may assert on
+            self.send({"id": request_id, "status": "error", "error": _error(exc)})
+        else:
+            self.send({"id": request_id, "status": "ok", "result": result if result is not None else {}})
+
+    async def _shutdown(self) -> None:
+        self._stopping.set()
+        for task in list(self._tasks):
+            task.cancel()
+        close = getattr(self._adapter, "close", None)
+        if close is not None:
+            try:
+                await asyncio.wait_for(close(), timeout=5.0)
+            except Exception:
+                traceback.print_exc()
+
+
+def _is_signature_error(exc: TypeError) -> bool:
+    tb = exc.__traceback__
+    # A TypeError raised while binding arguments has no frame inside the adapter method.
+    return tb is not None and tb.tb_next is None
+
+
+def _error(exc: BaseException, context: str = "") -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": f"{context}: {exc}" if context else str(exc),
+    }
+    for attribute in ("code", "raw_code", "capability", "retry_after_ms", "supported"):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            error[attribute] = value if isinstance(value, int | float | str | bool) else str(value)
+    error["traceback"] = "".join(traceback.format_exception(exc))[-4000:]
+    return error
+
+
+async def _main_async(channel: TextIO, adapter_module: ModuleType, package: str) -> None:
+    ctx: dict[str, Any] = {"Unsupported": Unsupported, "package": package,
+                           "driver_dir": os.path.dirname(os.path.abspath(__file__))}
+    adapter = adapter_module.Adapter(ctx)
+    driver = Driver(channel, adapter)
+    driver.send({
+        "compat_driver": PROTOCOL_VERSION,
+        "event": "hello",
+        "client_version": _client_version(package),
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+    })
+    await driver.serve()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="compat client driver (control protocol v1)")
+    parser.add_argument("--adapter", required=True, help="path of the product's compat_adapter.py")
+    parser.add_argument("--package", required=True, help="distribution name of the client library")
+    args = parser.parse_args()
+    channel = _take_control_channel()
+    try:
+        adapter_module = _load_adapter(args.adapter)
+    except Exception as exc:
+        channel.write(json.dumps({"compat_driver": PROTOCOL_VERSION, "event": "fatal",
+                                  "error": _error(exc, f"loading adapter {args.adapter}")}) + "\n")
+        channel.flush()
+        traceback.print_exc()
+        return 3
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        asyncio.run(_main_async(channel, adapter_module, args.package))
+    else:  # the client venv may carry uvloop; it measurably lowers latency under load
+        uvloop.run(_main_async(channel, adapter_module, args.package))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The host side of the driver control protocol: call an operation, get a result or a typed error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from compat.errors import CompatibilityBreak, DriverError, HarnessError
+
+PROTOCOL_VERSION = 1
+# Slack on top of an operation's own timeout before the host gives up on the driver itself.
+_CALL_SLACK_S = 15.0
+
+
+class ControlChannel(Protocol):
+    name: str
+
+    def send_line(self, line: str) -> None: ...
+
+    def read_line(self, timeout_s: float) -> str: ...
+
+    def poll(self) -> int | None: ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
+
+
+class OperationUnsupported(Exception):
+    """The installed client version cannot do an operation: the scenario's verdict is n/a."""
+
+    def __init__(self, op: str, capability: str, message: str) -> None:
+        super().__init__(f"{op}: {message} (capability {capability})")
+        self.op = op
+        self.capability = capability
+
+
+class DriverCallError(CompatibilityBreak):
+    """The client library raised an error for an operation (rejected order, version error...).
+
+    Uncaught in a scenario it is a compatibility break (FAILED); scenarios that expect an error
+    catch it and assert on ``type`` and ``code``.
+    """
+
+    def __init__(self, op: str, error: dict[str, Any]) -> None:
+        self.op = op
+        self.type = str(error.get("type", "Error"))
+        self.code = error.get("code")
+        self.raw_code = error.get("raw_code")
+        self.error = error
+        super().__init__(f"{op} raised {self.type}: {error.get('message', '')}")
+
+
+@dataclass
+class DriverHandle:
+    """One driver process; ``call`` is synchronous from the test's point of view."""
+
+    channel: ControlChannel
+    client_version: str = ""
+    hello: dict[str, Any] = field(default_factory=dict)
+    _next_id: int = 0
+    _pending: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def handshake(self, timeout_s: float = 30.0) -> None:
+        message = self._read_message(timeout_s, "hello")
+        if message.get("event") == "fatal":
+            raise DriverError(
+                f"driver {self.channel.name} could not start: {message.get('error', {}).get('message')}\n"
+                f"{self.channel.log_tail()}"
+            )
+        if message.get("compat_driver") != PROTOCOL_VERSION or message.get("event") != "hello":
+            raise DriverError(f"driver {self.channel.name} spoke an unknown protocol: {message!r}")
+        self.hello = message
+        self.client_version = str(message.get("client_version", ""))
+
+    def call(self, op: str, timeout_s: float = 20.0, **args: Any) -> dict[str, Any]:
+        self._next_id += 1
+        request_id = self._next_id
+        self.channel.send_line(json.dumps({"id": request_id, "op": op, "args": args}, default=str))
+        answer = self._await_answer(request_id, op, timeout_s + _CALL_SLACK_S)
+        status = answer.get("status")
+        if status == "ok":
+            result = answer.get("result") or {}
+            return dict(result)
+        if status == "unsupported":
+            raise OperationUnsupported(op, str(answer.get("capability", op)), str(answer.get("message", "")))
+        if status == "error":
+            raise DriverCallError(op, dict(answer.get("error") or {}))
+        error = dict(answer.get("error") or {})
+        raise DriverError(
+            f"driver {self.channel.name} crashed in {op}: {error.get('type')}: {error.get('message')}\n"
+            f"{error.get('traceback', '')}"
+        )
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        if self.channel.poll() is not None:
+            return
+        self._next_id += 1
+        self.channel.send_line(json.dumps({"id": self._next_id, "op": "shutdown"}))
+        self._await_answer(self._next_id, "shutdown", timeout_s)
+
+    def _await_answer(self, request_id: int, op: str, timeout_s: float) -> dict[str, Any]:
+        while request_id not in self._pending:
+            message = self._read_message(timeout_s, op)
+            answer_id = message.get("id")
+            if isinstance(answer_id, int):
+                self._pending[answer_id] = message
+            elif message.get("status") == "crash":
+                raise DriverError(f"driver {self.channel.name} rejected a request: {message.get('error')}")
+        return self._pending.pop(request_id)
+
+    def _read_message(self, timeout_s: float, waiting_for: str) -> dict[str, Any]:
+        try:
+            line = self.channel.read_line(timeout_s)
+        except HarnessError as exc:
+            code = self.channel.poll()
+            state = f"exit code {code}" if code is not None else "still running"
+            raise DriverError(
+                f"driver {self.channel.name} gave no answer to {waiting_for} ({state}): {exc}\n"
+                f"log tail:\n{self.channel.log_tail()}"
+            ) from exc
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            raise DriverError(f"driver {self.channel.name} wrote a non-JSON control line: {line[:200]!r}") from exc
+        if not isinstance(message, dict):
+            raise DriverError(f"driver {self.channel.name} wrote a non-object control line: {line[:200]!r}")
+        return message
