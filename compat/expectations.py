@@ -1,0 +1,87 @@
+"""Declared truths about pairings: which (client, gateway, venue, scenario) are known not to work.
+
+An expectation maps client and gateway version ranges, a venue glob and a scenario glob to
+
+- ``incompatible``: the pair is known to break; the scenario still runs, a failure is an
+  expected-fail and a pass is reported as *stale* (the expectation should go);
+- ``unsupported``: the pair is not meant to work together at all (verdict n/a).
+
+The first matching expectation wins, so put narrow rules before broad ones. An expectation
+past its ``expires`` date no longer matches: the cell is judged on its own again and the
+expired rule is reported (:func:`expired`) so someone renews or deletes it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from compat.cell import Cell
+
+KINDS: tuple[str, ...] = ("incompatible", "unsupported")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    client: SpecifierSet  # empty set: any client version
+    gateway: SpecifierSet
+    venue: str  # glob, "*" for every venue
+    scenario: str  # glob over scenario names, "*" for every scenario
+    kind: str  # "incompatible" | "unsupported"
+    reason: str
+    ticket: str | None = None
+    expires: _dt.date | None = None
+    line: int = 0  # matrix.yaml line, so reports can point at the rule
+
+    def is_expired(self, today: _dt.date) -> bool:
+        return self.expires is not None and today > self.expires
+
+    def matches(self, cell: Cell, scenario: str) -> bool:
+        """Whether this rule covers ``scenario`` in ``cell`` (ignoring expiry)."""
+        return (
+            _contains(self.client, cell.client.version)
+            and _contains(self.gateway, cell.gateway.version)
+            and fnmatch.fnmatchcase(cell.venue, self.venue)
+            and fnmatch.fnmatchcase(scenario, self.scenario)
+        )
+
+    def describe(self) -> str:
+        client = str(self.client) or "*"
+        gateway = str(self.gateway) or "*"
+        extra = f" ({self.ticket})" if self.ticket else ""
+        until = f", expires {self.expires.isoformat()}" if self.expires else ""
+        return (
+            f"{self.kind}: client {client} × gateway {gateway} on venue {self.venue}, scenario "
+            f"{self.scenario}: {self.reason}{extra}{until} [matrix.yaml line {self.line}]"
+        )
+
+
+def _contains(spec: SpecifierSet, version: str) -> bool:
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return False
+    # Candidates are often pre-releases (3.1.0.dev0); a range still applies to them.
+    return spec.contains(parsed, prereleases=True)
+
+
+def find(
+    expectations: Sequence[Expectation], cell: Cell, scenario: str, today: _dt.date | None = None
+) -> Expectation | None:
+    """The first expectation that covers (cell, scenario) and has not expired, or None."""
+    day = today if today is not None else _dt.date.today()
+    for expectation in expectations:
+        if expectation.matches(cell, scenario) and not expectation.is_expired(day):
+            return expectation
+    return None
+
+
+def expired(expectations: Sequence[Expectation], today: _dt.date | None = None) -> list[Expectation]:
+    """Expectations past their expiry date: they match nothing any more and should be reported."""
+    day = today if today is not None else _dt.date.today()
+    return [e for e in expectations if e.is_expired(day)]

@@ -1,0 +1,163 @@
+"""pytest fixtures of compat (prefixed ``compat_``). Registered by ``compat.plugin``."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compat import timing
+from compat.cell import Cell
+from compat.envs import Env, EnvCache
+from compat.harness.host import Host, host_from_spec
+from compat.plan import Plan, parse_assignments
+from compat.results import ENVS
+from compat.scenario import Scenario
+from compat.stack import Stack, StackSettings
+from compat.verdicts import DETAILS
+
+ROLES = ("exchange", "gateway", "client")
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(scope="session")
+def compat_plan(request: pytest.FixtureRequest) -> Plan:
+    from compat.plugin import compat_plan as plan_of
+
+    return plan_of(request.config)
+
+
+@pytest.fixture(scope="session")
+def compat_run_dir(request: pytest.FixtureRequest) -> Path:
+    """Logs of this run: ``<cache>/runs/<run id>/``; the id is shared by all xdist workers."""
+    from compat.plugin import cache_dir
+
+    run_id = os.environ.setdefault("COMPAT_RUN_ID", f"{timing.utc_timestamp().replace(':', '')}-{os.getpid()}")
+    path = cache_dir(request.config) / "runs" / run_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def compat_env_cache(request: pytest.FixtureRequest) -> EnvCache:
+    from compat.plugin import cache_dir
+
+    return EnvCache(cache_dir(request.config) / "envs")
+
+
+@pytest.fixture(scope="session")
+def compat_hosts(request: pytest.FixtureRequest, compat_plan: Plan) -> dict[str, Host]:
+    specs = {role: compat_plan.matrix.hosts.get(role, "local") for role in ROLES}
+    specs.update(parse_assignments(request.config.getoption("compat_host"), "--compat-host"))
+    return {role: host_from_spec(spec) for role, spec in specs.items()}
+
+
+@pytest.fixture(scope="session")
+def compat_cell_stack(
+    compat_cell: Cell, compat_plan: Plan, compat_env_cache: EnvCache, compat_hosts: dict[str, Host],
+    compat_run_dir: Path,
+) -> Iterator[Stack]:
+    """The running processes of one cell; started once per cell (cells are grouped per worker)."""
+    envs: dict[str, Env] = {
+        "gateway": compat_env_cache.ensure(compat_cell.gateway),
+        "client": compat_env_cache.ensure(compat_cell.client),
+    }
+    stack = Stack(compat_cell, compat_plan.matrix, envs, compat_run_dir / compat_cell.id, compat_hosts,
+                  _stack_settings(compat_plan))
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _stack_settings(plan: Plan) -> StackSettings:
+    settings = plan.matrix.settings
+    root = plan.matrix.root
+
+    def path(key: str) -> Path | None:
+        value = settings.get(key)
+        return (root / str(value)) if value else None
+
+    return StackSettings(
+        start_timeout_s=float(settings.get("start_timeout_s", 20.0)),
+        stop_grace_s=float(settings.get("stop_grace_s", 3.0)),
+        instruments=path("instruments"),
+        auth=path("auth"),
+    )
+
+
+class _SymbolLeases:
+    """Hands out each instrument of a pool once per cell, so every test starts on an empty book."""
+
+    def __init__(self, pools: dict[str, list[str]]) -> None:
+        self._pools = {k: list(v) for k, v in pools.items()}
+        self._lock = threading.Lock()
+
+    def take(self, pool: str) -> str:
+        with self._lock:
+            available = self._pools.get(pool)
+            if not available:
+                raise pytest.UsageError(f"compat: instrument pool {pool!r} is exhausted or unknown; "
+                                        f"pools: {sorted(self._pools)}")
+            return available.pop(0)
+
+
+_LEASES: dict[str, _SymbolLeases] = {}
+
+
+@pytest.fixture
+def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> Iterator[Stack]:
+    """The cell's stack, healthy at the start of every test (restarted if a scenario broke it)."""
+    stack = compat_cell_stack
+    if not stack.healthy():
+        stack.stop()
+        stack.start()
+    request.node.user_properties.append((ENVS, json.dumps([_env_record(e) for e in stack.envs.values()])))
+    yield stack
+
+
+@pytest.fixture
+def compat(request: pytest.FixtureRequest, compat_stack: Stack) -> Iterator[Scenario]:
+    """The scenario's handle: sessions, fresh symbols, and evidence collected on failure."""
+    leases = _LEASES.setdefault(compat_stack.cell.id, _SymbolLeases(instrument_pools(compat_stack)))
+    scenario = Scenario(compat_stack, leases.take)
+    yield scenario
+    reports = request.node.stash.get(_REPORTS, {})
+    call = reports.get("call")
+    details: dict[str, Any] = {"hosts": {role: h.spec for role, h in compat_stack.hosts.items()}}
+    if call is not None and not call.passed:
+        details["log_tails"] = compat_stack.log_tails()
+        details["wire"] = scenario.wire_logs()
+    request.node.user_properties.append((DETAILS, json.dumps(details, default=str)))
+    scenario.release()
+
+
+def instrument_pools(stack: Stack) -> dict[str, list[str]]:
+    """Symbols grouped by pool prefix (``ABC007`` is in pool ``ABC``) from the stack's instruments."""
+    from compat.exchange.instruments import load_instruments
+
+    path = stack.settings.instruments or Path(__file__).resolve().parent / "exchange" / "instruments.default.yaml"
+    pools: dict[str, list[str]] = {}
+    for instrument in load_instruments(path):
+        symbol = str(instrument.symbol)
+        pool = symbol.rstrip("0123456789") or symbol
+        pools.setdefault(pool, []).append(symbol)
+    return pools
+
+
+def _env_record(env: Env) -> dict[str, Any]:
+    return {"product": env.release.package, "version": env.release.version, "wheel_sha256": env.release.sha256,
+            "path": str(env.path), "built": env.built, "seconds": round(env.seconds, 3)}

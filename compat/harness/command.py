@@ -1,0 +1,213 @@
+"""The one door to the OS: the only module of compat that imports ``subprocess``.
+
+Callers build a :class:`Command` and get back an :class:`Outcome` (``run``) or, through a
+host, a running process (``spawn`` is the low-level start the local host builds on).
+
+Every child gets
+
+* a minimal, explicit environment: ``PATH``, ``HOME``, ``LANG`` from ours, then
+  ``PYTHONUNBUFFERED=1`` (ready lines must not sit in a block buffer), then ``Command.env``;
+* its own session and process group (``start_new_session``), so a stop or a fault signal
+  reaches the child and everything it forked, and never our own process group;
+* an entry in the leak registry (:mod:`compat.harness.leaks`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO
+
+from compat import timing
+from compat.errors import HarnessError
+from compat.harness import leaks
+
+# Variables inherited from our environment; everything else must be asked for in Command.env.
+INHERITED_VARIABLES: tuple[str, ...] = ("PATH", "HOME", "LANG")
+_DEFAULTS: Mapping[str, str] = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """What to run. ``name`` is the role label used for the log file: ``gateway-2.0.0``."""
+
+    argv: tuple[str, ...]
+    name: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    control: bool = False  # keep stdin/stdout as a line channel (the driver)
+
+    def __post_init__(self) -> None:
+        # Accept a list for convenience but store a tuple, so the value stays immutable.
+        object.__setattr__(self, "argv", tuple(str(a) for a in self.argv))
+        if not self.argv:
+            raise HarnessError(f"command {self.name!r} has an empty argv; give at least the program")
+        if not self.name or "/" in self.name:
+            raise HarnessError(f"command name {self.name!r} must be non-empty and contain no '/'")
+
+    def describe(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished command: exit code, decoded output and how long it took."""
+
+    command: Command
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class CommandTimeout(HarnessError):
+    """``run`` gave up waiting; ``outcome`` holds what the command printed before it was killed."""
+
+    def __init__(self, message: str, outcome: Outcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def child_environment(command: Command) -> dict[str, str]:
+    """The complete environment a child sees; nothing else leaks in from ours."""
+    env = {name: os.environ.get(name, _DEFAULTS.get(name, "")) for name in INHERITED_VARIABLES}
+    env = {name: value for name, value in env.items() if value}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(command.env)
+    return env
+
+
+def _decode(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, str):
+        return data
+    return data.decode("utf-8", errors="replace")
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run(command: Command, timeout_s: float) -> Outcome:
+    """Run to completion. A non-zero exit is an Outcome, not an error; a timeout raises.
+
+    On timeout the whole process group is killed and :class:`CommandTimeout` carries the
+    output captured so far.
+    """
+    started = timing.monotonic()
+    popen = _popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = popen.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(popen.pid)
+        try:
+            # Collects what was read before the timeout plus the rest up to EOF.
+            out, err = popen.communicate(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            # Someone outside the group still holds the pipes; give up on the rest.
+            popen.kill()
+            out, err = b"", b""
+        popen.wait()
+        outcome = Outcome(command, popen.returncode, _decode(out), _decode(err), timing.monotonic() - started)
+        raise CommandTimeout(
+            f"{command.name} did not finish within {timeout_s:.1f}s on host local; killed its process "
+            f"group. argv: {command.describe()}\n--- stdout (last 20 lines)\n{_tail(outcome.stdout)}\n"
+            f"--- stderr (last 20 lines)\n{_tail(outcome.stderr)}",
+            outcome,
+        ) from None
+    return Outcome(command, popen.returncode, _decode(out), _decode(err), timing.monotonic() - started)
+
+
+def _popen(command: Command, *, stdin: int, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
+    try:
+        popen = subprocess.Popen(
+            command.argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=command.cwd,
+            env=child_environment(command),
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot start {command.name}: {exc.strerror or exc} (argv[0]={command.argv[0]!r}, "
+            f"cwd={command.cwd or os.getcwd()!r}); check the path and that it is executable"
+        ) from exc
+    leaks.register(popen.pid, command.name)
+    return popen
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+class Spawned:
+    """A started child. Wraps Popen so no other module touches subprocess types."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid: int = popen.pid
+        self.stdin: IO[bytes] | None = popen.stdin
+        self.stdout: IO[bytes] | None = popen.stdout
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def wait(self, timeout_s: float) -> int | None:
+        """The exit code, or None if it is still running after ``timeout_s``."""
+        try:
+            return self._popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal_group(self, sig: int) -> bool:
+        """Signal the child's whole process group; False when nobody is left in it."""
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def group_alive(self) -> bool:
+        """True while any process remains in the child's group (the child or what it forked)."""
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def close_pipes(self) -> None:
+        for pipe in (self._popen.stdin, self._popen.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def spawn(command: Command, *, stderr_fd: int | None, stdin_pipe: bool) -> Spawned:
+    """Start ``command`` with stdout on a pipe.
+
+    ``stderr_fd`` is a file descriptor to send stderr to (the log file), or None to merge
+    stderr into the stdout pipe. ``stdin_pipe`` keeps stdin as a pipe for a control channel;
+    otherwise stdin is /dev/null.
+    """
+    popen = _popen(
+        command,
+        stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if stderr_fd is None else stderr_fd,
+    )
+    return Spawned(popen)

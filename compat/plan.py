@@ -1,0 +1,108 @@
+"""From matrix.yaml and the command line to the list of cells a run executes.
+
+``build_plan`` is deterministic for the same files and options, which is what lets every
+xdist worker compute the same collection on its own.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from compat.cell import Cell, Release
+from compat.errors import ConfigError
+from compat.index import resolve
+from compat.lockfile import Lock, read_lock
+from compat.matrix import Matrix, load_matrix
+
+
+@dataclass(frozen=True)
+class Plan:
+    matrix: Matrix
+    releases: Mapping[str, tuple[Release, ...]]  # role → releases, oldest first
+    cells: tuple[Cell, ...]
+
+    @property
+    def env_count(self) -> int:
+        return sum(len(v) for v in self.releases.values())
+
+    def header(self) -> str:
+        clients = len(self.releases.get("client", ()))
+        gateways = len(self.releases.get("gateway", ()))
+        venues = len(self.matrix.venues)
+        return (f"compat: {self.matrix.path.name}: {len(self.cells)} cells "
+                f"({clients} clients × {gateways} gateways × {venues} venues), "
+                f"{self.env_count} envs (one per version, not per pair)")
+
+
+def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
+    """``["gateway=x.whl", "client=y.whl"]`` → {"gateway": "x.whl", ...}; a clear error otherwise."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        role, sep, rest = value.partition("=")
+        if not sep or not role or not rest:
+            raise ConfigError(f"{option} expects ROLE=VALUE (e.g. gateway=dist/refgw-3.1.0-py3-none-any.whl), got {value!r}")
+        if role not in ("gateway", "client", "exchange", "clients"):
+            raise ConfigError(f"{option}: unknown role {role!r}; expected gateway or client")
+        parsed[role] = rest
+    return parsed
+
+
+def build_plan(
+    matrix_path: Path,
+    *,
+    cache_dir: Path,
+    candidates: Mapping[str, Path] | None = None,
+    no_candidate: bool = False,
+    cell_globs: Sequence[str] = (),
+    lock_path: Path | None = None,
+    shard: tuple[int, int] | None = None,
+) -> Plan:
+    matrix = load_matrix(matrix_path)
+    if no_candidate:
+        matrix = matrix.without_candidates()
+    lock: Lock | None = None
+    if lock_path is not None and lock_path.exists():
+        lock = read_lock(lock_path, matrix)
+    build_dir = cache_dir / "candidates"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # Several xdist workers resolve at once; one builds the candidate wheels, the rest reuse them.
+    with FileLock(str(build_dir / ".resolve.lock")):
+        resolved = resolve(matrix, dict(candidates or {}), build_dir, lock=lock)
+    releases = {role: tuple(rs) for role, rs in resolved.items()}
+    cells = tuple(
+        Cell(client=client, gateway=gateway, venue=venue)
+        for venue in matrix.venues
+        for client in releases.get("client", ())
+        for gateway in releases.get("gateway", ())
+    )
+    if cell_globs:
+        cells = tuple(c for c in cells if any(fnmatch.fnmatchcase(c.id, g) for g in cell_globs))
+    if shard is not None:
+        cells = shard_cells(cells, *shard)
+    return Plan(matrix=matrix, releases=releases, cells=cells)
+
+
+def shard_cells(cells: Sequence[Cell], index: int, count: int) -> tuple[Cell, ...]:
+    """A deterministic slice: shard ``index`` (1-based) of ``count``, stable across machines."""
+    if not 1 <= index <= count:
+        raise ConfigError(f"--compat-shard {index}/{count}: K must be between 1 and N")
+
+    def bucket(cell: Cell) -> int:
+        return int(hashlib.sha256(cell.id.encode()).hexdigest(), 16) % count
+
+    return tuple(c for c in cells if bucket(c) == index - 1)
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    k, sep, n = value.partition("/")
+    if not sep or not k.isdigit() or not n.isdigit() or int(n) < 1:
+        raise ConfigError(f"--compat-shard expects K/N such as 1/3, got {value!r}")
+    return int(k), int(n)

@@ -1,0 +1,253 @@
+"""The pytest plugin: options, parametrisation over cells, verdicts, and the reports.
+
+Hooks stay thin: they call pure functions (``compat.plan``, ``compat.expectations``,
+``compat.verdicts``, ``compat.report``). Reports are written once, on the controller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compat import timing
+from compat.cell import Cell
+from compat.errors import CompatError, ConfigError
+from compat.expectations import find as find_expectation
+from compat.plan import Plan, build_plan, parse_assignments, parse_shard
+from compat.outcome import RunResults
+from compat.results import ResultsCollector
+from compat.verdicts import PROPERTY, judge
+
+pytest_plugins = ["compat.fixtures"]
+
+_PLAN = pytest.StashKey[Plan | None]()
+_PLAN_ERROR = pytest.StashKey[str | None]()
+_EXPECTATION = pytest.StashKey[dict[str, Any] | None]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("compat", "compatibility matrix")
+    group.addoption("--compat-matrix", metavar="PATH", help="matrix.yaml to run (default: ini compat_matrix)")
+    group.addoption("--compat-cells", metavar="GLOB", action="append", default=[],
+                    help="run only cells whose id matches GLOB, e.g. 'client-2.*--gateway-3.0.0--*' (repeatable)")
+    group.addoption("--compat-candidate", metavar="ROLE=WHEEL", action="append", default=[],
+                    help="use this wheel as ROLE's candidate instead of building the working tree")
+    group.addoption("--compat-no-candidate", action="store_true",
+                    help="test released versions only")
+    group.addoption("--compat-cache-dir", metavar="DIR", help="envs and candidate builds (default .compat)")
+    group.addoption("--compat-lock", metavar="PATH", help="resolved-versions lock to reuse (default compat.lock.json if present)")
+    group.addoption("--compat-report-dir", metavar="DIR", help="write matrix.json, matrix.md and matrix.html here")
+    group.addoption("--compat-report-json", metavar="PATH", help="write the JSON report here")
+    group.addoption("--compat-report-md", metavar="PATH", help="write the Markdown report here")
+    group.addoption("--compat-report-html", metavar="PATH", help="write the HTML report here")
+    group.addoption("--compat-host", metavar="ROLE=SPEC", action="append", default=[],
+                    help="run ROLE (exchange, gateway, client) on a host: local, netns:NAME, ssh:user@host[:port]")
+    group.addoption("--compat-shard", metavar="K/N", help="run the K-th of N deterministic slices of the cells")
+    group.addoption("--compat-bench", action="store_true", help="also run the latency benchmark")
+    parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
+    parser.addini("compat_cache_dir", "cache directory for envs and candidates", default=".compat")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Group each cell's tests on one worker so its processes start once (xdist_group marks).
+    option = config.option
+    if getattr(option, "numprocesses", None) and getattr(option, "dist", "no") in ("no", "load"):
+        option.dist = "loadgroup"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_PLAN] = None
+    config.stash[_PLAN_ERROR] = None
+    config.pluginmanager.register(_Recorder(config), "compat-recorder")
+
+
+def compat_plan(config: pytest.Config) -> Plan:
+    """The session's plan, built once per process on first use."""
+    plan = config.stash[_PLAN]
+    if plan is not None:
+        return plan
+    error = config.stash[_PLAN_ERROR]
+    if error is not None:
+        raise pytest.UsageError(error)
+    try:
+        plan = build_plan(
+            matrix_path(config),
+            cache_dir=cache_dir(config),
+            candidates={r: Path(p) for r, p in
+                        parse_assignments(config.getoption("compat_candidate"), "--compat-candidate").items()},
+            no_candidate=bool(config.getoption("compat_no_candidate")),
+            cell_globs=config.getoption("compat_cells"),
+            lock_path=lock_path(config),
+            shard=parse_shard(config.getoption("compat_shard")),
+        )
+    except CompatError as exc:
+        message = f"compat: {exc}"
+        config.stash[_PLAN_ERROR] = message
+        raise pytest.UsageError(message) from None
+    config.stash[_PLAN] = plan
+    return plan
+
+
+def matrix_path(config: pytest.Config) -> Path:
+    value = config.getoption("compat_matrix") or config.getini("compat_matrix")
+    path = Path(str(value))
+    return path if path.is_absolute() else Path(config.rootpath) / path
+
+
+def cache_dir(config: pytest.Config) -> Path:
+    value = config.getoption("compat_cache_dir") or config.getini("compat_cache_dir")
+    path = Path(str(value))
+    return path if path.is_absolute() else Path(config.rootpath) / path
+
+
+def lock_path(config: pytest.Config) -> Path | None:
+    value = config.getoption("compat_lock")
+    if value:
+        path = Path(value)
+        if not path.exists():
+            raise ConfigError(f"--compat-lock {value}: no such file (write one with `compat lock`)")
+        return path
+    default = Path(config.rootpath) / "compat.lock.json"
+    return default if default.exists() else None
+
+
+def _wants_compat(config: pytest.Config) -> bool:
+    markexpr = str(getattr(config.option, "markexpr", "") or "")
+    selected = ("compat" in markexpr and "not compat" not in markexpr) or "bench" in markexpr.replace("not bench", "")
+    return selected or bool(config.getoption("compat_matrix")) or bool(config.getoption("compat_cells"))
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not _wants_compat(config) or not matrix_path(config).exists():
+        return None
+    return compat_plan(config).header()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "compat_cell" not in metafunc.fixturenames:
+        return
+    plan = compat_plan(metafunc.config)
+    cells = list(plan.cells)
+    metafunc.parametrize("compat_cell", cells, ids=[c.id for c in cells], scope="session")
+
+
+def scenario_name(item: pytest.Item) -> str:
+    name = getattr(item, "originalname", None) or item.name
+    return name.removeprefix("test_")
+
+
+def _cell_of(item: pytest.Item) -> Cell | None:
+    callspec = getattr(item, "callspec", None)
+    cell = callspec.params.get("compat_cell") if callspec is not None else None
+    return cell if isinstance(cell, Cell) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        cell = _cell_of(item)
+        if cell is None:
+            continue
+        item.add_marker(pytest.mark.xdist_group(name=cell.id))
+        plan = compat_plan(config)
+        expectation = find_expectation(plan.matrix.expectations, cell, scenario_name(item))
+        record = None
+        if expectation is not None:
+            record = {"kind": expectation.kind, "reason": expectation.reason, "ticket": expectation.ticket,
+                      "expires": expectation.expires.isoformat() if expectation.expires else None,
+                      "line": expectation.line}
+            if expectation.kind == "unsupported":
+                item.add_marker(pytest.mark.skip(reason=f"n/a: {expectation.reason}"))
+        item.stash[_EXPECTATION] = record
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    cell = _cell_of(item)
+    if cell is None:
+        return report
+    verdict = judge(report, call, item.stash.get(_EXPECTATION, None))
+    if verdict is not None:
+        payload = {
+            "cell_id": cell.id,
+            "client_version": cell.client.version,
+            "gateway_version": cell.gateway.version,
+            "venue": cell.venue,
+            "scenario": scenario_name(item),
+            "expectation": item.stash.get(_EXPECTATION, None),
+            **verdict,
+        }
+        report.user_properties.append((PROPERTY, json.dumps(payload, default=str)))
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    for key, value in report.user_properties:
+        if key != PROPERTY:
+            continue
+        verdict = json.loads(str(value)).get("verdict")
+        if verdict == "error" and report.when == "call":
+            return "error", "E", "ERROR"
+        if verdict == "n/a":
+            return "n/a", "n", "N/A"
+        if verdict == "stale":
+            return "stale", "S", "STALE"
+    return None
+
+
+class _Recorder:
+    """Collects verdicts on the controller (xdist forwards every worker's reports to it)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.collector = ResultsCollector(started_at=timing.utc_timestamp())
+        self.written: list[Path] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.collector.add(report.nodeid, report.when, report.duration, report.user_properties)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput") or not self.collector.has_results():
+            return  # reports are written once, on the controller
+        from compat.report import render_markdown, write_reports, write_step_summary
+
+        results = self._results()
+        self.written = list(write_reports(results, **_report_paths(self.config)))
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            write_step_summary(render_markdown(results))
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if hasattr(config, "workerinput") or not self.collector.has_results():
+            return
+        from compat.report import render_terminal_grid
+
+        terminalreporter.section("compat matrix")
+        for line in render_terminal_grid(self._results()):
+            terminalreporter.write_line(line)
+        for path in self.written:
+            terminalreporter.write_line(f"compat report: {path}")
+
+    def _results(self) -> RunResults:
+        return self.collector.results(finished_at=timing.utc_timestamp(),
+                                      matrix_path=str(matrix_path(self.config)))
+
+
+def _report_paths(config: pytest.Config) -> dict[str, Path | None]:
+    report_dir = config.getoption("compat_report_dir")
+    paths: dict[str, Path | None] = {"json_path": None, "md_path": None, "html_path": None}
+    if report_dir:
+        base = Path(report_dir)
+        paths = {"json_path": base / "matrix.json", "md_path": base / "matrix.md", "html_path": base / "matrix.html"}
+    for key, option in (("json_path", "compat_report_json"), ("md_path", "compat_report_md"),
+                        ("html_path", "compat_report_html")):
+        value = config.getoption(option)
+        if value:
+            paths[key] = Path(value)
+    return paths
+
+

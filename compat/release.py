@@ -1,0 +1,176 @@
+"""`compat release`: build a product's wheel into the wheelhouse, record it, never overwrite.
+
+    compat release SOURCE_DIR [--wheelhouse wheelhouse] [--notes TEXT | --notes-file PATH]
+    compat release --yank WHEEL_FILENAME --reason TEXT [--wheelhouse wheelhouse]
+
+A release reads the distribution name and version from SOURCE_DIR/pyproject.toml, refuses
+if the wheelhouse already holds a wheel of that name and version (released wheels are
+immutable), builds the wheel with ``uv build --wheel`` into a scratch directory, moves it into
+the wheelhouse and appends ``## VERSION (date)`` plus the notes to SOURCE_DIR/CHANGELOG.md.
+
+A yank records ``{"FILENAME": {"reason": ..., "yanked_at": ...}}`` in
+``wheelhouse/yanked.json``. The wheel stays in the wheelhouse, so a test can still target it
+while the version policy skips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from compat.errors import ReleaseError
+from compat.harness.command import Command, run
+
+YANKED_FILE = "yanked.json"
+BUILD_TIMEOUT_S = 300.0
+
+# Builds the wheel of SOURCE_DIR into OUT_DIR; injectable so the refusal logic is unit-testable.
+WheelBuilder = Callable[[Path, Path], None]
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    version: str
+
+    @property
+    def wheel_stem(self) -> str:
+        """The ``name-version`` prefix of the wheel file name (PEP 427 normalisation)."""
+        return f"{re.sub(r'[-_.]+', '_', self.name).lower()}-{self.version}"
+
+
+def read_project(source_dir: Path) -> Project:
+    pyproject = source_dir / "pyproject.toml"
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        project = data["project"]
+        return Project(name=str(project["name"]), version=str(project["version"]))
+    except FileNotFoundError:
+        raise ReleaseError(f"{pyproject} not found: SOURCE_DIR must be a product with a pyproject.toml") from None
+    except (KeyError, tomllib.TOMLDecodeError) as exc:
+        raise ReleaseError(f"{pyproject}: cannot read [project] name and version ({exc})") from None
+
+
+def existing_wheels(wheelhouse: Path, project: Project) -> list[Path]:
+    if not wheelhouse.is_dir():
+        return []
+    return sorted(p for p in wheelhouse.glob(f"{project.wheel_stem}-*.whl"))
+
+
+def uv_build_wheel(source_dir: Path, out_dir: Path) -> None:
+    command = Command(
+        argv=("uv", "build", "--wheel", "--out-dir", str(out_dir), str(source_dir)),
+        name="uv-build",
+    )
+    outcome = run(command, timeout_s=BUILD_TIMEOUT_S)
+    if outcome.returncode != 0:
+        raise ReleaseError(
+            f"uv build of {source_dir} failed with exit code {outcome.returncode}:\n"
+            f"{outcome.stderr.strip()[-2000:]}"
+        )
+
+
+def release(
+    source_dir: Path,
+    wheelhouse: Path,
+    notes: str,
+    builder: WheelBuilder = uv_build_wheel,
+    today: dt.date | None = None,
+) -> Path:
+    """Build, store and record one release; returns the wheel's path in the wheelhouse."""
+    project = read_project(source_dir)
+    clash = existing_wheels(wheelhouse, project)
+    if clash:
+        raise ReleaseError(
+            f"{project.name} {project.version} is already released ({clash[0]}); released wheels are "
+            f"immutable: bump the version in {source_dir / 'pyproject.toml'} and release again"
+        )
+    with tempfile.TemporaryDirectory(prefix="compat-release-") as tmp:
+        builder(source_dir, Path(tmp))
+        built = sorted(Path(tmp).glob("*.whl"))
+        if len(built) != 1 or not built[0].name.startswith(project.wheel_stem + "-"):
+            raise ReleaseError(
+                f"expected one wheel named {project.wheel_stem}-*.whl from {source_dir}, got "
+                f"{[p.name for p in built]}"
+            )
+        wheelhouse.mkdir(parents=True, exist_ok=True)
+        target = wheelhouse / built[0].name
+        shutil.move(str(built[0]), target)
+    _append_changelog(source_dir / "CHANGELOG.md", project, notes, today or dt.date.today())
+    return target
+
+
+def _append_changelog(path: Path, project: Project, notes: str, day: dt.date) -> None:
+    existing = path.read_text(encoding="utf-8") if path.exists() else f"# Changelog of {project.name}\n"
+    entry = f"\n## {project.version} ({day.isoformat()})\n\n{notes.strip() or '(no notes)'}\n"
+    path.write_text(existing.rstrip("\n") + "\n" + entry, encoding="utf-8")
+
+
+def load_yanked(wheelhouse: Path) -> dict[str, dict[str, str]]:
+    path = wheelhouse / YANKED_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ReleaseError(f"{path} is not valid JSON ({exc}); fix or restore it from git") from None
+    if not isinstance(data, dict):
+        raise ReleaseError(f"{path} must hold a JSON object keyed by wheel file name")
+    return data
+
+
+def yank(wheelhouse: Path, filename: str, reason: str, now: dt.datetime | None = None) -> None:
+    """Mark a released wheel yanked; it stays in the wheelhouse."""
+    if not (wheelhouse / filename).is_file():
+        raise ReleaseError(f"cannot yank {filename}: no such wheel in {wheelhouse}")
+    if not reason.strip():
+        raise ReleaseError("a yank needs a --reason saying why the release must not be used")
+    yanked = load_yanked(wheelhouse)
+    if filename in yanked:
+        raise ReleaseError(f"{filename} is already yanked ({yanked[filename]['reason']})")
+    stamp = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    yanked[filename] = {"reason": reason.strip(), "yanked_at": stamp}
+    path = wheelhouse / YANKED_FILE
+    path.write_text(json.dumps(yanked, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _main(args: argparse.Namespace) -> int:
+    wheelhouse = Path(args.wheelhouse)
+    if args.yank:
+        if args.source_dir:
+            raise ReleaseError("give either SOURCE_DIR (release) or --yank WHEEL_FILENAME, not both")
+        yank(wheelhouse, args.yank, args.reason or "")
+        print(f"yanked {args.yank}: {args.reason}")
+        return 0
+    if not args.source_dir:
+        raise ReleaseError("nothing to do: give SOURCE_DIR to release, or --yank WHEEL_FILENAME --reason TEXT")
+    notes = args.notes or ""
+    if args.notes_file:
+        notes = Path(args.notes_file).read_text(encoding="utf-8")
+    wheel = release(Path(args.source_dir), wheelhouse, notes)
+    print(f"released {wheel}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "release",
+        help="build a product wheel into the wheelhouse (never overwriting), or yank one",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source_dir", nargs="?", help="product source directory with a pyproject.toml")
+    parser.add_argument("--wheelhouse", default="wheelhouse", help="released wheels directory")
+    parser.add_argument("--notes", help="release notes appended to the product's CHANGELOG.md")
+    parser.add_argument("--notes-file", help="read the release notes from this file")
+    parser.add_argument("--yank", metavar="WHEEL_FILENAME", help="mark a released wheel yanked")
+    parser.add_argument("--reason", help="why the wheel is yanked (required with --yank)")
+    parser.set_defaults(func=_main)

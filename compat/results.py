@@ -1,0 +1,94 @@
+"""Assembling per-phase verdict payloads (from every xdist worker) into ``RunResults``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from compat.outcome import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame, worst
+from compat.verdicts import DETAILS, PROPERTY
+
+ENVS = "compat_envs"  # user_properties key: the envs a cell used (JSON list of EnvRecord dicts)
+
+
+@dataclass
+class _Entry:
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+@dataclass
+class ResultsCollector:
+    started_at: str
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+    _envs: dict[tuple[str, str, str], EnvRecord] = field(default_factory=dict)
+
+    def add(self, nodeid: str, when: str, duration: float, properties: Sequence[tuple[str, object]]) -> None:
+        payload: dict[str, Any] | None = None
+        for key, value in properties:
+            if key == PROPERTY:
+                payload = json.loads(str(value))  # the last one is this phase's
+            elif key == DETAILS:
+                self._entry(nodeid).details.update(json.loads(str(value)))
+            elif key == ENVS:
+                for record in json.loads(str(value)):
+                    env = EnvRecord(**record)
+                    self._envs.setdefault((env.product, env.version, env.wheel_sha256), env)
+        entry = self._entries.get(nodeid)
+        if payload is not None and payload.get("phase") == when:
+            self._entry(nodeid).payloads.append(payload)
+            entry = self._entries[nodeid]
+        if entry is not None:
+            entry.duration_s += duration
+
+    def has_results(self) -> bool:
+        return any(e.payloads for e in self._entries.values())
+
+    def results(self, finished_at: str, matrix_path: str) -> RunResults:
+        cells: dict[str, dict[str, Any]] = {}
+        for nodeid, entry in sorted(self._entries.items()):
+            if not entry.payloads:
+                continue
+            first = entry.payloads[0]
+            verdict = worst([Verdict(p["verdict"]) for p in entry.payloads]) or Verdict.ERROR
+            decisive = next(p for p in entry.payloads if p["verdict"] == verdict.value)
+            cell = cells.setdefault(first["cell_id"], {
+                "client_version": first["client_version"], "gateway_version": first["gateway_version"],
+                "venue": first["venue"], "scenarios": [], "hosts": {}, "bench": None,
+            })
+            details = entry.details
+            cell["hosts"].update(details.get("hosts", {}))
+            if details.get("bench"):
+                cell["bench"] = details["bench"]
+            cell["scenarios"].append(ScenarioResult(
+                cell_id=first["cell_id"],
+                scenario=first["scenario"],
+                verdict=verdict,
+                duration_s=round(entry.duration_s, 6),
+                reason=decisive.get("reason"),
+                message=decisive.get("message") if verdict not in (Verdict.PASS, Verdict.NA) else None,
+                expectation=first.get("expectation"),
+                log_tails=dict(details.get("log_tails", {})) if verdict.blocks_release
+                or verdict == Verdict.EXPECTED_FAIL else {},
+                wire=tuple(WireFrame(**f) for f in details.get("wire", ())),
+                attempts=len([p for p in entry.payloads if p.get("phase") == "call"]) or 1,
+                nodeid=nodeid,
+            ))
+        return RunResults(
+            cells=tuple(
+                CellResult(cell_id=cell_id, client_version=c["client_version"], gateway_version=c["gateway_version"],
+                           venue=c["venue"], scenarios=tuple(sorted(c["scenarios"], key=lambda s: s.scenario)),
+                           hosts=c["hosts"], bench=c["bench"])
+                for cell_id, c in sorted(cells.items())
+            ),
+            envs=tuple(sorted(self._envs.values(), key=lambda e: (e.product, e.version))),
+            started_at=self.started_at,
+            finished_at=finished_at,
+            matrix_path=matrix_path,
+        )
+
+    def _entry(self, nodeid: str) -> _Entry:
+        return self._entries.setdefault(nodeid, _Entry())

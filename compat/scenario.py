@@ -1,0 +1,123 @@
+"""What a scenario body holds: named client sessions on a cell's stack, fresh symbols and users.
+
+Scenarios are written against the driver's canonical operations only, never against one
+client version's API, so the same body runs in every cell and on every venue.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from compat.driver.handle import DriverCallError, DriverHandle
+from compat.stack import Stack
+
+_test_counter = itertools.count(1)
+
+
+@dataclass
+class Session:
+    """One gateway session held by a driver; every op is sent with this session's name."""
+
+    handle: DriverHandle
+    name: str
+    username: str
+    stack: Stack
+    connect_info: dict[str, Any] = field(default_factory=dict)
+
+    def connect(self, **extra: Any) -> dict[str, Any]:
+        args = self.stack.connect_args(self.username, **extra)
+        self.connect_info = self.call("connect", **args)
+        return self.connect_info
+
+    def call(self, op: str, timeout_s: float = 10.0, **args: Any) -> dict[str, Any]:
+        return self.handle.call(op, timeout_s=timeout_s, session=self.name, **args)
+
+    def __getattr__(self, op: str) -> Callable[..., dict[str, Any]]:
+        if op.startswith("_"):
+            raise AttributeError(op)
+        return lambda **args: self.call(op, **args)
+
+    def next_event(self, kinds: Sequence[str] | None = None, client_order_id: str | None = None,
+                   timeout_s: float = 5.0) -> dict[str, Any]:
+        result = self.call("next_event", timeout_s=timeout_s, kinds=list(kinds) if kinds else None,
+                           client_order_id=client_order_id)
+        event: dict[str, Any] = result["event"]
+        return event
+
+    def expect_error(self, op: str, **args: Any) -> DriverCallError:
+        """Run ``op`` and return the client error it must raise; a success is a break."""
+        try:
+            result = self.call(op, **args)
+        except DriverCallError as exc:
+            return exc
+        raise AssertionError(f"{op} was expected to raise a client error but returned {result!r}")
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(self.connect_info.get("capabilities") or ())
+
+    @property
+    def negotiated_version(self) -> int:
+        return int(self.connect_info.get("negotiated_version") or 1)
+
+
+class Scenario:
+    """Per-test view of a cell: sessions with unique names/users, released at the end."""
+
+    def __init__(self, stack: Stack, symbols: Callable[[str], str]) -> None:
+        self.stack = stack
+        self.test_number = next(_test_counter)
+        self._sessions: list[Session] = []
+        self._symbols = symbols
+        self._users = itertools.count(1)
+
+    @property
+    def cell_id(self) -> str:
+        return self.stack.cell.id
+
+    @property
+    def client_version(self) -> str:
+        return self.stack.cell.client.version
+
+    @property
+    def gateway_version(self) -> str:
+        return self.stack.gateway_release.version
+
+    @property
+    def venue(self) -> str:
+        return self.stack.cell.venue
+
+    def session(self, name: str = "s1", driver: str = "c1", username: str | None = None,
+                connect: bool = True, **connect_args: Any) -> Session:
+        user = username or f"t{self.test_number}u{next(self._users)}"
+        session = Session(handle=self.stack.client(driver), name=f"t{self.test_number}-{name}",
+                          username=user, stack=self.stack)
+        self._sessions.append(session)
+        if connect:
+            session.connect(**connect_args)
+        return session
+
+    def symbol(self, pool: str = "ABC") -> str:
+        """A symbol of ``pool`` no other test of this cell has used (books start empty)."""
+        return self._symbols(pool)
+
+    def wire_logs(self) -> list[dict[str, Any]]:
+        frames: list[dict[str, Any]] = []
+        for session in self._sessions:
+            try:
+                frames.extend(session.call("wire_log", timeout_s=2.0).get("frames", []))
+            except Exception:
+                continue  # evidence gathering must never mask the scenario's own outcome
+        return frames[-200:]
+
+    def release(self) -> None:
+        """Drop every session this test opened, so the next test starts clean."""
+        for session in self._sessions:
+            try:
+                session.call("disconnect", timeout_s=3.0)
+            except Exception:
+                continue
+        self._sessions.clear()

@@ -1,0 +1,281 @@
+"""One cell's running system: simulated exchange → gateway → client drivers.
+
+A ``Stack`` starts the processes in that order inside an ``ExitStack`` and tears them down
+in reverse, also when a start fails half-way. Clients reach the gateway through a fault
+proxy whose upstream follows the gateway, so a live gateway swap (upgrade, downgrade, kill
+and restart) keeps the address clients know, exactly as a load balancer would in production.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compat.cell import Cell, Release
+from compat.driver import DRIVER_SCRIPT
+from compat.driver.handle import DriverHandle
+from compat.envs import Env
+from compat.errors import ConfigError, HarnessError, StartError
+from compat.harness.command import Command
+from compat.harness.host import Host, Process
+from compat.harness.proxy import FaultProxy
+from compat.harness.ready import ReadyLine
+from compat.matrix import Matrix
+
+EXCHANGE_READY = r"^EXCHANGE READY (?P<addrs>.+)$"
+GATEWAY_READY = r"^GATEWAY READY (?P<addrs>.+)$"
+_ADDRESS = re.compile(r"(?P<key>[\w-]+)=(?P<host>[^\s:]+):(?P<port>\d+)")
+
+
+def parse_addresses(text: str) -> dict[str, tuple[str, int]]:
+    """``obx=127.0.0.1:4001 tlx=127.0.0.1:4002`` → {"obx": ("127.0.0.1", 4001), ...}."""
+    return {m["key"]: (m["host"], int(m["port"])) for m in _ADDRESS.finditer(text)}
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Knobs of a stack that come from matrix.yaml ``settings`` or plugin options."""
+
+    start_timeout_s: float = 20.0
+    stop_grace_s: float = 3.0
+    instruments: Path | None = None
+    auth: Path | None = None
+    gateway_args: Mapping[str, str] = field(default_factory=dict)
+
+
+class Stack:
+    """Exchange, gateway and client drivers of one cell, on the hosts the matrix assigns."""
+
+    def __init__(
+        self,
+        cell: Cell,
+        matrix: Matrix,
+        envs: Mapping[str, Env],
+        log_dir: Path,
+        hosts: Mapping[str, Host],
+        settings: StackSettings | None = None,
+    ) -> None:
+        self.cell = cell
+        self.matrix = matrix
+        self.envs = dict(envs)
+        self.log_dir = log_dir
+        self.hosts = dict(hosts)
+        self.settings = settings or StackSettings()
+        self.journal_path = log_dir / "gateway.journal"
+        self.audit_path = log_dir / "exchange-audit.log"
+        self.exchange: Process | None = None
+        self.gateway: Process | None = None
+        self.gateway_release: Release = cell.gateway
+        self.exchange_address: tuple[str, int] | None = None
+        self.gateway_proxy: FaultProxy | None = None
+        self._drivers: dict[str, tuple[Process, DriverHandle]] = {}
+        self._exit = ExitStack()
+        self._generation = 0  # counts gateway starts, so each gets its own log file
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Stack:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_exchange()
+            self._start_gateway(self.envs["gateway"], self.cell.gateway)
+            proxy = FaultProxy(upstream=self._gateway_address())
+            self._exit.callback(proxy.close)
+            self.gateway_proxy = proxy
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every process in reverse start order; each stop logs its escalation steps."""
+        self._exit.close()
+        self._drivers.clear()
+        self.exchange = self.gateway = None
+        self.gateway_proxy = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- roles -----------------------------------------------------------------------------
+
+    @property
+    def gateway_client_address(self) -> tuple[str, int]:
+        """Where clients connect: the proxy in front of whichever gateway is running."""
+        if self.gateway_proxy is None:
+            raise HarnessError("the stack is not running")
+        address: tuple[str, int] = self.gateway_proxy.address
+        return address
+
+    def client(self, name: str = "c1") -> DriverHandle:
+        """The driver process ``name`` in the client's venv, started on first use."""
+        if name in self._drivers:
+            process, handle = self._drivers[name]
+            if process.poll() is None:
+                return handle
+            del self._drivers[name]
+        env = self.envs["client"]
+        product = self.matrix.products["client"]
+        if product.adapter is None:
+            raise ConfigError(f"{self.matrix.path}: products.client has no adapter")
+        release = self.cell.client
+        command = Command(
+            argv=(str(env.python), str(DRIVER_SCRIPT), "--adapter", str(product.adapter),
+                  "--package", product.package),
+            name=f"client-{release.version}-{name}",
+            control=True,
+        )
+        process = self.hosts["client"].start(command, None, self.log_dir)
+        handle = DriverHandle(channel=process)
+        self._exit.callback(self._stop_driver, process, handle)
+        handle.handshake(self.settings.start_timeout_s)
+        self._drivers[name] = (process, handle)
+        return handle
+
+    def connect_args(self, username: str, password: str = "secret", **extra: Any) -> dict[str, Any]:
+        """Arguments of the driver's ``connect`` op pointing at this stack's gateway."""
+        host, port = self.gateway_client_address
+        return {"host": host, "port": port, "username": username, "password": password, **extra}
+
+    def restart_gateway(self, release: Release | None = None, env: Env | None = None, *,
+                        kill: bool = False) -> None:
+        """Stop the gateway (gracefully, or SIGKILL) and start ``release`` on the same journal.
+
+        The exchange keeps running and the proxy's upstream follows the new gateway, so clients
+        reconnect to the address they already know.
+        """
+        if self.gateway is not None:
+            if kill:
+                self.gateway.send_signal(signal.SIGKILL)
+                self.gateway.stop(grace_s=self.settings.stop_grace_s)
+            else:
+                self.gateway.stop(grace_s=self.settings.stop_grace_s)
+        new_release = release or self.gateway_release
+        new_env = env or self.envs["gateway"]
+        self._start_gateway(new_env, new_release)
+        if self.gateway_proxy is not None:
+            self.gateway_proxy.set_upstream(self._gateway_address())
+
+    def stop_gateway(self) -> int | None:
+        """Stop the gateway and leave it down (a scenario restarts it with ``restart_gateway``)."""
+        if self.gateway is None:
+            return None
+        code = self.gateway.stop(grace_s=self.settings.stop_grace_s)
+        return code
+
+    def healthy(self) -> bool:
+        alive = [p for p in (self.exchange, self.gateway) if p is not None]
+        return len(alive) == 2 and all(p.poll() is None for p in alive) \
+            and self.gateway_release == self.cell.gateway
+
+    def log_tails(self, lines: int = 30) -> dict[str, str]:
+        tails: dict[str, str] = {}
+        for role, process in (("exchange", self.exchange), ("gateway", self.gateway)):
+            if process is not None:
+                tails[role] = process.log_tail(lines)
+        for name, (process, _) in self._drivers.items():
+            tails[f"client:{name}"] = process.log_tail(lines)
+        return tails
+
+    @contextmanager
+    def paused_gateway(self) -> Iterator[None]:
+        """SIGSTOP the gateway for the duration of the block (stall injection)."""
+        if self.gateway is None:
+            raise HarnessError("no gateway is running")
+        self.gateway.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.gateway.send_signal(signal.SIGCONT)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _start_exchange(self) -> None:
+        instruments = self.settings.instruments or _default_instruments()
+        command = Command(
+            argv=(sys.executable, "-m", "compat.exchange", "--venue", self.cell.venue,
+                  "--instruments", str(instruments), "--audit-log", str(self.audit_path)),
+            name=f"exchange-{self.cell.venue}",
+        )
+        process = self.hosts["exchange"].start(
+            command, ReadyLine(EXCHANGE_READY, self.settings.start_timeout_s), self.log_dir
+        )
+        self._exit.callback(self._stop_process, "exchange")
+        self.exchange = process
+        addresses = parse_addresses(process.ready_info.get("addrs", ""))
+        if self.cell.venue not in addresses:
+            raise StartError(
+                f"exchange reported {addresses} but no address for venue {self.cell.venue}; "
+                f"log: {process.log_path}"
+            )
+        self.exchange_address = self.hosts["exchange"].reachable_address(addresses[self.cell.venue])
+
+    def _start_gateway(self, env: Env, release: Release) -> None:
+        product = self.matrix.products["gateway"]
+        template = product.launch_for(release.version)
+        assert self.exchange_address is not None
+        exchange_host, exchange_port = self.exchange_address
+        values = {
+            "python": str(env.python),
+            "bin": str(env.bin_dir),
+            "exchange_host": exchange_host,
+            "exchange_port": str(exchange_port),
+            "exchange": f"{exchange_host}:{exchange_port}",
+            "venue": self.cell.venue,
+            "journal": str(self.journal_path),
+            "auth": str(self.settings.auth or ""),
+            "listen_host": "127.0.0.1",
+            "log_dir": str(self.log_dir),
+            **self.settings.gateway_args,
+        }
+        argv = tuple(part.format(**values) for part in template.argv)
+        self._generation += 1
+        suffix = "" if self._generation == 1 else f"-{self._generation}"
+        command = Command(argv=argv, name=f"gateway-{release.version}{suffix}")
+        pattern = product.ready_pattern or GATEWAY_READY
+        process = self.hosts["gateway"].start(
+            command, ReadyLine(pattern, self.settings.start_timeout_s), self.log_dir
+        )
+        if self._generation == 1:
+            self._exit.callback(self._stop_process, "gateway")
+        self.gateway = process
+        self.gateway_release = release
+
+    def _gateway_address(self) -> tuple[str, int]:
+        if self.gateway is None:
+            raise HarnessError("no gateway is running")
+        info = self.gateway.ready_info
+        addresses = parse_addresses(info.get("addrs", ""))
+        if "client" in addresses:
+            bound = addresses["client"]
+        elif "host" in info and "port" in info:
+            bound = (info["host"], int(info["port"]))
+        else:
+            raise StartError(f"gateway ready line carried no client address: {info}; log: {self.gateway.log_path}")
+        return self.hosts["gateway"].reachable_address(bound)
+
+    def _stop_process(self, role: str) -> None:
+        process = self.exchange if role == "exchange" else self.gateway
+        if process is not None and process.poll() is None:
+            process.stop(grace_s=self.settings.stop_grace_s)
+
+    def _stop_driver(self, process: Process, handle: DriverHandle) -> None:
+        if process.poll() is None:
+            try:
+                handle.shutdown(timeout_s=self.settings.stop_grace_s)
+            except Exception:
+                pass  # the stop below escalates and logs; a stuck driver must not block teardown
+            process.stop(grace_s=self.settings.stop_grace_s)
+
+
+def _default_instruments() -> Path:
+    return Path(__file__).resolve().parent / "exchange" / "instruments.default.yaml"
