@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from compat import timing
-from compat.cell import Cell
+from compat.cell import Cell, Release
 from compat.envs import Env, EnvCache
 from compat.harness.host import Host, host_from_spec
 from compat.plan import Plan, parse_assignments
@@ -130,14 +130,20 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
 
 
 @pytest.fixture
-def compat(request: pytest.FixtureRequest, compat_stack: Stack) -> Iterator[Scenario]:
+def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Plan,
+           compat_env_cache: EnvCache) -> Iterator[Scenario]:
     """The scenario's handle: sessions, fresh symbols, and evidence collected on failure."""
     leases = _LEASES.setdefault(compat_stack.cell.id, _SymbolLeases(instrument_pools(compat_stack)))
-    scenario = Scenario(compat_stack, leases.take)
+
+    def restart(release: Release) -> None:
+        compat_stack.restart_gateway(release, compat_env_cache.ensure(release))
+
+    scenario = Scenario(compat_stack, leases.take, compat_plan.releases.get("gateway", ()), restart)
     yield scenario
     reports = request.node.stash.get(_REPORTS, {})
     call = reports.get("call")
-    details: dict[str, Any] = {"hosts": {role: h.spec for role, h in compat_stack.hosts.items()}}
+    details: dict[str, Any] = {"hosts": {role: h.spec for role, h in compat_stack.hosts.items()},
+                               "metrics": scenario.metrics}
     if call is not None and not call.passed:
         details["log_tails"] = compat_stack.log_tails()
         details["wire"] = scenario.wire_logs()

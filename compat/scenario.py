@@ -11,8 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compat.driver.handle import DriverCallError, DriverHandle
+import json
+import socket
+import time
+from pathlib import Path
+
+from compat.cell import Release
+from compat.driver.handle import DriverCallError, DriverHandle, OperationUnsupported
 from compat.stack import Stack
+from compat.timing import Deadline
 
 _test_counter = itertools.count(1)
 
@@ -67,12 +74,17 @@ class Session:
 class Scenario:
     """Per-test view of a cell: sessions with unique names/users, released at the end."""
 
-    def __init__(self, stack: Stack, symbols: Callable[[str], str]) -> None:
+    def __init__(self, stack: Stack, symbols: Callable[[str], str],
+                 gateway_releases: Sequence[Release] = (),
+                 restart: Callable[[Release], None] | None = None) -> None:
         self.stack = stack
+        self.gateway_releases = tuple(gateway_releases)
+        self._restart = restart
         self.test_number = next(_test_counter)
         self._sessions: list[Session] = []
         self._symbols = symbols
         self._users = itertools.count(1)
+        self.metrics: dict[str, Any] = {}
 
     @property
     def cell_id(self) -> str:
@@ -104,6 +116,48 @@ class Scenario:
         """A symbol of ``pool`` no other test of this cell has used (books start empty)."""
         return self._symbols(pool)
 
+    def record(self, key: str, value: Any) -> None:
+        """Attach a figure (e.g. the reconnect gap) to this (cell, scenario)'s result."""
+        self.metrics[key] = value
+
+    def require(self, session: Session, capability: str) -> None:
+        """n/a unless the negotiated session has ``capability``."""
+        if capability not in session.capabilities:
+            raise OperationUnsupported("scenario", capability,
+                                       f"gateway {self.gateway_version} did not grant {capability}")
+
+    def raw_connection(self, timeout_s: float = 5.0) -> socket.socket:
+        """A bare TCP connection to the gateway's client port, for bad-input scenarios."""
+        return socket.create_connection(self.stack.gateway_client_address, timeout=timeout_s)
+
+    def neighbour_gateway(self, step: int) -> Release | None:
+        """The gateway release ``step`` positions after (1) or before (-1) the cell's, if any."""
+        ordered = list(self.gateway_releases)
+        if self.stack.cell.gateway not in ordered:
+            return None
+        index = ordered.index(self.stack.cell.gateway) + step
+        return ordered[index] if 0 <= index < len(ordered) else None
+
+    def restart_gateway(self, release: Release) -> None:
+        """Stop the gateway and start ``release`` on the same journal (live upgrade/downgrade)."""
+        if self._restart is None:
+            raise RuntimeError("this scenario was not given a way to restart the gateway")
+        self._restart(release)
+
+    def audit(self, until: Callable[[list[dict[str, Any]]], bool] | None = None,
+              timeout_s: float = 5.0) -> list[dict[str, Any]]:
+        """The exchange's audit records; with ``until``, wait (bounded) for the log to satisfy it.
+
+        The exchange flushes its audit log every 100 ms, so a record may trail the event a
+        client already saw; waiting on the condition is the synchronisation, not a sleep.
+        """
+        deadline = Deadline(timeout_s)
+        while True:
+            records = read_audit_records(self.stack.audit_path)
+            if until is None or until(records) or deadline.expired():
+                return records
+            time.sleep(0.02)
+
     def wire_logs(self) -> list[dict[str, Any]]:
         frames: list[dict[str, Any]] = []
         for session in self._sessions:
@@ -121,3 +175,16 @@ class Scenario:
             except Exception:
                 continue
         self._sessions.clear()
+
+
+def read_audit_records(path: Path) -> list[dict[str, Any]]:
+    """Complete JSON-lines records of an audit log (a torn last line is still being written)."""
+    if not path.exists():
+        return []
+    records: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            break
+    return records

@@ -1,0 +1,60 @@
+"""Protocol-evolution scenarios: unknown fields, new message types, new enum values, fallbacks."""
+
+from __future__ import annotations
+
+import pytest
+
+from compat.driver.handle import DriverCallError
+from compat.scenario import Scenario
+
+pytestmark = pytest.mark.compat
+
+
+def test_extension_passthrough(compat: Scenario) -> None:
+    """An extension field (1000-1999) on a request is echoed on the ack by the gateway."""
+    s = compat.session()
+    order = s.insert(symbol=compat.symbol(), side="BUY", qty=1, price="10.00", tif="GTC", order_type="LIMIT",
+                     extensions={"1001": "desk-7"})
+    event = s.next_event(["accepted"], order["client_order_id"])
+    assert (event.get("extensions") or {}).get("1001") == "desk-7", f"extension lost on the ack: {event}"
+
+
+def test_mass_cancel(compat: Scenario) -> None:
+    """A message type newer than the gateway is refused cleanly, never by dropping the session."""
+    s = compat.session()
+    symbol = compat.symbol()
+    order = s.insert(symbol=symbol, side="BUY", qty=2, price="11.00", tif="GTC", order_type="LIMIT")
+    s.next_event(["accepted"], order["client_order_id"])
+    s.mass_cancel(symbol=symbol)
+    event = s.next_event(["cancelled", "rejected"], order["client_order_id"])
+    assert event["kind"] == "cancelled", event
+
+
+def test_unknown_enum_value(compat: Scenario) -> None:
+    """A reject code the client does not know arrives as UNKNOWN(raw) with text, no crash."""
+    s = compat.session()
+    symbol = compat.symbol()
+    codes = []
+    for i in range(200):
+        try:
+            s.insert(symbol=symbol, side="BUY", qty=1, price=f"{10 + i % 40}.00", tif="GTC", order_type="LIMIT")
+        except DriverCallError as error:
+            codes.append((error.type, error.code, error.raw_code))
+            break
+    events = s.drain_events()["events"]
+    rejects = [e for e in events if e["kind"] == "rejected"]
+    assert rejects or codes, "no reject at all: the throttle never fired"
+    for reject in rejects:
+        assert reject.get("code") is not None or reject.get("raw_code") is not None, reject
+    # The session must still work after an unfamiliar value.
+    assert s.instruments()["instruments"]
+
+
+def test_deprecated_price_field_fallback(compat: Scenario) -> None:
+    """Old clients send only the float price, new ones ticks: both land on the same exact price."""
+    symbol = compat.symbol("FLT")
+    s = compat.session()
+    order = s.insert(symbol=symbol, side="SELL", qty=1, price="0.3", tif="GTC", order_type="LIMIT")
+    event = s.next_event(["accepted", "rejected"], order["client_order_id"])
+    assert event["kind"] == "accepted", event
+    assert event.get("price") in ("0.3", None), event

@@ -1,0 +1,42 @@
+"""Live gateway upgrade and downgrade with the client connected and orders resting."""
+
+from __future__ import annotations
+
+import pytest
+
+from compat import timing
+from compat.driver.handle import OperationUnsupported
+from compat.scenario import Scenario
+
+pytestmark = pytest.mark.compat
+
+
+def _swap(compat: Scenario, step: int) -> None:
+    target = compat.neighbour_gateway(step)
+    if target is None:
+        raise OperationUnsupported("scenario", "gateway.neighbour",
+                                   f"no gateway {'after' if step > 0 else 'before'} {compat.gateway_version} in the plan")
+    symbol = compat.symbol()
+    s = compat.session()
+    compat.require(s, "session.resume")
+    resting = s.insert(symbol=symbol, side="BUY", qty=5, price="10.00", tif="GTC", order_type="LIMIT")
+    s.next_event(["accepted"], resting["client_order_id"])
+    stopped_at = timing.monotonic()
+    compat.restart_gateway(target)
+    resumed = s.reconnect()
+    assert resumed["resumed"], f"{compat.gateway_version} → {target.version}: session not resumed: {resumed}"
+    after = s.insert(symbol=symbol, side="BUY", qty=1, price="9.00", tif="GTC", order_type="LIMIT")
+    assert s.next_event(["accepted"], after["client_order_id"])["kind"] == "accepted"
+    gap_s = timing.monotonic() - stopped_at
+    # The resting order survived the swap: it is still cancellable exactly once.
+    s.cancel(client_order_id=resting["client_order_id"])
+    assert s.next_event(["cancelled", "rejected"], resting["client_order_id"])["kind"] == "cancelled"
+    compat.record("reconnect_gap_s", round(gap_s, 3))
+
+
+def test_live_upgrade(compat: Scenario) -> None:
+    _swap(compat, +1)
+
+
+def test_live_downgrade(compat: Scenario) -> None:
+    _swap(compat, -1)

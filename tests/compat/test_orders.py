@@ -1,0 +1,139 @@
+"""Order scenarios: insert, cancel, amend, IOC, market, fills checked against the audit log."""
+
+from __future__ import annotations
+
+import pytest
+
+from compat.driver.handle import DriverCallError
+from compat.scenario import Scenario
+
+pytestmark = pytest.mark.compat
+
+
+def _limit(side: str, qty: int, price: str, **extra: object) -> dict[str, object]:
+    return {"side": side, "qty": qty, "price": price, "tif": "GTC", "order_type": "LIMIT", **extra}
+
+
+def test_insert_ack(compat: Scenario) -> None:
+    s = compat.session()
+    order = s.insert(symbol=compat.symbol(), **_limit("BUY", 10, "99.50"))
+    event = s.next_event(["accepted", "rejected"], order["client_order_id"])
+    assert event["kind"] == "accepted", event
+
+
+def test_cancel(compat: Scenario) -> None:
+    s = compat.session()
+    order = s.insert(symbol=compat.symbol(), **_limit("BUY", 10, "99.50"))
+    assert s.next_event(["accepted"], order["client_order_id"])["kind"] == "accepted"
+    s.cancel(client_order_id=order["client_order_id"])
+    event = s.next_event(["cancelled", "rejected"], order["client_order_id"])
+    assert event["kind"] == "cancelled", event
+
+
+def test_amend_qty_down(compat: Scenario) -> None:
+    s = compat.session()
+    compat.require(s, "order.amend")
+    order = s.insert(symbol=compat.symbol(), **_limit("BUY", 10, "99.50"))
+    s.next_event(["accepted"], order["client_order_id"])
+    s.amend(client_order_id=order["client_order_id"], qty=6)
+    event = s.next_event(["replaced", "rejected"], order["client_order_id"])
+    assert event["kind"] == "replaced", event
+    assert event.get("leaves_qty") in (6, None), event
+
+
+def test_partial_then_full_fill(compat: Scenario) -> None:
+    symbol = compat.symbol()
+    maker, taker = compat.session("maker"), compat.session("taker")
+    resting = maker.insert(symbol=symbol, **_limit("SELL", 10, "101.25"))
+    maker.next_event(["accepted"], resting["client_order_id"])
+    taker.insert(symbol=symbol, **_limit("BUY", 4, "101.25"))
+    first = maker.next_event(["fill"], resting["client_order_id"])
+    assert (first["qty"], first["price"], first.get("leaves_qty")) == (4, "101.25", 6), first
+    taker.insert(symbol=symbol, **_limit("BUY", 6, "101.30"))
+    second = maker.next_event(["fill"], resting["client_order_id"])
+    # Trades happen at the resting order's price, never the aggressor's.
+    assert (second["qty"], second["price"], second.get("leaves_qty")) == (6, "101.25", 0), second
+
+    def maker_fills(records: list[dict[str, object]]) -> list[int]:
+        return sorted(int(str(r["qty"])) for r in records
+                      if r.get("kind") == "fill" and r.get("symbol") == symbol and r.get("liquidity") == "MAKER")
+
+    records = compat.audit(until=lambda rs: len(maker_fills(rs)) >= 2)
+    assert maker_fills(records) == [4, 6], "the exchange's audit log disagrees with what the client saw"
+
+
+def test_ioc_remainder(compat: Scenario) -> None:
+    symbol = compat.symbol()
+    maker, taker = compat.session("maker"), compat.session("taker")
+    compat.require(taker, "tif.ioc")
+    resting = maker.insert(symbol=symbol, **_limit("SELL", 4, "50.00"))
+    maker.next_event(["accepted"], resting["client_order_id"])
+    ioc = taker.insert(symbol=symbol, side="BUY", qty=10, price="50.00", tif="IOC", order_type="LIMIT")
+    fill = taker.next_event(["fill"], ioc["client_order_id"])
+    assert fill["qty"] == 4, fill
+    done = taker.next_event(["cancelled"], ioc["client_order_id"])
+    assert done["kind"] == "cancelled", done
+
+
+def test_fok_killed_when_short(compat: Scenario) -> None:
+    symbol = compat.symbol()
+    maker, taker = compat.session("maker"), compat.session("taker")
+    compat.require(taker, "tif.fok")
+    resting = maker.insert(symbol=symbol, **_limit("SELL", 4, "50.00"))
+    maker.next_event(["accepted"], resting["client_order_id"])
+    fok = taker.insert(symbol=symbol, side="BUY", qty=10, price="50.00", tif="FOK", order_type="LIMIT")
+    event = taker.next_event(["cancelled", "fill"], fok["client_order_id"])
+    assert event["kind"] == "cancelled", f"a short FOK must be killed with no trade, got {event}"
+
+
+def test_market_order_no_liquidity(compat: Scenario) -> None:
+    s = compat.session()
+    compat.require(s, "tif.ioc")
+    order = s.insert(symbol=compat.symbol(), side="BUY", qty=5, price=None, tif="IOC", order_type="MARKET")
+    event = s.next_event(["rejected", "cancelled", "fill"], order["client_order_id"])
+    assert event["kind"] in ("rejected", "cancelled"), event
+
+
+def test_cancel_other_sessions_order(compat: Scenario) -> None:
+    owner, intruder = compat.session("owner"), compat.session("intruder")
+    order = owner.insert(symbol=compat.symbol(), **_limit("BUY", 3, "20.00"))
+    owner.next_event(["accepted"], order["client_order_id"])
+    try:
+        intruder.cancel(client_order_id=order["client_order_id"])
+        event = intruder.next_event(["rejected", "cancelled"], order["client_order_id"])
+        assert event["kind"] == "rejected", event
+    except DriverCallError as error:
+        assert error.type in ("OrderRejected", "UnknownOrder"), error.error
+    with pytest.raises(DriverCallError) as nothing:
+        owner.next_event(["cancelled"], order["client_order_id"], timeout_s=0.5)
+    assert nothing.value.type == "Timeout", "the owner's order must stay alive"
+
+
+def test_throttle(compat: Scenario) -> None:
+    s = compat.session()
+    symbol = compat.symbol()
+    throttle = s.connect_info.get("throttle") or {}
+    burst = int(throttle.get("burst") or 0) or 50
+    rejected: list[dict[str, object]] = []
+    for i in range(burst * 3):
+        try:
+            s.insert(symbol=symbol, **_limit("BUY", 1, f"{10 + i % 50}.00"))
+        except DriverCallError as error:  # clients that raise Throttled synchronously
+            assert error.type == "Throttled", error.error
+            rejected.append(error.error)
+    if not rejected:
+        for event in s.drain_events()["events"]:
+            if event["kind"] == "rejected":
+                rejected.append(event)
+    assert rejected, f"{burst * 3} inserts in a burst were all accepted: no throttle"
+    assert all("thrott" in str(r).lower() for r in rejected[:3]), rejected[:3]
+    # The session survives a throttle.
+    assert s.instruments()["instruments"], "session unusable after throttling"
+
+
+def test_risk_max_quantity(compat: Scenario) -> None:
+    s = compat.session()
+    order = s.insert(symbol=compat.symbol(), **_limit("BUY", 5_000_000, "10.00"))
+    event = s.next_event(["rejected", "accepted"], order["client_order_id"])
+    assert event["kind"] == "rejected", event
+    assert event.get("reason") or event.get("code"), "a risk reject must carry a reason or code"

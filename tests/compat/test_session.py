@@ -1,0 +1,70 @@
+"""Session scenarios: logon and negotiation, auth, logout, reconnect with resend."""
+
+from __future__ import annotations
+
+import pytest
+
+from compat.driver.handle import DriverCallError
+from compat.scenario import Scenario
+
+pytestmark = pytest.mark.compat
+
+KNOWN_CAPABILITIES = {
+    "tif.ioc", "tif.fok", "price.ticks", "session.resume", "md.incremental", "order.amend",
+    "order.masscancel", "auth.token", "ext.passthrough", "qty.int64", "instrument.status",
+    "amend.keeps_priority_on_qty_down", "md.snapshot",
+}
+
+
+def test_logon(compat: Scenario) -> None:
+    s = compat.session()
+    info = s.connect_info
+    assert info["negotiated_version"] >= 1, info
+    if info.get("gateway_version"):
+        assert info["gateway_version"] == compat.gateway_version, info
+    unknown = set(info.get("capabilities") or ()) - KNOWN_CAPABILITIES
+    assert not unknown, f"gateway announced capabilities nobody documented: {sorted(unknown)}"
+
+
+def test_version_disjoint(compat: Scenario) -> None:
+    s = compat.session(connect=False)
+    error = s.expect_error("connect", **compat.stack.connect_args(s.username, protocol_min=90, protocol_max=99))
+    assert error.type == "ProtocolVersionError", error.error
+    assert "supported" in str(error.error.get("message", "")).lower() or error.error.get("supported"), error.error
+
+
+def test_bad_auth_token(compat: Scenario) -> None:
+    probe = compat.session()
+    compat.require(probe, "auth.token")
+    s = compat.session("bad", connect=False)
+    error = s.expect_error("connect", **compat.stack.connect_args(s.username, password="not-the-token"))
+    assert error.type in ("AuthenticationError", "LogonRejected"), error.error
+    assert error.error.get("message"), "a rejected logon must say why"
+
+
+def test_logout(compat: Scenario) -> None:
+    s = compat.session()
+    s.logout()
+    error = s.expect_error("insert", symbol=compat.symbol(), side="BUY", qty=1, price="10.00",
+                           tif="GTC", order_type="LIMIT")
+    assert error.type in ("SessionLost", "NotConnected"), error.error
+
+
+def test_reconnect_resend(compat: Scenario) -> None:
+    symbol = compat.symbol()
+    maker = compat.session("maker")
+    compat.require(maker, "session.resume")
+    taker = compat.session("taker")
+    order = maker.insert(symbol=symbol, side="SELL", qty=5, price="10.00", tif="GTC", order_type="LIMIT")
+    assert maker.next_event(["accepted"], order["client_order_id"])["kind"] == "accepted"
+    maker.disconnect()
+    taker.insert(symbol=symbol, side="BUY", qty=5, price="10.00", tif="GTC", order_type="LIMIT")
+    assert taker.next_event(["fill"])["qty"] == 5
+    resumed = maker.reconnect()
+    assert resumed["resumed"] is True, resumed
+    fill = maker.next_event(["fill"], order["client_order_id"])
+    assert (fill["qty"], fill["price"]) == (5, "10.00"), fill
+    # Delivered to the application exactly once: no second fill may follow the replay.
+    with pytest.raises(DriverCallError) as more:
+        maker.next_event(["fill"], order["client_order_id"], timeout_s=0.5)
+    assert more.value.type == "Timeout", more.value.error
