@@ -1,0 +1,30 @@
+"""Reports, history and the release gate: pure functions over ``compat.outcome.RunResults``.
+
+Public API (import from here):
+    render_json, load_json, merge, merge_files       the JSON report and shard merge
+    render_markdown, write_step_summary              PR comment / CI step summary
+    render_terminal_grid                             lines for pytest's terminal summary
+    junit_properties                                 (name, value) pairs for record_property
+    first_divergence, nearest_passing                wire diff
+"""
+
+from __future__ import annotations
+
+from compat.report.json_report import load_json, merge, merge_files, render_json
+from compat.report.junit import junit_properties
+from compat.report.markdown import render_markdown, write_step_summary
+from compat.report.terminal import render_terminal_grid
+from compat.report.wirediff import first_divergence, nearest_passing
+
+__all__ = [
+    "first_divergence",
+    "junit_properties",
+    "load_json",
+    "merge",
+    "merge_files",
+    "nearest_passing",
+    "render_json",
+    "render_markdown",
+    "render_terminal_grid",
+    "write_step_summary",
+]

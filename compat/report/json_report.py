@@ -1,0 +1,225 @@
+"""The JSON report: render, load, and merge shards losslessly.
+
+The document is ``RunResults.to_dict()`` plus a few *derived* keys for readers that do not
+run compat (jq, dashboards): a top-level ``summary`` and a per-cell ``verdict``.
+``load_json``/``parse_report`` drop the derived keys again, so
+``parse_report(render_json(r)) == r`` for every JSON-able ``r``. Shape: docs/report-json.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from compat.outcome import SCHEMA_VERSION, CellResult, EnvRecord, RunResults, ScenarioResult, Verdict
+from compat.report.errors import MergeConflict, ReportError, SchemaVersionError
+from compat.report.grid import verdict_counts
+
+_DERIVED_TOP = ("summary",)
+_DERIVED_CELL = ("verdict",)
+
+
+def report_dict(results: RunResults) -> dict[str, Any]:
+    """The JSON document as a dict: schema_version first, then summary, then the model."""
+    body = results.to_dict()
+    for cell_dict, cell in zip(body["cells"], results.cells, strict=True):
+        verdict = cell.verdict
+        cell_dict["verdict"] = str(verdict) if verdict is not None else None
+    scenarios = [s for cell in results.cells for s in cell.scenarios]
+    summary = {
+        "cells": len(results.cells),
+        "scenarios": len(scenarios),
+        "verdicts": {str(v): n for v, n in verdict_counts(scenarios).items()},
+        "blocking": sum(1 for s in scenarios if s.verdict.blocks_release),
+        "duration_s": round(sum(s.duration_s for s in scenarios), 6),
+    }
+    return {"schema_version": body.pop("schema_version"), "summary": summary, **body}
+
+
+def render_json(results: RunResults) -> str:
+    """The JSON report text (UTF-8, indented, newline-terminated)."""
+    try:
+        return json.dumps(report_dict(results), indent=2, ensure_ascii=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ReportError(
+            f"results are not JSON-able ({exc}); a WireFrame.fields, bench, meta or expectation "
+            "value holds a non-JSON type: convert it to str/int/float/list/dict where it is recorded"
+        ) from exc
+
+
+def parse_report(data: Mapping[str, Any], source: str = "<results>") -> RunResults:
+    """A RunResults from a parsed JSON report; checks the schema version first."""
+    if not isinstance(data, Mapping):
+        raise ReportError(f"{source}: expected a JSON object at top level, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{source}: schema_version is {version!r}, this compat reads schema_version "
+            f"{SCHEMA_VERSION}; re-run the matrix with this compat, or read the file with the "
+            "compat version that wrote it"
+        )
+    body = {k: v for k, v in data.items() if k not in _DERIVED_TOP}
+    body["cells"] = [
+        {k: v for k, v in cell.items() if k not in _DERIVED_CELL} for cell in body.get("cells", ())
+    ]
+    try:
+        return RunResults.from_dict(body)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ReportError(
+            f"{source}: not a compat results document ({type(exc).__name__}: {exc}); "
+            "see docs/report-json.md for the shape"
+        ) from exc
+
+
+def load_json(path: str | Path) -> RunResults:
+    """Read a JSON report written by ``render_json``; clear errors for a bad file or version."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot read results {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    return parse_report(data, source=str(path))
+
+
+# --- merging shards --------------------------------------------------------------------------
+
+
+def _differences(a: object, b: object) -> str:
+    """Names the dataclass fields that differ, ``verdict: 'pass' != 'fail'``."""
+    parts = []
+    for f in fields(a):  # type: ignore[arg-type]
+        left, right = getattr(a, f.name), getattr(b, f.name)
+        if left != right:
+            parts.append(f"{f.name}: {_short(left)} != {_short(right)}")
+    return "; ".join(parts)
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(str(value)) if isinstance(value, Verdict) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _CellAcc:
+    """A cell being merged: the first shard's header plus scenarios keyed by name."""
+
+    def __init__(self, cell: CellResult, shard: str) -> None:
+        self.cell = replace(cell, scenarios=())
+        self.hosts = dict(cell.hosts)
+        self.bench = dict(cell.bench) if cell.bench is not None else None
+        self.scenarios: dict[str, tuple[ScenarioResult, str]] = {}
+        self.first_shard = shard
+
+    def absorb(self, cell: CellResult, shard: str) -> None:
+        where = f"cell {cell.cell_id} (venue {cell.venue})"
+        for name in ("client_version", "gateway_version"):
+            if getattr(cell, name) != getattr(self.cell, name):
+                raise MergeConflict(
+                    f"{where}: {name} is {getattr(self.cell, name)!r} in {self.first_shard} but "
+                    f"{getattr(cell, name)!r} in {shard}; the shards come from different matrices"
+                )
+        _merge_mapping(self.hosts, cell.hosts, f"{where} hosts", self.first_shard, shard)
+        if cell.bench is not None:
+            if self.bench is None:
+                self.bench = dict(cell.bench)
+            else:
+                _merge_mapping(self.bench, cell.bench, f"{where} bench", self.first_shard, shard)
+
+    def add_scenario(self, scenario: ScenarioResult, shard: str) -> None:
+        seen = self.scenarios.get(scenario.scenario)
+        if seen is None:
+            self.scenarios[scenario.scenario] = (scenario, shard)
+        elif seen[0] != scenario:
+            raise MergeConflict(
+                f"cell {self.cell.cell_id} (venue {self.cell.venue}) scenario {scenario.scenario} "
+                f"differs between {seen[1]} and {shard}: {_differences(seen[0], scenario)}; "
+                "each (cell, scenario) must be run by one shard only: check the shard split"
+            )
+
+    def result(self) -> CellResult:
+        return replace(
+            self.cell,
+            hosts=self.hosts,
+            bench=self.bench,
+            scenarios=tuple(s for s, _ in self.scenarios.values()),
+        )
+
+
+def _merge_mapping(into: dict[str, Any], other: Mapping[str, Any], what: str, first: str, shard: str) -> None:
+    for key, value in other.items():
+        if key in into and into[key] != value:
+            raise MergeConflict(
+                f"{what}[{key!r}] is {_short(into[key])} in {first} but {_short(value)} in {shard}; "
+                "lossless merge cannot pick one: fix the shard that recorded the wrong value"
+            )
+        into[key] = value
+
+
+def merge(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> RunResults:
+    """One RunResults holding every cell, scenario and env of the shards, nothing lost.
+
+    Identical duplicates collapse; a (venue, cell, scenario) with different results in two
+    shards raises MergeConflict naming both. Cells keep first-seen order, scenarios too.
+    ``names`` label the shards in errors (file paths); default ``shard 1``, ``shard 2``…
+    """
+    if not shards:
+        raise ReportError("merge: no shards given; pass at least one results document")
+    labels = list(names) if names is not None else [f"shard {i + 1}" for i in range(len(shards))]
+    if len(labels) != len(shards):
+        raise ReportError(f"merge: {len(shards)} shards but {len(labels)} names")
+    for shard, label in zip(shards, labels, strict=True):
+        if shard.schema_version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{label}: schema_version {shard.schema_version!r}, merge needs {SCHEMA_VERSION}"
+            )
+    cells: dict[tuple[str, str], _CellAcc] = {}
+    envs: dict[EnvRecord, None] = {}
+    meta: dict[str, Any] = {}
+    matrix_paths: dict[str, str] = {}
+    for shard, label in zip(shards, labels, strict=True):
+        for cell in shard.cells:
+            key = (cell.venue, cell.cell_id)
+            acc = cells.get(key)
+            if acc is None:
+                acc = cells[key] = _CellAcc(cell, label)
+            else:
+                acc.absorb(cell, label)
+            for scenario in cell.scenarios:
+                acc.add_scenario(scenario, label)
+        for env in shard.envs:
+            envs.setdefault(env, None)
+        _merge_mapping(meta, shard.meta, "meta", _first_with(shards, labels, "meta"), label)
+        if shard.matrix_path:
+            matrix_paths.setdefault(shard.matrix_path, label)
+    if len(matrix_paths) > 1:
+        listed = ", ".join(f"{path} ({label})" for path, label in matrix_paths.items())
+        raise MergeConflict(f"shards were run from different matrix files: {listed}")
+    starts = [s.started_at for s in shards if s.started_at]
+    ends = [s.finished_at for s in shards if s.finished_at]
+    return RunResults(
+        cells=tuple(acc.result() for acc in cells.values()),
+        envs=tuple(envs),
+        started_at=min(starts) if starts else "",
+        finished_at=max(ends) if ends else "",
+        matrix_path=next(iter(matrix_paths), ""),
+        schema_version=SCHEMA_VERSION,
+        meta=meta,
+    )
+
+
+def _first_with(shards: Sequence[RunResults], labels: Sequence[str], attr: str) -> str:
+    for shard, label in zip(shards, labels, strict=True):
+        if getattr(shard, attr):
+            return label
+    return labels[0]
+
+
+def merge_files(paths: Sequence[str | Path]) -> RunResults:
+    """Load and merge JSON reports; errors name the files involved."""
+    return merge([load_json(p) for p in paths], names=[str(p) for p in paths])

@@ -1,0 +1,143 @@
+"""Markdown report for a PR comment or the GitHub step summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
+from compat.report import schema_notes
+from compat.report.grid import (
+    LEGEND,
+    NOT_RUN,
+    counts_text,
+    failing_pairs,
+    scenario_reason,
+    venue_grids,
+    verdict_counts,
+)
+from compat.report.junit import expectation_text
+from compat.report.wirediff import wire_diff
+
+
+def _cell_md(text: str) -> str:
+    """Make text safe inside a markdown table cell or list item."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _grid_md(results: RunResults) -> list[str]:
+    lines: list[str] = []
+    for grid in venue_grids(results):
+        lines.append(f"### Venue `{grid.venue}`")
+        lines.append("")
+        lines.append("| client \\ gateway | " + " | ".join(grid.gateways) + " |")
+        lines.append("|---|" + "---|" * len(grid.gateways))
+        for client in grid.clients:
+            row = []
+            for gateway in grid.gateways:
+                slot = grid.slot(client, gateway)
+                row.append(f"{slot.symbol} {counts_text(slot.counts)}".strip() if slot else NOT_RUN)
+            lines.append(f"| **{client}** | " + " | ".join(row) + " |")
+        lines.append("")
+    return lines
+
+
+def _pair_line(results: RunResults, cell: CellResult, scenario: ScenarioResult) -> str:
+    line = (
+        f"- {scenario.verdict.symbol} `{cell.cell_id}` [{cell.venue}] **{scenario.scenario}**"
+        f" ({scenario.verdict}): {_cell_md(scenario_reason(scenario))}"
+    )
+    diff = wire_diff(results, cell, scenario)
+    if diff is not None:
+        line += f"\n  - wire: {_cell_md(diff.summary)}"
+    changes = schema_notes.pair_changes(results).get((cell.client_version, cell.gateway_version))
+    if changes is not None:
+        line += f"\n  - {_cell_md(schema_notes.breaking_summary(changes))}"
+    return line
+
+
+def render_markdown(results: RunResults) -> str:
+    scenarios = [s for cell in results.cells for s in cell.scenarios]
+    lines = ["## compat matrix", ""]
+    if not results.cells:
+        return "\n".join([*lines, "No cells ran.", ""])
+    blocking = sum(1 for s in scenarios if s.verdict.blocks_release)
+    lines.append(
+        f"{len(results.cells)} cells, {len(scenarios)} scenarios: "
+        f"{counts_text(verdict_counts(scenarios))}. "
+        + ("**Release gate: blocked** " + f"({blocking} blocking)." if blocking else "Release gate: clear.")
+    )
+    lines.append("")
+    lines.extend(_grid_md(results))
+    lines.append(
+        "**Legend** (rows: client versions, columns: gateway versions; symbol = worst verdict, "
+        "then count per verdict): "
+        + "; ".join(f"`{v.symbol}` {v} ({meaning})" for v, meaning in LEGEND)
+        + f"; `{NOT_RUN}` not run."
+    )
+    lines.append("")
+    failing = failing_pairs(results)
+    lines.append(f"### Failing ({len(failing)})")
+    lines.append("")
+    lines.extend(_pair_line(results, c, s) for c, s in failing)
+    if not failing:
+        lines.append("None.")
+    lines.append("")
+    stale = failing_pairs(results, (Verdict.STALE,))
+    lines.append(f"### Stale expectations ({len(stale)})")
+    lines.append("")
+    for cell, scenario in stale:
+        lines.append(
+            f"- {scenario.verdict.symbol} `{cell.cell_id}` [{cell.venue}] **{scenario.scenario}** passed "
+            f"but matrix.yaml declares {_cell_md(expectation_text(scenario))}: "
+            "update or remove the expectation"
+        )
+    if not stale:
+        lines.append("None.")
+    lines.append("")
+    flaky = failing_pairs(results, (Verdict.FLAKY,))
+    if flaky:
+        lines.append(f"### Flaky ({len(flaky)})")
+        lines.append("")
+        lines.extend(
+            f"- `{c.cell_id}` [{c.venue}] **{s.scenario}** passed on attempt {s.attempts}: "
+            f"{_cell_md(scenario_reason(s))}"
+            for c, s in flaky
+        )
+        lines.append("")
+    disagreements = schema_notes.disagreements(results)
+    if disagreements:
+        lines.append(f"### Static schema check disagrees with the run ({len(disagreements)})")
+        lines.append("")
+        lines.extend(
+            f"- client {d['client_version']} with gateway {d['gateway_version']}: {_cell_md(d['detail'])}"
+            for d in disagreements
+        )
+        lines.append("")
+    lines.extend(_env_warnings(results))
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _env_warnings(results: RunResults) -> list[str]:
+    """Versions tested with more than one wheel (e.g. candidate rebuilt per CI shard)."""
+    hashes: dict[tuple[str, str], set[str]] = {}
+    for env in results.envs:
+        hashes.setdefault((env.product, env.version), set()).add(env.wheel_sha256)
+    lines = [
+        f"- {product} {version} was tested with {len(found)} different wheels: "
+        + ", ".join(sorted(h[:12] for h in found))
+        for (product, version), found in sorted(hashes.items())
+        if len(found) > 1
+    ]
+    return ["### Warnings", "", *lines, ""] if lines else []
+
+
+def write_step_summary(markdown: str) -> Path | None:
+    """Append to $GITHUB_STEP_SUMMARY when it is set; the path written, or None."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return path
