@@ -45,9 +45,9 @@ class HdrLite:
         self.highest = highest
         self.significant_figures = significant_figures
         # The same derivation as HdrHistogram (Java/C/Python) so indices agree bit for bit.
-        self.unit_magnitude = int(math.floor(math.log(lowest) / math.log(2)))
+        self.unit_magnitude = math.floor(math.log(lowest) / math.log(2))
         largest_single_unit = 2 * 10**significant_figures
-        sub_bucket_count_magnitude = int(math.ceil(math.log(largest_single_unit) / math.log(2)))
+        sub_bucket_count_magnitude = math.ceil(math.log(largest_single_unit) / math.log(2))
         self.sub_bucket_half_count_magnitude = max(sub_bucket_count_magnitude - 1, 0)
         self.sub_bucket_count = 1 << (self.sub_bucket_half_count_magnitude + 1)
         self.sub_bucket_half_count = self.sub_bucket_count // 2
@@ -65,7 +65,8 @@ class HdrLite:
         pow2ceiling = (value | self.sub_bucket_mask).bit_length()
         bucket = pow2ceiling - self.unit_magnitude - (self.sub_bucket_half_count_magnitude + 1)
         sub_bucket = value >> (bucket + self.unit_magnitude)
-        return ((bucket + 1) << self.sub_bucket_half_count_magnitude) + sub_bucket - self.sub_bucket_half_count
+        base = (bucket + 1) << self.sub_bucket_half_count_magnitude
+        return base + sub_bucket - self.sub_bucket_half_count
 
     def record(self, value: int) -> None:
         self.record_many((value,))
@@ -117,10 +118,7 @@ class HdrLite:
 
     def encode(self) -> str:
         """The base64 V2 compressed payload that ``hdrh.histogram.HdrHistogram.decode`` reads."""
-        if self.total:
-            relevant = self.index_of(min(self.max, self.highest)) + 1
-        else:
-            relevant = 0
+        relevant = self.index_of(min(self.max, self.highest)) + 1 if self.total else 0
         body = _encode_counts(self.counts, relevant)
         header = _PAYLOAD_HEADER.pack(_V2_ENCODING_COOKIE, len(body), 0, self.significant_figures,
                                       self.lowest, self.highest, 1.0)

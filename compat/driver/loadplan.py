@@ -1,0 +1,356 @@
+"""Open-loop constant-rate load plans, run *inside* the driver next to the client library.
+
+Stdlib only (it ships into client venvs beside ``driver.py``), so it reads
+``time.perf_counter_ns`` directly (the same clock as ``compat.timing``), injectable for tests.
+
+How a run measures (wrk2's lesson on coordinated omission):
+
+* Order ``i`` has an **intended** send time ``start + i / rate``, fixed before the run. The
+  runner sleeps until shortly before it, then spins (yielding to the event loop, so acks
+  keep being read) until it is due. A late runner sends at once and catches up; it never
+  stretches the schedule.
+* ``corrected`` latency = ack time - intended time, so a stall anywhere (client, gateway,
+  network, the runner itself) shows up in every order that should have been sent during it.
+  ``uncorrected`` = ack - actual send, and ``send_lateness`` = actual send - intended, are
+  kept as separate views.
+* The hot path only reads the clock, calls ``submit`` and appends to two lists. Latencies
+  are computed and recorded into HDR histograms (``hdrlite``) in one batch after the run.
+  Only encoded histograms and counts go back to the host.
+
+The callback contract, for adapters (see docs/bench.md)::
+
+    submit(i: int) -> Awaitable[AckTimes]
+
+``submit`` is called at order ``i``'s send time. It should write order ``i`` before it
+returns (then return a Future the reader resolves); a coroutine is accepted too and is
+scheduled as a task, in which case it should report ``sent_ns`` itself. The awaitable
+resolves to an :class:`AckTimes` (or a plain tuple in the same order) once the order is
+acked, and filled too when the plan trades. Timestamps are ``time.perf_counter_ns()`` taken
+where the adapter *read* the ack/fill, not where a waiting coroutine resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+try:
+    from compat.driver import hdrlite
+except ModuleNotFoundError:  # inside a client venv: hdrlite.py is a sibling file of driver.py
+    import hdrlite  # type: ignore[no-redef,import-not-found]
+
+RESULT_VERSION = 1
+
+ACK = "ack"
+REJECTED = "rejected"
+
+
+class AckTimes(NamedTuple):
+    """What ``submit``'s awaitable resolves to; a plain 2- to 4-tuple in this order works too."""
+
+    status: str  # "ack" or "rejected"
+    ack_ns: int  # perf_counter_ns when the ack (or reject) was read; required
+    fill_ns: int = 0  # when the (final) fill was read, for plans that trade; 0 = no fill
+    sent_ns: int = 0  # when the order was written, if the adapter knows; 0 = when submit was called
+
+
+Submit = Callable[[int], Awaitable[Any]]
+Clock = Callable[[], int]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """One load point. ``rate`` is per driver (all its sessions together), orders per second."""
+
+    rate: float
+    duration_s: float
+    warmup_s: float = 1.0
+    trades: bool = False
+    # Sleep until this long before an order is due, then spin; asyncio.sleep is up to ~1 ms late
+    # (epoll rounds its timeout up to whole milliseconds).
+    spin_ns: int = 1_200_000
+    drain_timeout_s: float = 5.0
+    highest_ns: int = hdrlite.DEFAULT_HIGHEST_NS
+    significant_figures: int = hdrlite.DEFAULT_SIGNIFICANT_FIGURES
+    min_rate_fraction: float = 0.995
+    allow_rejects: bool = False
+    calibration_messages: int = 20_000
+    # After this many consecutive late sends, yield once so acks keep flowing during catch-up.
+    catch_up_yield_every: int = 32
+    # Opaque to the runner: what the adapter should send (symbol, side, qty, price, tif...).
+    order: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, plan: Mapping[str, Any]) -> LoadPlan:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(plan) - known)
+        if unknown:
+            raise ValueError(f"unknown load plan keys {unknown}; known: {sorted(known)}")
+        loaded = cls(**{key: plan[key] for key in plan})
+        if loaded.rate <= 0 or loaded.duration_s <= 0 or loaded.warmup_s < 0:
+            raise ValueError(f"load plan needs rate > 0, duration_s > 0, warmup_s >= 0: {dict(plan)}")
+        return loaded
+
+    @property
+    def warmup_messages(self) -> int:
+        return round(self.rate * self.warmup_s)
+
+    @property
+    def measured_messages(self) -> int:
+        return max(round(self.rate * self.duration_s), 1)
+
+    def intended_ns(self, start_ns: int, index: int) -> int:
+        # The same float arithmetic as the pacer, so intended times agree to the nanosecond.
+        return start_ns + int(index * (1e9 / self.rate))
+
+
+@dataclass
+class RawRun:
+    """Everything the hot path buffered; turned into histograms by :func:`summarise`."""
+
+    start_ns: int
+    sent_ns: list[int]  # the runner's clock just before submit(i)
+    outcomes: list[Any]  # AckTimes-like tuple, or an exception, or None (never completed)
+    gaps: int = 0
+    duplicates: int = 0
+
+
+async def run_load_plan(
+    plan: Mapping[str, Any],
+    submit: Submit,
+    *,
+    session_counts: Callable[[], Mapping[str, int]] | None = None,
+    clock: Clock = time.perf_counter_ns,
+    sleep: Sleep = asyncio.sleep,
+) -> dict[str, Any]:
+    """Run one load point and return a JSON-able result with hdrlite-encoded histograms.
+
+    ``session_counts`` (optional) returns the adapter's own ``{"gaps": n, "duplicates": m}``
+    (sequence gaps and duplicate acks it saw on the sessions), read once after the drain.
+    """
+    config = LoadPlan.from_dict(plan)
+    raw = await pace(config, submit, clock=clock, sleep=sleep)
+    await drain(raw, config)
+    if session_counts is not None:
+        extra = session_counts()
+        raw.gaps = int(extra.get("gaps", 0))
+        raw.duplicates = int(extra.get("duplicates", 0))
+    result = summarise(config, raw)
+    result["overhead"] = measure_overhead(config, clock)
+    result["event_loop"] = type(asyncio.get_running_loop()).__module__
+    return result
+
+
+async def pace(config: LoadPlan, submit: Submit, *, clock: Clock = time.perf_counter_ns,
+               sleep: Sleep = asyncio.sleep) -> RawRun:
+    """Send every order at (or, when late, as soon as possible after) its intended time."""
+    total = config.warmup_messages + config.measured_messages
+    spin_ns = config.spin_ns
+    period = 1e9 / config.rate
+    sent: list[int] = []
+    pending: list[Any] = []
+    record_sent = sent.append
+    record_pending = pending.append
+    start_ns = clock() + 2_000_000  # a little lead so order 0 is not late by construction
+    late_streak = 0
+    # A coroutine submit must be scheduled now, not at drain time; decided once, off the hot path.
+    wrap = False
+    for index in range(total):
+        due = start_ns + int(index * period)
+        now = clock()
+        if now < due:
+            late_streak = 0
+            if due - now > spin_ns:
+                await sleep((due - now - spin_ns) / 1e9)
+            while clock() < due:
+                await sleep(0)  # the spin yields, so acks are read while we wait
+        else:
+            late_streak += 1
+            if late_streak >= config.catch_up_yield_every:
+                late_streak = 0
+                await sleep(0)
+        record_sent(clock())
+        acked = submit(index)
+        if index == 0:
+            wrap = asyncio.iscoroutine(acked)
+        record_pending(asyncio.ensure_future(acked) if wrap else acked)
+    return RawRun(start_ns=start_ns, sent_ns=sent, outcomes=pending)
+
+
+async def drain(raw: RawRun, config: LoadPlan) -> None:
+    """Wait (bounded) for every outstanding ack; replace awaitables with their outcomes."""
+    futures = [asyncio.ensure_future(item) for item in raw.outcomes]
+    if futures:
+        await asyncio.wait(futures, timeout=config.drain_timeout_s)
+    outcomes: list[Any] = []
+    for future in futures:
+        if not future.done():
+            future.cancel()
+            outcomes.append(None)
+        elif future.cancelled():
+            outcomes.append(None)
+        elif future.exception() is not None:
+            outcomes.append(future.exception())
+        else:
+            outcomes.append(future.result())
+    raw.outcomes = outcomes
+
+
+def summarise(config: LoadPlan, raw: RawRun) -> dict[str, Any]:
+    """Pure: raw buffers → counts, rates, validity and encoded histograms (batch-recorded)."""
+    warmup = config.warmup_messages
+    measured = len(raw.sent_ns) - warmup
+    names = ["corrected_ack", "uncorrected_ack", "send_lateness"]
+    if config.trades:
+        names += ["corrected_fill", "uncorrected_fill"]
+    buffers: dict[str, list[int]] = {name: [] for name in names}
+    counts = {"planned": config.warmup_messages + config.measured_messages, "sent": len(raw.sent_ns),
+              "warmup": min(warmup, len(raw.sent_ns)), "measured": max(measured, 0), "acked": 0,
+              "rejected": 0, "lost": 0, "unfilled": 0, "errors": 0,
+              "gaps": raw.gaps, "duplicates": raw.duplicates}
+    errors: list[str] = []
+    last_ack = 0
+    first_intended = config.intended_ns(raw.start_ns, warmup)
+    for index, (runner_sent, outcome) in enumerate(zip(raw.sent_ns, raw.outcomes, strict=True)):
+        if outcome is None:
+            counts["lost"] += 1
+            continue
+        if isinstance(outcome, BaseException):
+            counts["errors"] += 1
+            if len(errors) < 5:
+                errors.append(f"order {index}: {type(outcome).__name__}: {outcome}")
+            continue
+        status, ack_ns, fill_ns, adapter_sent = _unpack(outcome)
+        if status == REJECTED:
+            counts["rejected"] += 1
+        elif status == ACK:
+            counts["acked"] += 1
+        else:
+            counts["errors"] += 1
+            if len(errors) < 5:
+                errors.append(f"order {index}: unknown status {status!r} (expected 'ack' or 'rejected')")
+            continue
+        if ack_ns <= 0:
+            counts["errors"] += 1
+            if len(errors) < 5:
+                errors.append(f"order {index}: the adapter returned no ack_ns")
+            continue
+        if config.trades and status == ACK and fill_ns <= 0:
+            counts["unfilled"] += 1
+        if index < warmup:
+            continue
+        intended = config.intended_ns(raw.start_ns, index)
+        sent_at = adapter_sent or runner_sent
+        last_ack = max(last_ack, ack_ns)
+        buffers["corrected_ack"].append(ack_ns - intended)
+        buffers["uncorrected_ack"].append(ack_ns - sent_at)
+        buffers["send_lateness"].append(runner_sent - intended)
+        if config.trades and fill_ns > 0:
+            buffers["corrected_fill"].append(fill_ns - intended)
+            buffers["uncorrected_fill"].append(fill_ns - sent_at)
+
+    achieved = 0.0
+    if measured > 1:
+        span = raw.sent_ns[-1] - first_intended
+        achieved = (measured - 1) * 1e9 / span if span > 0 else float(measured) * config.rate
+    completed = counts["acked"] + counts["rejected"]
+    ack_rate = 0.0
+    if measured > 1 and last_ack > first_intended:
+        ack_rate = (min(completed, measured) - 1) * 1e9 / (last_ack - first_intended)
+
+    histograms: dict[str, str] = {}
+    summaries: dict[str, dict[str, int]] = {}
+    record_ns = 0
+    recorded = 0
+    for name, values in buffers.items():
+        histogram = hdrlite.HdrLite(1, config.highest_ns, config.significant_figures)
+        began = time.perf_counter_ns()
+        histogram.record_many(values)
+        record_ns += time.perf_counter_ns() - began
+        recorded += len(values)
+        histograms[name] = histogram.encode()
+        summaries[name] = histogram.summary()
+
+    reasons = validity_reasons(config, counts, achieved)
+    reasons += errors
+    return {
+        "version": RESULT_VERSION,
+        "plan": asdict(config),
+        "valid": not reasons,
+        "invalid_reasons": reasons,
+        "target_rate": config.rate,
+        "achieved_rate": achieved,
+        "ack_rate": ack_rate,
+        "counts": counts,
+        "histograms": histograms,
+        "summaries": summaries,
+        "record_ns_per_sample": record_ns / recorded if recorded else 0.0,
+    }
+
+
+def validity_reasons(config: LoadPlan, counts: Mapping[str, int], achieved: float) -> list[str]:
+    """Why a run is not a result (empty when valid). Any loss voids it."""
+    reasons = []
+    if achieved < config.min_rate_fraction * config.rate:
+        reasons.append(f"achieved rate {achieved:.1f}/s is below {config.min_rate_fraction:.1%} "
+                       f"of the target {config.rate:.1f}/s")
+    for key in ("lost", "errors", "gaps", "duplicates", "unfilled"):
+        if counts.get(key, 0):
+            reasons.append(f"{counts[key]} {key}")
+    if counts.get("rejected", 0) and not config.allow_rejects:
+        reasons.append(f"{counts['rejected']} rejected (the plan does not allow rejects)")
+    return reasons
+
+
+def measure_overhead(config: LoadPlan, clock: Clock = time.perf_counter_ns) -> dict[str, Any]:
+    """The runner's own cost per message: the hot path's bookkeeping against a null submit.
+
+    It replays the per-message work of :func:`pace` (due-time arithmetic, two clock reads,
+    the submit call, two appends) with a submit that does nothing, so the figure is what the
+    harness adds on top of the client library, per order.
+    """
+    n = config.calibration_messages
+    done = _NullSubmit()
+    sent: list[int] = []
+    pending: list[Any] = []
+    record_sent = sent.append
+    record_pending = pending.append
+    period = 1e9 / config.rate
+    wrap = False
+    start_ns = clock()
+    began = time.perf_counter_ns()
+    for index in range(n):
+        due = start_ns + int(index * period) - (1 << 62)
+        if clock() < due:  # the pacing comparison (never true here: no waiting)
+            continue
+        record_sent(clock())
+        acked = done(index)
+        if index == 0:
+            wrap = asyncio.iscoroutine(acked)
+        record_pending(asyncio.ensure_future(acked) if wrap else acked)
+    elapsed = time.perf_counter_ns() - began
+    return {"per_message_ns_mean": elapsed / n if n else 0.0, "calibration_messages": n,
+            "method": "hot path replayed against a null submit (no pacing waits)"}
+
+
+class _NullSubmit:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = AckTimes(ACK, 1)
+
+    def __call__(self, index: int) -> Any:
+        return self.value
+
+
+def _unpack(outcome: Any) -> tuple[str, int, int, int]:
+    values = tuple(outcome)
+    status = str(values[0])
+    ack_ns = int(values[1]) if len(values) > 1 else 0
+    fill_ns = int(values[2]) if len(values) > 2 else 0
+    sent_ns = int(values[3]) if len(values) > 3 else 0
+    return status, ack_ns, fill_ns, sent_ns
