@@ -77,11 +77,19 @@ class Stack:
         self._drivers: dict[str, tuple[Process, DriverHandle]] = {}
         self._exit = ExitStack()
         self._generation = 0  # counts gateway starts, so each gets its own log file
+        self._epoch = 0  # counts whole-stack starts; a restarted stack never reuses old state
+        self._gateway_registered = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._epoch += 1
+        if self._epoch > 1:
+            # A fresh exchange knows nothing of the old journal's orders: keep it as evidence only.
+            for path in (self.journal_path, self.audit_path):
+                if path.exists():
+                    path.rename(path.with_name(f"{path.name}.epoch{self._epoch - 1}"))
         try:
             self._start_exchange()
             self._start_gateway(self.envs["gateway"], self.cell.gateway)
@@ -96,6 +104,7 @@ class Stack:
     def stop(self) -> None:
         """Stop every process in reverse start order; each stop logs its escalation steps."""
         self._exit.close()
+        self._gateway_registered = False
         self._drivers.clear()
         self.exchange = self.gateway = None
         self.gateway_proxy = None
@@ -204,7 +213,7 @@ class Stack:
         command = Command(
             argv=(sys.executable, "-m", "compat.exchange", "--venue", self.cell.venue,
                   "--instruments", str(instruments), "--audit-log", str(self.audit_path)),
-            name=f"exchange-{self.cell.venue}",
+            name=f"exchange-{self.cell.venue}" + (f"-e{self._epoch}" if self._epoch > 1 else ""),
         )
         process = self.hosts["exchange"].start(
             command, ReadyLine(EXCHANGE_READY, self.settings.start_timeout_s), self.log_dir
@@ -224,29 +233,34 @@ class Stack:
         template = product.launch_for(release.version)
         assert self.exchange_address is not None
         exchange_host, exchange_port = self.exchange_address
-        values = {
-            "python": str(env.python),
-            "bin": str(env.bin_dir),
-            "exchange_host": exchange_host,
-            "exchange_port": str(exchange_port),
-            "exchange": f"{exchange_host}:{exchange_port}",
+        self._generation += 1
+        workdir = self.log_dir / f"gateway-{self._generation}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        values: dict[str, object] = {
+            "python": env.python,
+            "bin": env.bin_dir,
+            "venv": env.path,
+            "version": release.version,
             "venue": self.cell.venue,
-            "journal": str(self.journal_path),
-            "auth": str(self.settings.auth or ""),
+            "exchange_host": exchange_host,
+            "exchange_port": exchange_port,
             "listen_host": "127.0.0.1",
-            "log_dir": str(self.log_dir),
+            "listen_port": 0,
+            "journal": self.journal_path,
+            "auth": self.settings.auth or "",
+            "workdir": workdir,
             **self.settings.gateway_args,
         }
-        argv = tuple(part.format(**values) for part in template.argv)
-        self._generation += 1
+        argv = template.render(values)
         suffix = "" if self._generation == 1 else f"-{self._generation}"
         command = Command(argv=argv, name=f"gateway-{release.version}{suffix}")
         pattern = product.ready_pattern or GATEWAY_READY
         process = self.hosts["gateway"].start(
             command, ReadyLine(pattern, self.settings.start_timeout_s), self.log_dir
         )
-        if self._generation == 1:
+        if not self._gateway_registered:
             self._exit.callback(self._stop_process, "gateway")
+            self._gateway_registered = True
         self.gateway = process
         self.gateway_release = release
 
