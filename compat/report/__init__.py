@@ -5,16 +5,20 @@ Public API (import from here):
     render_markdown, write_step_summary              PR comment / CI step summary
     render_terminal_grid                             lines for pytest's terminal summary
     junit_properties                                 (name, value) pairs for record_property
+    render_html                                      the self-contained HTML report
+    write_reports                                    the one writer (json/md/html + step summary)
     first_divergence, nearest_passing                wire diff
 """
 
 from __future__ import annotations
 
+from compat.report.html import render_html
 from compat.report.json_report import load_json, merge, merge_files, render_json
 from compat.report.junit import junit_properties
 from compat.report.markdown import render_markdown, write_step_summary
 from compat.report.terminal import render_terminal_grid
 from compat.report.wirediff import first_divergence, nearest_passing
+from compat.report.writer import write_reports
 
 __all__ = [
     "first_divergence",
@@ -23,8 +27,10 @@ __all__ = [
     "merge",
     "merge_files",
     "nearest_passing",
+    "render_html",
     "render_json",
     "render_markdown",
     "render_terminal_grid",
+    "write_reports",
     "write_step_summary",
 ]

@@ -1,0 +1,240 @@
+"""The HTML report: one self-contained file (inline CSS and JS, no network), from a jinja2
+template shipped as package data. The grid is rendered server-side; each cell's drill-down
+is a pre-rendered ``<template>`` that a few lines of JS copy into ``#detail`` on click, so
+everything user-supplied goes through jinja2's autoescaping and never through innerHTML
+string building.
+
+Stable DOM for tests: ``table.grid[data-venue]``, ``td.cell[data-cell-id][data-verdict]``
+(plus ``data-venue``, ``data-client``, ``data-gateway``), ``#detail``, inside it
+``.scenario[data-scenario][data-verdict]``, ``pre.message``, ``pre.log[data-role]``,
+``.wire-summary``, ``table.wire``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
+from compat.report import schema_notes
+from compat.report.grid import (
+    LEGEND,
+    NOT_RUN,
+    Slot,
+    counts_text,
+    scenario_reason,
+    venue_grids,
+    verdict_counts,
+)
+from compat.report.junit import expectation_text
+from compat.report.wirediff import WireDiff, frame_text, wire_diff
+
+# Verdicts whose drill-down opens with message, log tails and wire diff.
+_DETAILED = (Verdict.FAIL, Verdict.ERROR, Verdict.STALE, Verdict.FLAKY, Verdict.EXPECTED_FAIL)
+_WIRE_CONTEXT = 3  # frames shown after the divergence
+
+
+@dataclass
+class ScenarioView:
+    name: str
+    verdict: str
+    symbol: str
+    duration: str
+    reason: str
+    attempts: int
+    nodeid: str
+    expectation: str
+    message: str | None
+    logs: list[tuple[str, str]]
+    detailed: bool
+    wire: WireView | None = None
+
+
+@dataclass
+class WireView:
+    summary: str
+    baseline: str
+    index: int
+    rows: list[tuple[int, str, str, bool]]  # index, failing frame, baseline frame, diverges
+
+
+@dataclass
+class SlotView:
+    key: str
+    venue: str
+    client: str
+    gateway: str
+    cell_ids: list[str]
+    verdict: str
+    symbol: str
+    counts: str
+    latency: str
+    scenarios: list[ScenarioView]
+    hosts: list[tuple[str, str]]
+    bench: list[tuple[str, str]]
+    schema: list[str]
+    duration: str
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """``{"a": {"p99_us": 3}}`` → ``[("a.p99_us", "3")]``; lists shown as JSON-ish text."""
+    items: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            items.extend(flatten(value, name + "."))
+        elif isinstance(value, float):
+            items.append((name, f"{value:g}"))
+        else:
+            items.append((name, str(value)))
+    return items
+
+
+_UNITS = {"_ns": " ns", "_us": " µs", "_ms": " ms", "_s": " s"}
+
+
+def latency_summary(bench: Mapping[str, Any] | None) -> str:
+    """A short figure for the grid cell: the first p99 (else p50) found in the bench dict."""
+    if not bench:
+        return ""
+    items = flatten(bench)
+    for wanted in ("p99", "p50"):
+        for name, value in items:
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf.startswith(wanted):
+                unit = next((u for suffix, u in _UNITS.items() if leaf.endswith(suffix)), "")
+                return f"{wanted} {value}{unit}"
+    return ""
+
+
+def _wire_view(diff: WireDiff) -> WireView:
+    last = min(max(len(diff.failing_frames), len(diff.passing_frames)), diff.index + 1 + _WIRE_CONTEXT)
+    rows = []
+    for i in range(last):
+        bad = diff.failing_frames[i] if i < len(diff.failing_frames) else None
+        good = diff.passing_frames[i] if i < len(diff.passing_frames) else None
+        rows.append(
+            (
+                i,
+                f"{_arrow(bad.direction)} {frame_text(bad, limit=200)}" if bad else "(nothing)",
+                f"{_arrow(good.direction)} {frame_text(good, limit=200)}" if good else "(nothing)",
+                i == diff.index,
+            )
+        )
+    baseline = diff.baseline_cell
+    return WireView(
+        summary=diff.summary,
+        baseline=f"{baseline.cell_id} (client {baseline.client_version}, gateway {baseline.gateway_version})",
+        index=diff.index,
+        rows=rows,
+    )
+
+
+def _arrow(direction: str) -> str:
+    return "→" if direction == "out" else "←"
+
+
+def _scenario_view(results: RunResults, cell: CellResult, scenario: ScenarioResult) -> ScenarioView:
+    detailed = scenario.verdict in _DETAILED
+    view = ScenarioView(
+        name=scenario.scenario,
+        verdict=str(scenario.verdict),
+        symbol=scenario.verdict.symbol,
+        duration=_duration(scenario.duration_s),
+        reason=scenario_reason(scenario) if scenario.verdict is not Verdict.PASS else "",
+        attempts=scenario.attempts,
+        nodeid=scenario.nodeid,
+        expectation=expectation_text(scenario) if scenario.expectation else "",
+        message=scenario.message,
+        logs=sorted(scenario.log_tails.items()),
+        detailed=detailed,
+    )
+    if scenario.verdict in (Verdict.FAIL, Verdict.ERROR):
+        diff = wire_diff(results, cell, scenario)
+        if diff is not None:
+            view.wire = _wire_view(diff)
+    return view
+
+
+def _slot_view(results: RunResults, venue: str, client: str, gateway: str, slot: Slot) -> SlotView:
+    verdict = slot.verdict
+    order = {v: i for i, v in enumerate(Verdict)}
+    scenarios = sorted(
+        (_scenario_view(results, cell, s) for cell in slot.cells for s in cell.scenarios),
+        key=lambda v: (not v.detailed, order[Verdict(v.verdict)], v.name),
+    )
+    changes = schema_notes.pair_changes(results).get((client, gateway))
+    bench: list[tuple[str, str]] = []
+    hosts: list[tuple[str, str]] = []
+    for cell in slot.cells:
+        bench.extend(flatten(cell.bench or {}))
+        hosts.extend(sorted(cell.hosts.items()))
+    return SlotView(
+        key=f"{venue}/{client}/{gateway}",
+        venue=venue,
+        client=client,
+        gateway=gateway,
+        cell_ids=[c.cell_id for c in slot.cells],
+        verdict=str(verdict) if verdict is not None else "none",
+        symbol=slot.symbol,
+        counts=counts_text(slot.counts),
+        latency=" ".join(filter(None, (latency_summary(c.bench) for c in slot.cells))),
+        scenarios=scenarios,
+        hosts=hosts,
+        bench=bench,
+        schema=[schema_notes.change_text(c) for c in changes] if changes is not None else [],
+        duration=_duration(sum(s.duration_s for s in slot.scenarios)),
+    )
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("compat.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def html_context(results: RunResults) -> dict[str, Any]:
+    """Everything the template shows, computed here so the template stays declarative."""
+    venues = []
+    for grid in venue_grids(results):
+        rows = []
+        for client in grid.clients:
+            row: list[SlotView | None] = []
+            for gateway in grid.gateways:
+                slot = grid.slot(client, gateway)
+                row.append(_slot_view(results, grid.venue, client, gateway, slot) if slot else None)
+            rows.append((client, row))
+        venues.append({"name": grid.venue, "gateways": grid.gateways, "rows": rows})
+    scenarios = [s for cell in results.cells for s in cell.scenarios]
+    return {
+        "venues": venues,
+        "summary": counts_text(verdict_counts(scenarios)),
+        "cell_count": len(results.cells),
+        "scenario_count": len(scenarios),
+        "blocking": sum(1 for s in scenarios if s.verdict.blocks_release),
+        "legend": [(str(v), v.symbol, meaning) for v, meaning in LEGEND],
+        "not_run": NOT_RUN,
+        "started_at": results.started_at,
+        "finished_at": results.finished_at,
+        "matrix_path": results.matrix_path,
+        "meta": flatten({k: v for k, v in results.meta.items() if k != schema_notes.META_KEY}),
+        "envs": sorted(results.envs, key=lambda e: (e.product, e.version)),
+        "disagreements": schema_notes.disagreements(results),
+    }
+
+
+def render_html(results: RunResults) -> str:
+    """The self-contained HTML report text."""
+    return _environment().get_template("report.html.j2").render(**html_context(results))
