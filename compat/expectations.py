@@ -56,7 +56,7 @@ class Expectation:
         extra = f" ({self.ticket})" if self.ticket else ""
         until = f", expires {self.expires.isoformat()}" if self.expires else ""
         return (
-            f"{self.kind}: client {client} × gateway {gateway} on venue {self.venue}, scenario "
+            f"{self.kind}: client {client} x gateway {gateway} on venue {self.venue}, scenario "
             f"{self.scenario}: {self.reason}{extra}{until} [matrix.yaml line {self.line}]"
         )
 

@@ -62,7 +62,9 @@ def select(available: Sequence[Available], policy: VersionPolicy) -> list[Versio
     if policy.kind == "list":
         return sorted({Version(v) for v in policy.versions})
     eligible = {
-        a.version for a in available if (policy.include_yanked or not a.yanked) and not a.version.is_prerelease
+        a.version
+        for a in available
+        if (policy.include_yanked or not a.yanked) and not a.version.is_prerelease
     }
     if policy.kind == "all":
         return sorted(eligible)
@@ -81,4 +83,6 @@ def select(available: Sequence[Available], policy: VersionPolicy) -> list[Versio
                 latest[line] = version
         lines = sorted(latest)[-policy.last_n_minors :] if policy.last_n_minors > 0 else []
         return [latest[line] for line in lines]
-    raise ValueError(f"unknown version policy kind {policy.kind!r}; expected one of {', '.join(POLICY_KINDS)}")
+    raise ValueError(
+        f"unknown version policy kind {policy.kind!r}; expected one of {', '.join(POLICY_KINDS)}"
+    )

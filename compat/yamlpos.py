@@ -22,7 +22,6 @@ from compat.errors import MatrixError
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
-_STR = "tag:yaml.org,2002:str"
 
 
 def line_of(node: Node) -> int:
@@ -204,23 +203,3 @@ def string_list(src: Source, node: Node, what: str) -> list[tuple[str, Node]]:
 def plain(node: Node) -> Any:
     """The plain Python value of a subtree, for free-form sections."""
     return yaml.safe_load(yaml.serialize(node))
-
-
-__all__ = [
-    "_STR",
-    "Entry",
-    "Fields",
-    "Source",
-    "boolean",
-    "date",
-    "describe",
-    "integer",
-    "is_null",
-    "line_of",
-    "mapping",
-    "optional_string",
-    "plain",
-    "sequence",
-    "string",
-    "string_list",
-]

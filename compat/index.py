@@ -1,0 +1,395 @@
+"""Where wheels come from: a find-links directory or a PEP 503 simple index, plus the candidate.
+
+- :func:`list_wheels` lists the released versions of a package (one wheel per version, the
+  best one this interpreter can install), with yank status: ``wheelhouse/yanked.json`` for a
+  directory, the ``data-yanked`` attribute (PEP 592) for an index;
+- :func:`fetch` copies or downloads one wheel and checks its sha256 when the index gives one;
+- :func:`build_candidate` builds the working tree with ``uv build --wheel``;
+- :func:`resolve` turns a matrix (and optionally a lock) into the releases of each role.
+
+``wheelhouse/yanked.json`` is either a list of wheel file names or a mapping of file name to
+the reason it was yanked (``{"refgw-2.2.0-py3-none-any.whl": "corrupts prices"}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import IO
+
+from packaging.tags import Tag, sys_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from compat.cell import ROLES, Release
+from compat.errors import ArtifactError, CandidateBuildError, ConfigError, LockError, WheelNotFound
+from compat.lockfile import Lock, LockedWheel
+from compat.matrix import IndexSpec, Matrix
+from compat.uvtool import file_sha256, run_uv, tail
+from compat.versions import Available, select
+
+YANKED_FILE = "yanked.json"
+BUILD_TIMEOUT_S = 600.0
+HTTP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class WheelRef:
+    """One wheel an index offers."""
+
+    package: str
+    version: Version
+    filename: str
+    location: str  # a local path (find-links) or a URL (index)
+    yanked: bool
+    yank_reason: str | None
+    sha256: str | None = None  # from the index URL's #sha256= fragment, when given
+
+    @property
+    def is_remote(self) -> bool:
+        return urllib.parse.urlsplit(self.location).scheme in ("http", "https")
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+def list_wheels(index: IndexSpec, package: str) -> list[WheelRef]:
+    """The versions of ``package`` the index offers, oldest first, one installable wheel each."""
+    if index.url is not None:
+        refs = _list_url(index.url, package)
+    elif index.find_links is not None:
+        refs = _list_dir(index.find_links, package)
+    else:
+        raise ConfigError("the index names neither a find-links directory nor a URL")
+    return _best_per_version(refs)
+
+
+def _list_dir(directory: Path, package: str) -> list[WheelRef]:
+    if not directory.is_dir():
+        raise WheelNotFound(
+            f"find-links directory {directory} does not exist; create it, or set index.find_links or "
+            "index.url in matrix.yaml"
+        )
+    yanked = _read_yanked(directory / YANKED_FILE)
+    refs: list[WheelRef] = []
+    for path in sorted(directory.glob("*.whl")):
+        parsed = _parse(path.name, package)
+        if parsed is None:
+            continue
+        reason = yanked.get(path.name)
+        refs.append(WheelRef(package, parsed, path.name, str(path), path.name in yanked, reason or None))
+    return refs
+
+
+def _read_yanked(path: Path) -> dict[str, str]:
+    """File name → reason ('' when none given)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{path}: cannot read the yanked list: {exc}") from None
+    if isinstance(data, list) and all(isinstance(x, str) for x in data):
+        return dict.fromkeys(data, "")
+    if isinstance(data, dict) and all(isinstance(k, str) for k in data):
+        return {k: v if isinstance(v, str) else "" for k, v in data.items()}
+    raise ArtifactError(f"{path}: expected a list of wheel file names or a mapping of file name to reason")
+
+
+def _parse(filename: str, package: str) -> Version | None:
+    """The version of a wheel of ``package``, or None for another package or a broken name."""
+    try:
+        name, version, _build, _tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
+    return version if name == canonicalize_name(package) else None
+
+
+_TAG_RANK: dict[Tag, int] = {}
+
+
+def _rank(filename: str) -> int | None:
+    """Lower is better; None when this interpreter cannot install the wheel."""
+    if not _TAG_RANK:
+        _TAG_RANK.update({tag: i for i, tag in enumerate(sys_tags())})
+    _name, _version, _build, tags = parse_wheel_filename(filename)
+    ranks = [_TAG_RANK[t] for t in tags if t in _TAG_RANK]
+    return min(ranks) if ranks else None
+
+
+def _best_per_version(refs: Sequence[WheelRef]) -> list[WheelRef]:
+    best: dict[Version, tuple[int, WheelRef]] = {}
+    for ref in refs:
+        rank = _rank(ref.filename)
+        if rank is None:
+            continue
+        if ref.version not in best or rank < best[ref.version][0]:
+            best[ref.version] = (rank, ref)
+    return [best[v][1] for v in sorted(best)]
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def _list_url(base: str, package: str) -> list[WheelRef]:
+    page = urllib.parse.urljoin(base, canonicalize_name(package) + "/")
+    html = _get_text(page)
+    if html is None:
+        return []  # the index does not know the package: no versions
+    parser = _Anchors()
+    parser.feed(html)
+    refs: list[WheelRef] = []
+    for attrs in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url = urllib.parse.urljoin(page, href)
+        split = urllib.parse.urlsplit(url)
+        filename = urllib.parse.unquote(split.path.rsplit("/", 1)[-1])
+        version = _parse(filename, package)
+        if version is None:
+            continue
+        sha256 = None
+        if split.fragment.startswith("sha256="):
+            sha256 = split.fragment.partition("=")[2]
+        yanked = "data-yanked" in attrs
+        reason = attrs.get("data-yanked") or None
+        location = urllib.parse.urlunsplit(split._replace(fragment=""))
+        refs.append(WheelRef(package, version, filename, location, yanked, reason, sha256))
+    return refs
+
+
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never proxied
+    return urllib.request.build_opener()
+
+
+def _get_text(url: str) -> str | None:
+    """The page at ``url``, or None on 404. A file:// directory serves its index.html."""
+    split = urllib.parse.urlsplit(url)
+    if split.scheme == "file":
+        path = Path(urllib.parse.unquote(split.path))
+        page = path / "index.html" if path.is_dir() else path
+        return page.read_text(encoding="utf-8") if page.is_file() else None
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+    try:
+        with _opener(url).open(request, timeout=HTTP_TIMEOUT_S) as response:
+            data: bytes = response.read()
+            return data.decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise ArtifactError(f"index {url} answered HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ArtifactError(f"cannot reach index {url}: {reason}; check index.url in matrix.yaml") from None
+
+
+# --- fetching ----------------------------------------------------------------------------------
+
+
+def fetch(ref: WheelRef, dest: Path) -> Path:
+    """``dest/<filename>``: copied from a directory or downloaded, sha256-checked when known."""
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / ref.filename
+    if target.exists():
+        expected = ref.sha256 or (None if ref.is_remote else file_sha256(_local_path(ref)))
+        if expected is not None and file_sha256(target) == expected:
+            return target  # already there and identical
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{ref.filename}.", dir=dest)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if ref.is_remote:
+                _download(ref.location, out)
+            else:
+                with _local_path(ref).open("rb") as source:
+                    shutil.copyfileobj(source, out)
+        if ref.sha256 is not None:
+            actual = file_sha256(tmp)
+            if actual != ref.sha256:
+                raise ArtifactError(
+                    f"{ref.filename} from {ref.location} has sha256 {actual}, but the index says "
+                    f"{ref.sha256}; the download is corrupt or the index is wrong"
+                )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _local_path(ref: WheelRef) -> Path:
+    split = urllib.parse.urlsplit(ref.location)
+    if split.scheme == "file":
+        return Path(urllib.parse.unquote(split.path))
+    return Path(ref.location)
+
+
+def _download(url: str, out: IO[bytes]) -> None:
+    try:
+        with _opener(url).open(url, timeout=HTTP_TIMEOUT_S) as response:
+            shutil.copyfileobj(response, out)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ArtifactError(f"cannot download {url}: {reason}") from None
+
+
+# --- the candidate -----------------------------------------------------------------------------
+
+
+def build_candidate(source: Path, out_dir: Path) -> Path:
+    """Build the working tree at ``source`` into a wheel in ``out_dir`` with ``uv build``."""
+    if not (source / "pyproject.toml").is_file() and not (source / "setup.py").is_file():
+        raise CandidateBuildError(
+            f"cannot build the candidate: {source} has no pyproject.toml; fix the product's source in "
+            "matrix.yaml or give a wheel with --compat-candidate ROLE=path/to.whl"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
+        outcome = run_uv(
+            ["build", "--wheel", "--out-dir", tmp, str(source)],
+            name=f"uv-build-{source.name}",
+            timeout_s=BUILD_TIMEOUT_S,
+        )
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if outcome.returncode != 0 or len(wheels) != 1:
+            found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""
+            raise CandidateBuildError(
+                f"`uv build --wheel {source}` exited {outcome.returncode}{found}; uv said:\n"
+                f"{tail(outcome.stderr or outcome.stdout)}"
+            )
+        target = out_dir / wheels[0].name
+        os.replace(wheels[0], target)
+    return target
+
+
+# --- resolving a matrix ------------------------------------------------------------------------
+
+
+def resolve(
+    matrix: Matrix,
+    candidates: Mapping[str, Path | str] | None = None,
+    build_dir: Path | None = None,
+    *,
+    lock: Lock | None = None,
+    include_candidates: bool = True,
+) -> dict[str, list[Release]]:
+    """The releases of each role: released wheels by policy (or by the lock), then the candidate.
+
+    ``candidates`` maps a role to a wheel file (``--compat-candidate gateway=x.whl``); otherwise a
+    role whose policy has ``candidate: true`` gets its source built into ``build_dir``.
+    """
+    given = {role: Path(path) for role, path in (candidates or {}).items()}
+    unknown = sorted(set(given) - set(ROLES))
+    if unknown:
+        raise ConfigError(
+            f"--compat-candidate: unknown role {', '.join(unknown)}; expected gateway or client"
+        )
+    work = build_dir if build_dir is not None else matrix.root / ".compat" / "build"
+    result: dict[str, list[Release]] = {}
+    for role in ROLES:
+        product = matrix.products[role]
+        policy = matrix.policies[role]
+        refs = list_wheels(matrix.index, product.package)
+        if lock is not None:
+            releases = [_locked(matrix, role, entry, refs, work) for entry in lock.releases.get(role, ())]
+        else:
+            available = [Available(r.version, r.yanked, r.filename) for r in refs]
+            by_version = {r.version: r for r in refs}
+            releases = []
+            for version in select(available, policy):
+                ref = by_version.get(version)
+                if ref is None:
+                    raise WheelNotFound(
+                        f"{role} {product.package} {version} (versions.{role}, "
+                        f"{matrix.path.name}:{policy.line}): no wheel in {matrix.index.describe()}; "
+                        f"versions found: {_found(refs)}"
+                    )
+                releases.append(_release(role, ref, work))
+        releases.sort(key=lambda r: r.parsed_version)
+        if role in given:
+            releases.append(_given_candidate(role, product.package, given[role]))
+        elif include_candidates and policy.candidate:
+            wheel = build_candidate(product.source, work / "candidates" / role)
+            releases.append(_candidate_release(role, product.package, wheel))
+        if not releases:
+            raise WheelNotFound(
+                f"versions.{role} ({policy.describe()}, {matrix.path.name}:{policy.line}) selects no "
+                f"version of {product.package} from {matrix.index.describe()} and no candidate is built; "
+                f"versions found: {_found(refs)}"
+            )
+        result[role] = releases
+    return result
+
+
+def _found(refs: Sequence[WheelRef]) -> str:
+    if not refs:
+        return "none"
+    return ", ".join(f"{r.version}{' (yanked)' if r.yanked else ''}" for r in refs)
+
+
+def _local_wheel(ref: WheelRef, work: Path) -> Path:
+    if ref.is_remote:
+        return fetch(ref, work / "wheels")
+    path = _local_path(ref)
+    if ref.sha256 is not None and file_sha256(path) != ref.sha256:
+        raise ArtifactError(f"{path} does not match the sha256 the index gives ({ref.sha256})")
+    return path
+
+
+def _release(role: str, ref: WheelRef, work: Path) -> Release:
+    wheel = _local_wheel(ref, work)
+    return Release(role, ref.package, str(ref.version), wheel, file_sha256(wheel), yanked=ref.yanked)
+
+
+def _locked(matrix: Matrix, role: str, entry: LockedWheel, refs: Sequence[WheelRef], work: Path) -> Release:
+    ref = next((r for r in refs if r.filename == entry.filename), None)
+    if ref is None:
+        raise WheelNotFound(
+            f"{role} {entry.package} {entry.version} is locked to {entry.filename}, which is not in "
+            f"{matrix.index.describe()}; versions found: {_found(refs)}. Run `compat lock` again"
+        )
+    release = _release(role, ref, work)
+    if release.sha256 != entry.sha256:
+        raise LockError(
+            f"{entry.filename} has sha256 {release.sha256} but the lock says {entry.sha256}: the released "
+            "wheel changed since `compat lock`; released wheels must be immutable"
+        )
+    return release
+
+
+def _given_candidate(role: str, package: str, wheel: Path) -> Release:
+    if not wheel.is_file():
+        raise ConfigError(f"--compat-candidate {role}={wheel}: no such file")
+    try:
+        name, _version, _build, _tags = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as exc:
+        raise ConfigError(f"--compat-candidate {role}={wheel}: not a wheel file name ({exc})") from None
+    if name != canonicalize_name(package):
+        raise ConfigError(
+            f"--compat-candidate {role}={wheel}: this is a wheel of {name}, but the {role} is {package}"
+        )
+    return _candidate_release(role, package, wheel.resolve())
+
+
+def _candidate_release(role: str, package: str, wheel: Path) -> Release:
+    _name, version, _build, _tags = parse_wheel_filename(wheel.name)
+    return Release(role, package, str(version), wheel, file_sha256(wheel), candidate=True)
