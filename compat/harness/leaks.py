@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from compat import timing
 from compat.errors import LeakError
 
 
@@ -138,9 +139,21 @@ def kill(leaks: Sequence[Leak]) -> None:
     for leak in leaks:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(leak.pid, signal.SIGKILL)
-    for leak in leaks:
-        with contextlib.suppress(psutil.Error):
-            psutil.Process(leak.pid).wait(timeout=5.0)
+    # Wait until each is dead or a zombie. Not psutil's wait(): on our own child it would
+    # reap the exit status that the child's Popen (and so Process.stop) still wants to read.
+    deadline = timing.Deadline(5.0)
+    pending = list(leaks)
+    while pending and not deadline.expired():
+        pending = [leak for leak in pending if _is_live_pid(leak.pid)]
+        if pending:
+            threading.Event().wait(0.02)
+
+
+def _is_live_pid(pid: int) -> bool:
+    try:
+        return _is_live(psutil.Process(pid))
+    except psutil.Error:
+        return False
 
 
 def assert_no_leaks(*, kill_survivors: bool = True) -> None:

@@ -23,9 +23,12 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+import psutil
+
 from compat import timing
 from compat.errors import ConfigError, HarnessError, StartError, StopError
 from compat.harness import command as _command
+from compat.harness import leaks
 from compat.harness.command import Command, Outcome, Spawned
 from compat.harness.ready import PortOpen, Probe, ReadyLine
 
@@ -189,6 +192,10 @@ class LocalProcess:
     def poll(self) -> int | None:
         return self._spawned.poll()
 
+    def wait(self, timeout_s: float) -> int | None:
+        """Wait for the process to exit by itself; its exit code, or None if still running."""
+        return self._spawned.wait(timeout_s)
+
     def send_signal(self, sig: int) -> None:
         """Signal the process group (SIGSTOP/SIGCONT/SIGKILL for fault scenarios)."""
         self._note(f"fault: sending {_signal_name(sig)} to process group {self.pid}")
@@ -207,17 +214,64 @@ class LocalProcess:
         with self._stop_lock:
             if self._finalized:
                 return self._stopped_code
+            detached = self._detached_descendants()
             code = self.poll()
             if code is not None:
                 self._note(f"stop: already exited with code {code}")
             else:
                 code = self._escalate(grace_s)
-            if self._spawned.group_alive():
+            if self._group_members():
                 self._note("stop: the process group still has members after the leader exited; SIGKILL")
                 self._spawned.signal_group(signal.SIGKILL)
+                self._wait_group_gone(2.0)
+            self._kill_survivors(detached)
             self._stopped_code = code
             self._finalize()
             return code
+
+    def _detached_descendants(self) -> list[psutil.Process]:
+        """Descendants that left our process group (setsid): group signals miss them."""
+        try:
+            children = psutil.Process(self.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        detached = []
+        for child in children:
+            with contextlib.suppress(psutil.Error, OSError):
+                if os.getpgid(child.pid) != self.pid:
+                    leaks.register(child.pid, f"detached descendant of {self.name}")
+                    detached.append(child)
+        return detached
+
+    def _group_members(self) -> list[psutil.Process]:
+        """Live (non-zombie) processes still in our process group."""
+        if not self._spawned.group_alive():
+            return []
+        members = []
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                if os.getpgid(proc.pid) == self.pid and proc.status() != psutil.STATUS_ZOMBIE:
+                    members.append(proc)
+        return members
+
+    def _wait_group_gone(self, timeout_s: float) -> None:
+        deadline = timing.Deadline(timeout_s)
+        while (members := self._group_members()) and not deadline.expired():
+            psutil.wait_procs(members, timeout=min(0.1, deadline.remaining()))
+        if members:
+            pids = ", ".join(str(p.pid) for p in members)
+            self._note(f"stop: process group members still alive after SIGKILL: {pids}", logging.WARNING)
+
+    def _kill_survivors(self, detached: list[psutil.Process]) -> None:
+        survivors = [p for p in detached if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if not survivors:
+            return
+        pids = ", ".join(str(p.pid) for p in survivors)
+        self._note(f"stop: detached descendants outside the process group survived (pids {pids}); SIGKILL")
+        for survivor in survivors:
+            with contextlib.suppress(psutil.Error):
+                survivor.kill()
+        psutil.wait_procs(survivors, timeout=2.0)
 
     def _escalate(self, grace_s: float) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
