@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -65,10 +66,21 @@ def existing_wheels(wheelhouse: Path, project: Project) -> list[Path]:
     return sorted(p for p in wheelhouse.glob(f"{project.wheel_stem}-*.whl"))
 
 
+# uv reaches the package index for the build backend: it needs the machine's TLS trust and
+# proxy settings, which the harness's minimal child environment leaves out on purpose.
+_NETWORK_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                      "http_proxy", "https_proxy", "no_proxy")
+
+
+def _build_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _NETWORK_VARIABLES or k.startswith("UV_")}
+
+
 def uv_build_wheel(source_dir: Path, out_dir: Path) -> None:
     command = Command(
         argv=("uv", "build", "--wheel", "--out-dir", str(out_dir), str(source_dir)),
         name="uv-build",
+        env=_build_environment(),
     )
     outcome = run(command, timeout_s=BUILD_TIMEOUT_S)
     if outcome.returncode != 0:

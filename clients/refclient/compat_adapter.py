@@ -1,0 +1,297 @@
+"""compat's adapter for refclient: canonical driver operations onto whichever refclient is installed.
+
+It lives outside the versioned package and spans every release. It detects what the
+installed version can do by feature (attributes of the API) and by ``refclient.__version__``,
+and raises ``ctx["Unsupported"]`` for an operation that version cannot express. It never
+checks gateway capabilities itself: that is the client library's job (and a client that
+skips it, like C2.1's mass_cancel, must be caught by the matrix, not hidden here).
+A client ``FeatureUnsupported`` (the gateway lacks a capability) is reported as unsupported
+too, so the scenario is n/a for that pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+import refclient
+from refclient import GatewayClient
+
+VERSION = tuple(int(p) for p in refclient.__version__.split(".")[:3] if p.isdigit())
+HAS_TIF = hasattr(refclient, "TIF")
+HAS_DECIMAL = VERSION >= (2, 0, 0)
+HAS_RESUME = hasattr(GatewayClient, "reconnect")
+HAS_AMEND = hasattr(GatewayClient, "amend_order")
+HAS_MASS = hasattr(GatewayClient, "mass_cancel")
+HAS_BOOK = hasattr(GatewayClient, "subscribe_book")
+WIRE_RING = 256
+
+
+class Timeout(Exception):
+    """next_event found nothing in time (the driver reports the class name)."""
+
+
+class _Session:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.handles: dict[str, Any] = {}  # client_order_id -> OrderHandle
+        self.coid_by_oid: dict[int, str] = {}  # gateway order id -> client_order_id (v1 clients)
+        self.buffer: list[Any] = []  # raw client events not yet handed out
+        self.decimals: dict[str, int] = {}
+        self.wire: deque[dict[str, Any]] = deque(maxlen=WIRE_RING)
+        self.args: dict[str, Any] = {}
+
+
+class Adapter:
+    def __init__(self, ctx: dict[str, Any]) -> None:
+        self.Unsupported = ctx["Unsupported"]
+        self.sessions: dict[str, _Session] = {}
+        self._coids = itertools.count(1)
+
+    # ------------------------------------------------------------------ helpers
+    def _s(self, session: str) -> _Session:
+        try:
+            return self.sessions[session]
+        except KeyError:
+            raise self.Unsupported("session", f"no connected session {session!r}; call connect first") from None
+
+    def _unsupported_from(self, exc: Exception) -> Exception:
+        if type(exc).__name__ == "FeatureUnsupported":
+            return self.Unsupported(getattr(exc, "capability", "?"), str(exc))  # type: ignore[no-any-return]
+        return exc
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except Exception as exc:
+            raise self._unsupported_from(exc) from exc
+
+    def _price_out(self, s: _Session, symbol: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, Decimal):
+            return str(value)
+        places = s.decimals.get(symbol)
+        if places is None:
+            return repr(value)
+        return f"{value:.{places}f}"
+
+    def _price_in(self, price: str | None) -> Any:
+        if price is None:
+            return None
+        return Decimal(price) if HAS_DECIMAL else float(price)
+
+    def _event(self, s: _Session, ev: Any) -> dict[str, Any]:
+        coid = getattr(ev, "client_order_id", "") or s.coid_by_oid.get(getattr(ev, "order_id", 0), "")
+        price = getattr(ev, "last_price", None) if ev.kind == "fill" else getattr(ev, "price", None)
+        out: dict[str, Any] = {
+            "kind": ev.kind, "client_order_id": coid, "qty": ev.last_qty if ev.kind == "fill" else ev.qty,
+            "price": self._price_out(s, ev.symbol, price) if price else "", "leaves_qty": ev.leaves_qty,
+            "cum_qty": ev.cum_qty, "trade_id": ev.trade_id, "reason": ev.reason, "code": ev.code,
+            "raw_code": ev.raw_code, "text": ev.text, "symbol": ev.symbol,
+            "poss_dup": bool(getattr(ev, "poss_dup", False)), "seq": int(getattr(ev, "seq", 0)),
+        }
+        ext = getattr(ev, "extensions", None)
+        if ext:
+            out["extensions"] = {str(k): v for k, v in ext.items()}
+        return out
+
+    def _pull(self, s: _Session) -> None:
+        s.buffer.extend(s.client.drain_events())
+
+    # ------------------------------------------------------------------ session ops
+    async def op_connect(
+        self, session: str = "s1", host: str = "127.0.0.1", port: int = 0, username: str = "u1",
+        password: str = "", protocol_min: int | None = None, protocol_max: int | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"username": username, "password": password}
+        if protocol_min is not None or protocol_max is not None:
+            if VERSION < (1, 1, 0):
+                raise self.Unsupported("logon.protocol_range", "refclient 1.0 sends no protocol version")
+            default_min, default_max = refclient.PROTOCOL_RANGE
+            kwargs["protocol"] = (protocol_min or default_min, protocol_max or default_max)
+        client = await self._call(GatewayClient.connect(host, port, **kwargs))
+        s = _Session(client)
+        s.args = {"host": host, "port": port, **kwargs}
+        self.sessions[session] = s
+        if hasattr(client, "wire_hook"):
+            client.wire_hook = lambda direction, msg_type, fields: s.wire.append(
+                {"direction": direction, "msg_type": msg_type, "fields": fields, "t_ns": time.time_ns()})
+        for instr in await client.instruments():
+            tick = Decimal(str(instr.tick_size))
+            s.decimals[instr.symbol] = max(0, -int(tick.as_tuple().exponent))
+        return {
+            "negotiated_version": client.negotiated_version,
+            "gateway_version": client.gateway_version,
+            "capabilities": sorted(client.capabilities),
+            "session_id": str(getattr(client, "session_id", "") or ""),
+        }
+
+    async def op_logout(self, session: str = "s1") -> dict[str, Any]:
+        s = self._s(session)
+        await s.client.logout()
+        return {}
+
+    async def op_disconnect(self, session: str = "s1") -> dict[str, Any]:
+        s = self._s(session)
+        if hasattr(s.client, "drop"):
+            await s.client.drop()
+        else:
+            await s.client.close()
+        return {}
+
+    async def op_reconnect(self, session: str = "s1") -> dict[str, Any]:
+        s = self._s(session)
+        if not HAS_RESUME:
+            raise self.Unsupported("session.resume", f"refclient {refclient.__version__} cannot resume a session")
+        result = await self._call(s.client.reconnect())
+        return {"resumed": bool(result.resumed), "replayed": int(result.replayed)}
+
+    async def op_instruments(self, session: str = "s1") -> dict[str, Any]:
+        s = self._s(session)
+        out = []
+        for i in await s.client.instruments():
+            tick = i.tick_size if isinstance(i.tick_size, Decimal) else Decimal(str(i.tick_size))
+            out.append({
+                "symbol": i.symbol, "tick_size": str(tick),
+                "price_scale": getattr(i, "price_scale", max(0, -int(tick.as_tuple().exponent))),
+                "lot_size": i.lot_size, "max_order_qty": i.max_order_qty, "status": i.status,
+            })
+        return {"instruments": out}
+
+    # ------------------------------------------------------------------ order ops
+    async def op_insert(
+        self, session: str = "s1", symbol: str = "", side: str = "BUY", qty: int = 0, price: str | None = None,
+        tif: str = "GTC", order_type: str = "LIMIT", client_order_id: str | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        s = self._s(session)
+        market = order_type == "MARKET"
+        kwargs: dict[str, Any] = {"qty": qty, "price": self._price_in(price) if not market else None}
+        if market:
+            kwargs["market"] = True
+            kwargs.pop("price")
+        if HAS_TIF:
+            if not market or tif != "GTC":
+                kwargs["tif"] = getattr(refclient.TIF, tif, None)
+                if kwargs["tif"] is None:
+                    raise self.Unsupported(f"tif.{tif.lower()}", f"refclient {refclient.__version__} has no TIF {tif}")
+        elif tif != "GTC" and not (market and tif == "IOC"):
+            raise self.Unsupported(f"tif.{tif.lower()}", f"refclient {refclient.__version__} sends no time in force")
+        if VERSION >= (1, 1, 0):
+            kwargs["client_order_id"] = client_order_id
+        if extensions:
+            if VERSION < (1, 1, 0):
+                raise self.Unsupported("order.extensions", "refclient 1.0 cannot send extension fields")
+            kwargs["extensions"] = {int(k): v for k, v in extensions.items()}
+        side_value = getattr(refclient.Side, side)
+        handle = await self._call(s.client.insert_order(symbol, side_value, **kwargs))
+        coid = getattr(handle, "client_order_id", "") or client_order_id or f"a{next(self._coids)}"
+        s.handles[coid] = handle
+        if getattr(handle, "order_id", 0):
+            s.coid_by_oid[handle.order_id] = coid
+        return {"client_order_id": coid, "order_id": str(getattr(handle, "order_id", "")),
+                "duplicate": bool(getattr(handle, "duplicate", False))}
+
+    def _handle(self, s: _Session, client_order_id: str) -> Any:
+        handle = s.handles.get(client_order_id)
+        if handle is None:
+            if VERSION >= (1, 1, 0):
+                return client_order_id  # 1.1+ cancels by client order id
+            raise KeyError(f"unknown client_order_id {client_order_id!r} in this session")
+        return handle
+
+    async def op_cancel(self, session: str = "s1", client_order_id: str = "") -> dict[str, Any]:
+        s = self._s(session)
+        await self._call(s.client.cancel_order(self._handle(s, client_order_id)))
+        return {}
+
+    async def op_amend(
+        self, session: str = "s1", client_order_id: str = "", qty: int | None = None, price: str | None = None
+    ) -> dict[str, Any]:
+        s = self._s(session)
+        if not HAS_AMEND:
+            raise self.Unsupported("order.amend", f"refclient {refclient.__version__} has no amend")
+        await self._call(s.client.amend_order(self._handle(s, client_order_id), qty=qty,
+                                              price=self._price_in(price)))
+        return {}
+
+    async def op_mass_cancel(self, session: str = "s1", symbol: str | None = None) -> dict[str, Any]:
+        s = self._s(session)
+        if not HAS_MASS:
+            raise self.Unsupported("order.masscancel", f"refclient {refclient.__version__} has no mass cancel")
+        await self._call(s.client.mass_cancel(symbol or ""))
+        return {}
+
+    # ------------------------------------------------------------------ events
+    async def op_next_event(
+        self, session: str = "s1", kinds: list[str] | None = None, client_order_id: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> dict[str, Any]:
+        s = self._s(session)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            self._pull(s)
+            for i, ev in enumerate(s.buffer):
+                out = self._event(s, ev)
+                if kinds and out["kind"] not in kinds:
+                    continue
+                if client_order_id and out["client_order_id"] != client_order_id:
+                    continue
+                del s.buffer[i]
+                return {"event": out}
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise Timeout(f"no event kinds={kinds} client_order_id={client_order_id} within {timeout_s}s")
+            try:
+                s.buffer.append(await s.client.next_event(timeout=remaining))
+            except TimeoutError:
+                continue
+
+    async def op_drain_events(self, session: str = "s1") -> dict[str, Any]:
+        s = self._s(session)
+        self._pull(s)
+        events = [self._event(s, ev) for ev in s.buffer]
+        s.buffer.clear()
+        return {"events": events}
+
+    # ------------------------------------------------------------------ market data
+    async def op_subscribe(self, session: str = "s1", symbol: str = "", depth: int = 10) -> dict[str, Any]:
+        s = self._s(session)
+        if HAS_BOOK:
+            await self._call(s.client.subscribe_book(symbol, depth=depth))
+        else:
+            await s.client.subscribe(symbol)
+        return {}
+
+    async def op_book(self, session: str = "s1", symbol: str = "") -> dict[str, Any]:
+        s = self._s(session)
+        if HAS_BOOK:
+            book = s.client.book(symbol)
+            return {
+                "seq": book.seq,
+                "bids": [[str(p), q] for p, q in book.bids],
+                "asks": [[str(p), q] for p, q in book.asks],
+            }
+        top = s.client.tops.get(symbol)
+        if top is None:
+            return {"seq": 0, "bids": [], "asks": []}
+        bids = [[self._price_out(s, symbol, top.bid_price), top.bid_qty]] if top.bid_qty else []
+        asks = [[self._price_out(s, symbol, top.ask_price), top.ask_qty]] if top.ask_qty else []
+        return {"seq": top.updates, "bids": bids, "asks": asks, "top_of_book_only": True}
+
+    async def op_wire_log(self, session: str = "s1") -> dict[str, Any]:
+        s = self._s(session)
+        return {"frames": list(s.wire)}
+
+    async def close(self) -> None:
+        for s in self.sessions.values():
+            try:
+                await s.client.close()
+            except Exception:
+                pass

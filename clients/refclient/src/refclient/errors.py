@@ -1,0 +1,34 @@
+"""Exceptions raised by the refclient API."""
+
+from __future__ import annotations
+
+
+class ClientError(Exception):
+    """Root of every error refclient raises on purpose."""
+
+
+class LogonRejected(ClientError):
+    """The gateway refused the logon (bad token, ...)."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(f"logon rejected: {code}: {text}")
+        self.code = code
+        self.text = text
+
+
+class OrderRejected(ClientError):
+    """An order request was rejected; ``code`` is the RejectCode name, ``raw_code`` its number."""
+
+    def __init__(self, code: str, raw_code: int, text: str) -> None:
+        super().__init__(f"{code} ({raw_code}): {text}")
+        self.code = code
+        self.raw_code = raw_code
+        self.text = text
+
+
+class SessionLost(ClientError):
+    """The connection to the gateway ended."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"session lost: {reason}")
+        self.reason = reason

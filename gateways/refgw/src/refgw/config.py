@@ -1,0 +1,63 @@
+"""The gateway's auth and limits configuration (one JSON file).
+
+    {"users": {"u1": "token1", "u2": "token2"},          # absent or empty: open access
+     "throttle": {"limit": 1000, "window_s": 1.0},        # messages per rolling window per session
+     "risk": {"max_order_qty": 100000, "max_notional": "10000000",
+              "max_outstanding_qty": 1000000, "price_collar_ticks": 0}}   # 0 = no collar
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Limits:
+    throttle_limit: int = 1000
+    throttle_window_s: float = 1.0
+    max_order_qty: int = 1_000_000
+    max_notional: Decimal = Decimal("100000000")
+    max_outstanding_qty: int = 10_000_000
+    price_collar_ticks: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    users: dict[str, str] = field(default_factory=dict)
+    limits: Limits = Limits()
+
+    def check_token(self, username: str, token: str) -> bool:
+        if not self.users:
+            return True
+        return self.users.get(username) == token
+
+
+def load_config(path: str | None) -> Config:
+    if not path:
+        return Config()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read auth config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"auth config {path} must be a JSON object")
+    throttle = data.get("throttle", {})
+    risk = data.get("risk", {})
+    base = Limits()
+    limits = Limits(
+        throttle_limit=int(throttle.get("limit", base.throttle_limit)),
+        throttle_window_s=float(throttle.get("window_s", base.throttle_window_s)),
+        max_order_qty=int(risk.get("max_order_qty", base.max_order_qty)),
+        max_notional=Decimal(str(risk.get("max_notional", base.max_notional))),
+        max_outstanding_qty=int(risk.get("max_outstanding_qty", base.max_outstanding_qty)),
+        price_collar_ticks=int(risk.get("price_collar_ticks", base.price_collar_ticks)),
+    )
+    users = {str(k): str(v) for k, v in dict(data.get("users", {})).items()}
+    return Config(users=users, limits=limits)

@@ -1,0 +1,76 @@
+"""Venue-neutral values the gateway core works with: instruments in ticks, venue events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class InstrumentDef:
+    symbol: str
+    description: str
+    currency: str
+    price_scale: int
+    tick_size_units: int
+    lot_size: int
+    max_order_qty: int
+    status: str  # PRE_OPEN | OPEN | HALTED | CLOSED
+
+    @property
+    def tick(self) -> Decimal:
+        return Decimal(self.tick_size_units).scaleb(-self.price_scale)
+
+    def ticks_to_decimal(self, ticks: int) -> Decimal:
+        return (Decimal(ticks) * self.tick).quantize(Decimal(1).scaleb(-self.price_scale))
+
+
+@dataclass
+class VenueOrderEvent:
+    """One member-stream event, normalised from OBX or TLX.
+
+    ``venue_coid`` is the exchange-side client_order_id the gateway chose (its own key).
+    """
+
+    kind: str  # accepted rejected fill cancelled replaced replace_rejected cancel_rejected
+    venue_coid: str
+    exch_order_id: str = ""
+    symbol: str = ""
+    qty: int = 0
+    price_ticks: int = 0
+    leaves_qty: int = 0
+    cum_qty: int = 0
+    last_qty: int = 0
+    last_price_ticks: int = 0
+    trade_id: str = ""
+    liquidity: str = ""
+    reason: str = ""  # cancel reason name: USER IOC_REMAINDER FOK_KILL MASS HALT EXPIRED
+    code: int = 0
+    text: str = ""
+    member_seq: int = 0
+    poss_dup: bool = False
+    priority_kept: bool = False
+
+
+@dataclass
+class BookEvent:
+    """A venue market-data message: a full snapshot or one incremental (absolute level qty)."""
+
+    symbol: str
+    book_seq: int
+    snapshot: bool
+    bids: list[tuple[int, int, int]] = field(default_factory=list)  # snapshot: (ticks, qty, count)
+    asks: list[tuple[int, int, int]] = field(default_factory=list)
+    changes: list[tuple[str, int, int, int]] = field(default_factory=list)  # (BUY|SELL, ticks, qty, count)
+    trades: list[tuple[str, int, int, str]] = field(default_factory=list)  # (trade_id, ticks, qty, aggressor)
+
+
+@dataclass
+class VenueNotice:
+    """Anything else worth telling the core: instrument status, a logout, a session reject."""
+
+    kind: str  # status | closed | reject
+    symbol: str = ""
+    status: str = ""
+    text: str = ""
+    code: int = 0

@@ -1,0 +1,83 @@
+"""Venue adapters: one per exchange dialect, all behind the same small interface.
+
+The gateway core speaks ticks and the names in ``refgw.model``; an adapter owns the
+connection, the venue's session rules and the translation. Sends are synchronous writes on
+the hot path (no awaits); answers come back through the three callbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
+
+OrderCallback = Callable[[VenueOrderEvent], None]
+BookCallback = Callable[[BookEvent], None]
+NoticeCallback = Callable[[VenueNotice], None]
+
+
+class VenueError(Exception):
+    """The venue refused the gateway (logon, protocol) or the connection broke."""
+
+
+class Venue:
+    """Interface every venue adapter implements."""
+
+    name = "?"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        member: str,
+        token: str,
+        client_name: str,
+        on_order: OrderCallback,
+        on_book: BookCallback,
+        on_notice: NoticeCallback,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.member = member
+        self.token = token
+        self.client_name = client_name
+        self.on_order = on_order
+        self.on_book = on_book
+        self.on_notice = on_notice
+        self.instruments: dict[str, InstrumentDef] = {}
+        self.last_member_seq = 0  # newest member-stream event seen: the journal's cursor
+
+    async def start(self, resume_from_seq: int = 0) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def new_order(
+        self, coid: str, symbol: str, side: str, order_type: str, tif: str, qty: int, price_ticks: int
+    ) -> None:
+        raise NotImplementedError
+
+    def cancel(self, coid: str, symbol: str) -> None:
+        raise NotImplementedError
+
+    def amend(self, coid: str, symbol: str, side: str, qty: int | None, price_ticks: int | None) -> None:
+        raise NotImplementedError
+
+    def mass_cancel(self, symbol: str) -> None:
+        raise NotImplementedError
+
+    def subscribe(self, symbol: str) -> None:
+        raise NotImplementedError
+
+
+def make_venue(kind: str, **kwargs: object) -> Venue:
+    if kind == "obx":
+        from refgw.venues.obx import ObxVenue
+
+        return ObxVenue(**kwargs)  # type: ignore[arg-type]
+    if kind == "tlx":
+        from refgw.venues.tlx import TlxVenue
+
+        return TlxVenue(**kwargs)  # type: ignore[arg-type]
+    raise VenueError(f"unknown venue {kind!r}: expected obx or tlx")
