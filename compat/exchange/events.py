@@ -5,14 +5,15 @@ emission; they form the resumable member event stream and the audit log. Public 
 (``TradePrint``, ``BookUpdate``, ``StatusChange``) feed market data; trades and status
 changes are audited too. Integers only: prices are ticks.
 
-The classes are slotted dataclasses built positionally by the engine (the hot path), so
-field order matters: append new fields at the end with a default.
+Events are immutable ``NamedTuple``s. The engine (the hot path) builds them with
+``tuple.__new__`` and positional fields, so field order matters: append new fields at the
+end, and never reorder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 BUY = 1
 SELL = 2
@@ -58,16 +59,24 @@ STATE_NAMES = {
 }
 
 
-def _record(event: Any, kind: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {name: getattr(event, name) for name in event.__slots__}
-    fields["kind"] = kind
-    return fields
+class _Kinded:
+    __slots__ = ()
+    kind: ClassVar[str]
 
 
-@dataclass(slots=True)
-class OrderAccepted:
-    kind: ClassVar[str] = "accepted"
+class _Recordable(_Kinded):
+    __slots__ = ()
+
+    def record(self) -> dict[str, Any]:
+        """The audit-log record: every field plus ``kind``."""
+        fields: dict[str, Any] = self._asdict()  # type: ignore[attr-defined]
+        fields["kind"] = self.kind
+        return fields
+
+
+class _OrderAcceptedFields(NamedTuple):
     member: str
+    member_seq: int
     exch_seq: int
     time_ns: int
     request_id: int
@@ -80,16 +89,16 @@ class OrderAccepted:
     qty: int
     price_ticks: int
     leaves_qty: int
-    member_seq: int = 0
-
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
 
 
-@dataclass(slots=True)
-class OrderRejected:
-    kind: ClassVar[str] = "rejected"
+class OrderAccepted(_OrderAcceptedFields, _Recordable):
+    __slots__ = ()
+    kind = "accepted"
+
+
+class _OrderRejectedFields(NamedTuple):
     member: str
+    member_seq: int
     exch_seq: int
     time_ns: int
     request_id: int
@@ -97,16 +106,16 @@ class OrderRejected:
     symbol: str
     code: int
     text: str
-    member_seq: int = 0
-
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
 
 
-@dataclass(slots=True)
-class OrderFill:
-    kind: ClassVar[str] = "fill"
+class OrderRejected(_OrderRejectedFields, _Recordable):
+    __slots__ = ()
+    kind = "rejected"
+
+
+class _OrderFillFields(NamedTuple):
     member: str
+    member_seq: int
     exch_seq: int
     time_ns: int
     order_id: int
@@ -119,16 +128,16 @@ class OrderFill:
     liquidity: int
     leaves_qty: int
     cum_qty: int
-    member_seq: int = 0
-
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
 
 
-@dataclass(slots=True)
-class OrderCancelled:
-    kind: ClassVar[str] = "cancelled"
+class OrderFill(_OrderFillFields, _Recordable):
+    __slots__ = ()
+    kind = "fill"
+
+
+class _OrderCancelledFields(NamedTuple):
     member: str
+    member_seq: int
     exch_seq: int
     time_ns: int
     request_id: int
@@ -138,16 +147,16 @@ class OrderCancelled:
     reason: int
     cancelled_qty: int
     cum_qty: int
-    member_seq: int = 0
-
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
 
 
-@dataclass(slots=True)
-class OrderReplaced:
-    kind: ClassVar[str] = "replaced"
+class OrderCancelled(_OrderCancelledFields, _Recordable):
+    __slots__ = ()
+    kind = "cancelled"
+
+
+class _OrderReplacedFields(NamedTuple):
     member: str
+    member_seq: int
     exch_seq: int
     time_ns: int
     request_id: int
@@ -160,16 +169,16 @@ class OrderReplaced:
     leaves_qty: int
     cum_qty: int
     priority_kept: bool
-    member_seq: int = 0
-
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
 
 
-@dataclass(slots=True)
-class ReplaceRejected:
-    kind: ClassVar[str] = "replace_rejected"
+class OrderReplaced(_OrderReplacedFields, _Recordable):
+    __slots__ = ()
+    kind = "replaced"
+
+
+class _ReplaceRejectedFields(NamedTuple):
     member: str
+    member_seq: int
     exch_seq: int
     time_ns: int
     request_id: int
@@ -178,16 +187,16 @@ class ReplaceRejected:
     new_client_order_id: str
     code: int
     text: str
-    member_seq: int = 0
-
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
 
 
-@dataclass(slots=True)
-class CancelRejected:
-    kind: ClassVar[str] = "cancel_rejected"
+class ReplaceRejected(_ReplaceRejectedFields, _Recordable):
+    __slots__ = ()
+    kind = "replace_rejected"
+
+
+class _CancelRejectedFields(NamedTuple):
     member: str
+    member_seq: int
     exch_seq: int
     time_ns: int
     request_id: int
@@ -195,22 +204,25 @@ class CancelRejected:
     client_order_id: str
     code: int
     text: str
-    member_seq: int = 0
 
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
+
+class CancelRejected(_CancelRejectedFields, _Recordable):
+    __slots__ = ()
+    kind = "cancel_rejected"
 
 
 MemberEvent = (
-    OrderAccepted | OrderRejected | OrderFill | OrderCancelled | OrderReplaced | ReplaceRejected | CancelRejected
+    OrderAccepted
+    | OrderRejected
+    | OrderFill
+    | OrderCancelled
+    | OrderReplaced
+    | ReplaceRejected
+    | CancelRejected
 )
 
 
-@dataclass(slots=True)
-class TradePrint:
-    """A public trade; precedes the BookUpdate of the same command and carries its book_seq."""
-
-    kind: ClassVar[str] = "trade"
+class _TradePrintFields(NamedTuple):
     exch_seq: int
     time_ns: int
     symbol: str
@@ -222,37 +234,43 @@ class TradePrint:
     maker_order_id: int
     taker_order_id: int
 
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
+
+class TradePrint(_TradePrintFields, _Recordable):
+    """A public trade; precedes the BookUpdate of the same command and carries its book_seq."""
+
+    __slots__ = ()
+    kind = "trade"
 
 
-@dataclass(slots=True)
-class BookUpdate:
-    """Every level change of one command on one book: ``(side, price_ticks, qty, order_count)``
-    with qty the new level total (0 = level gone). ``book_seq`` is the previous one plus 1."""
-
-    kind: ClassVar[str] = "book"
+class _BookUpdateFields(NamedTuple):
     time_ns: int
     symbol: str
     book_seq: int
-    changes: list[tuple[int, int, int, int]]
+    changes: tuple[tuple[int, int, int, int], ...]
 
 
-@dataclass(slots=True)
-class StatusChange:
-    kind: ClassVar[str] = "instrument_status"
+class BookUpdate(_BookUpdateFields, _Kinded):
+    """Every level change of one command on one book: ``(side, price_ticks, qty, order_count)``
+    with qty the new level total (0 = level gone). ``book_seq`` is the previous one plus 1.
+    Not audited (the book is derivable from the order events)."""
+
+    __slots__ = ()
+    kind = "book"
+
+
+class _StatusChangeFields(NamedTuple):
     exch_seq: int
     time_ns: int
     symbol: str
     status: int
 
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
+
+class StatusChange(_StatusChangeFields, _Recordable):
+    __slots__ = ()
+    kind = "instrument_status"
 
 
-@dataclass(slots=True)
-class InstrumentCreated:
-    kind: ClassVar[str] = "instrument_created"
+class _InstrumentCreatedFields(NamedTuple):
     exch_seq: int
     time_ns: int
     symbol: str
@@ -262,8 +280,10 @@ class InstrumentCreated:
     max_order_qty: int
     status: int
 
-    def record(self) -> dict[str, Any]:
-        return _record(self, self.kind)
+
+class InstrumentCreated(_InstrumentCreatedFields, _Recordable):
+    __slots__ = ()
+    kind = "instrument_created"
 
 
 Event = MemberEvent | TradePrint | BookUpdate | StatusChange | InstrumentCreated

@@ -120,8 +120,7 @@ def spec_from_mapping(raw: Any, where: str) -> InstrumentSpec:
     scale = _field(raw, "price_scale", where, int, tick_decimals)
     if scale < tick_decimals or scale > 18:
         raise InstrumentsFileError(
-            f"{where}: price_scale {scale} cannot express tick_size {tick_text} "
-            f"(needs {tick_decimals}..18)"
+            f"{where}: price_scale {scale} cannot express tick_size {tick_text} (needs {tick_decimals}..18)"
         )
     tick_units = int(tick.scaleb(scale))
     lot = _field(raw, "lot_size", where, int, 1)
@@ -132,8 +131,14 @@ def spec_from_mapping(raw: Any, where: str) -> InstrumentSpec:
     if status_name not in STATUS_BY_NAME:
         raise InstrumentsFileError(f"{where}: status must be one of {sorted(STATUS_BY_NAME)}")
     unknown = set(raw) - {
-        "symbol", "tick_size", "price_scale", "lot_size", "max_order_qty", "status",
-        "description", "currency",
+        "symbol",
+        "tick_size",
+        "price_scale",
+        "lot_size",
+        "max_order_qty",
+        "status",
+        "description",
+        "currency",
     }
     if unknown:
         raise InstrumentsFileError(f"{where}: unknown field(s) {sorted(unknown)}")
@@ -171,7 +176,8 @@ def load_config(path: Path) -> ExchangeConfig:
     try:
         doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InstrumentsFileError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}")
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise InstrumentsFileError(f"{path}: not valid {kind}: {exc}") from exc
     return config_from_mapping(doc, str(path))
 
 
@@ -195,6 +201,8 @@ def config_from_mapping(doc: Any, where: str) -> ExchangeConfig:
         for index, item in enumerate(raw_members):
             if not isinstance(item, dict) or not isinstance(item.get("member_id"), str):
                 raise InstrumentsFileError(f"{where}: members[{index}] needs a string member_id")
-            parsed.append(Member(item["member_id"], str(item.get("token", "")), bool(item.get("admin", False))))
+            parsed.append(
+                Member(item["member_id"], str(item.get("token", "")), bool(item.get("admin", False)))
+            )
         members = tuple(parsed)
     return ExchangeConfig(instruments=tuple(specs), members=members)

@@ -1,0 +1,244 @@
+"""The exchange's append-only audit journal, its reader, and fill reconciliation.
+
+Format: UTF-8 JSON lines, keys sorted, no spaces. Line 1 is a header
+``{"kind":"header","format":1,"seed":...,"instruments":[...]}``; every further line is one
+engine event that a member or the tape could observe: accepted, rejected, fill, cancelled,
+replaced, replace_rejected, cancel_rejected, trade, instrument_status, instrument_created.
+Each carries ``exch_seq`` (strictly increasing), ``time_ns`` and, for member events,
+``member`` and ``member_seq``. Prices are integer ticks. The bytes depend only on the
+commands, the clock and the seed, so a replay gives an identical file.
+
+Host-side use (tests, scenarios)::
+
+    records = read_audit(path)
+    book = reconcile(records)                # {member: {order_id: OrderLedger}}
+    problems = compare_claimed_fills(book, "GW1", claimed)   # [] when the client told the truth
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from compat.errors import CompatError
+from compat.exchange.events import Event
+from compat.exchange.instruments import InstrumentSpec
+
+FORMAT_VERSION = 1
+
+
+class AuditLogError(CompatError):
+    """The audit log is unreadable or malformed (names the file and line)."""
+
+
+def _dumps(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+class AuditWriter:
+    """Buffers records in memory; ``flush()`` appends them to the file (the server flushes
+    every 100 ms and at shutdown). The bytes never depend on when flushes happen."""
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        self._sink = sink
+        self._pending: list[bytes] = []
+
+    @classmethod
+    def open(cls, path: Path) -> AuditWriter:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(path.open("ab"))
+
+    def write_header(self, seed: int, instruments: Iterable[InstrumentSpec]) -> None:
+        self._pending.append(
+            _dumps(
+                {
+                    "kind": "header",
+                    "format": FORMAT_VERSION,
+                    "seed": seed,
+                    "instruments": [
+                        {
+                            "symbol": s.symbol,
+                            "tick_size_units": s.tick_size_units,
+                            "price_scale": s.price_scale,
+                            "lot_size": s.lot_size,
+                            "max_order_qty": s.max_order_qty,
+                            "status": s.initial_status,
+                        }
+                        for s in instruments
+                    ],
+                }
+            )
+        )
+
+    def write_events(self, events: Iterable[Event]) -> None:
+        pending = self._pending
+        for event in events:
+            record = getattr(event, "record", None)
+            if record is not None:
+                pending.append(_dumps(record()))
+
+    def flush(self) -> None:
+        if self._pending:
+            self._sink.write(b"".join(self._pending))
+            self._pending.clear()
+        self._sink.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._sink.close()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    line: int
+    kind: str
+    exch_seq: int
+    time_ns: int
+    member: str | None
+    fields: Mapping[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+
+def read_audit(path: str | Path) -> list[AuditRecord]:
+    """Every record of an audit log, header first (its exch_seq is 0).
+
+    A torn last line (the process was killed mid-write) is ignored; any other bad line
+    raises AuditLogError naming the file and line.
+    """
+    path = Path(path)
+    try:
+        raw_lines = path.read_bytes().split(b"\n")
+    except OSError as exc:
+        raise AuditLogError(f"{path}: cannot read the audit log: {exc}") from exc
+    records: list[AuditRecord] = []
+    last = len(raw_lines) - 1
+    for index, raw in enumerate(raw_lines):
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            if index == last:
+                break  # torn tail
+            raise AuditLogError(f"{path}:{index + 1}: not a JSON record: {exc}") from exc
+        if not isinstance(data, dict) or "kind" not in data:
+            raise AuditLogError(f"{path}:{index + 1}: record has no 'kind'")
+        records.append(
+            AuditRecord(
+                line=index + 1,
+                kind=str(data["kind"]),
+                exch_seq=int(data.get("exch_seq", 0)),
+                time_ns=int(data.get("time_ns", 0)),
+                member=data.get("member"),
+                fields=data,
+            )
+        )
+    return records
+
+
+@dataclass(frozen=True)
+class Fill:
+    trade_id: int
+    qty: int
+    price_ticks: int
+    liquidity: int  # 1 maker, 2 taker
+
+
+@dataclass
+class OrderLedger:
+    """What the audit log says happened to one order."""
+
+    member: str
+    order_id: int
+    symbol: str = ""
+    client_order_ids: list[str] = field(default_factory=list)
+    qty: int = 0
+    fills: list[Fill] = field(default_factory=list)
+    cancelled_reason: int | None = None
+    final_leaves: int | None = None
+
+    @property
+    def cum_qty(self) -> int:
+        return sum(f.qty for f in self.fills)
+
+
+def reconcile(records: Iterable[AuditRecord]) -> dict[str, dict[int, OrderLedger]]:
+    """Per member, per exchange order id: client order ids, fills, cancellation."""
+    ledgers: dict[str, dict[int, OrderLedger]] = {}
+    for rec in records:
+        if rec.member is None or "order_id" not in rec.fields or not rec["order_id"]:
+            continue
+        per_member = ledgers.setdefault(rec.member, {})
+        ledger = per_member.get(rec["order_id"])
+        if ledger is None:
+            ledger = per_member[rec["order_id"]] = OrderLedger(rec.member, rec["order_id"])
+        clordid = rec.get("client_order_id")
+        if clordid and clordid not in ledger.client_order_ids:
+            ledger.client_order_ids.append(clordid)
+        if rec.kind == "accepted":
+            ledger.symbol, ledger.qty = rec["symbol"], rec["qty"]
+        elif rec.kind == "fill":
+            ledger.fills.append(Fill(rec["trade_id"], rec["qty"], rec["price_ticks"], rec["liquidity"]))
+            ledger.final_leaves = rec["leaves_qty"]
+        elif rec.kind == "cancelled":
+            ledger.cancelled_reason = rec["reason"]
+            ledger.final_leaves = 0
+        elif rec.kind == "replaced":
+            ledger.qty = rec["qty"]
+            ledger.final_leaves = rec["leaves_qty"]
+    return ledgers
+
+
+@dataclass(frozen=True)
+class ClaimedFill:
+    """A fill as a client or gateway reported it."""
+
+    client_order_id: str
+    trade_id: int
+    qty: int
+    price_ticks: int
+
+
+def compare_claimed_fills(
+    ledgers: Mapping[str, Mapping[int, OrderLedger]], member: str, claimed: Iterable[ClaimedFill]
+) -> list[str]:
+    """Differences between claimed fills and the audit log for one member; [] = they agree.
+
+    Fills are matched by (client order id, trade id). Missing, extra, and mismatched
+    quantities or prices are each reported in one readable line.
+    """
+    truth: dict[tuple[str, int], Fill] = {}
+    for ledger in ledgers.get(member, {}).values():
+        for clordid in ledger.client_order_ids:
+            for fill in ledger.fills:
+                truth[(clordid, fill.trade_id)] = fill
+    problems: list[str] = []
+    seen: set[int] = set()
+    for claim in claimed:
+        found = truth.get((claim.client_order_id, claim.trade_id))
+        where = f"{member}: trade {claim.trade_id} on {claim.client_order_id!r}"
+        if found is None:
+            problems.append(f"{where}: claimed, but not in the audit log")
+            continue
+        seen.add(claim.trade_id)
+        if (found.qty, found.price_ticks) != (claim.qty, claim.price_ticks):
+            problems.append(
+                f"{where}: claimed {claim.qty}@{claim.price_ticks} ticks, "
+                f"audit log says {found.qty}@{found.price_ticks}"
+            )
+    for (clordid, trade_id), true_fill in sorted(truth.items()):
+        if trade_id not in seen:
+            problems.append(
+                f"{member}: trade {trade_id} on {clordid!r}: in the audit log "
+                f"({true_fill.qty}@{true_fill.price_ticks} ticks) but never claimed"
+            )
+            seen.add(trade_id)
+    return problems
