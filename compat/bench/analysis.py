@@ -1,0 +1,118 @@
+"""Pure decisions over measured numbers: the rate-sweep knee and the A/B verdict.
+
+No I/O and no clocks here, so each rule is tested on literal data.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# -- rate sweep ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    target_rate: float
+    achieved_rate: float
+    p99_ns: int
+    valid: bool
+    reason: str = ""  # why the harness voided the point, when it did
+
+
+@dataclass(frozen=True)
+class Knee:
+    """The highest sustainable rate: every point up to it met the SLO at the rate asked."""
+
+    rate: float | None  # None: even the lowest rate failed
+    limited_by: str  # "slo", "achieved-rate", "invalid", or "not reached" (every step passed)
+    first_failing_rate: float | None
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def find_knee(points: Sequence[SweepPoint], slo_p99_ns: int, min_rate_fraction: float = 0.995) -> Knee:
+    """Walk up the sweep; the knee is the last rate before p99 > SLO or the rate falls short."""
+    knee: float | None = None
+    for point in sorted(points, key=lambda p: p.target_rate):
+        failure = _sweep_failure(point, slo_p99_ns, min_rate_fraction)
+        if failure is not None:
+            kind, detail = failure
+            return Knee(knee, kind, point.target_rate, detail)
+        knee = point.target_rate
+    return Knee(knee, "not reached", None,
+                "every rate met the SLO; step higher to find the knee")
+
+
+def _sweep_failure(point: SweepPoint, slo_p99_ns: int, fraction: float) -> tuple[str, str] | None:
+    if point.achieved_rate < fraction * point.target_rate:
+        return ("achieved-rate",
+                f"at {point.target_rate:.0f}/s only {point.achieved_rate:.0f}/s was achieved")
+    if not point.valid:
+        return ("invalid", f"at {point.target_rate:.0f}/s the run was void: {point.reason}")
+    if point.p99_ns > slo_p99_ns:
+        return ("slo", f"at {point.target_rate:.0f}/s p99 {point.p99_ns / 1e6:.2f} ms exceeds the SLO "
+                       f"{slo_p99_ns / 1e6:.2f} ms")
+    return None
+
+
+# -- A/B comparison --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """B relative to A over interleaved rounds (A, B, A, B ...)."""
+
+    metric: str
+    ratio: float  # median(B) / median(A)
+    ci_low: float
+    ci_high: float
+    noise: float  # relative spread of A's own rounds (median absolute deviation / median)
+    threshold: float
+    verdict: str  # "regression", "improvement" or "no change"
+    rounds: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (f"{self.metric}: B/A = {self.ratio:.3f} (95% CI {self.ci_low:.3f}-{self.ci_high:.3f}, "
+                f"noise {self.noise:.1%}, threshold {self.threshold:.1%}) -> {self.verdict}")
+
+
+def compare(a: Sequence[float], b: Sequence[float], *, metric: str = "p50", threshold: float = 0.05,
+            resamples: int = 2000, seed: int = 1) -> Comparison:
+    """Ratio of medians with a bootstrap CI; a regression must beat the threshold AND the noise.
+
+    ``a[i]`` and ``b[i]`` come from the same round (interleaved), so the bootstrap resamples
+    rounds as pairs, which keeps the drift both sides saw together.
+    """
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"compare needs the same number (>= 2) of rounds on each side, "
+                         f"got {len(a)} and {len(b)}")
+    ratio = statistics.median(b) / statistics.median(a)
+    rng = random.Random(seed)
+    n = len(a)
+    ratios = []
+    for _ in range(resamples):
+        picks = [rng.randrange(n) for _ in range(n)]
+        ratios.append(statistics.median(b[i] for i in picks) / statistics.median(a[i] for i in picks))
+    ratios.sort()
+    low = ratios[int(0.025 * (resamples - 1))]
+    high = ratios[int(0.975 * (resamples - 1))]
+    center = statistics.median(a)
+    noise = statistics.median(abs(x - center) for x in a) / center if center else 0.0
+    change = ratio - 1.0
+    beyond_noise = abs(change) > noise
+    if change > threshold and beyond_noise and low > 1.0:
+        verdict = "regression"
+    elif -change > threshold and beyond_noise and high < 1.0:
+        verdict = "improvement"
+    else:
+        verdict = "no change"
+    return Comparison(metric, ratio, low, high, noise, threshold, verdict, n)

@@ -1,0 +1,83 @@
+"""Matplotlib PNGs: the percentile spectrum and latency against throughput.
+
+The spectrum's x axis is ``1/(1-p)`` on a log scale (HdrHistogram's plotter convention), so
+50%, 90%, 99%, 99.9% are evenly spaced and the tail is as visible as the median.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never open a window
+
+import matplotlib.pyplot as plt
+
+from compat.bench.histograms import spectrum
+from compat.bench.loadpoint import CORRECTED, LoadPoint
+
+if TYPE_CHECKING:
+    from compat.bench.run import BenchRun
+
+_TICKS = ((50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%"),
+          (99.999, "99.999%"))
+
+
+def plot_spectrum(points: Sequence[LoadPoint], path: Path, metric: str = CORRECTED) -> Path:
+    figure, axes = plt.subplots(figsize=(8, 5))
+    top = 0.0
+    for point in points:
+        data = spectrum(point.histograms[metric])
+        if not data:
+            continue
+        xs = [1.0 / (1.0 - level / 100.0) for level, _ in data]
+        ys = [value / 1000.0 for _, value in data]
+        top = max(top, max(xs))
+        axes.plot(xs, ys, label=f"{point.label} ({point.percentiles(metric).count} samples)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    ticks = [(1.0 / (1.0 - p / 100.0), name) for p, name in _TICKS if 1.0 / (1.0 - p / 100.0) <= max(top, 2)]
+    axes.set_xticks([x for x, _ in ticks], [name for _, name in ticks])
+    axes.set_xlabel("percentile (axis: 1/(1-p), log)")
+    axes.set_ylabel("latency (us, log)")
+    axes.set_title(f"Latency by percentile: {metric} (intended send -> ack)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_throughput(points: Sequence[LoadPoint], slo_p99_ns: int, path: Path,
+                    metric: str = CORRECTED) -> Path:
+    figure, axes = plt.subplots(figsize=(8, 5))
+    ordered = sorted(points, key=lambda p: p.target_rate)
+    rates = [p.achieved_rate for p in ordered]
+    for key, style in (("p50", "o-"), ("p99", "s-"), ("p999", "^--")):
+        axes.plot(rates, [getattr(p.percentiles(metric), key) / 1000.0 for p in ordered], style, label=key)
+    axes.axhline(slo_p99_ns / 1000.0, color="red", linestyle=":", label=f"SLO p99 {slo_p99_ns / 1e6:g} ms")
+    axes.set_yscale("log")
+    axes.set_xlabel("achieved rate (orders/s)")
+    axes.set_ylabel("latency (us, log)")
+    axes.set_title("Latency against throughput")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def write_plots(directory: Path, run: BenchRun) -> list[Path]:
+    written = []
+    headline = [p for p in (run.floor, run.self_test) if p is not None] + run.gateway
+    if headline:
+        written.append(plot_spectrum(headline, directory / "spectrum.png"))
+    if run.sweep:
+        written.append(plot_throughput(run.sweep, int(run.settings.slo_p99_ms * 1e6),
+                                       directory / "throughput.png"))
+    return written
