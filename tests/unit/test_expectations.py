@@ -1,0 +1,93 @@
+"""Expectation matching: version ranges, venue and scenario globs, first match wins, expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+
+from compat.cell import Cell, Release
+from compat.expectations import Expectation, expired, find
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def release(role: str, version: str, candidate: bool = False) -> Release:
+    return Release(
+        role, "ref" + role, version, Path(f"/w/{role}-{version}.whl"), "0" * 64, candidate=candidate
+    )
+
+
+def cell(client: str, gateway: str, venue: str = "obx", candidate: bool = False) -> Cell:
+    return Cell(release("client", client), release("gateway", gateway, candidate), venue)
+
+
+def rule(
+    client: str = "",
+    gateway: str = "",
+    venue: str = "*",
+    scenario: str = "*",
+    kind: str = "incompatible",
+    reason: str = "r",
+    expires: dt.date | None = None,
+    line: int = 1,
+) -> Expectation:
+    return Expectation(
+        SpecifierSet(client), SpecifierSet(gateway), venue, scenario, kind, reason, expires=expires, line=line
+    )
+
+
+def test_version_ranges() -> None:
+    r = rule(client=">=3.0", gateway="<2.0")
+    assert find([r], cell("3.0.0", "1.1.0"), "test_s01_logon", TODAY) is r
+    assert find([r], cell("2.1.0", "1.1.0"), "test_s01_logon", TODAY) is None
+    assert find([r], cell("3.0.0", "2.0.0"), "test_s01_logon", TODAY) is None
+
+
+def test_ranges_apply_to_prerelease_candidates() -> None:
+    r = rule(gateway=">=3.0")
+    assert find([r], cell("1.0.0", "3.1.0.dev0", candidate=True), "s", TODAY) is r
+
+
+def test_empty_range_matches_everything() -> None:
+    r = rule()
+    assert find([r], cell("0.1", "99.0"), "anything", TODAY) is r
+
+
+def test_venue_and_scenario_globs() -> None:
+    r = rule(venue="t*", scenario="test_s1[12]_*")
+    assert find([r], cell("1.0", "1.0", venue="tlx"), "test_s11_amend", TODAY) is r
+    assert find([r], cell("1.0", "1.0", venue="obx"), "test_s11_amend", TODAY) is None
+    assert find([r], cell("1.0", "1.0", venue="tlx"), "test_s13_book", TODAY) is None
+
+
+def test_scenario_glob_is_case_sensitive() -> None:
+    assert find([rule(scenario="S01*")], cell("1.0", "1.0"), "s01_logon", TODAY) is None
+
+
+def test_first_match_wins() -> None:
+    narrow = rule(client="==2.1.0", kind="unsupported", line=10)
+    broad = rule(client=">=2", line=20)
+    assert find([narrow, broad], cell("2.1.0", "1.0"), "s", TODAY) is narrow
+    assert find([broad, narrow], cell("2.1.0", "1.0"), "s", TODAY) is broad
+    assert find([narrow, broad], cell("2.0.0", "1.0"), "s", TODAY) is broad
+
+
+def test_expired_expectation_does_not_match_and_is_reported() -> None:
+    old = rule(expires=dt.date(2026, 11, 24), line=5)
+    fallback = rule(kind="unsupported", line=9)
+    assert find([old, fallback], cell("1.0", "1.0"), "s", TODAY) is fallback
+    assert find([old], cell("1.0", "1.0"), "s", TODAY) is None
+    assert expired([old, fallback], TODAY) == [old]
+
+
+def test_expiry_day_itself_still_matches() -> None:
+    r = rule(expires=TODAY)
+    assert find([r], cell("1.0", "1.0"), "s", TODAY) is r
+    assert expired([r], TODAY) == []
+
+
+def test_describe_names_the_line() -> None:
+    text = rule(client="<2", reason="needs v2", line=42).describe()
+    assert "client <2" in text and "needs v2" in text and "line 42" in text
