@@ -67,7 +67,9 @@ def count_at_or_above(histogram: HdrHistogram, threshold_ns: int) -> int:
     total = 0
     for index in range(histogram.counts_len):
         count = histogram.get_count_at_index(index)
-        if count and histogram.get_value_from_index(index) >= threshold_ns:
+        # A bucket whose range reaches the threshold counts (values are known only to a bucket).
+        if count and histogram.get_highest_equivalent_value(
+                histogram.get_value_from_index(index)) >= threshold_ns:
             total += count
     return total
 
