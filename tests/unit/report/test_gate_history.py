@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import cell, sample, sr
+
+from compat import timing
+from compat.errors import CompatError
+from compat.outcome import RunResults, Verdict
+from compat.report.cli import register
+from compat.report.errors import ReportError
+from compat.report.gate import can_i_deploy, gate
+from compat.report.history import git_head_sha, latest_for_pair, list_runs, store_run
+from compat.report.json_report import load_json, render_json
+
+
+def test_gate_lists_one_line_per_blocker(results: RunResults) -> None:
+    code, lines = gate(results)
+    assert code == 1
+    assert lines == [
+        "BLOCKED fail: client-1.0.0--gateway-2.2.0 [obx] S13_md: AssertionError: fill price 200.50 != 100.25",
+        "BLOCKED stale: client-2.0.0--gateway-2.1.0 [obx] S01_logon: passed, but matrix.yaml declares "
+        "incompatible: old bug (GW-7); update the expectation",
+        "BLOCKED error: client-2.0.0--gateway-2.2.0 [obx] S01_logon: "
+        "StartError: gateway 2.2.0 did not report "
+        "ready within 10.0s",
+        "release gate: BLOCKED by 3; 6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-",
+    ]
+    code, lines = gate(results, allow_stale=True)
+    assert code == 1 and len(lines) == 3 and not any("stale" in line for line in lines[:-1])
+
+
+def test_gate_clear_empty_and_expired_expectation(results: RunResults) -> None:
+    clear = replace(results, cells=results.cells[:1] + results.cells[2:3])
+    assert gate(clear) == (0, ["release gate: clear; 2 cells, 4 scenarios: 1x 2✓ 1-"])
+    code, lines = gate(RunResults(cells=()))
+    assert code == 1 and "no scenarios" in lines[0]
+    xfail = results.cells[2]
+    expiring = replace(
+        xfail,
+        scenarios=(
+            replace(xfail.scenarios[0], expectation={"kind": "incompatible", "expires": "2026-01-31"}),
+        ),
+    )
+    new_year = 1_772_000_000 * 10**9  # 2026-02-25
+    with timing.use_clock(timing.monotonic_ns, lambda: new_year):
+        code, lines = gate(replace(results, cells=(expiring,)))
+    assert code == 1
+    assert lines[0] == (
+        "BLOCKED expected-fail: client-1.0.0--gateway-10.0.0 [obx] S01_logon: "
+        "expectation expired on 2026-01-31: incompatible"
+    )
+    with timing.use_clock(timing.monotonic_ns, lambda: 1_700_000_000 * 10**9):  # 2023: not expired yet
+        assert gate(replace(results, cells=(expiring,)))[0] == 0
+
+
+def test_history_names_runs_by_timestamp_and_sha_and_never_overwrites(
+    results: RunResults, tmp_path: Path
+) -> None:
+    first = store_run(results, tmp_path / "h")
+    assert first.name == "20261125T160500Z--0123abc.json"
+    second = store_run(results, tmp_path / "h")
+    assert second.name == "20261125T160500Z--0123abc~1.json"
+    third = store_run(results, tmp_path / "h", git_sha="feed/beef", timestamp="2026-11-26T09:00:00Z")
+    assert third.name == "20261126T090000Z--feed_beef.json"
+    (tmp_path / "h" / "notes.txt").write_text("ignored")
+    assert [r.path for r in list_runs(tmp_path / "h")] == [first, second, third]
+    assert load_json(third) == results
+    with pytest.raises(ReportError, match="does not exist; store a run"):
+        list_runs(tmp_path / "nope")
+
+
+def test_can_i_deploy_answers_from_the_latest_run_of_the_pair(tmp_path: Path) -> None:
+    history = tmp_path / "h"
+    broken = RunResults(cells=(cell("2.0.0", "2.1.0", "obx", sr("S01", Verdict.FAIL, message="boom")),))
+    store_run(broken, history, git_sha="aaa", timestamp="2026-11-20T10:00:00Z")
+    fixed = RunResults(
+        cells=(
+            cell("2.0.0", "2.1.0", "obx", sr("S01", Verdict.PASS), sr("S11", Verdict.NA, reason="no amend")),
+            cell("2.0.0", "2.1.0", "tlx", sr("S01", Verdict.PASS)),
+            cell(
+                "1.0.0",
+                "3.0.0",
+                "obx",
+                sr("S01", Verdict.EXPECTED_FAIL, expectation={"kind": "incompatible", "reason": "min v2"}),
+            ),
+        )
+    )
+    store_run(fixed, history, git_sha="bbb", timestamp="2026-11-21T10:00:00Z")
+    store_run(
+        RunResults(cells=(cell("9.0.0", "9.0.0", "obx", sr("S01", Verdict.PASS)),)),
+        history,
+        git_sha="ccc",
+        timestamp="2026-11-22T10:00:00Z",
+    )  # newer, but another pair
+
+    code, lines = can_i_deploy(history, "2.0", "2.1.0")
+    assert code == 0
+    assert lines == [
+        "yes: client 2.0 with gateway 2.1.0 (obx, tlx; 2✓ 1-; run 20261121T100000Z--bbb.json)",
+        "  n/a: client-2.0.0--gateway-2.1.0 [obx] S11: no amend",
+    ]
+    code, lines = can_i_deploy(history, "1.0.0", "3.0.0", venue="obx")
+    assert code == 1
+    assert (
+        lines[1]
+        == "  expected-fail: client-1.0.0--gateway-3.0.0 [obx] S01: "
+        "declared incompatible: incompatible: min v2"
+    )
+    code, lines = can_i_deploy(history, "1.0.0", "3.0.0", venue="tlx")
+    assert code == 2 and lines == [
+        f"unknown: no stored run tested client 1.0.0 with gateway 3.0.0 on venue tlx (3 runs in {history}); "
+        "run the matrix"
+    ]
+    found = latest_for_pair(history, "2.0.0", "2.1.0", "obx")
+    assert found is not None and found[0].git_sha == "bbb" and len(found[1]) == 1
+
+
+def test_git_head_sha_reads_refs_without_git(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git" / "refs" / "heads").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / ".git" / "refs" / "heads" / "main").write_text("abc123\n")
+    (repo / "sub").mkdir()
+    assert git_head_sha(repo / "sub") == "abc123"
+    (repo / ".git" / "refs" / "heads" / "main").unlink()
+    (repo / ".git" / "packed-refs").write_text("# pack-refs\ndef456 refs/heads/main\n")
+    assert git_head_sha(repo) == "def456"
+    (repo / ".git" / "HEAD").write_text("0f0f0f\n")
+    assert git_head_sha(repo) == "0f0f0f"
+
+
+def main(argv: list[str]) -> int:
+    """compat.cli.main with only this layer's subcommands (independent of other owners' modules)."""
+    parser = argparse.ArgumentParser(prog="compat")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CompatError as exc:
+        print(f"compat {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+def test_cli_gate_history_can_i_deploy_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    results = sample()
+    path = tmp_path / "r.json"
+    path.write_text(render_json(results))
+    assert main(["gate", "--results", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("release gate: BLOCKED by 3;")
+
+    history = tmp_path / "h"
+    assert main(["history", "add", "--history", str(history), "--results", str(path)]) == 0
+    assert capsys.readouterr().out == f"stored {history / '20261125T160500Z--0123abc.json'}\n"
+    assert main(["history", "list", "--history", str(history)]) == 0
+    assert capsys.readouterr().out == "20261125T160500Z  0123abc  20261125T160500Z--0123abc.json\n"
+    assert main(["can-i-deploy", "--client", "1.0.0", "--gateway", "2.1.0", "--history", str(history)]) == 0
+    assert capsys.readouterr().out.startswith("yes: client 1.0.0 with gateway 2.1.0 (obx, tlx;")
+
+    # merging two shard files through the CLI, writing markdown and html
+    first, second = tmp_path / "s1.json", tmp_path / "s2.json"
+    first.write_text(render_json(replace(results, cells=results.cells[:3])))
+    second.write_text(render_json(replace(results, cells=results.cells[3:])))
+    md, merged = tmp_path / "out.md", tmp_path / "merged.json"
+    argv = [
+        "report",
+        "--results",
+        str(first),
+        "--results",
+        str(second),
+        "--md",
+        str(md),
+        "--json",
+        str(merged),
+    ]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == f"wrote {merged}\nwrote {md}\n"
+    assert load_json(merged) == results
+    assert "| **1.0.0** | ✓ 2✓ | ✗ 1✗ 1✓ | x 1x 1- |" in md.read_text()
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 0}')
+    assert main(["gate", "--results", str(bad)]) == 1
+    assert "schema_version is 0" in capsys.readouterr().err
