@@ -1,0 +1,256 @@
+"""The fault proxy against a real local echo server. Timing assertions are lower bounds only."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compat import timing
+from compat.errors import ConfigError, HarnessError
+from compat.harness.proxy import FaultProxy, FrameDrop, FrameFilter
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        sizes: list[int] = self.server.recv_sizes  # type: ignore[attr-defined]
+        try:
+            while data := self.request.recv(65536):
+                sizes.append(len(data))
+                self.request.sendall(data)
+        except ConnectionError:
+            pass  # the reset tests do this on purpose
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Echo)
+        self.recv_sizes: list[int] = []
+
+
+@pytest.fixture
+def echo() -> Iterator[EchoServer]:
+    server = EchoServer()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def proxy(echo: EchoServer) -> Iterator[FaultProxy]:
+    with FaultProxy(upstream=echo.server_address[:2], name="test", seed=7) as p:  # type: ignore[arg-type]
+        yield p
+
+
+def connect(proxy: FaultProxy, timeout_s: float = 10.0) -> socket.socket:
+    return socket.create_connection(proxy.address, timeout=timeout_s)
+
+
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def frame(frame_type: int, payload: bytes) -> bytes:
+    return struct.pack(">II", 4 + len(payload), frame_type) + payload
+
+
+def test_pass_through_keeps_every_byte(proxy: FaultProxy) -> None:
+    blob = os.urandom(1 << 20)
+    with connect(proxy) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(blob,))
+        sender.start()
+        received = recv_exactly(sock, len(blob))
+        sender.join()
+    assert received == blob
+    stats = proxy.stats()
+    assert stats["upstream"] == len(blob)
+    assert stats["downstream"] == len(blob)
+    assert stats["accepted"] == 1
+
+
+def test_latency_adds_at_least_the_delay(proxy: FaultProxy) -> None:
+    proxy.latency(150, direction="downstream")
+    with connect(proxy) as sock:
+        started = timing.monotonic()
+        sock.sendall(b"ping")
+        assert recv_exactly(sock, 4) == b"ping"
+        assert timing.monotonic() - started >= 0.150
+    assert proxy.toxics("upstream").latency_ms == 0
+
+
+def test_jitter_is_deterministic_from_the_seed(echo: EchoServer) -> None:
+    def delays(seed: int) -> list[float]:
+        with FaultProxy(upstream=echo.server_address[:2], seed=seed) as p:  # type: ignore[arg-type]
+            p.latency(10, jitter_ms=5)
+            toxics = p.toxics("downstream")
+            return [p._delay_s(toxics) for _ in range(20)]
+
+    first = delays(3)
+    assert first == delays(3)
+    assert first != delays(4)
+    assert all(0.005 <= d <= 0.015 for d in first)
+
+
+def test_dribble_delivers_the_same_bytes_one_at_a_time(proxy: FaultProxy, echo: EchoServer) -> None:
+    proxy.dribble(delay_ms=2, direction="upstream")
+    message = bytes(range(60))
+    with connect(proxy) as sock:
+        started = timing.monotonic()
+        sock.sendall(message)
+        assert recv_exactly(sock, len(message)) == message
+        assert timing.monotonic() - started >= 59 * 0.002
+    assert len(echo.recv_sizes) > 1  # the server really saw the message in pieces
+
+
+def test_bandwidth_limit_is_a_lower_bound_on_time(proxy: FaultProxy) -> None:
+    proxy.bandwidth(100_000, direction="downstream")
+    blob = os.urandom(20_000)
+    with connect(proxy) as sock:
+        started = timing.monotonic()
+        sock.sendall(blob)
+        assert recv_exactly(sock, len(blob)) == blob
+        assert timing.monotonic() - started >= (20_000 - 1_000) / 100_000
+
+
+def test_drop_after_closes_after_exactly_n_bytes(proxy: FaultProxy) -> None:
+    proxy.drop_after(10, direction="downstream")
+    with connect(proxy) as sock:
+        sock.sendall(bytes(range(100)))
+        received = b""
+        while chunk := sock.recv(4096):
+            received += chunk
+    assert received == bytes(range(10))
+
+
+def test_reset_makes_the_client_see_connection_reset(proxy: FaultProxy) -> None:
+    with connect(proxy) as sock:
+        sock.sendall(b"hello")
+        assert recv_exactly(sock, 5) == b"hello"  # the relay is established end to end
+        assert proxy.reset() == 1
+        with pytest.raises(ConnectionResetError):
+            sock.recv(100)
+    assert proxy.connection_count() == 0
+
+
+def test_black_hole_swallows_bytes_and_keeps_the_connection(proxy: FaultProxy) -> None:
+    proxy.black_hole(direction="upstream")
+    with connect(proxy, timeout_s=0.3) as sock:
+        sock.sendall(b"lost")
+        with pytest.raises(TimeoutError):
+            sock.recv(100)
+        proxy.black_hole(False, direction="upstream")
+        sock.settimeout(10)
+        sock.sendall(b"kept")
+        assert recv_exactly(sock, 4) == b"kept"
+
+
+def test_cut_holds_bytes_and_heal_delivers_them(proxy: FaultProxy) -> None:
+    with connect(proxy, timeout_s=0.3) as sock:
+        sock.sendall(b"before")
+        sock.settimeout(10)
+        assert recv_exactly(sock, 6) == b"before"
+        proxy.cut()
+        sock.settimeout(0.3)
+        sock.sendall(b"during")
+        with pytest.raises(TimeoutError):
+            sock.recv(100)
+        proxy.heal()
+        sock.settimeout(10)
+        assert recv_exactly(sock, 6) == b"during"
+
+
+def test_drop_exactly_one_matching_frame(proxy: FaultProxy) -> None:
+    incremental = 21
+    frames = [
+        frame(20, b"snapshot"),
+        frame(incremental, b"inc-1"),
+        frame(incremental, b"inc-2"),
+        frame(30, b"x"),
+    ]
+    rule = proxy.drop_next_frame(lambda t, payload: t == incremental, direction="downstream")
+    with connect(proxy) as sock:
+        sock.sendall(b"".join(frames))
+        expected = frames[0] + frames[2] + frames[3]
+        assert recv_exactly(sock, len(expected)) == expected
+        assert rule.wait(5)
+        assert (rule.frame_type, rule.payload) == (incremental, b"inc-1")
+        sock.sendall(frames[1])  # the rule was one-shot: the next incremental passes
+        assert recv_exactly(sock, len(frames[1])) == frames[1]
+
+
+def test_set_upstream_routes_new_connections(proxy: FaultProxy) -> None:
+    other = socket.create_server(("127.0.0.1", 0))
+    try:
+        proxy.set_upstream(other.getsockname()[:2])
+        with connect(proxy) as sock:
+            other.settimeout(10)
+            accepted, _ = other.accept()
+            with accepted:
+                accepted.sendall(b"from the new upstream")
+                assert recv_exactly(sock, 21) == b"from the new upstream"
+    finally:
+        other.close()
+
+
+def test_bad_settings_and_closed_proxy(proxy: FaultProxy) -> None:
+    with pytest.raises(ConfigError, match="direction"):
+        proxy.latency(5, direction="sideways")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="must be > 0"):
+        proxy.bandwidth(0)
+    address = proxy.address
+    proxy.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=5).close()
+    with pytest.raises(HarnessError, match="is closed"):
+        proxy.reset()
+    proxy.clear()  # harmless after close (a scenario's finally block may run late)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    payloads=st.lists(st.tuples(st.integers(1, 4), st.binary(max_size=40)), min_size=1, max_size=12),
+    cuts=st.lists(st.integers(0, 600), max_size=12),
+    drop_type=st.integers(1, 4),
+)
+def test_frame_filter_drops_one_frame_under_any_chunking(
+    payloads: list[tuple[int, bytes]], cuts: list[int], drop_type: int
+) -> None:
+    frames = [frame(t, p) for t, p in payloads]
+    stream = b"".join(frames)
+    rules = [FrameDrop(lambda t, p: t == drop_type, "downstream")]
+
+    def take(frame_type: int, payload: bytes) -> FrameDrop | None:
+        for rule in rules:
+            if rule.predicate(frame_type, payload):
+                rules.remove(rule)
+                rule._fulfil(frame_type, payload)
+                return rule
+        return None
+
+    filt = FrameFilter(take, lambda: bool(rules))
+    bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
+    out = b"".join(filt.feed(stream[a:b]) for a, b in itertools.pairwise(bounds)) + filt.flush()
+    matches = [i for i, (t, _) in enumerate(payloads) if t == drop_type]
+    expected = frames[:]
+    if matches:
+        del expected[matches[0]]
+    assert out == b"".join(expected)
