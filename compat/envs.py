@@ -71,6 +71,9 @@ class EnvCache:
         self.index = index  # where the product's own dependencies may come from, besides PyPI
         self.python = python or sys.executable
         self.timeout_s = timeout_s
+        # A failed build is remembered: every cell needing that env gets the same ERROR at once,
+        # instead of each re-running uv (the wheel is immutable, so the retry would fail again).
+        self._failed: dict[str, str] = {}
 
     # --- one env ------------------------------------------------------------------------------
     def key(self, release: Release) -> str:
@@ -87,6 +90,8 @@ class EnvCache:
         path = self.path_for(release)
         if (path / MARKER).is_file():
             return self._env(release, path, built=False, started=started)
+        if path.name in self._failed:
+            raise EnvBuildError(self._failed[path.name])
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / f"{path.name}.lock"))
         try:
@@ -94,7 +99,11 @@ class EnvCache:
                 if (path / MARKER).is_file():  # another worker built it while we waited
                     return self._env(release, path, built=False, started=started)
                 self._say(f"env {release}: building")
-                self._build(release, path)
+                try:
+                    self._build(release, path)
+                except EnvBuildError as exc:
+                    self._failed[path.name] = str(exc)
+                    raise
         except Timeout:
             raise EnvBuildError(
                 f"env of {release}: waited {self.timeout_s + 60:.0f}s for {lock.lock_file}, held by another "

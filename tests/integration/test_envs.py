@@ -122,9 +122,13 @@ def test_broken_wheel_raises_env_build_error_with_uv_message(tmp_path: Path) -> 
     broken = tmp_path / "tinyclient-9.0.0-py3-none-any.whl"
     broken.write_bytes(b"this is not a zip file")
     release = release_of(broken)
-    cache = EnvCache(tmp_path / "envs")
+    lines: list[str] = []
+    cache = EnvCache(tmp_path / "envs", lines.append)
     with pytest.raises(EnvBuildError) as info:
         cache.ensure(release)
+    with pytest.raises(EnvBuildError) as again:  # the next cell needing it: same error, no second uv run
+        cache.ensure(release)
+    assert str(again.value) == str(info.value) and lines == [f"env {release}: building"]
     message = str(info.value)
     assert "`uv pip install` exited 1" in message and str(broken) in message, message
     assert "uv said:" in message and "Failed to read from zip file" in message, message  # uv's own words
