@@ -56,6 +56,7 @@ FramePredicate = Callable[[int, bytes], bool]  # (frame type, payload) -> drop i
 
 _DIRECTIONS: tuple[Direction, ...] = ("upstream", "downstream")
 _READ_SIZE = 65536
+_MAX_HELD_FRAME = 16 * 1024 * 1024  # the protocol's limit is 1 MiB; anything bigger is not a frame
 _QUEUE_CHUNKS = 64  # per direction; beyond it the reader waits, so a slow toxic backpressures
 
 
@@ -163,6 +164,14 @@ class FrameFilter:
         """Forward or drop complete held frames. True when the hold has been lifted."""
         while len(self._held) >= 4:
             total = 4 + int.from_bytes(self._held[:4], "big")
+            if total > _MAX_HELD_FRAME:
+                # Not a frame we could hold (or not a framed stream at all): never stall it.
+                logger.warning("proxy: %d-byte frame is too large to inspect; passing it through", total)
+                rest = bytes(self._held)
+                self._held.clear()
+                self._remaining = total
+                out += self.feed(rest)
+                return True
             if len(self._held) < total:
                 return False
             frame = bytes(self._held[:total])

@@ -254,3 +254,12 @@ def test_frame_filter_drops_one_frame_under_any_chunking(
     if matches:
         del expected[matches[0]]
     assert out == b"".join(expected)
+
+
+def test_frame_rule_never_stalls_an_unframed_stream(proxy: FaultProxy) -> None:
+    rule = proxy.drop_next_frame(lambda t, p: True, direction="downstream")
+    text = b"\xff\xff\xff\xff 8=FIX.4.4|9=12|35=A|this is no length-prefixed frame"
+    with connect(proxy) as sock:
+        sock.sendall(text)
+        assert recv_exactly(sock, len(text)) == text
+    assert not rule.dropped
