@@ -24,7 +24,9 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="compat", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="compat", description="Compatibility matrix, release gate and latency benchmark for gateway/client wheels."
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in _SUBCOMMAND_MODULES:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -99,12 +100,18 @@ def _stack_settings(plan: Plan) -> StackSettings:
     )
 
 
-class _SymbolLeases:
-    """Hands out each instrument of a pool once per cell, so every test starts on an empty book."""
+class _CellLeases:
+    """Per cell: each instrument of a pool once (every test starts on an empty book) and fresh
+    users ``u0001``, ``u0002``... (the reference auth file lists u0001–u0500, token ``secret``)."""
 
     def __init__(self, pools: dict[str, list[str]]) -> None:
         self._pools = {k: list(v) for k, v in pools.items()}
         self._lock = threading.Lock()
+        self._users = itertools.count(1)
+
+    def user(self) -> str:
+        with self._lock:
+            return f"u{next(self._users):04d}"
 
     def take(self, pool: str) -> str:
         with self._lock:
@@ -115,7 +122,7 @@ class _SymbolLeases:
             return available.pop(0)
 
 
-_LEASES: dict[str, _SymbolLeases] = {}
+_LEASES: dict[str, _CellLeases] = {}
 
 
 @pytest.fixture
@@ -133,12 +140,13 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
 def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Plan,
            compat_env_cache: EnvCache) -> Iterator[Scenario]:
     """The scenario's handle: sessions, fresh symbols, and evidence collected on failure."""
-    leases = _LEASES.setdefault(compat_stack.cell.id, _SymbolLeases(instrument_pools(compat_stack)))
+    leases = _LEASES.setdefault(compat_stack.cell.id, _CellLeases(instrument_pools(compat_stack)))
 
     def restart(release: Release) -> None:
         compat_stack.restart_gateway(release, compat_env_cache.ensure(release))
 
-    scenario = Scenario(compat_stack, leases.take, compat_plan.releases.get("gateway", ()), restart)
+    scenario = Scenario(compat_stack, leases.take, compat_plan.releases.get("gateway", ()), restart,
+                        users=leases.user)
     yield scenario
     reports = request.node.stash.get(_REPORTS, {})
     call = reports.get("call")
@@ -153,11 +161,11 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
 
 def instrument_pools(stack: Stack) -> dict[str, list[str]]:
     """Symbols grouped by pool prefix (``ABC007`` is in pool ``ABC``) from the stack's instruments."""
-    from compat.exchange.instruments import load_instruments
+    from compat.exchange.instruments import load_config
 
     path = stack.settings.instruments or Path(__file__).resolve().parent / "exchange" / "instruments.default.yaml"
     pools: dict[str, list[str]] = {}
-    for instrument in load_instruments(path):
+    for instrument in load_config(path).instruments:
         symbol = str(instrument.symbol)
         pool = symbol.rstrip("0123456789") or symbol
         pools.setdefault(pool, []).append(symbol)

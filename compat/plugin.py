@@ -7,7 +7,6 @@ Hooks stay thin: they call pure functions (``compat.plan``, ``compat.expectation
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -214,12 +213,12 @@ class _Recorder:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not self.collector.has_results():
             return  # reports are written once, on the controller
-        from compat.report import render_markdown, write_reports, write_step_summary
+        from compat.report import write_reports
 
-        results = self._results()
-        self.written = list(write_reports(results, **_report_paths(self.config)))
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
-            write_step_summary(render_markdown(results))
+        paths = _report_paths(self.config)
+        # write_reports also appends the markdown to $GITHUB_STEP_SUMMARY when CI sets it.
+        self.written = write_reports(self._results(), json_path=paths["json_path"], md_path=paths["md_path"],
+                                     html_path=paths["html_path"])
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if hasattr(config, "workerinput") or not self.collector.has_results():

@@ -76,14 +76,16 @@ class Scenario:
 
     def __init__(self, stack: Stack, symbols: Callable[[str], str],
                  gateway_releases: Sequence[Release] = (),
-                 restart: Callable[[Release], None] | None = None) -> None:
+                 restart: Callable[[Release], None] | None = None,
+                 users: Callable[[], str] | None = None) -> None:
         self.stack = stack
         self.gateway_releases = tuple(gateway_releases)
         self._restart = restart
         self.test_number = next(_test_counter)
         self._sessions: list[Session] = []
         self._symbols = symbols
-        self._users = itertools.count(1)
+        counter = itertools.count(1)
+        self._users = users or (lambda: f"t{self.test_number}u{next(counter)}")
         self.metrics: dict[str, Any] = {}
 
     @property
@@ -104,7 +106,7 @@ class Scenario:
 
     def session(self, name: str = "s1", driver: str = "c1", username: str | None = None,
                 connect: bool = True, **connect_args: Any) -> Session:
-        user = username or f"t{self.test_number}u{next(self._users)}"
+        user = username or self._users()
         session = Session(handle=self.stack.client(driver), name=f"t{self.test_number}-{name}",
                           username=user, stack=self.stack)
         self._sessions.append(session)

@@ -177,7 +177,7 @@ def main() -> int:
         traceback.print_exc()
         return 3
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
     except ImportError:
         asyncio.run(_main_async(channel, adapter_module, args.package))
     else:  # the client venv may carry uvloop; it measurably lowers latency under load

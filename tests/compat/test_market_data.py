@@ -39,10 +39,12 @@ def test_subscribe_under_load(compat: Scenario) -> None:
     symbol = compat.symbol()
     trader, watcher = compat.session("trader"), compat.session("watcher")
     compat.require(watcher, "md.snapshot")
-    result = trader.call("insert_burst", symbol=symbol, side="BUY", count=60, qty=1,
-                         prices=[f"{10 + i % 6}.00" for i in range(60)], subscribe_session=watcher.name,
-                         subscribe_after=20, timeout_s=15.0)
-    expected = {f"{10 + p}.00": sum(1 for i in range(60) if i % 6 == p) for p in range(6)}
+    # 30 orders stay under the reference throttle (40 per second per session).
+    count = 30
+    result = trader.call("insert_burst", symbol=symbol, side="BUY", count=count, qty=1,
+                         prices=[f"{10 + i % 6}.00" for i in range(count)], subscribe_session=watcher.name,
+                         subscribe_after=10, timeout_s=15.0)
+    expected = {f"{10 + p}.00": sum(1 for i in range(count) if i % 6 == p) for p in range(6)}
     want = sorted(([price, qty] for price, qty in expected.items()), key=lambda lv: -float(lv[0]))
     book = _wait_book(watcher, symbol, {"bids": want, "asks": []})
     assert book["bids"] == want, f"book diverged from the exchange after the race: {book} (burst {result})"
