@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from refgw import __version__
 from refgw.config import ConfigError, load_config
@@ -29,9 +31,15 @@ def _ignore(*_: object) -> None:
 async def serve(args: argparse.Namespace) -> int:
     config = load_config(args.users)
     venue = make_venue(
-        args.venue, host=args.exchange_host, port=args.exchange_port, member=args.member,
-        token=args.member_token, client_name=f"refgw {__version__}",
-        on_order=_ignore, on_book=_ignore, on_notice=_ignore,
+        args.venue,
+        host=args.exchange_host,
+        port=args.exchange_port,
+        member=args.member,
+        token=args.member_token,
+        client_name=f"refgw {__version__}",
+        on_order=_ignore,
+        on_book=_ignore,
+        on_notice=_ignore,
     )
     gw = Gateway(venue, config)
     await venue.start()
@@ -55,8 +63,9 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="refgw", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="refgw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"refgw {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="client listen address")
     parser.add_argument("--port", type=int, default=0, help="client listen port (0 = any free port)")
@@ -70,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop  # optional speed-up
 
-        runner = uvloop.run
+        runner: Callable[..., Any] = uvloop.run
     except ImportError:
         runner = asyncio.run
     try:

@@ -1,9 +1,9 @@
 """The gateway's auth and limits configuration (one JSON file).
 
-    {"users": {"u1": "token1", "u2": "token2"},          # absent or empty: open access
-     "throttle": {"limit": 1000, "window_s": 1.0},        # messages per rolling window per session
-     "risk": {"max_order_qty": 100000, "max_notional": "10000000",
-              "max_outstanding_qty": 1000000, "price_collar_ticks": 0}}   # 0 = no collar
+{"users": {"u1": "token1", "u2": "token2"},          # absent or empty: open access
+ "throttle": {"limit": 1000, "window_s": 1.0},        # messages per rolling window per session
+ "risk": {"max_order_qty": 100000, "max_notional": "10000000",
+          "max_outstanding_qty": 1000000, "price_collar_ticks": 0}}   # 0 = no collar
 """
 
 from __future__ import annotations

@@ -76,12 +76,16 @@ class Gateway:
         return self.venue.instruments
 
     # ------------------------------------------------------------------ requests
-    def check_risk(self, username: str, instr: InstrumentDef, qty: int, price_ticks: int, market: bool) -> None:
+    def check_risk(
+        self, username: str, instr: InstrumentDef, qty: int, price_ticks: int, market: bool
+    ) -> None:
         lim = self.limits
         if qty <= 0:
             raise Reject("INVALID_QUANTITY", f"quantity {qty} must be positive")
         if qty > lim.max_order_qty:
-            raise Reject("RISK_MAX_QUANTITY", f"quantity {qty} exceeds the maximum order quantity {lim.max_order_qty}")
+            raise Reject(
+                "RISK_MAX_QUANTITY", f"quantity {qty} exceeds the maximum order quantity {lim.max_order_qty}"
+            )
         if not market:
             notional = instr.ticks_to_decimal(price_ticks) * qty
             if notional > lim.max_notional:
@@ -93,17 +97,29 @@ class Gateway:
                 f"outstanding quantity would be {outstanding}, above the limit {lim.max_outstanding_qty}",
             )
         book = self.books.get(instr.symbol)
-        if lim.price_collar_ticks and not market and book is not None and book.last_trade_ticks:
-            if abs(price_ticks - book.last_trade_ticks) > lim.price_collar_ticks:
-                raise Reject(
-                    "RISK_PRICE_COLLAR",
-                    f"price is {abs(price_ticks - book.last_trade_ticks)} ticks from the last trade, "
-                    f"collar is {lim.price_collar_ticks}",
-                )
+        last = book.last_trade_ticks if book is not None else 0
+        if (
+            lim.price_collar_ticks
+            and not market
+            and last
+            and abs(price_ticks - last) > lim.price_collar_ticks
+        ):
+            raise Reject(
+                "RISK_PRICE_COLLAR",
+                f"price is {abs(price_ticks - last)} ticks from the last trade {last}, "
+                f"collar is {lim.price_collar_ticks}",
+            )
 
     def insert(
-        self, session: Session, request_id: int, symbol: str, side: str, qty: int, price_ticks: int,
-        order_type: str, tif: str,
+        self,
+        session: Session,
+        request_id: int,
+        symbol: str,
+        side: str,
+        qty: int,
+        price_ticks: int,
+        order_type: str,
+        tif: str,
     ) -> GwOrder:
         """Route a validated order (risk checked here); raises Reject."""
         instr = self.instruments.get(symbol)
@@ -116,9 +132,18 @@ class Gateway:
         gw_id = self.next_gw_id
         self.next_gw_id += 1
         order = GwOrder(
-            gw_id=gw_id, venue_coid=f"{self.boot}-{gw_id}", username=session.username, symbol=symbol,
-            side=side, order_type=order_type, tif=tif, qty=qty, price_ticks=0 if market else price_ticks,
-            session=session, request_id=request_id, leaves_qty=qty,
+            gw_id=gw_id,
+            venue_coid=f"{self.boot}-{gw_id}",
+            username=session.username,
+            symbol=symbol,
+            side=side,
+            order_type=order_type,
+            tif=tif,
+            qty=qty,
+            price_ticks=0 if market else price_ticks,
+            session=session,
+            request_id=request_id,
+            leaves_qty=qty,
         )
         self.orders[gw_id] = order
         self.by_venue_coid[order.venue_coid] = order

@@ -18,11 +18,16 @@ from refgw.model import BookEvent, VenueOrderEvent
 from refgw.throttle import RollingWindow
 
 _SIDES = {pb.BUY: "BUY", pb.SELL: "SELL"}
-_CANCEL = {name: pb.CancelReason.Value(name) for name in pb.CancelReason.keys()}
+_CANCEL: dict[str, Any] = dict(pb.CancelReason.items())
 _EXCH_CODES = {
-    -1201: pb.UNKNOWN_INSTRUMENT, -2001: pb.INVALID_QUANTITY, -2002: pb.INVALID_QUANTITY,
-    -2003: pb.INVALID_QUANTITY, -2004: pb.INVALID_PRICE, -2005: pb.PRICE_NOT_ON_TICK,
-    -3001: pb.NO_LIQUIDITY, -3002: pb.UNKNOWN_ORDER,
+    -1201: pb.UNKNOWN_INSTRUMENT,
+    -2001: pb.INVALID_QUANTITY,
+    -2002: pb.INVALID_QUANTITY,
+    -2003: pb.INVALID_QUANTITY,
+    -2004: pb.INVALID_PRICE,
+    -2005: pb.PRICE_NOT_ON_TICK,
+    -3001: pb.NO_LIQUIDITY,
+    -3002: pb.UNKNOWN_ORDER,
 }
 
 
@@ -75,7 +80,10 @@ class Session:
                     handler(msg)
                 except Exception:
                     break  # v1 baseline: an error handling a message ends the session
-                await self.writer.drain()
+                try:
+                    await self.writer.drain()
+                except ConnectionError:
+                    break
         finally:
             self.gw.drop_session(self)
             if not self.closing:
@@ -84,9 +92,14 @@ class Session:
     # ------------------------------------------------------------------ session
     def on_logon(self, m: Any) -> None:
         if not self.gw.config.check_token(m.username, m.password):
-            self.send(pb.LOGON_RESPONSE, pb.LogonResponse(
-                request_id=m.request_id, error_code=pb.AUTH_FAILED,
-                error_message=f"authentication failed for user {m.username!r}"))
+            self.send(
+                pb.LOGON_RESPONSE,
+                pb.LogonResponse(
+                    request_id=m.request_id,
+                    error_code=pb.AUTH_FAILED,
+                    error_message=f"authentication failed for user {m.username!r}",
+                ),
+            )
             self.close()
             return
         self.username = m.username
@@ -104,16 +117,29 @@ class Session:
         resp = pb.InstrumentsResponse(request_id=m.request_id)
         for i in self.gw.instruments.values():
             resp.instruments.add(
-                symbol=i.symbol, description=i.description, tick_size=float(i.tick), lot_size=i.lot_size,
-                max_order_qty=min(i.max_order_qty, 2**31 - 1), status=pb.InstrumentState.Value(i.status),
-                currency=i.currency)
+                symbol=i.symbol,
+                description=i.description,
+                tick_size=float(i.tick),
+                lot_size=i.lot_size,
+                max_order_qty=min(i.max_order_qty, 2**31 - 1),
+                status=pb.InstrumentState.Value(i.status),
+                currency=i.currency,
+            )
         self.send(pb.INSTRUMENTS_RESPONSE, resp)
 
     # ------------------------------------------------------------------ orders
-    def reject(self, request_id: int, code: int, text: str, order_id: int = 0, symbol: str = "") -> None:
-        self.send(pb.EXECUTION_REPORT, pb.ExecutionReport(
-            request_id=request_id, order_id=order_id, exec_type=pb.REJECTED, reject_code=code, text=text,
-            symbol=symbol))
+    def reject(self, request_id: int, code: Any, text: str, order_id: int = 0, symbol: str = "") -> None:
+        self.send(
+            pb.EXECUTION_REPORT,
+            pb.ExecutionReport(
+                request_id=request_id,
+                order_id=order_id,
+                exec_type=pb.REJECTED,
+                reject_code=code,
+                text=text,
+                symbol=symbol,
+            ),
+        )
 
     def throttled(self, request_id: int) -> bool:
         wait_ms = self.throttle.admit()
@@ -136,13 +162,25 @@ class Session:
             tick = float(instr.tick)
             # Optivex's on-tick check, kept as released: exact float equality.
             if round(m.price / tick) * tick != m.price:
-                self.reject(m.request_id, pb.PRICE_NOT_ON_TICK,
-                            f"price {m.price} is not a multiple of the tick {tick}", symbol=m.symbol)
+                self.reject(
+                    m.request_id,
+                    pb.PRICE_NOT_ON_TICK,
+                    f"price {m.price} is not a multiple of the tick {tick}",
+                    symbol=m.symbol,
+                )
                 return
             ticks = round(m.price / tick)
         try:
-            self.gw.insert(self, m.request_id, m.symbol, side, m.qty, ticks, order_type,
-                           "IOC" if order_type == "MARKET" else "GTC")
+            self.gw.insert(
+                self,
+                m.request_id,
+                m.symbol,
+                side,
+                m.qty,
+                ticks,
+                order_type,
+                "IOC" if order_type == "MARKET" else "GTC",
+            )
         except Reject as rej:
             self.reject(m.request_id, pb.RejectCode.Value(rej.code), rej.text, symbol=m.symbol)
 
@@ -168,10 +206,16 @@ class Session:
         instr = self.gw.instruments[order.symbol]
         tick = float(instr.tick)
         rep = pb.ExecutionReport(
-            request_id=order.request_id, order_id=order.gw_id, symbol=order.symbol,
-            side=pb.BUY if order.side == "BUY" else pb.SELL, price=order.price_ticks * tick,
-            qty=order.qty, leaves_qty=order.leaves_qty, cum_qty=order.cum_qty,
-            exchange_order_id=order.exch_order_id)
+            request_id=order.request_id,
+            order_id=order.gw_id,
+            symbol=order.symbol,
+            side=pb.BUY if order.side == "BUY" else pb.SELL,
+            price=order.price_ticks * tick,
+            qty=order.qty,
+            leaves_qty=order.leaves_qty,
+            cum_qty=order.cum_qty,
+            exchange_order_id=order.exch_order_id,
+        )
         kind = ev.kind
         if kind == "accepted":
             rep.exec_type = pb.ACCEPTED
@@ -199,8 +243,16 @@ class Session:
         instr = self.gw.instruments[book.symbol]
         tick = float(instr.tick)
         bid, bid_qty, ask, ask_qty = book.top()
-        self.send(pb.TOP_OF_BOOK, pb.TopOfBook(
-            symbol=book.symbol, bid_price=bid * tick, bid_qty=bid_qty, ask_price=ask * tick, ask_qty=ask_qty))
+        self.send(
+            pb.TOP_OF_BOOK,
+            pb.TopOfBook(
+                symbol=book.symbol,
+                bid_price=bid * tick,
+                bid_qty=bid_qty,
+                ask_price=ask * tick,
+                ask_qty=ask_qty,
+            ),
+        )
 
 
 def gateway_version() -> str:

@@ -75,9 +75,9 @@ def make_venue(kind: str, **kwargs: object) -> Venue:
     if kind == "obx":
         from refgw.venues.obx import ObxVenue
 
-        return ObxVenue(**kwargs)  # type: ignore[arg-type]
+        return ObxVenue(**kwargs)
     if kind == "tlx":
         from refgw.venues.tlx import TlxVenue
 
-        return TlxVenue(**kwargs)  # type: ignore[arg-type]
+        return TlxVenue(**kwargs)
     raise VenueError(f"unknown venue {kind!r}: expected obx or tlx")

@@ -64,9 +64,16 @@ class ObxVenue(Venue):
         self._logon = loop.create_future()
         self._instr = loop.create_future()
         self._task = asyncio.create_task(self._read_loop())
-        self._send(pb.LOGON_REQUEST, pb.LogonRequest(
-            request_id=next(self._ids), member_id=self.member, token=self.token,
-            resume_from_seq=resume_from_seq, client_name=self.client_name))
+        self._send(
+            pb.LOGON_REQUEST,
+            pb.LogonRequest(
+                request_id=next(self._ids),
+                member_id=self.member,
+                token=self.token,
+                resume_from_seq=resume_from_seq,
+                client_name=self.client_name,
+            ),
+        )
         resp = await asyncio.wait_for(self._logon, 10.0)
         if resp.result_code != 0:
             raise VenueError(f"OBX refused logon of member {self.member!r}: {resp.result_code} {resp.text}")
@@ -92,9 +99,19 @@ class ObxVenue(Venue):
     def new_order(
         self, coid: str, symbol: str, side: str, order_type: str, tif: str, qty: int, price_ticks: int
     ) -> None:
-        self._send(pb.NEW_ORDER, pb.NewOrder(
-            request_id=next(self._ids), client_order_id=coid, symbol=symbol, side=_SIDES[side],
-            order_type=_TYPES[order_type], tif=_TIFS[tif], qty=qty, price_ticks=price_ticks))
+        self._send(
+            pb.NEW_ORDER,
+            pb.NewOrder(
+                request_id=next(self._ids),
+                client_order_id=coid,
+                symbol=symbol,
+                side=_SIDES[side],
+                order_type=_TYPES[order_type],
+                tif=_TIFS[tif],
+                qty=qty,
+                price_ticks=price_ticks,
+            ),
+        )
 
     def cancel(self, coid: str, symbol: str) -> None:
         self._send(pb.CANCEL_ORDER, pb.CancelOrder(request_id=next(self._ids), orig_client_order_id=coid))
@@ -111,7 +128,9 @@ class ObxVenue(Venue):
         self._send(pb.MASS_CANCEL, pb.MassCancel(request_id=next(self._ids), symbol=symbol))
 
     def subscribe(self, symbol: str) -> None:
-        self._send(pb.MARKET_DATA_SUBSCRIBE, pb.MarketDataSubscribe(request_id=next(self._ids), symbol=symbol))
+        self._send(
+            pb.MARKET_DATA_SUBSCRIBE, pb.MarketDataSubscribe(request_id=next(self._ids), symbol=symbol)
+        )
 
     # ------------------------------------------------------------------ receive
     async def _read_loop(self) -> None:
@@ -157,9 +176,15 @@ class ObxVenue(Venue):
     def _on_instruments(self, msg: Any) -> None:
         for i in msg.instruments:
             self.instruments[i.symbol] = InstrumentDef(
-                symbol=i.symbol, description=i.description, currency=i.currency,
-                price_scale=i.price_scale, tick_size_units=i.tick_size_units, lot_size=i.lot_size,
-                max_order_qty=i.max_order_qty, status=_STATUS.get(i.status, "OPEN"))
+                symbol=i.symbol,
+                description=i.description,
+                currency=i.currency,
+                price_scale=i.price_scale,
+                tick_size_units=i.tick_size_units,
+                lot_size=i.lot_size,
+                max_order_qty=i.max_order_qty,
+                status=_STATUS.get(i.status, "OPEN"),
+            )
         if self._instr is not None and not self._instr.done():
             self._instr.set_result(msg)
 
@@ -178,65 +203,141 @@ class ObxVenue(Venue):
 
     def _on_accepted(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(VenueOrderEvent(
-            kind="accepted", venue_coid=m.client_order_id, exch_order_id=str(m.order_id), symbol=m.symbol,
-            qty=m.qty, price_ticks=m.price_ticks, leaves_qty=m.leaves_qty, member_seq=m.member_seq,
-            poss_dup=m.poss_dup))
+        self.on_order(
+            VenueOrderEvent(
+                kind="accepted",
+                venue_coid=m.client_order_id,
+                exch_order_id=str(m.order_id),
+                symbol=m.symbol,
+                qty=m.qty,
+                price_ticks=m.price_ticks,
+                leaves_qty=m.leaves_qty,
+                member_seq=m.member_seq,
+                poss_dup=m.poss_dup,
+            )
+        )
 
     def _on_rejected(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(VenueOrderEvent(
-            kind="rejected", venue_coid=m.client_order_id, symbol=m.symbol, code=m.code, text=m.text,
-            member_seq=m.member_seq, poss_dup=m.poss_dup))
+        self.on_order(
+            VenueOrderEvent(
+                kind="rejected",
+                venue_coid=m.client_order_id,
+                symbol=m.symbol,
+                code=m.code,
+                text=m.text,
+                member_seq=m.member_seq,
+                poss_dup=m.poss_dup,
+            )
+        )
 
     def _on_fill(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(VenueOrderEvent(
-            kind="fill", venue_coid=m.client_order_id, exch_order_id=str(m.order_id), symbol=m.symbol,
-            last_qty=m.qty, last_price_ticks=m.price_ticks, trade_id=str(m.trade_id),
-            liquidity="MAKER" if m.liquidity == pb.MAKER else "TAKER", leaves_qty=m.leaves_qty,
-            cum_qty=m.cum_qty, member_seq=m.member_seq, poss_dup=m.poss_dup))
+        self.on_order(
+            VenueOrderEvent(
+                kind="fill",
+                venue_coid=m.client_order_id,
+                exch_order_id=str(m.order_id),
+                symbol=m.symbol,
+                last_qty=m.qty,
+                last_price_ticks=m.price_ticks,
+                trade_id=str(m.trade_id),
+                liquidity="MAKER" if m.liquidity == pb.MAKER else "TAKER",
+                leaves_qty=m.leaves_qty,
+                cum_qty=m.cum_qty,
+                member_seq=m.member_seq,
+                poss_dup=m.poss_dup,
+            )
+        )
 
     def _on_cancelled(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(VenueOrderEvent(
-            kind="cancelled", venue_coid=m.client_order_id, exch_order_id=str(m.order_id), symbol=m.symbol,
-            reason=pb.CancelReason.Name(m.reason) if m.reason in pb.CancelReason.values() else "USER",
-            leaves_qty=0, cum_qty=m.cum_qty, member_seq=m.member_seq, poss_dup=m.poss_dup))
+        self.on_order(
+            VenueOrderEvent(
+                kind="cancelled",
+                venue_coid=m.client_order_id,
+                exch_order_id=str(m.order_id),
+                symbol=m.symbol,
+                reason=pb.CancelReason.Name(m.reason) if m.reason in pb.CancelReason.values() else "USER",
+                leaves_qty=0,
+                cum_qty=m.cum_qty,
+                member_seq=m.member_seq,
+                poss_dup=m.poss_dup,
+            )
+        )
 
     def _on_replaced(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(VenueOrderEvent(
-            kind="replaced", venue_coid=m.orig_client_order_id or m.client_order_id,
-            exch_order_id=str(m.order_id), symbol=m.symbol, qty=m.qty, price_ticks=m.price_ticks,
-            leaves_qty=m.leaves_qty, cum_qty=m.cum_qty, priority_kept=m.priority_kept,
-            member_seq=m.member_seq, poss_dup=m.poss_dup))
+        self.on_order(
+            VenueOrderEvent(
+                kind="replaced",
+                venue_coid=m.orig_client_order_id or m.client_order_id,
+                exch_order_id=str(m.order_id),
+                symbol=m.symbol,
+                qty=m.qty,
+                price_ticks=m.price_ticks,
+                leaves_qty=m.leaves_qty,
+                cum_qty=m.cum_qty,
+                priority_kept=m.priority_kept,
+                member_seq=m.member_seq,
+                poss_dup=m.poss_dup,
+            )
+        )
 
     def _on_replace_rejected(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(VenueOrderEvent(
-            kind="replace_rejected", venue_coid=m.client_order_id, exch_order_id=str(m.order_id),
-            code=m.code, text=m.text, member_seq=m.member_seq, poss_dup=m.poss_dup))
+        self.on_order(
+            VenueOrderEvent(
+                kind="replace_rejected",
+                venue_coid=m.client_order_id,
+                exch_order_id=str(m.order_id),
+                code=m.code,
+                text=m.text,
+                member_seq=m.member_seq,
+                poss_dup=m.poss_dup,
+            )
+        )
 
     def _on_cancel_rejected(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(VenueOrderEvent(
-            kind="cancel_rejected", venue_coid=m.client_order_id, exch_order_id=str(m.order_id),
-            code=m.code, text=m.text, member_seq=m.member_seq, poss_dup=m.poss_dup))
+        self.on_order(
+            VenueOrderEvent(
+                kind="cancel_rejected",
+                venue_coid=m.client_order_id,
+                exch_order_id=str(m.order_id),
+                code=m.code,
+                text=m.text,
+                member_seq=m.member_seq,
+                poss_dup=m.poss_dup,
+            )
+        )
 
     def _on_snapshot(self, m: Any) -> None:
-        self.on_book(BookEvent(
-            symbol=m.symbol, book_seq=m.book_seq, snapshot=True,
-            bids=[(lv.price_ticks, lv.qty, lv.order_count) for lv in m.bids],
-            asks=[(lv.price_ticks, lv.qty, lv.order_count) for lv in m.asks]))
+        self.on_book(
+            BookEvent(
+                symbol=m.symbol,
+                book_seq=m.book_seq,
+                snapshot=True,
+                bids=[(lv.price_ticks, lv.qty, lv.order_count) for lv in m.bids],
+                asks=[(lv.price_ticks, lv.qty, lv.order_count) for lv in m.asks],
+            )
+        )
 
     def _on_trade(self, m: Any) -> None:
         # A trade print precedes the incremental of the same command: hold it until then.
         self._pending_trades.setdefault(m.symbol, []).append(
-            (str(m.trade_id), m.price_ticks, m.qty, _SIDE_NAMES.get(m.aggressor_side, "")))
+            (str(m.trade_id), m.price_ticks, m.qty, _SIDE_NAMES.get(m.aggressor_side, ""))
+        )
 
     def _on_incremental(self, m: Any) -> None:
-        self.on_book(BookEvent(
-            symbol=m.symbol, book_seq=m.book_seq, snapshot=False,
-            changes=[(_SIDE_NAMES.get(c.side, "BUY"), c.price_ticks, c.qty, c.order_count) for c in m.changes],
-            trades=self._pending_trades.pop(m.symbol, [])))
+        self.on_book(
+            BookEvent(
+                symbol=m.symbol,
+                book_seq=m.book_seq,
+                snapshot=False,
+                changes=[
+                    (_SIDE_NAMES.get(c.side, "BUY"), c.price_ticks, c.qty, c.order_count) for c in m.changes
+                ],
+                trades=self._pending_trades.pop(m.symbol, []),
+            )
+        )

@@ -20,7 +20,14 @@ SOH = b"\x01"
 _BEGIN = "TLX.2"
 _MAX = 1 << 20
 _STATUS = {"1": "PRE_OPEN", "2": "OPEN", "3": "HALTED", "4": "CLOSED"}
-_CANCEL_REASONS = {"1": "USER", "2": "IOC_REMAINDER", "3": "FOK_KILL", "4": "MASS", "5": "HALT", "6": "EXPIRED"}
+_CANCEL_REASONS = {
+    "1": "USER",
+    "2": "IOC_REMAINDER",
+    "3": "FOK_KILL",
+    "4": "MASS",
+    "5": "HALT",
+    "6": "EXPIRED",
+}
 _TIF = {"GTC": "1", "DAY": "0", "IOC": "3", "FOK": "4"}
 
 Fields = list[tuple[int, str]]
@@ -83,8 +90,13 @@ class TlxVenue(Venue):
 
     def _send(self, msg_type: str, body: Fields) -> None:
         assert self._writer is not None
-        header: Fields = [(35, msg_type), (34, str(next(self._out_seq))), (49, self.member), (56, "TLX"),
-                          (52, _now())]
+        header: Fields = [
+            (35, msg_type),
+            (34, str(next(self._out_seq))),
+            (49, self.member),
+            (56, "TLX"),
+            (52, _now()),
+        ]
         self._writer.write(encode(header + body))
 
     # ------------------------------------------------------------------ orders
@@ -106,8 +118,13 @@ class TlxVenue(Venue):
     ) -> None:
         self._alias[coid] = coid
         self._current[coid] = coid
-        body: Fields = [(11, coid), (55, symbol), (54, "1" if side == "BUY" else "2"), (38, str(qty)),
-                        (40, "2" if order_type == "LIMIT" else "1")]
+        body: Fields = [
+            (11, coid),
+            (55, symbol),
+            (54, "1" if side == "BUY" else "2"),
+            (38, str(qty)),
+            (40, "2" if order_type == "LIMIT" else "1"),
+        ]
         if order_type == "LIMIT":
             body.append((44, self._price(symbol, price_ticks)))
         body.append((59, _TIF[tif]))
@@ -209,7 +226,9 @@ class TlxVenue(Venue):
         elif mt == "y":
             self._on_security_list(fields)
         elif mt == "3":
-            self.on_notice(VenueNotice(kind="reject", code=int(tags.get(4000, "0") or 0), text=tags.get(58, "")))
+            self.on_notice(
+                VenueNotice(kind="reject", code=int(tags.get(4000, "0") or 0), text=tags.get(58, ""))
+            )
 
     def _key(self, tags: dict[int, str]) -> str:
         for tag in (41, 11):
@@ -232,35 +251,71 @@ class TlxVenue(Venue):
         if oid and key:
             self._oid[key] = oid
         common: dict[str, Any] = dict(
-            venue_coid=key, exch_order_id=oid, symbol=symbol, member_seq=self._member_seq(tags),
-            poss_dup=tags.get(43) == "Y", leaves_qty=int(tags.get(151, "0") or 0),
-            cum_qty=int(tags.get(14, "0") or 0))
+            venue_coid=key,
+            exch_order_id=oid,
+            symbol=symbol,
+            member_seq=self._member_seq(tags),
+            poss_dup=tags.get(43) == "Y",
+            leaves_qty=int(tags.get(151, "0") or 0),
+            cum_qty=int(tags.get(14, "0") or 0),
+        )
         if et == "0":
-            self.on_order(VenueOrderEvent(kind="accepted", qty=int(tags.get(38, "0") or 0),
-                                          price_ticks=self._ticks(symbol, tags.get(44, "")), **common))
+            self.on_order(
+                VenueOrderEvent(
+                    kind="accepted",
+                    qty=int(tags.get(38, "0") or 0),
+                    price_ticks=self._ticks(symbol, tags.get(44, "")),
+                    **common,
+                )
+            )
         elif et == "F":
-            self.on_order(VenueOrderEvent(
-                kind="fill", last_qty=int(tags.get(32, "0") or 0),
-                last_price_ticks=self._ticks(symbol, tags.get(31, "")), trade_id=tags.get(880, ""),
-                liquidity="TAKER" if tags.get(1057) == "Y" else "MAKER", **common))
+            self.on_order(
+                VenueOrderEvent(
+                    kind="fill",
+                    last_qty=int(tags.get(32, "0") or 0),
+                    last_price_ticks=self._ticks(symbol, tags.get(31, "")),
+                    trade_id=tags.get(880, ""),
+                    liquidity="TAKER" if tags.get(1057) == "Y" else "MAKER",
+                    **common,
+                )
+            )
         elif et == "4":
-            self.on_order(VenueOrderEvent(kind="cancelled", reason=_CANCEL_REASONS.get(tags.get(4003, "1"), "USER"),
-                                          **common))
+            self.on_order(
+                VenueOrderEvent(
+                    kind="cancelled", reason=_CANCEL_REASONS.get(tags.get(4003, "1"), "USER"), **common
+                )
+            )
         elif et == "5":
             if tags.get(11):
                 self._current[key] = tags[11]
-            self.on_order(VenueOrderEvent(kind="replaced", qty=int(tags.get(38, "0") or 0),
-                                          price_ticks=self._ticks(symbol, tags.get(44, "")), **common))
+            self.on_order(
+                VenueOrderEvent(
+                    kind="replaced",
+                    qty=int(tags.get(38, "0") or 0),
+                    price_ticks=self._ticks(symbol, tags.get(44, "")),
+                    **common,
+                )
+            )
         elif et == "8":
-            self.on_order(VenueOrderEvent(kind="rejected", code=int(tags.get(4000, "0") or 0),
-                                          text=tags.get(58, ""), **common))
+            self.on_order(
+                VenueOrderEvent(
+                    kind="rejected", code=int(tags.get(4000, "0") or 0), text=tags.get(58, ""), **common
+                )
+            )
 
     def _on_cancel_reject(self, tags: dict[int, str]) -> None:
         kind = "replace_rejected" if tags.get(434) == "2" else "cancel_rejected"
-        self.on_order(VenueOrderEvent(
-            kind=kind, venue_coid=self._key(tags), exch_order_id=tags.get(37, ""),
-            code=int(tags.get(4000, "0") or 0), text=tags.get(58, ""), member_seq=self._member_seq(tags),
-            poss_dup=tags.get(43) == "Y"))
+        self.on_order(
+            VenueOrderEvent(
+                kind=kind,
+                venue_coid=self._key(tags),
+                exch_order_id=tags.get(37, ""),
+                code=int(tags.get(4000, "0") or 0),
+                text=tags.get(58, ""),
+                member_seq=self._member_seq(tags),
+                poss_dup=tags.get(43) == "Y",
+            )
+        )
 
     def _on_security_list(self, fields: Fields) -> None:
         entry: dict[int, str] = {}
@@ -273,10 +328,15 @@ class TlxVenue(Venue):
                 entry[tag] = value
         for e in entries:
             self.instruments[e[55]] = InstrumentDef(
-                symbol=e[55], description=e.get(107, ""), currency=e.get(15, ""),
-                price_scale=int(e.get(4010, "0")), tick_size_units=int(e.get(4011, "1")),
-                lot_size=int(e.get(4012, e.get(1234, "1"))), max_order_qty=int(e.get(4013, "1000000")),
-                status=_STATUS.get(e.get(4014, "2"), "OPEN"))
+                symbol=e[55],
+                description=e.get(107, ""),
+                currency=e.get(15, ""),
+                price_scale=int(e.get(4010, "0")),
+                tick_size_units=int(e.get(4011, "1")),
+                lot_size=int(e.get(4012, e.get(1234, "1"))),
+                max_order_qty=int(e.get(4013, "1000000")),
+                status=_STATUS.get(e.get(4014, "2"), "OPEN"),
+            )
         if self._instr is not None and not self._instr.done():
             self._instr.set_result(None)
 
