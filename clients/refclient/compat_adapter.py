@@ -12,6 +12,7 @@ too, so the scenario is n/a for that pair.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -57,7 +58,9 @@ class Adapter:
         try:
             return self.sessions[session]
         except KeyError:
-            raise self.Unsupported("session", f"no connected session {session!r}; call connect first") from None
+            raise self.Unsupported(
+                "session", f"no connected session {session!r}; call connect first"
+            ) from None
 
     def _unsupported_from(self, exc: Exception) -> Exception:
         if type(exc).__name__ == "FeatureUnsupported":
@@ -89,11 +92,20 @@ class Adapter:
         coid = getattr(ev, "client_order_id", "") or s.coid_by_oid.get(getattr(ev, "order_id", 0), "")
         price = getattr(ev, "last_price", None) if ev.kind == "fill" else getattr(ev, "price", None)
         out: dict[str, Any] = {
-            "kind": ev.kind, "client_order_id": coid, "qty": ev.last_qty if ev.kind == "fill" else ev.qty,
-            "price": self._price_out(s, ev.symbol, price) if price else "", "leaves_qty": ev.leaves_qty,
-            "cum_qty": ev.cum_qty, "trade_id": ev.trade_id, "reason": ev.reason, "code": ev.code,
-            "raw_code": ev.raw_code, "text": ev.text, "symbol": ev.symbol,
-            "poss_dup": bool(getattr(ev, "poss_dup", False)), "seq": int(getattr(ev, "seq", 0)),
+            "kind": ev.kind,
+            "client_order_id": coid,
+            "qty": ev.last_qty if ev.kind == "fill" else ev.qty,
+            "price": self._price_out(s, ev.symbol, price) if price else "",
+            "leaves_qty": ev.leaves_qty,
+            "cum_qty": ev.cum_qty,
+            "trade_id": ev.trade_id,
+            "reason": ev.reason,
+            "code": ev.code,
+            "raw_code": ev.raw_code,
+            "text": ev.text,
+            "symbol": ev.symbol,
+            "poss_dup": bool(getattr(ev, "poss_dup", False)),
+            "seq": int(getattr(ev, "seq", 0)),
         }
         ext = getattr(ev, "extensions", None)
         if ext:
@@ -105,15 +117,21 @@ class Adapter:
 
     # ------------------------------------------------------------------ session ops
     async def op_connect(
-        self, session: str = "s1", host: str = "127.0.0.1", port: int = 0, username: str = "u1",
-        password: str = "", protocol_min: int | None = None, protocol_max: int | None = None,
+        self,
+        session: str = "s1",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "u1",
+        password: str = "",
+        protocol_min: int | None = None,
+        protocol_max: int | None = None,
         extensions: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"username": username, "password": password}
         if protocol_min is not None or protocol_max is not None:
             if VERSION < (1, 1, 0):
                 raise self.Unsupported("logon.protocol_range", "refclient 1.0 sends no protocol version")
-            default_min, default_max = refclient.PROTOCOL_RANGE
+            default_min, default_max = vars(refclient)["PROTOCOL_RANGE"]
             kwargs["protocol"] = (protocol_min or default_min, protocol_max or default_max)
         client = await self._call(GatewayClient.connect(host, port, **kwargs))
         s = _Session(client)
@@ -121,7 +139,8 @@ class Adapter:
         self.sessions[session] = s
         if hasattr(client, "wire_hook"):
             client.wire_hook = lambda direction, msg_type, fields: s.wire.append(
-                {"direction": direction, "msg_type": msg_type, "fields": fields, "t_ns": time.time_ns()})
+                {"direction": direction, "msg_type": msg_type, "fields": fields, "t_ns": time.time_ns()}
+            )
         for instr in await client.instruments():
             tick = Decimal(str(instr.tick_size))
             s.decimals[instr.symbol] = max(0, -int(tick.as_tuple().exponent))
@@ -148,7 +167,9 @@ class Adapter:
     async def op_reconnect(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)
         if not HAS_RESUME:
-            raise self.Unsupported("session.resume", f"refclient {refclient.__version__} cannot resume a session")
+            raise self.Unsupported(
+                "session.resume", f"refclient {refclient.__version__} cannot resume a session"
+            )
         result = await self._call(s.client.reconnect())
         return {"resumed": bool(result.resumed), "replayed": int(result.replayed)}
 
@@ -157,17 +178,29 @@ class Adapter:
         out = []
         for i in await s.client.instruments():
             tick = i.tick_size if isinstance(i.tick_size, Decimal) else Decimal(str(i.tick_size))
-            out.append({
-                "symbol": i.symbol, "tick_size": str(tick),
-                "price_scale": getattr(i, "price_scale", max(0, -int(tick.as_tuple().exponent))),
-                "lot_size": i.lot_size, "max_order_qty": i.max_order_qty, "status": i.status,
-            })
+            out.append(
+                {
+                    "symbol": i.symbol,
+                    "tick_size": str(tick),
+                    "price_scale": getattr(i, "price_scale", max(0, -int(tick.as_tuple().exponent))),
+                    "lot_size": i.lot_size,
+                    "max_order_qty": i.max_order_qty,
+                    "status": i.status,
+                }
+            )
         return {"instruments": out}
 
     # ------------------------------------------------------------------ order ops
     async def op_insert(
-        self, session: str = "s1", symbol: str = "", side: str = "BUY", qty: int = 0, price: str | None = None,
-        tif: str = "GTC", order_type: str = "LIMIT", client_order_id: str | None = None,
+        self,
+        session: str = "s1",
+        symbol: str = "",
+        side: str = "BUY",
+        qty: int = 0,
+        price: str | None = None,
+        tif: str = "GTC",
+        order_type: str = "LIMIT",
+        client_order_id: str | None = None,
         extensions: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         s = self._s(session)
@@ -178,11 +211,15 @@ class Adapter:
             kwargs.pop("price")
         if HAS_TIF:
             if not market or tif != "GTC":
-                kwargs["tif"] = getattr(refclient.TIF, tif, None)
+                kwargs["tif"] = getattr(vars(refclient)["TIF"], tif, None)
                 if kwargs["tif"] is None:
-                    raise self.Unsupported(f"tif.{tif.lower()}", f"refclient {refclient.__version__} has no TIF {tif}")
+                    raise self.Unsupported(
+                        f"tif.{tif.lower()}", f"refclient {refclient.__version__} has no TIF {tif}"
+                    )
         elif tif != "GTC" and not (market and tif == "IOC"):
-            raise self.Unsupported(f"tif.{tif.lower()}", f"refclient {refclient.__version__} sends no time in force")
+            raise self.Unsupported(
+                f"tif.{tif.lower()}", f"refclient {refclient.__version__} sends no time in force"
+            )
         if VERSION >= (1, 1, 0):
             kwargs["client_order_id"] = client_order_id
         if extensions:
@@ -195,8 +232,11 @@ class Adapter:
         s.handles[coid] = handle
         if getattr(handle, "order_id", 0):
             s.coid_by_oid[handle.order_id] = coid
-        return {"client_order_id": coid, "order_id": str(getattr(handle, "order_id", "")),
-                "duplicate": bool(getattr(handle, "duplicate", False))}
+        return {
+            "client_order_id": coid,
+            "order_id": str(getattr(handle, "order_id", "")),
+            "duplicate": bool(getattr(handle, "duplicate", False)),
+        }
 
     def _handle(self, s: _Session, client_order_id: str) -> Any:
         handle = s.handles.get(client_order_id)
@@ -217,20 +257,26 @@ class Adapter:
         s = self._s(session)
         if not HAS_AMEND:
             raise self.Unsupported("order.amend", f"refclient {refclient.__version__} has no amend")
-        await self._call(s.client.amend_order(self._handle(s, client_order_id), qty=qty,
-                                              price=self._price_in(price)))
+        await self._call(
+            s.client.amend_order(self._handle(s, client_order_id), qty=qty, price=self._price_in(price))
+        )
         return {}
 
     async def op_mass_cancel(self, session: str = "s1", symbol: str | None = None) -> dict[str, Any]:
         s = self._s(session)
         if not HAS_MASS:
-            raise self.Unsupported("order.masscancel", f"refclient {refclient.__version__} has no mass cancel")
+            raise self.Unsupported(
+                "order.masscancel", f"refclient {refclient.__version__} has no mass cancel"
+            )
         await self._call(s.client.mass_cancel(symbol or ""))
         return {}
 
     # ------------------------------------------------------------------ events
     async def op_next_event(
-        self, session: str = "s1", kinds: list[str] | None = None, client_order_id: str | None = None,
+        self,
+        session: str = "s1",
+        kinds: list[str] | None = None,
+        client_order_id: str | None = None,
         timeout_s: float = 5.0,
     ) -> dict[str, Any]:
         s = self._s(session)
@@ -291,7 +337,5 @@ class Adapter:
 
     async def close(self) -> None:
         for s in self.sessions.values():
-            try:
+            with contextlib.suppress(Exception):
                 await s.client.close()
-            except Exception:
-                pass

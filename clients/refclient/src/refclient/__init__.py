@@ -9,6 +9,16 @@ from refclient.errors import ClientError, LogonRejected, OrderRejected, SessionL
 from refclient.sync import SyncClient
 
 __all__ = [
-    "ClientError", "Event", "GatewayClient", "Instrument", "LogonRejected", "OrderHandle", "OrderRejected",
-    "SessionLost", "Side", "SyncClient", "TopOfBook", "__version__",
+    "ClientError",
+    "Event",
+    "GatewayClient",
+    "Instrument",
+    "LogonRejected",
+    "OrderHandle",
+    "OrderRejected",
+    "SessionLost",
+    "Side",
+    "SyncClient",
+    "TopOfBook",
+    "__version__",
 ]

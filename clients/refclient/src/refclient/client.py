@@ -1,16 +1,17 @@
 """The asyncio client API (protocol v1).
 
-    gw = await GatewayClient.connect(host, port, username="u1", password="token")
-    instruments = await gw.instruments()
-    order = await gw.insert_order("ABC", Side.BUY, qty=10, price=100.25)   # waits for the ack
-    await gw.cancel_order(order)
-    ev = await gw.next_event(timeout=5.0)
-    await gw.close()
+gw = await GatewayClient.connect(host, port, username="u1", password="token")
+instruments = await gw.instruments()
+order = await gw.insert_order("ABC", Side.BUY, qty=10, price=100.25)   # waits for the ack
+await gw.cancel_order(order)
+ev = await gw.next_event(timeout=5.0)
+await gw.close()
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import itertools
 from collections.abc import AsyncIterator
@@ -124,10 +125,14 @@ class GatewayClient:
         client._task = asyncio.create_task(client._read_loop())
         rid = next(client._ids)
         resp = await client._request(
-            rid, pb.LOGON_REQUEST, pb.LogonRequest(request_id=rid, username=username, password=password), timeout)
+            rid,
+            pb.LOGON_REQUEST,
+            pb.LogonRequest(request_id=rid, username=username, password=password),
+            timeout,
+        )
         if resp.error_message:
             await client.close()
-            raise LogonRejected(pb.RejectCode.Name(resp.error_code), resp.error_message)
+            raise LogonRejected(_code_name(resp.error_code), resp.error_message)
         return client
 
     async def __aenter__(self) -> GatewayClient:
@@ -142,7 +147,9 @@ class GatewayClient:
             raise SessionLost(self.lost)
         self._writer.write(encode(msg_type, msg.SerializeToString()))
 
-    async def _request(self, rid: int, msg_type: int, msg: Any, timeout: float, want: set[int] | None = None) -> Any:
+    async def _request(
+        self, rid: int, msg_type: int, msg: Any, timeout: float, want: set[int] | None = None
+    ) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = _Pending(fut, want or set())
         self._send(msg_type, msg)
@@ -166,6 +173,8 @@ class GatewayClient:
                 reason = str(exc)
         except asyncio.CancelledError:
             reason = "client closed"
+        except Exception as exc:  # this release cannot handle what the gateway sent
+            reason = f"client cannot handle a gateway message: {exc!r}"
         self._lose(reason)
 
     def _lose(self, reason: str) -> None:
@@ -193,7 +202,11 @@ class GatewayClient:
         elif msg_type == pb.TOP_OF_BOOK:
             top = self.tops.setdefault(msg.symbol, TopOfBook(msg.symbol))
             top.bid_price, top.bid_qty, top.ask_price, top.ask_qty = (
-                msg.bid_price, msg.bid_qty, msg.ask_price, msg.ask_qty)
+                msg.bid_price,
+                msg.bid_qty,
+                msg.ask_price,
+                msg.ask_qty,
+            )
             top.updates += 1
         elif msg_type == pb.LOGOUT:
             self._lose(f"logged out by the gateway: {msg.reason}")
@@ -202,41 +215,83 @@ class GatewayClient:
 
     def _event(self, m: Any) -> Event:
         return Event(
-            kind=_KINDS.get(m.exec_type, "unknown"), order_id=m.order_id, request_id=m.request_id,
-            symbol=m.symbol, qty=m.qty, price=m.price, leaves_qty=m.leaves_qty, cum_qty=m.cum_qty,
-            last_qty=m.last_qty, last_price=m.last_price, trade_id=m.trade_id,
+            kind=_KINDS.get(m.exec_type, "unknown"),
+            order_id=m.order_id,
+            request_id=m.request_id,
+            symbol=m.symbol,
+            qty=m.qty,
+            price=m.price,
+            leaves_qty=m.leaves_qty,
+            cum_qty=m.cum_qty,
+            last_qty=m.last_qty,
+            last_price=m.last_price,
+            trade_id=m.trade_id,
             reason=pb.CancelReason.Name(m.cancel_reason) if m.exec_type == pb.CANCELLED else "",
-            code=pb.RejectCode.Name(m.reject_code) if m.reject_code else "", raw_code=m.reject_code,
-            text=m.text)
+            code=pb.RejectCode.Name(m.reject_code) if m.reject_code else "",
+            raw_code=m.reject_code,
+            text=m.text,
+        )
 
     # ------------------------------------------------------------------ API
     async def instruments(self, timeout: float = 5.0) -> list[Instrument]:
         rid = next(self._ids)
-        resp = await self._request(rid, pb.INSTRUMENTS_REQUEST, pb.InstrumentsRequest(request_id=rid), timeout)
+        resp = await self._request(
+            rid, pb.INSTRUMENTS_REQUEST, pb.InstrumentsRequest(request_id=rid), timeout
+        )
         return [
-            Instrument(symbol=i.symbol, description=i.description, tick_size=i.tick_size, lot_size=i.lot_size,
-                       max_order_qty=i.max_order_qty, status=pb.InstrumentState.Name(i.status), currency=i.currency)
+            Instrument(
+                symbol=i.symbol,
+                description=i.description,
+                tick_size=i.tick_size,
+                lot_size=i.lot_size,
+                max_order_qty=i.max_order_qty,
+                status=pb.InstrumentState.Name(i.status),
+                currency=i.currency,
+            )
             for i in resp.instruments
         ]
 
     async def insert_order(
-        self, symbol: str, side: Side, qty: int, price: float = 0.0, market: bool = False, timeout: float = 5.0
+        self,
+        symbol: str,
+        side: Side,
+        qty: int,
+        price: float = 0.0,
+        market: bool = False,
+        timeout: float = 5.0,
     ) -> OrderHandle:
         """Send an order and wait for its ACCEPTED report; raises OrderRejected."""
         rid = next(self._ids)
-        msg = pb.InsertOrder(request_id=rid, symbol=symbol, side=side.value, price=price, qty=qty,
-                             order_type=pb.MARKET if market else pb.LIMIT)
+        msg = pb.InsertOrder(
+            request_id=rid,
+            symbol=symbol,
+            side=side.value,
+            price=price,
+            qty=qty,
+            order_type=pb.MARKET if market else pb.LIMIT,
+        )
         rep = await self._request(rid, pb.INSERT_ORDER, msg, timeout, want={pb.ACCEPTED})
         if rep.exec_type == pb.REJECTED:
             raise OrderRejected(pb.RejectCode.Name(rep.reject_code), rep.reject_code, rep.text)
-        return OrderHandle(order_id=rep.order_id, symbol=symbol, side=side, qty=qty, price=price,
-                           exchange_order_id=rep.exchange_order_id)
+        return OrderHandle(
+            order_id=rep.order_id,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            price=price,
+            exchange_order_id=rep.exchange_order_id,
+        )
 
     async def cancel_order(self, order: OrderHandle, timeout: float = 5.0) -> None:
         """Cancel and wait for the CANCELLED report; raises OrderRejected."""
         rid = next(self._ids)
-        rep = await self._request(rid, pb.CANCEL_ORDER, pb.CancelOrder(request_id=rid, order_id=order.order_id),
-                                  timeout, want={pb.CANCELLED})
+        rep = await self._request(
+            rid,
+            pb.CANCEL_ORDER,
+            pb.CancelOrder(request_id=rid, order_id=order.order_id),
+            timeout,
+            want={pb.CANCELLED},
+        )
         if rep.exec_type == pb.REJECTED:
             raise OrderRejected(pb.RejectCode.Name(rep.reject_code), rep.reject_code, rep.text)
 
@@ -269,10 +324,8 @@ class GatewayClient:
     async def logout(self, timeout: float = 5.0) -> None:
         if self.lost is None:
             self._send(pb.LOGOUT, pb.Logout(reason="client logout"))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost_event.wait(), timeout)
-            except TimeoutError:
-                pass
         await self.close()
 
     async def close(self) -> None:
@@ -280,3 +333,11 @@ class GatewayClient:
             self._task.cancel()
         self._writer.close()
         self._lose("client closed")
+
+
+def _code_name(raw: int) -> str:
+    """A RejectCode's name, or UNKNOWN(n) for one this release does not know."""
+    try:
+        return str(pb.RejectCode.Name(raw))
+    except ValueError:
+        return f"UNKNOWN({raw})"

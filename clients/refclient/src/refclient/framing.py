@@ -1,4 +1,7 @@
-"""refgw client-protocol framing (the client's own copy): 4-byte BE length (counting the type), 4-byte BE type, payload."""
+"""refgw client-protocol framing (the client's own copy).
+
+4-byte BE length (counting the type), 4-byte BE type, payload.
+"""
 
 from __future__ import annotations
 

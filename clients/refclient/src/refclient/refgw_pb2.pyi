@@ -1,0 +1,275 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MESSAGE_TYPE_UNSPECIFIED: _ClassVar[MessageType]
+    LOGON_REQUEST: _ClassVar[MessageType]
+    LOGON_RESPONSE: _ClassVar[MessageType]
+    LOGOUT: _ClassVar[MessageType]
+    HEARTBEAT: _ClassVar[MessageType]
+    INSTRUMENTS_REQUEST: _ClassVar[MessageType]
+    INSTRUMENTS_RESPONSE: _ClassVar[MessageType]
+    INSERT_ORDER: _ClassVar[MessageType]
+    CANCEL_ORDER: _ClassVar[MessageType]
+    EXECUTION_REPORT: _ClassVar[MessageType]
+    SUBSCRIBE: _ClassVar[MessageType]
+    TOP_OF_BOOK: _ClassVar[MessageType]
+
+class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIDE_UNSPECIFIED: _ClassVar[Side]
+    BUY: _ClassVar[Side]
+    SELL: _ClassVar[Side]
+
+class OrderType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LIMIT: _ClassVar[OrderType]
+    MARKET: _ClassVar[OrderType]
+
+class ExecType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXEC_TYPE_UNSPECIFIED: _ClassVar[ExecType]
+    ACCEPTED: _ClassVar[ExecType]
+    FILL: _ClassVar[ExecType]
+    CANCELLED: _ClassVar[ExecType]
+    REJECTED: _ClassVar[ExecType]
+
+class CancelReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANCEL_REASON_UNSPECIFIED: _ClassVar[CancelReason]
+    USER: _ClassVar[CancelReason]
+    IOC_REMAINDER: _ClassVar[CancelReason]
+    FOK_KILL: _ClassVar[CancelReason]
+    MASS: _ClassVar[CancelReason]
+    HALT: _ClassVar[CancelReason]
+    EXCHANGE: _ClassVar[CancelReason]
+
+class RejectCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REJECT_CODE_UNSPECIFIED: _ClassVar[RejectCode]
+    UNKNOWN_INSTRUMENT: _ClassVar[RejectCode]
+    INVALID_QUANTITY: _ClassVar[RejectCode]
+    PRICE_NOT_ON_TICK: _ClassVar[RejectCode]
+    RISK_REJECT: _ClassVar[RejectCode]
+    UNKNOWN_ORDER: _ClassVar[RejectCode]
+    EXCHANGE_REJECT: _ClassVar[RejectCode]
+    AUTH_FAILED: _ClassVar[RejectCode]
+    NOT_LOGGED_ON: _ClassVar[RejectCode]
+    INVALID_PRICE: _ClassVar[RejectCode]
+    NO_LIQUIDITY: _ClassVar[RejectCode]
+    RISK_MAX_QUANTITY: _ClassVar[RejectCode]
+    RISK_NOTIONAL: _ClassVar[RejectCode]
+    RISK_OUTSTANDING_QUANTITY: _ClassVar[RejectCode]
+    RISK_PRICE_COLLAR: _ClassVar[RejectCode]
+
+class InstrumentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INSTRUMENT_STATE_UNSPECIFIED: _ClassVar[InstrumentState]
+    PRE_OPEN: _ClassVar[InstrumentState]
+    OPEN: _ClassVar[InstrumentState]
+    HALTED: _ClassVar[InstrumentState]
+    CLOSED: _ClassVar[InstrumentState]
+MESSAGE_TYPE_UNSPECIFIED: MessageType
+LOGON_REQUEST: MessageType
+LOGON_RESPONSE: MessageType
+LOGOUT: MessageType
+HEARTBEAT: MessageType
+INSTRUMENTS_REQUEST: MessageType
+INSTRUMENTS_RESPONSE: MessageType
+INSERT_ORDER: MessageType
+CANCEL_ORDER: MessageType
+EXECUTION_REPORT: MessageType
+SUBSCRIBE: MessageType
+TOP_OF_BOOK: MessageType
+SIDE_UNSPECIFIED: Side
+BUY: Side
+SELL: Side
+LIMIT: OrderType
+MARKET: OrderType
+EXEC_TYPE_UNSPECIFIED: ExecType
+ACCEPTED: ExecType
+FILL: ExecType
+CANCELLED: ExecType
+REJECTED: ExecType
+CANCEL_REASON_UNSPECIFIED: CancelReason
+USER: CancelReason
+IOC_REMAINDER: CancelReason
+FOK_KILL: CancelReason
+MASS: CancelReason
+HALT: CancelReason
+EXCHANGE: CancelReason
+REJECT_CODE_UNSPECIFIED: RejectCode
+UNKNOWN_INSTRUMENT: RejectCode
+INVALID_QUANTITY: RejectCode
+PRICE_NOT_ON_TICK: RejectCode
+RISK_REJECT: RejectCode
+UNKNOWN_ORDER: RejectCode
+EXCHANGE_REJECT: RejectCode
+AUTH_FAILED: RejectCode
+NOT_LOGGED_ON: RejectCode
+INVALID_PRICE: RejectCode
+NO_LIQUIDITY: RejectCode
+RISK_MAX_QUANTITY: RejectCode
+RISK_NOTIONAL: RejectCode
+RISK_OUTSTANDING_QUANTITY: RejectCode
+RISK_PRICE_COLLAR: RejectCode
+INSTRUMENT_STATE_UNSPECIFIED: InstrumentState
+PRE_OPEN: InstrumentState
+OPEN: InstrumentState
+HALTED: InstrumentState
+CLOSED: InstrumentState
+
+class LogonRequest(_message.Message):
+    __slots__ = ("request_id", "username", "password")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    username: str
+    password: str
+    def __init__(self, request_id: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class LogonResponse(_message.Message):
+    __slots__ = ("request_id", "error_message", "error_code")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    error_message: str
+    error_code: RejectCode
+    def __init__(self, request_id: _Optional[int] = ..., error_message: _Optional[str] = ..., error_code: _Optional[_Union[RejectCode, str]] = ...) -> None: ...
+
+class Logout(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    def __init__(self, request_id: _Optional[int] = ...) -> None: ...
+
+class InstrumentsRequest(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    def __init__(self, request_id: _Optional[int] = ...) -> None: ...
+
+class Instrument(_message.Message):
+    __slots__ = ("symbol", "description", "tick_size", "lot_size", "max_order_qty", "status", "currency")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TICK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LOT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_ORDER_QTY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    description: str
+    tick_size: float
+    lot_size: int
+    max_order_qty: int
+    status: InstrumentState
+    currency: str
+    def __init__(self, symbol: _Optional[str] = ..., description: _Optional[str] = ..., tick_size: _Optional[float] = ..., lot_size: _Optional[int] = ..., max_order_qty: _Optional[int] = ..., status: _Optional[_Union[InstrumentState, str]] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class InstrumentsResponse(_message.Message):
+    __slots__ = ("request_id", "instruments", "error_message")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    instruments: _containers.RepeatedCompositeFieldContainer[Instrument]
+    error_message: str
+    def __init__(self, request_id: _Optional[int] = ..., instruments: _Optional[_Iterable[_Union[Instrument, _Mapping]]] = ..., error_message: _Optional[str] = ...) -> None: ...
+
+class InsertOrder(_message.Message):
+    __slots__ = ("request_id", "symbol", "side", "price", "qty", "order_type")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    symbol: str
+    side: Side
+    price: float
+    qty: int
+    order_type: OrderType
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ...) -> None: ...
+
+class CancelOrder(_message.Message):
+    __slots__ = ("request_id", "order_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    order_id: int
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ...) -> None: ...
+
+class ExecutionReport(_message.Message):
+    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXEC_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    LEAVES_QTY_FIELD_NUMBER: _ClassVar[int]
+    CUM_QTY_FIELD_NUMBER: _ClassVar[int]
+    LAST_QTY_FIELD_NUMBER: _ClassVar[int]
+    LAST_PRICE_FIELD_NUMBER: _ClassVar[int]
+    TRADE_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    REJECT_CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    order_id: int
+    exec_type: ExecType
+    symbol: str
+    side: Side
+    price: float
+    qty: int
+    leaves_qty: int
+    cum_qty: int
+    last_qty: int
+    last_price: float
+    trade_id: str
+    cancel_reason: CancelReason
+    reject_code: RejectCode
+    text: str
+    exchange_order_id: str
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ...) -> None: ...
+
+class Subscribe(_message.Message):
+    __slots__ = ("request_id", "symbol")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    symbol: str
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ...) -> None: ...
+
+class TopOfBook(_message.Message):
+    __slots__ = ("symbol", "bid_price", "bid_qty", "ask_price", "ask_qty")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    BID_PRICE_FIELD_NUMBER: _ClassVar[int]
+    BID_QTY_FIELD_NUMBER: _ClassVar[int]
+    ASK_PRICE_FIELD_NUMBER: _ClassVar[int]
+    ASK_QTY_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    bid_price: float
+    bid_qty: int
+    ask_price: float
+    ask_qty: int
+    def __init__(self, symbol: _Optional[str] = ..., bid_price: _Optional[float] = ..., bid_qty: _Optional[int] = ..., ask_price: _Optional[float] = ..., ask_qty: _Optional[int] = ...) -> None: ...
