@@ -96,7 +96,12 @@ def load_descriptor_files(path: str | Path) -> list[descriptor_pb2.FileDescripto
                 origin = f"{path}!{name}"
                 if name.endswith(".desc"):
                     for proto in _parse_set(archive.read(name), origin):
-                        from_sets.setdefault(proto.name, proto)
+                        seen = from_sets.setdefault(proto.name, proto)
+                        if seen != proto:
+                            raise SchemaDiffError(
+                                f"{origin}: describes {proto.name} differently from another *.desc "
+                                "in the same wheel; ship one descriptor set per proto file"
+                            )
                 elif name.endswith("_pb2.py"):
                     source = archive.read(name).decode("utf-8", errors="replace")
                     for data in _serialized_files_in_pb2(source, origin):
@@ -151,6 +156,20 @@ class EnumInfo:
 class Schema:
     messages: dict[str, MessageInfo] = field(default_factory=dict)
     enums: dict[str, EnumInfo] = field(default_factory=dict)
+    package_of: dict[str, str] = field(default_factory=dict)  # full type name → proto package
+
+    @property
+    def packages(self) -> set[str]:
+        return set(self.package_of.values())
+
+    def only_packages(self, packages: set[str]) -> Schema:
+        """The part of the schema declared in ``packages`` (nested types included)."""
+        kept = {n: p for n, p in self.package_of.items() if p in packages}
+        return Schema(
+            messages={n: m for n, m in self.messages.items() if n in kept},
+            enums={n: e for n, e in self.enums.items() if n in kept},
+            package_of=kept,
+        )
 
 
 def _type_text(proto: descriptor_pb2.FieldDescriptorProto) -> str:
@@ -190,11 +209,14 @@ def _add_message(schema: Schema, prefix: str, proto: descriptor_pb2.DescriptorPr
 def build_schema(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> Schema:
     schema = Schema()
     for file in files:
+        before = schema.messages.keys() | schema.enums.keys()
         prefix = f"{file.package}." if file.package else ""
         for message in file.message_type:
             _add_message(schema, prefix, message)
         for enum in file.enum_type:
             _add_enum(schema, prefix, enum)
+        for name in (schema.messages.keys() | schema.enums.keys()) - before:
+            schema.package_of[name] = file.package
     return schema
 
 

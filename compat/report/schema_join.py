@@ -47,7 +47,7 @@ def wheels_by_version(paths: Iterable[Path], distribution: str) -> dict[str, Pat
 
 def wheel_differ(client_wheels: Mapping[str, Path], gateway_wheels: Mapping[str, Path]) -> DiffFor:
     """A ``diff_for(client_version, gateway_version)`` reading each wheel once; None when
-    either version has no wheel here."""
+    either version has no wheel here. Compares the protobuf packages both wheels ship."""
     schemas: dict[Path, Schema] = {}
 
     def schema_of(path: Path) -> Schema:
@@ -59,7 +59,10 @@ def wheel_differ(client_wheels: Mapping[str, Path], gateway_wheels: Mapping[str,
         client, gateway = client_wheels.get(client_version), gateway_wheels.get(gateway_version)
         if client is None or gateway is None:
             return None
-        changes = diff_schemas(schema_of(client), schema_of(gateway))
+        # Only the protocol both sides speak: a gateway also ships its venue protocols.
+        a, b = schema_of(client), schema_of(gateway)
+        common = a.packages & b.packages
+        changes = diff_schemas(a.only_packages(common), b.only_packages(common))
         return SchemaDiff(client.name, gateway.name, tuple(changes))
 
     return diff_for

@@ -4,15 +4,21 @@ data, or only the generated ``*_pb2.py``)."""
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
+from compat.report.cli import register
 from compat.report.errors import SchemaDiffError
+from compat.report.html import render_html
 from compat.report.markdown import render_markdown
 from compat.report.schema_diff import schema_diff
 from compat.report.schema_join import annotate_from_wheels, wheels_by_version
@@ -56,13 +62,13 @@ message MassCancel { string symbol = 1; }
 
 
 def _compile(tmp: Path, name: str, source: str) -> tuple[Path, Path]:
-    """(descriptor set, generated _pb2.py) for one proto source."""
+    """(descriptor set, generated _pb2.py) for one proto source, compiled as NAME.proto."""
     src = tmp / name
-    src.mkdir()
-    (src / "protocol.proto").write_text(source)
+    src.mkdir(parents=True)
+    (src / f"{name}.proto").write_text(source)
     out = tmp / f"{name}-out"
     out.mkdir()
-    desc = out / "protocol.desc"
+    desc = out / f"{name}.desc"
     subprocess.run(
         [
             sys.executable,
@@ -71,13 +77,13 @@ def _compile(tmp: Path, name: str, source: str) -> tuple[Path, Path]:
             f"-I{src}",
             f"--descriptor_set_out={desc}",
             f"--python_out={out}",
-            "protocol.proto",
+            f"{name}.proto",
         ],
         check=True,
         capture_output=True,
         timeout=60,
     )
-    return desc, out / "protocol_pb2.py"
+    return desc, out / f"{name}_pb2.py"
 
 
 def _wheel(path: Path, desc: Path | None, pb2: Path | None) -> Path:
@@ -90,16 +96,28 @@ def _wheel(path: Path, desc: Path | None, pb2: Path | None) -> Path:
     return path
 
 
+VENUE = """
+syntax = "proto3";
+package obx;
+message OuchEnter { int64 token = 1; }
+"""
+
+
 @pytest.fixture
 def wheels(tmp_path: Path) -> dict[str, Path]:
-    desc1, pb1 = _compile(tmp_path, "v1", V1)
-    desc2, _ = _compile(tmp_path, "v2", V2)
+    desc1, pb1 = _compile(tmp_path, "protocol", V1)
+    desc2, _ = _compile(tmp_path / "new", "protocol", V2)
+    venue, _ = _compile(tmp_path, "venue", VENUE)
     house = tmp_path / "wheelhouse"
     house.mkdir()
+    gw2 = _wheel(house / "refgw-2.0.0-py3-none-any.whl", desc2, None)
+    with zipfile.ZipFile(gw2, "a") as whl:  # a gateway also ships its venue protocol
+        whl.write(venue, "refgw/venue.desc")
     return {
         "client1": _wheel(house / "refclient-1.0.0-py3-none-any.whl", desc1, pb1),
+        "client2": _wheel(house / "refclient-2.0.0-py3-none-any.whl", desc2, None),
         "gw1": _wheel(house / "refgw-1.0.0-py3-none-any.whl", None, pb1),  # generated code only
-        "gw2": _wheel(house / "refgw-2.0.0-py3-none-any.whl", desc2, None),
+        "gw2": gw2,
         "empty": _wheel(house / "refgw-9.0.0-py3-none-any.whl", None, None),
     }
 
@@ -119,6 +137,7 @@ def test_every_kind_of_change_is_classified(wheels: dict[str, Path]) -> None:
         ("reserved-added", False, "refproto.NewOrder"),
         ("message-removed", True, "refproto.Old"),
         ("message-added", False, "refproto.MassCancel"),
+        ("message-added", False, "obx.OuchEnter"),
         ("message-type-renumbered", True, "refproto.MessageType.NEW_ORDER"),
         ("enum-value-added", False, "refproto.MessageType.MASS_CANCEL (18)"),
         ("enum-value-removed", True, "refproto.RejectCode.THROTTLED_OLD (5)"),
@@ -164,7 +183,8 @@ def test_join_annotates_failing_cells_and_flags_disagreements(wheels: dict[str, 
     results = RunResults(
         cells=(
             _cell("1.0.0", "1.0.0", Verdict.PASS, Verdict.FAIL),  # no schema change, yet a failure
-            _cell("1.0.0", "2.0.0", Verdict.PASS, Verdict.NA),  # static breaks, yet all pass
+            _cell("1.0.0", "2.0.0", Verdict.PASS, Verdict.FAIL),  # breaking changes explain it
+            _cell("2.0.0", "1.0.0", Verdict.PASS, Verdict.NA),  # static breaks, yet all pass
             _cell("1.0.0", "3.0.0", Verdict.PASS),  # no wheel for gateway 3.0.0: not annotated
         )
     )
@@ -174,18 +194,79 @@ def test_join_annotates_failing_cells_and_flags_disagreements(wheels: dict[str, 
         results, [p for p in house if p != wheels["empty"]], "refclient", "refgw"
     )
     block = annotated.meta["schema"]
-    assert [(p["client_version"], p["gateway_version"], len(p["changes"])) for p in block["pairs"]] == [
-        ("1.0.0", "1.0.0", 0),
-        ("1.0.0", "2.0.0", 15),
-    ]
-    assert [(d["gateway_version"], d["kind"]) for d in block["disagreements"]] == [
-        ("1.0.0", "fail-without-static-change"),
-        ("2.0.0", "static-break-but-pass"),
+    pairs = {(p["client_version"], p["gateway_version"]): p["changes"] for p in block["pairs"]}
+    assert sorted(pairs) == [("1.0.0", "1.0.0"), ("1.0.0", "2.0.0"), ("2.0.0", "1.0.0")]
+    assert pairs[("1.0.0", "1.0.0")] == []
+    # the gateway's venue protocol (package obx) is not part of the client/gateway contract
+    assert len(pairs[("1.0.0", "2.0.0")]) == 15 and not any(
+        "obx" in c["where"] for c in pairs[("1.0.0", "2.0.0")]
+    )
+    assert [(d["client_version"], d["gateway_version"], d["kind"]) for d in block["disagreements"]] == [
+        ("1.0.0", "1.0.0", "fail-without-static-change"),
+        ("2.0.0", "1.0.0", "static-break-but-pass"),
     ]
     md = render_markdown(annotated)
     assert "  - no wire-breaking schema change (0 safe)" in md
+    assert (
+        "- ✗ `client-1.0.0--gateway-2.0.0` [obx] **S02** (fail): (no reason recorded)\n"
+        "  - schema: refproto.NewOrder.qty (5): retyped int32 → int64: varint-compatible, but values outside "
+        "the narrower type are truncated; refproto.NewOrder.price_ticks (8): retyped int64 → sint64: "
+        "same wire type (varint), different encoding: every value decodes wrong, silently; "
+        "refproto.NewOrder.note (9): number 9 was string note, is now int64 note_id; +5 more\n"
+    ) in md
     assert "### Static schema check disagrees with the run (2)" in md
     assert (
         "- client 1.0.0 with gateway 1.0.0: S02 [obx] fail, yet the schemas differ in nothing wire-breaking"
         in md
     )
+    html = render_html(annotated)
+    assert "BREAKING refproto.NewOrder.price_ticks (8): retyped int64 → sint64" in html
+
+
+def test_schema_diff_cli_exit_code_and_json(
+    wheels: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser(prog="compat")
+    register(parser.add_subparsers(dest="command"))
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(list(argv))
+        code: int = args.func(args)
+        return code
+
+    assert run("schema-diff", str(wheels["client1"]), str(wheels["gw1"])) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "0 wire-breaking, 0 safe"
+    assert run("schema-diff", "--breaking-only", str(wheels["client1"]), str(wheels["gw2"])) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "8 wire-breaking, 8 safe" and len(out) == 10
+    assert "  BREAKING  refproto.NewOrder.price_ticks (8): retyped int64 → sint64" in "\n".join(out)
+    assert run("schema-diff", "--json", str(wheels["client1"]), str(wheels["gw2"])) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["breaking"] == 8 and len(doc["changes"]) == 16
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_real_product_descriptors_agree_between_client_and_gateway() -> None:
+    """Both products generate their descriptor set from one refgw.proto (contracts.md)."""
+    client = REPO / "clients/refclient/src/refclient/refclient.desc"
+    gateway = REPO / "gateways/refgw/src/refgw/refgw.desc"
+    if not (client.is_file() and gateway.is_file()):
+        pytest.skip("product descriptor sets not generated yet")
+    diff = schema_diff(client, gateway)
+    assert diff.breaking == (), [c.text() for c in diff.breaking]
+
+
+def test_real_wheels_in_the_wheelhouse() -> None:
+    """Consecutive released gateway wheels: every one carries readable descriptors, and a
+    version the release notes call a deliberate trap (G2.2, int64 → sint64) is flagged."""
+    wheels = wheels_by_version((REPO / "wheelhouse").glob("*.whl"), "refgw")
+    if len(wheels) < 2:
+        pytest.skip("fewer than two refgw wheels in wheelhouse/")
+    ordered = sorted(wheels, key=Version)
+    diffs = {(a, b): schema_diff(wheels[a], wheels[b]) for a, b in itertools.pairwise(ordered)}
+    assert all(d.changes for d in diffs.values()), "consecutive releases with identical schemas"
+    if "2.1.0" in wheels and "2.2.0" in wheels:
+        retyped = [c for c in diffs[("2.1.0", "2.2.0")].breaking if c.kind == "field-retyped"]
+        assert any("int64 → sint64" in c.detail for c in retyped), diffs[("2.1.0", "2.2.0")].changes
