@@ -378,14 +378,16 @@ class LocalProcess:
                     return  # it reported ready and then exited: the caller sees poll()
                 raise self._start_error(
                     f"{self.name} died at start with exit code {code} on host {self.host.spec}, "
-                    f"{timing.monotonic() - started:.1f}s after start, before it could {probe.describe()}",
+                    f"{timing.monotonic() - started:.1f}s after start, before it could {probe.describe()} "
+                    f"({probe.expectation()})",
                     code,
                 )
             if deadline.expired():
                 code = self.stop(grace_s=1.0)
                 raise self._start_error(
                     f"{self.name} did not {probe.describe()} within {probe.timeout_s:.1f}s on host "
-                    f"{self.host.spec}; it was still running and was stopped (exit code {code})",
+                    f"{self.host.spec}; exit code {code} (it was still running, so it was stopped); "
+                    f"{probe.expectation()}",
                     code,
                 )
             if not isinstance(probe, ReadyLine):

@@ -42,7 +42,10 @@ class ReadyLine:
         return {k: v for k, v in found.groupdict().items() if v is not None}
 
     def describe(self) -> str:
-        return f"report ready (a stdout line matching {self.pattern!r})"
+        return "report ready"
+
+    def expectation(self) -> str:
+        return f"expected a stdout line matching {self.pattern!r}"
 
     @classmethod
     def named(cls, name: str, timeout_s: float = 10.0) -> ReadyLine:
@@ -69,6 +72,9 @@ class PortOpen:
 
     def describe(self) -> str:
         return f"accept connections on {self.host}:{self.port}"
+
+    def expectation(self) -> str:
+        return f"expected {self.host}:{self.port} to accept a TCP connection"
 
     def info(self) -> dict[str, str]:
         return {"host": self.host, "port": str(self.port)}
