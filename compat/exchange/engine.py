@@ -877,6 +877,35 @@ class Engine:
         for symbol, dirty in dirty_by_book.items():
             self._publish(self.books[symbol], dirty, now)
 
+    def reject_order(
+        self, member: str, request_id: int, client_order_id: str, symbol: str, code: int, text: str
+    ) -> None:
+        """A new order refused by a venue before it reached matching (e.g. a TLX price not on
+        tick): still one sequenced OrderRejected, so the stream and the audit log show it."""
+        now = self._clock()
+        self._emit(
+            self.member(member), OrderRejected, member, now, (request_id, client_order_id, symbol, code, text)
+        )
+
+    def reject_amend(
+        self,
+        member: str,
+        request_id: int,
+        order_id: int,
+        orig_client_order_id: str,
+        new_client_order_id: str,
+        code: int,
+        text: str,
+    ) -> None:
+        now = self._clock()
+        self._emit(
+            self.member(member),
+            ReplaceRejected,
+            member,
+            now,
+            (request_id, order_id, orig_client_order_id, new_client_order_id, code, text),
+        )
+
     # ------------------------------------------------------------------ instruments
 
     def set_status(self, symbol: str, status: int, cancel_resting: bool = False) -> int:
