@@ -35,6 +35,8 @@ class GwOrder:
     price_ticks: int
     session: Session | None
     request_id: int = 0
+    client_order_id: str = ""
+    extensions: bytes = b""  # raw request fields 1000-1999, echoed on every report
     exch_order_id: str = ""
     leaves_qty: int = 0
     cum_qty: int = 0
@@ -62,6 +64,7 @@ class Gateway:
         self.boot = format(time.time_ns() // 1_000_000 % 36**6, "x")
         self.next_gw_id = 1
         self.orders: dict[int, GwOrder] = {}
+        self.by_client_id: dict[tuple[str, str], GwOrder] = {}  # (username, client_order_id)
         self.by_venue_coid: dict[str, GwOrder] = {}
         self.outstanding: dict[str, int] = {}  # username -> sum of leaves of live orders
         self.books: dict[str, Book] = {}
@@ -120,6 +123,8 @@ class Gateway:
         price_ticks: int,
         order_type: str,
         tif: str,
+        client_order_id: str = "",
+        extensions: bytes = b"",
     ) -> GwOrder:
         """Route a validated order (risk checked here); raises Reject."""
         instr = self.instruments.get(symbol)
@@ -144,19 +149,34 @@ class Gateway:
             session=session,
             request_id=request_id,
             leaves_qty=qty,
+            client_order_id=client_order_id,
+            extensions=extensions,
         )
         self.orders[gw_id] = order
+        if client_order_id:
+            self.by_client_id[(order.username, client_order_id)] = order
         self.by_venue_coid[order.venue_coid] = order
         self.outstanding[order.username] = self.outstanding.get(order.username, 0) + qty
         self.venue.new_order(order.venue_coid, symbol, side, order_type, tif, qty, order.price_ticks)
         return order
 
-    def cancel(self, session: Session, request_id: int, gw_id: int) -> GwOrder:
-        order = self.orders.get(gw_id)
+    def existing(self, username: str, client_order_id: str) -> GwOrder | None:
+        """The order a repeated client_order_id refers to (idempotent inserts)."""
+        if not client_order_id:
+            return None
+        return self.by_client_id.get((username, client_order_id))
+
+    def find(self, session: Session, gw_id: int, client_order_id: str) -> GwOrder:
+        order = self.orders.get(gw_id) if gw_id else self.existing(session.username, client_order_id)
         if order is None or order.username != session.username:
-            raise Reject("UNKNOWN_ORDER", f"no order {gw_id} for user {session.username!r}")
+            ref = gw_id or repr(client_order_id)
+            raise Reject("UNKNOWN_ORDER", f"no order {ref} for user {session.username!r}")
+        return order
+
+    def cancel(self, session: Session, request_id: int, gw_id: int, client_order_id: str = "") -> GwOrder:
+        order = self.find(session, gw_id, client_order_id)
         if not order.live:
-            raise Reject("UNKNOWN_ORDER", f"order {gw_id} is {order.state}, not live")
+            raise Reject("UNKNOWN_ORDER", f"order {order.gw_id} is {order.state}, not live")
         order.request_id = request_id
         self.venue.cancel(order.venue_coid, order.symbol)
         return order

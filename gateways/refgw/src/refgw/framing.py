@@ -12,9 +12,10 @@ MAX_FRAME = 1 << 20  # payload cap; a longer frame is refused without buffering 
 class FrameError(Exception):
     """The byte stream broke the framing rules; ``fatal`` means it cannot be resynchronised."""
 
-    def __init__(self, message: str, fatal: bool) -> None:
+    def __init__(self, message: str, fatal: bool, skip: int | None = None) -> None:
         super().__init__(message)
         self.fatal = fatal
+        self.skip = skip  # payload bytes to discard to stay in sync (oversize frames)
 
 
 def encode(msg_type: int, payload: bytes) -> bytes:
@@ -31,7 +32,11 @@ async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -
     if length < 4:
         raise FrameError(f"frame length {length} is below the 4-byte type", fatal=True)
     if length - 4 > max_frame:
-        raise FrameError(f"frame of {length - 4} payload bytes exceeds the {max_frame}-byte cap", fatal=True)
+        raise FrameError(
+            f"frame of {length - 4} payload bytes exceeds the {max_frame}-byte cap",
+            fatal=False,
+            skip=length - 4,
+        )
     try:
         payload = await reader.readexactly(length - 4)
     except asyncio.IncompleteReadError as exc:
@@ -39,3 +44,12 @@ async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -
             f"truncated frame: {len(exc.partial)} of {length - 4} payload bytes before EOF", fatal=True
         ) from None
     return msg_type, payload
+
+
+async def skip_bytes(reader: asyncio.StreamReader, count: int) -> None:
+    """Discard ``count`` bytes without buffering them all (an oversize frame's payload)."""
+    while count > 0:
+        chunk = await reader.read(min(count, 1 << 16))
+        if not chunk:
+            raise asyncio.IncompleteReadError(b"", count)
+        count -= len(chunk)
