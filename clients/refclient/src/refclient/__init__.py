@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
-from refclient.client import Event, GatewayClient, Instrument, OrderHandle, Side, TopOfBook
-from refclient.errors import ClientError, LogonRejected, OrderRejected, SessionLost
+from refclient.client import (
+    PROTOCOL_RANGE,
+    TIF,
+    Event,
+    GatewayClient,
+    Instrument,
+    OrderHandle,
+    Side,
+    TopOfBook,
+)
+from refclient.errors import (
+    ClientError,
+    FeatureUnsupported,
+    LogonRejected,
+    OrderRejected,
+    ProtocolVersionError,
+    SessionLost,
+)
 from refclient.sync import SyncClient
 
 __all__ = [
+    "PROTOCOL_RANGE",
+    "TIF",
     "ClientError",
     "Event",
+    "FeatureUnsupported",
     "GatewayClient",
     "Instrument",
     "LogonRejected",
     "OrderHandle",
     "OrderRejected",
+    "ProtocolVersionError",
     "SessionLost",
     "Side",
     "SyncClient",

@@ -16,6 +16,23 @@ class LogonRejected(ClientError):
         self.text = text
 
 
+class ProtocolVersionError(ClientError):
+    """No protocol version both sides speak; ``supported`` is the gateway's (min, max)."""
+
+    def __init__(self, supported: tuple[int, int], text: str) -> None:
+        super().__init__(f"{text} (gateway supports {supported[0]}..{supported[1]})")
+        self.supported = supported
+        self.text = text
+
+
+class FeatureUnsupported(ClientError):
+    """The negotiated session lacks a capability the call needs; nothing was sent."""
+
+    def __init__(self, capability: str, text: str = "") -> None:
+        super().__init__(text or f"the gateway does not offer {capability}")
+        self.capability = capability
+
+
 class OrderRejected(ClientError):
     """An order request was rejected; ``code`` is the RejectCode name, ``raw_code`` its number."""
 

@@ -21,6 +21,7 @@ class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXECUTION_REPORT: _ClassVar[MessageType]
     SUBSCRIBE: _ClassVar[MessageType]
     TOP_OF_BOOK: _ClassVar[MessageType]
+    REJECT: _ClassVar[MessageType]
 
 class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -68,6 +69,17 @@ class RejectCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RISK_NOTIONAL: _ClassVar[RejectCode]
     RISK_OUTSTANDING_QUANTITY: _ClassVar[RejectCode]
     RISK_PRICE_COLLAR: _ClassVar[RejectCode]
+    UNSUPPORTED_MESSAGE_TYPE: _ClassVar[RejectCode]
+    MALFORMED_MESSAGE: _ClassVar[RejectCode]
+    UNSUPPORTED_TIME_IN_FORCE: _ClassVar[RejectCode]
+    UNSUPPORTED_PROTOCOL_VERSION: _ClassVar[RejectCode]
+    DUPLICATE_CLORDID_REPLAYED: _ClassVar[RejectCode]
+
+class TimeInForce(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GTC: _ClassVar[TimeInForce]
+    DAY: _ClassVar[TimeInForce]
+    IOC: _ClassVar[TimeInForce]
 
 class InstrumentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -88,6 +100,7 @@ CANCEL_ORDER: MessageType
 EXECUTION_REPORT: MessageType
 SUBSCRIBE: MessageType
 TOP_OF_BOOK: MessageType
+REJECT: MessageType
 SIDE_UNSPECIFIED: Side
 BUY: Side
 SELL: Side
@@ -120,6 +133,14 @@ RISK_MAX_QUANTITY: RejectCode
 RISK_NOTIONAL: RejectCode
 RISK_OUTSTANDING_QUANTITY: RejectCode
 RISK_PRICE_COLLAR: RejectCode
+UNSUPPORTED_MESSAGE_TYPE: RejectCode
+MALFORMED_MESSAGE: RejectCode
+UNSUPPORTED_TIME_IN_FORCE: RejectCode
+UNSUPPORTED_PROTOCOL_VERSION: RejectCode
+DUPLICATE_CLORDID_REPLAYED: RejectCode
+GTC: TimeInForce
+DAY: TimeInForce
+IOC: TimeInForce
 INSTRUMENT_STATE_UNSPECIFIED: InstrumentState
 PRE_OPEN: InstrumentState
 OPEN: InstrumentState
@@ -127,24 +148,44 @@ HALTED: InstrumentState
 CLOSED: InstrumentState
 
 class LogonRequest(_message.Message):
-    __slots__ = ("request_id", "username", "password")
+    __slots__ = ("request_id", "username", "password", "protocol_min", "protocol_max", "client_name", "client_version", "capabilities")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_MIN_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_MAX_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     username: str
     password: str
-    def __init__(self, request_id: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+    protocol_min: int
+    protocol_max: int
+    client_name: str
+    client_version: str
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., protocol_min: _Optional[int] = ..., protocol_max: _Optional[int] = ..., client_name: _Optional[str] = ..., client_version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LogonResponse(_message.Message):
-    __slots__ = ("request_id", "error_message", "error_code")
+    __slots__ = ("request_id", "error_message", "error_code", "negotiated_version", "gateway_version", "capabilities", "supported_min", "supported_max")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    NEGOTIATED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTED_MIN_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTED_MAX_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     error_message: str
     error_code: RejectCode
-    def __init__(self, request_id: _Optional[int] = ..., error_message: _Optional[str] = ..., error_code: _Optional[_Union[RejectCode, str]] = ...) -> None: ...
+    negotiated_version: int
+    gateway_version: str
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    supported_min: int
+    supported_max: int
+    def __init__(self, request_id: _Optional[int] = ..., error_message: _Optional[str] = ..., error_code: _Optional[_Union[RejectCode, str]] = ..., negotiated_version: _Optional[int] = ..., gateway_version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., supported_min: _Optional[int] = ..., supported_max: _Optional[int] = ...) -> None: ...
 
 class Logout(_message.Message):
     __slots__ = ("reason",)
@@ -193,31 +234,37 @@ class InstrumentsResponse(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., instruments: _Optional[_Iterable[_Union[Instrument, _Mapping]]] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class InsertOrder(_message.Message):
-    __slots__ = ("request_id", "symbol", "side", "price", "qty", "order_type")
+    __slots__ = ("request_id", "symbol", "side", "price", "qty", "order_type", "time_in_force", "client_order_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     QTY_FIELD_NUMBER: _ClassVar[int]
     ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIME_IN_FORCE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     symbol: str
     side: Side
     price: float
     qty: int
     order_type: OrderType
-    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ...) -> None: ...
+    time_in_force: TimeInForce
+    client_order_id: str
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., time_in_force: _Optional[_Union[TimeInForce, str]] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class CancelOrder(_message.Message):
-    __slots__ = ("request_id", "order_id")
+    __slots__ = ("request_id", "order_id", "client_order_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     order_id: int
-    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ...) -> None: ...
+    client_order_id: str
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class ExecutionReport(_message.Message):
-    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id")
+    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +281,7 @@ class ExecutionReport(_message.Message):
     REJECT_CODE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     order_id: int
     exec_type: ExecType
@@ -250,7 +298,20 @@ class ExecutionReport(_message.Message):
     reject_code: RejectCode
     text: str
     exchange_order_id: str
-    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ...) -> None: ...
+    client_order_id: str
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ...) -> None: ...
+
+class Reject(_message.Message):
+    __slots__ = ("request_id", "code", "text", "ref_message_type")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    REF_MESSAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    code: RejectCode
+    text: str
+    ref_message_type: int
+    def __init__(self, request_id: _Optional[int] = ..., code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., ref_message_type: _Optional[int] = ...) -> None: ...
 
 class Subscribe(_message.Message):
     __slots__ = ("request_id", "symbol")
