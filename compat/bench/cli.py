@@ -1,7 +1,9 @@
 """``compat bench``: the floor, the self-test, the gateway, sweeps, A/B and history.
 
-    compat bench --floor-only                  floor + instrument self-test on this machine
-    compat bench --floor-only --sweep 1000,2000,4000 --slo-ms 5
+    compat bench                               floor, then the candidate gateway (matrix.yaml)
+    compat bench --sweep 1000,2000,4000 --slo-ms 5     ... plus a rate sweep and its knee
+    compat bench --compare gateway=2.0.0,HEAD  A/B, interleaved rounds, bootstrap CI
+    compat bench --floor-only                  floor + instrument self-test only (no matrix)
     compat bench history --store .compat/bench  change points over stored runs
 
 Exit codes: 0 a valid result; 1 an error; 3 the result is void (rate short, loss, or the
@@ -38,6 +40,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--host", default="local", help="host spec for every process (default local)")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="results store directory")
     parser.add_argument("--no-plots", action="store_true", help="skip the matplotlib PNGs")
+    parser.add_argument("--matrix", type=Path, default=Path("matrix.yaml"), help="matrix file (gateway mode)")
+    parser.add_argument("--cache-dir", type=Path, default=Path(".compat"), help="envs and candidate builds")
+    parser.add_argument("--gateway", default=None, help="gateway version (default: the candidate)")
+    parser.add_argument("--client", default=None, help="client version (default: the candidate)")
+    parser.add_argument("--venue", default=None, help="venue (default: the first in matrix.yaml)")
+    parser.add_argument("--compare", default=None, metavar="gateway=A,B",
+                        help="A/B two gateway versions (HEAD = the candidate)")
+    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per side")
     parser.set_defaults(func=_run)
     sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     history = sub.add_parser("history", help="change points over stored runs (ruptures)")
@@ -59,50 +69,100 @@ def _rates(text: str) -> tuple[float, ...]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from compat.bench.outputs import render_text, write_outputs
+    from compat.bench.outputs import write_outputs
     from compat.bench.run import BenchSession, BenchSettings
 
-    if not args.floor_only:
-        raise ConfigError(
-            "compat bench: only --floor-only is available from the CLI so far; the gateway "
-            "measurement runs under the plugin (pytest -m bench). See docs/bench.md."
-        )
     if args.drivers < 1 or args.connections < 1:
         raise ConfigError("--drivers and --connections must be at least 1")
+    versions = _compare_versions(args.compare) if args.compare else None
+    if versions is not None and args.floor_only:
+        raise ConfigError("--compare and --floor-only exclude each other")
     settings = BenchSettings(rate=args.rate, duration_s=args.duration, warmup_s=args.warmup,
                              drivers=args.drivers, connections=args.connections, stall_ms=args.stall_ms,
                              sweep=args.sweep, slo_p99_ms=args.slo_ms, host=args.host, spin_us=args.spin_us)
     started = timing.monotonic()
     out_dir = args.store / _run_dir_name()
     session = BenchSession(settings, out_dir / "logs", progress=_progress)
-    run = session.floor_only()
-    floor = run.floor
-    assert floor is not None
+    if args.floor_only:
+        run = session.floor_only()
+    else:
+        from compat.bench.target import resolve_target
+
+        target = resolve_target(args.matrix, args.cache_dir, out_dir / "logs", gateway=args.gateway,
+                                client=args.client, venue=args.venue, progress=_progress)
+        run = session.compare_gateways(target, versions, args.rounds) if versions else session.gateway(target)
     print()
-    print(f"compat bench run {run.run_id} on {settings.host}: {settings.drivers} driver(s) x "
-          f"{settings.connections} session(s), warm-up {settings.warmup_s:.1f}s excluded")
-    _print_point(floor, None)
-    if run.self_test is not None and run.stall_check is not None:
-        print(f"  self-test      {run.stall_check.describe()}")
-        print(f"                 (relay actually stopped {run.stall.observed_ns / 1e6:.1f} ms)"
-              if run.stall else "")
-    for point in run.sweep:
-        print(render_text(point, floor))
-        _print_rates(point)
-    if run.knee is not None:
-        knee = run.knee
-        rate = f"{knee.rate:.0f}/s" if knee.rate is not None else "below the lowest rate"
-        print(f"  knee           {rate} (limited by {knee.limited_by}: {knee.detail})")
-    written = write_outputs(out_dir, run.as_dict(), run.points(), floor, timing.wall_ns(), run.run_id)
+    void = _print_run(run)
+    written = write_outputs(out_dir, run.as_dict(), run.points(), run.floor, timing.wall_ns(), run.run_id)
     if not args.no_plots:
         written += _plots(out_dir, run)
     print(f"  outputs        {out_dir}/ ({len(written)} files: bench.json, .hgrm, CSV, Influx, OpenMetrics"
           f"{', PNG' if not args.no_plots else ''})")
     print(f"  wall time      {timing.monotonic() - started:.1f}s")
-    void = not floor.valid or (run.stall_check is not None and not run.stall_check.detected) or \
-        any(not p.valid for p in run.sweep[:-1])
     print("  RESULT         " + ("VOID (see reasons above)" if void else "valid"))
     return EXIT_VOID if void else 0
+
+
+def _compare_versions(text: str) -> tuple[str, str]:
+    role, _, rest = text.partition("=")
+    versions = [v.strip() for v in rest.split(",") if v.strip()]
+    if role != "gateway" or len(versions) != 2:
+        raise ConfigError(f"--compare expects gateway=A,B (e.g. gateway=2.0.0,HEAD), got {text!r}")
+    return versions[0], versions[1]
+
+
+def _print_run(run: Any) -> bool:
+    """Print the report; True when the run is void."""
+    from compat.bench.outputs import render_text
+
+    settings = run.settings
+    floor = run.floor
+    assert floor is not None
+    print(f"compat bench run {run.run_id} on {settings.host}: {settings.drivers} driver(s) x "
+          f"{settings.connections} session(s), warm-up {settings.warmup_s:.1f}s excluded, "
+          f"latency from INTENDED send time (coordinated-omission corrected)")
+    print("FLOOR (client driver -> relay -> echo, same hosts, same measurement code)")
+    _print_point(floor, None)
+    void = not floor.valid
+    for point in run.gateway:
+        print(f"GATEWAY {point.label}")
+        _print_point(point, floor)
+        void = void or not point.valid
+        ratio = point.percentiles().p50 / max(floor.percentiles().p50, 1)
+        verdict = "met" if ratio <= 1.5 else "NOT met"
+        print(f"  goal           order->ack p50 <= 1.5 x floor p50: {ratio:.2f} x -> {verdict}")
+    if run.stall_check is not None:
+        target = "gateway" if run.gateway else "relay"
+        print(f"SELF-TEST (SIGSTOP the {target} mid-run)")
+        stopped = run.stall.observed_ns / 1e6
+        print(f"  {run.stall_check.describe()}; {target} actually stopped {stopped:.1f} ms")
+        void = void or not run.stall_check.detected
+    if run.sweep:
+        print("RATE SWEEP")
+        for point in run.sweep:
+            print(render_text(point, floor))
+            _print_rates(point)
+    if run.knee is not None:
+        knee = run.knee
+        rate = f"{knee.rate:.0f}/s" if knee.rate is not None else "below the lowest rate"
+        print(f"  knee           {rate} (limited by {knee.limited_by}: {knee.detail})")
+    for label, points in run.ab_rounds.items():
+        print(f"A/B {label}: p50 per round (us): " +
+              " ".join(f"{p.percentiles().p50 / 1000:.0f}" for p in points))
+        void = void or any(not p.valid for p in points)
+    for comparison in run.comparisons:
+        print(f"  compare        {comparison.describe()}")
+    if run.audit:
+        audit = run.audit
+        if audit.get("checked"):
+            state = "match" if audit.get("match") else "MISMATCH"
+            print(f"  audit          harness acked {audit['acked_by_harness']}, exchange audit accepted "
+                  f"{audit['accepted_in_audit']}: {state}")
+        else:
+            print(f"  audit          not checked: {audit.get('reason')}")
+    for note in run.notes:
+        print(f"  note           {note}")
+    return void
 
 
 def _print_point(point: Any, floor: Any) -> None:

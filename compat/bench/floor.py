@@ -110,7 +110,7 @@ class FloorRig:
 
     def __init__(self, host: Host, log_dir: Path, *, drivers: int = 1, connections: int = 1,
                  driver_python: str = sys.executable, relay_python: str = sys.executable,
-                 payload_size: int = 64, start_timeout_s: float = 15.0) -> None:
+                 payload_size: int = 64, start_timeout_s: float = 15.0, relay_loop: str = "asyncio") -> None:
         self.host = host
         self.log_dir = Path(log_dir)
         self.drivers = drivers
@@ -119,6 +119,7 @@ class FloorRig:
         self.relay_python = relay_python
         self.payload_size = payload_size
         self.start_timeout_s = start_timeout_s
+        self.relay_loop = relay_loop  # "auto" = uvloop iff installed, as refgw does
         self.echo: Process | None = None
         self.relay: Process | None = None
         self.relay_address: tuple[str, int] | None = None
@@ -168,7 +169,8 @@ class FloorRig:
         return {"PYTHONPATH": _SOURCE_ROOT}
 
     def _start_relay(self, mode: str, extra: list[str]) -> Process:
-        command = Command(argv=(self.relay_python, "-m", "compat.bench.relay", "--mode", mode, *extra),
+        command = Command(argv=(self.relay_python, "-m", "compat.bench.relay", "--mode", mode,
+                                "--loop", self.relay_loop, *extra),
                           name=f"floor-{mode}", env=self._environment())
         process = self.host.start(command, ReadyLine.named(mode.upper(), self.start_timeout_s), self.log_dir)
         self._exit.callback(_stop, process)

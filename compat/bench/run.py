@@ -6,19 +6,24 @@ returns values; printing is the caller's business, through the ``progress`` call
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compat import timing
-from compat.bench.analysis import Knee, SweepPoint, find_knee
+from compat.bench.analysis import Comparison, Knee, SweepPoint, compare, find_knee
 from compat.bench.floor import FloorRig, Stall, StallRecord
+from compat.bench.gateway import GatewayLoad
 from compat.bench.loadpoint import LoadPoint
 from compat.bench.selftest import StallCheck, check_stall
 from compat.harness.host import host_from_spec
+
+if TYPE_CHECKING:
+    from compat.bench.target import Target
 
 SCHEMA = "compat-bench/1"
 Progress = Callable[[str], None]
@@ -57,7 +62,15 @@ class BenchRun:
     sweep: list[LoadPoint] = field(default_factory=list)
     knee: Knee | None = None
     gateway: list[LoadPoint] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+    ab_rounds: dict[str, list[LoadPoint]] = field(default_factory=dict)
+    audit: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def headline(self) -> LoadPoint | None:
+        """The gateway's main load point (the first one measured), if any."""
+        return self.gateway[0] if self.gateway else None
 
     def points(self) -> list[LoadPoint]:
         found = [p for p in (self.floor, self.self_test) if p is not None]
@@ -80,6 +93,9 @@ class BenchRun:
             "sweep": [p.as_dict() for p in self.sweep],
             "knee": self.knee.as_dict() if self.knee else None,
             "gateway": [p.as_dict() for p in self.gateway],
+            "comparisons": [c.as_dict() for c in self.comparisons],
+            "ab_rounds": {label: [p.as_dict() for p in points] for label, points in self.ab_rounds.items()},
+            "audit": dict(self.audit),
             "notes": list(self.notes),
         }
 
@@ -125,6 +141,92 @@ class BenchSession:
                                           int(settings.slo_p99_ms * 1e6))
         return self.run
 
+    def gateway(self, target: Target) -> BenchRun:
+        """Floor first, then the gateway of ``target``'s cell: point, self-test, sweep, knee."""
+        from compat.stack import Stack
+
+        settings = self.settings
+        cell = target.cell
+        self._floor_for(target)
+        self.progress(f"starting the stack of {cell.id} (exchange -> gateway {cell.gateway.version})")
+        with Stack(cell, target.matrix, target.envs, self.log_dir / cell.id, target.hosts,
+                   target.settings) as stack:
+            load = GatewayLoad(stack, drivers=settings.drivers, connections=settings.connections).connect()
+            label = f"gateway-{cell.gateway.version}"
+            self.progress(f"{label}: {settings.rate:.0f}/s for {settings.duration_s:.1f}s, "
+                          f"order {load.order}")
+            point, _ = load.run(settings.plan(), label)
+            self.run.gateway.append(point)
+            if settings.stall_ms > 0:
+                stall = Stall(after_s=settings.warmup_s + 0.4 * settings.duration_s,
+                              duration_s=settings.stall_ms / 1000)
+                self.progress(f"self-test: SIGSTOP the gateway for {settings.stall_ms:.0f} ms mid-run")
+                tested, record = load.run(settings.plan(), f"{label}-selftest", stall)
+                assert record is not None
+                self.run.self_test, self.run.stall = tested, record
+                self.run.stall_check = check_stall(tested, record.requested_ns)
+            for rate in settings.sweep:
+                self.progress(f"sweep: {label} at {rate:.0f}/s")
+                swept, _ = load.run(settings.plan(rate), f"{label}@{rate:.0f}")
+                self.run.sweep.append(swept)
+                if not swept.valid or swept.percentiles().p99 > settings.slo_p99_ms * 1e6:
+                    break
+            if self.run.sweep:
+                self.run.knee = find_knee([sweep_point(p) for p in self.run.sweep],
+                                          int(settings.slo_p99_ms * 1e6))
+        # After the stop, so the exchange has flushed its audit log.
+        self.run.audit = reconcile_audit(stack.audit_path, self.run)
+        if self.run.audit.get("checked") and not self.run.audit.get("match"):
+            for point in self.run.gateway:
+                point.invalid_reasons.append(
+                    f"audit mismatch: harness acked {self.run.audit['acked_by_harness']}, exchange accepted "
+                    f"{self.run.audit['accepted_in_audit']}")
+        return self.run
+
+    def compare_gateways(self, target: Target, versions: tuple[str, str], rounds: int = 6) -> BenchRun:
+        """A/B: two stacks side by side, load alternated A, B, A, B so machine drift cancels."""
+        from compat.bench.target import pick
+        from compat.stack import Stack
+
+        settings = self.settings
+        releases = [pick(target.gateway_releases, version, "gateway") for version in versions]
+        self._floor_for(target)
+        loads: dict[str, GatewayLoad] = {}
+        with contextlib.ExitStack() as stacks:
+            for side, release in zip("AB", releases, strict=True):
+                cell = type(target.cell)(client=target.cell.client, gateway=release, venue=target.cell.venue)
+                envs = {"gateway": target.env_for(release), "client": target.envs["client"]}
+                self.progress(f"starting stack {side}: {cell.id}")
+                stack = stacks.enter_context(Stack(cell, target.matrix, envs,
+                                                   self.log_dir / f"{side}-{cell.id}",
+                                                   target.hosts, target.settings))
+                loads[f"{side}:gateway-{release.version}"] = GatewayLoad(
+                    stack, drivers=settings.drivers, connections=settings.connections).connect()
+            for number in range(1, rounds + 1):
+                for label, load in loads.items():
+                    self.progress(f"A/B round {number}/{rounds}: {label}")
+                    point, _ = load.run(settings.plan(), f"{label}#{number}")
+                    self.run.ab_rounds.setdefault(label, []).append(point)
+        (label_a, points_a), (label_b, points_b) = self.run.ab_rounds.items()
+        void = [p.label for p in points_a + points_b if not p.valid]
+        if void:
+            self.run.notes.append(f"A/B comparison is void: invalid rounds {void}")
+        for key in ("p50", "p99"):
+            a = [float(getattr(p.percentiles(), key)) for p in points_a]
+            b = [float(getattr(p.percentiles(), key)) for p in points_b]
+            self.run.comparisons.append(compare(a, b, metric=f"{key} {label_b} / {label_a}"))
+        return self.run
+
+    def _floor_for(self, target: Target) -> None:
+        """The floor on the gateway's host with the gateway's and client's interpreters."""
+        settings = self.settings
+        self.progress("floor: relay/echo with the gateway venv's Python, drivers with the client's")
+        with FloorRig(target.hosts["gateway"], self.log_dir / "floor", drivers=settings.drivers,
+                      connections=settings.connections, payload_size=settings.payload_size,
+                      driver_python=str(target.envs["client"].python),
+                      relay_python=str(target.envs["gateway"].python), relay_loop="auto") as rig:
+            self.run.floor, _ = rig.run(settings.plan())
+
     def _self_test(self, rig: FloorRig) -> None:
         settings = self.settings
         stall_s = settings.stall_ms / 1000
@@ -137,3 +239,24 @@ class BenchSession:
         self.run.stall = record
         assert record is not None
         self.run.stall_check = check_stall(point, record.requested_ns)
+
+
+def reconcile_audit(audit_path: Path, run: BenchRun) -> dict[str, Any]:
+    """Acked orders by the harness against orders the exchange's audit log accepted.
+
+    Best effort: the audit log format belongs to the exchange; when it cannot be read the
+    reason is recorded (and shown), never silently skipped.
+    """
+    acked = sum(p.counts.get("acked", 0) for p in run.gateway + run.sweep +
+                ([run.self_test] if run.self_test else []))
+    try:
+        from compat.exchange.audit import read_audit
+
+        records = read_audit(audit_path)
+    except Exception as exc:  # the exchange's reader raises its own error types
+        return {"checked": False, "reason": f"cannot read {audit_path}: {exc}", "acked_by_harness": acked}
+    # The bench is the only traffic on its stack, so every accepted order is one of ours.
+    accepted = sum(1 for record in records if record.kind == "accepted")
+    rejected = sum(1 for record in records if record.kind == "rejected")
+    return {"checked": True, "acked_by_harness": acked, "accepted_in_audit": accepted,
+            "rejected_in_audit": rejected, "match": accepted == acked, "audit_log": str(audit_path)}

@@ -1,0 +1,98 @@
+"""The gateway under load: drivers in the client's venv, straight to the gateway of a Stack.
+
+The Stack (exchange -> gateway) is the matrix's own; the bench only adds driver processes
+that connect to the gateway's real address (not through the fault proxy: a proxy hop would
+be measured as gateway latency) and runs the same ``run_load_plan`` the floor runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from compat.bench.floor import Stall, StallRecord, run_drivers
+from compat.bench.loadpoint import LoadPoint
+from compat.driver.handle import DriverHandle
+from compat.errors import ConfigError, HarnessError
+from compat.stack import Stack, parse_addresses
+
+# Throttle and risk limits far above any bench rate; no users (open access). The gateway's
+# default throttle (1000 msgs/s per session) would otherwise reject the load as THROTTLED.
+BENCH_AUTH: dict[str, Any] = {
+    "throttle": {"limit": 1_000_000_000, "window_s": 1.0},
+    "risk": {"max_order_qty": 1_000_000_000, "max_notional": "1000000000000000",
+             "max_outstanding_qty": 1_000_000_000_000, "price_collar_ticks": 0},
+}
+
+
+def write_bench_auth(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "bench-auth.json"
+    path.write_text(json.dumps(BENCH_AUTH, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def gateway_address(stack: Stack) -> tuple[str, int]:
+    """The running gateway's own client address (bypassing the stack's fault proxy)."""
+    if stack.gateway is None:
+        raise HarnessError("the stack has no running gateway")
+    info = stack.gateway.ready_info
+    addresses = parse_addresses(info.get("addrs", stack.gateway.ready_line))
+    if "client" not in addresses:
+        raise HarnessError(f"gateway ready line has no client= address: {stack.gateway.ready_line!r}")
+    return stack.hosts["gateway"].reachable_address(addresses["client"])
+
+
+def resting_order(instruments: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """A BUY limit far below any market (100 ticks): acked by the exchange, never filled."""
+    for instrument in instruments:
+        if str(instrument.get("status", "OPEN")).upper() == "OPEN":
+            tick = Decimal(str(instrument["tick_size"]))
+            return {"symbol": str(instrument["symbol"]), "side": "BUY",
+                    "qty": int(instrument.get("lot_size") or 1), "price": str(tick * 100),
+                    "tif": "GTC", "order_type": "LIMIT"}
+    raise ConfigError("no OPEN instrument to benchmark on; check the stack's instruments file")
+
+
+class GatewayLoad:
+    """``drivers`` bench driver processes with ``connections`` gateway sessions each."""
+
+    def __init__(self, stack: Stack, *, drivers: int = 1, connections: int = 1,
+                 password: str = "", start_timeout_s: float = 20.0) -> None:
+        self.stack = stack
+        self.drivers = drivers
+        self.connections = connections
+        self.password = password
+        self.start_timeout_s = start_timeout_s
+        self.handles: dict[str, DriverHandle] = {}
+        self.sessions: dict[str, list[str]] = {}
+        self.order: dict[str, Any] = {}
+        self._runs = 0
+
+    def connect(self) -> GatewayLoad:
+        host, port = gateway_address(self.stack)
+        for number in range(1, self.drivers + 1):
+            name = f"bench{number}"
+            handle = self.stack.client(name)
+            names = [f"s{k}" for k in range(1, self.connections + 1)]
+            for session in names:
+                handle.call("connect", timeout_s=self.start_timeout_s, session=session, host=host, port=port,
+                            username=f"bench{number}-{session}", password=self.password)
+            self.handles[name] = handle
+            self.sessions[name] = names
+        first = next(iter(self.handles.values()))
+        instruments = first.call("instruments", timeout_s=self.start_timeout_s, session="s1")
+        self.order = resting_order(list(instruments.get("instruments", [])))
+        return self
+
+    def run(self, plan: Mapping[str, Any], label: str,
+            stall: Stall | None = None) -> tuple[LoadPoint, StallRecord | None]:
+        """One load point; with ``stall``, the gateway is SIGSTOPped mid-run."""
+        self._runs += 1
+        full = dict(plan)
+        full["order"] = {**self.order, "client_order_id_prefix": f"b{self._runs}"}
+        return run_drivers(label, self.handles, full, sessions=self.sessions, stall=stall,
+                           stall_target=self.stack.gateway)
