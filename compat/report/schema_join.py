@@ -1,7 +1,8 @@
 """Joins the static schema check to the dynamic verdicts.
 
-For every (client version, gateway version) pair of a run, the changes from the client
-wheel's schema (A) to the gateway wheel's schema (B) are stored in ``results.meta["schema"]``
+For every (client version, gateway version) pair of a run, the changes between the client
+wheel's schema and the gateway wheel's schema (read from the one that looks older, ``a``, to
+the other, ``b``) are stored in ``results.meta["schema"]``
 (see schema_notes), so every renderer can annotate failing cells with them, and two kinds of
 disagreement are flagged:
 
@@ -62,8 +63,14 @@ def wheel_differ(client_wheels: Mapping[str, Path], gateway_wheels: Mapping[str,
         # Only the protocol both sides speak: a gateway also ships its venue protocols.
         a, b = schema_of(client), schema_of(gateway)
         common = a.packages & b.packages
-        changes = diff_schemas(a.only_packages(common), b.only_packages(common))
-        return SchemaDiff(client.name, gateway.name, tuple(changes))
+        a, b = a.only_packages(common), b.only_packages(common)
+        # Which wheel is older is not known across two products: read the pair in the
+        # direction that looks most like forward evolution (fewest breaking changes), so a
+        # newer client's added fields are "added", not "removed". Retypes, renumbering and
+        # reused numbers break in both directions and are reported either way.
+        forward = SchemaDiff(client.name, gateway.name, tuple(diff_schemas(a, b)))
+        backward = SchemaDiff(gateway.name, client.name, tuple(diff_schemas(b, a)))
+        return backward if len(backward.breaking) < len(forward.breaking) else forward
 
     return diff_for
 
@@ -123,7 +130,7 @@ def annotate(results: RunResults, diff_for: DiffFor) -> RunResults:
                     ),
                 }
             )
-    block = {"direction": "client→gateway", "pairs": pairs, "disagreements": disagreements}
+    block = {"pairs": pairs, "disagreements": disagreements}
     return replace(results, meta={**results.meta, META_KEY: block})
 
 

@@ -3,8 +3,7 @@
 Kept apart from the protobuf-reading code so renderers need no protobuf import. Shape of
 ``results.meta["schema"]`` (documented in docs/report-json.md)::
 
-    {"direction": "client→gateway",
-     "pairs": [{"client_version", "gateway_version", "a", "b",
+    {"pairs": [{"client_version", "gateway_version", "a", "b",
                 "changes": [{"kind", "breaking", "where", "detail"}]}],
      "disagreements": [{"client_version", "gateway_version", "kind", "detail"}]}
 """

@@ -173,6 +173,27 @@ def test_a_wheel_without_descriptors_is_a_clear_error(wheels: dict[str, Path], t
         schema_diff(tmp_path / "missing.whl", wheels["gw2"])
 
 
+def test_join_reads_a_newer_client_against_an_older_gateway_as_evolution(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    newer = V2.replace("string tag = 20;", "string tag = 20;\n  int32 flags = 11;")
+    desc3, _ = _compile(tmp_path / "v3", "protocol", newer)
+    client3 = _wheel(tmp_path / "refclient-3.0.0-py3-none-any.whl", desc3, None)
+    results = RunResults(cells=(_cell("3.0.0", "2.0.0", Verdict.PASS),))
+    annotated = annotate_from_wheels(results, [client3, wheels["gw2"]], "refclient", "refgw")
+    (pair,) = annotated.meta["schema"]["pairs"]
+    assert (pair["a"], pair["b"]) == ("refgw-2.0.0-py3-none-any.whl", "refclient-3.0.0-py3-none-any.whl")
+    assert pair["changes"] == [
+        {
+            "kind": "field-added",
+            "breaking": False,
+            "where": "refproto.NewOrder.flags (11)",
+            "detail": "added int32 flags",
+        }
+    ]
+    assert annotated.meta["schema"]["disagreements"] == []
+
+
 def _cell(client: str, gateway: str, *verdicts: Verdict) -> CellResult:
     cid = f"client-{client}--gateway-{gateway}"
     scenarios = tuple(ScenarioResult(cid, f"S{i:02d}", v) for i, v in enumerate(verdicts, 1))

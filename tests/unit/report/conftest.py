@@ -1,4 +1,5 @@
-"""Literal RunResults shared by the report unit tests.
+"""Literal RunResults shared by the report unit tests, handed out by the ``lit`` fixture
+(the suite runs with --import-mode=importlib, so test modules cannot import this file).
 
 Venue obx: clients 1.0.0 and 2.0.0 by gateways 2.1.0, 2.2.0 and 10.0.0 (10.0.0 sorts last
 only under packaging.Version). Venue tlx: one cell. Cell ids follow Cell.id's format.
@@ -6,7 +7,8 @@ only under packaging.Version). Venue tlx: one cell. Cell ids follow Cell.id's fo
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -111,3 +113,21 @@ def sample() -> RunResults:
 @pytest.fixture
 def results() -> RunResults:
     return sample()
+
+
+@dataclass(frozen=True)
+class Literals:
+    cell: Callable[..., CellResult]
+    sr: Callable[..., ScenarioResult]
+    sample: Callable[[], RunResults]
+    LOGON_OUT: WireFrame = LOGON_OUT
+    LOGON_IN_21: WireFrame = LOGON_IN_21
+    LOGON_IN_22: WireFrame = LOGON_IN_22
+    ORDER_OUT: WireFrame = ORDER_OUT
+    ACK_21: WireFrame = ACK_21
+    ACK_22: WireFrame = ACK_22
+
+
+@pytest.fixture(scope="session")
+def lit() -> Literals:
+    return Literals(cell=cell, sr=sr, sample=sample)

@@ -4,9 +4,9 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import cell, sample, sr
 
 from compat import timing
 from compat.errors import CompatError
@@ -16,6 +16,9 @@ from compat.report.errors import ReportError
 from compat.report.gate import can_i_deploy, gate
 from compat.report.history import git_head_sha, latest_for_pair, list_runs, store_run
 from compat.report.json_report import load_json, render_json
+
+if TYPE_CHECKING:
+    from conftest import Literals
 
 
 def test_gate_lists_one_line_per_blocker(results: RunResults) -> None:
@@ -74,25 +77,35 @@ def test_history_names_runs_by_timestamp_and_sha_and_never_overwrites(
         list_runs(tmp_path / "nope")
 
 
-def test_can_i_deploy_answers_from_the_latest_run_of_the_pair(tmp_path: Path) -> None:
+def test_can_i_deploy_answers_from_the_latest_run_of_the_pair(lit: Literals, tmp_path: Path) -> None:
     history = tmp_path / "h"
-    broken = RunResults(cells=(cell("2.0.0", "2.1.0", "obx", sr("S01", Verdict.FAIL, message="boom")),))
+    broken = RunResults(
+        cells=(lit.cell("2.0.0", "2.1.0", "obx", lit.sr("S01", Verdict.FAIL, message="boom")),)
+    )
     store_run(broken, history, git_sha="aaa", timestamp="2026-11-20T10:00:00Z")
     fixed = RunResults(
         cells=(
-            cell("2.0.0", "2.1.0", "obx", sr("S01", Verdict.PASS), sr("S11", Verdict.NA, reason="no amend")),
-            cell("2.0.0", "2.1.0", "tlx", sr("S01", Verdict.PASS)),
-            cell(
+            lit.cell(
+                "2.0.0",
+                "2.1.0",
+                "obx",
+                lit.sr("S01", Verdict.PASS),
+                lit.sr("S11", Verdict.NA, reason="no amend"),
+            ),
+            lit.cell("2.0.0", "2.1.0", "tlx", lit.sr("S01", Verdict.PASS)),
+            lit.cell(
                 "1.0.0",
                 "3.0.0",
                 "obx",
-                sr("S01", Verdict.EXPECTED_FAIL, expectation={"kind": "incompatible", "reason": "min v2"}),
+                lit.sr(
+                    "S01", Verdict.EXPECTED_FAIL, expectation={"kind": "incompatible", "reason": "min v2"}
+                ),
             ),
         )
     )
     store_run(fixed, history, git_sha="bbb", timestamp="2026-11-21T10:00:00Z")
     store_run(
-        RunResults(cells=(cell("9.0.0", "9.0.0", "obx", sr("S01", Verdict.PASS)),)),
+        RunResults(cells=(lit.cell("9.0.0", "9.0.0", "obx", lit.sr("S01", Verdict.PASS)),)),
         history,
         git_sha="ccc",
         timestamp="2026-11-22T10:00:00Z",
@@ -107,8 +120,7 @@ def test_can_i_deploy_answers_from_the_latest_run_of_the_pair(tmp_path: Path) ->
     code, lines = can_i_deploy(history, "1.0.0", "3.0.0", venue="obx")
     assert code == 1
     assert (
-        lines[1]
-        == "  expected-fail: client-1.0.0--gateway-3.0.0 [obx] S01: "
+        lines[1] == "  expected-fail: client-1.0.0--gateway-3.0.0 [obx] S01: "
         "declared incompatible: incompatible: min v2"
     )
     code, lines = can_i_deploy(history, "1.0.0", "3.0.0", venue="tlx")
@@ -148,10 +160,10 @@ def main(argv: list[str]) -> int:
 
 
 def test_cli_gate_history_can_i_deploy_and_report(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    lit: Literals, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    results = sample()
+    results = lit.sample()
     path = tmp_path / "r.json"
     path.write_text(render_json(results))
     assert main(["gate", "--results", str(path)]) == 1

@@ -3,15 +3,18 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compat.outcome import SCHEMA_VERSION, RunResults, Verdict
 from compat.report.errors import MergeConflict, ReportError, SchemaVersionError
 from compat.report.json_report import load_json, merge, merge_files, parse_report, render_json
+
+if TYPE_CHECKING:
+    from conftest import Literals
 
 
 def test_json_carries_schema_version_verdicts_reasons_and_figures(results: RunResults) -> None:
@@ -137,8 +140,8 @@ def test_merge_of_nothing_is_an_error() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=2), min_size=6, max_size=6))
-def test_merge_any_partition_of_cells_restores_them(assignment: list[int]) -> None:
-    results = sample()
+def test_merge_any_partition_of_cells_restores_them(lit: Literals, assignment: list[int]) -> None:
+    results = lit.sample()
     shards = [
         replace(results, cells=tuple(c for c, a in zip(results.cells, assignment, strict=True) if a == k))
         for k in range(3)

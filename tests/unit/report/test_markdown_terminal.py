@@ -28,8 +28,7 @@ def test_markdown_legend_failures_with_wire_diff_and_stale(results: RunResults) 
     assert "`x` expected-fail (declared incompatible in matrix.yaml, and it failed)" in md
     assert (
         "### Failing (2)\n\n- ✗ `client-1.0.0--gateway-2.2.0` [obx] **S13_md** (fail): "
-        "AssertionError: fill price 200.50 != 100.25\n"
-        in md
+        "AssertionError: fill price 200.50 != 100.25\n" in md
     )
     assert (
         "  - wire: gateway 2.2.0 answered NewOrder with ExecutionReport(price_ticks=20050) "

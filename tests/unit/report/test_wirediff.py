@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import ACK_21, ACK_22, LOGON_IN_21, LOGON_IN_22, LOGON_OUT, ORDER_OUT, cell, sr
 
 from compat.outcome import RunResults, Verdict, WireFrame
 from compat.report.errors import ReportError
@@ -11,27 +11,37 @@ from compat.report.wirediff import first_divergence, frame_text, nearest_passing
 
 REJECT = WireFrame("in", "Reject", {"reason": "UNKNOWN_FIELD", "seq": 3})
 
+if TYPE_CHECKING:
+    from conftest import Literals
 
-def test_first_divergence_ignores_volatile_fields() -> None:
+
+def test_first_divergence_ignores_volatile_fields(lit: Literals) -> None:
     # gateway_version and seq differ but are volatile; price_ticks is the real divergence
     assert first_divergence(
-        [LOGON_OUT, LOGON_IN_22, ORDER_OUT, ACK_22], [LOGON_OUT, LOGON_IN_21, ORDER_OUT, ACK_21]
+        [lit.LOGON_OUT, lit.LOGON_IN_22, lit.ORDER_OUT, lit.ACK_22],
+        [lit.LOGON_OUT, lit.LOGON_IN_21, lit.ORDER_OUT, lit.ACK_21],
     ) == (
         3,
-        ACK_22,
-        ACK_21,
+        lit.ACK_22,
+        lit.ACK_21,
     )
-    assert first_divergence([LOGON_OUT, LOGON_IN_22], [LOGON_OUT, LOGON_IN_21]) is None
-    assert first_divergence([LOGON_OUT, LOGON_IN_22], [LOGON_OUT, LOGON_IN_21], ignore=frozenset()) == (
+    assert first_divergence([lit.LOGON_OUT, lit.LOGON_IN_22], [lit.LOGON_OUT, lit.LOGON_IN_21]) is None
+    assert first_divergence(
+        [lit.LOGON_OUT, lit.LOGON_IN_22], [lit.LOGON_OUT, lit.LOGON_IN_21], ignore=frozenset()
+    ) == (
         1,
-        LOGON_IN_22,
-        LOGON_IN_21,
+        lit.LOGON_IN_22,
+        lit.LOGON_IN_21,
     )
 
 
-def test_first_divergence_when_one_side_stops() -> None:
-    assert first_divergence([LOGON_OUT], [LOGON_OUT, LOGON_IN_21]) == (1, None, LOGON_IN_21)
-    assert first_divergence([LOGON_OUT, LOGON_IN_21, REJECT], [LOGON_OUT, LOGON_IN_21]) == (2, REJECT, None)
+def test_first_divergence_when_one_side_stops(lit: Literals) -> None:
+    assert first_divergence([lit.LOGON_OUT], [lit.LOGON_OUT, lit.LOGON_IN_21]) == (1, None, lit.LOGON_IN_21)
+    assert first_divergence([lit.LOGON_OUT, lit.LOGON_IN_21, REJECT], [lit.LOGON_OUT, lit.LOGON_IN_21]) == (
+        2,
+        REJECT,
+        None,
+    )
     assert first_divergence([], []) is None
 
 
@@ -39,12 +49,12 @@ def _matrix(*cells_: object) -> RunResults:
     return RunResults(cells=tuple(cells_))  # type: ignore[arg-type]
 
 
-def test_nearest_passing_prefers_previous_gateway_then_previous_client() -> None:
-    bad = cell("2.0.0", "3.0.0", "obx", sr("S04", Verdict.FAIL, wire=(ORDER_OUT, REJECT)))
-    prev_gw_fail = cell("2.0.0", "2.10.0", "obx", sr("S04", Verdict.FAIL))
-    older_gw_pass = cell("2.0.0", "2.2.0", "obx", sr("S04", Verdict.PASS, duration_s=1.0))
-    prev_client_pass = cell("1.1.0", "3.0.0", "obx", sr("S04", Verdict.PASS, duration_s=2.0))
-    other_venue = cell("2.0.0", "2.11.0", "tlx", sr("S04", Verdict.PASS, duration_s=3.0))
+def test_nearest_passing_prefers_previous_gateway_then_previous_client(lit: Literals) -> None:
+    bad = lit.cell("2.0.0", "3.0.0", "obx", lit.sr("S04", Verdict.FAIL, wire=(lit.ORDER_OUT, REJECT)))
+    prev_gw_fail = lit.cell("2.0.0", "2.10.0", "obx", lit.sr("S04", Verdict.FAIL))
+    older_gw_pass = lit.cell("2.0.0", "2.2.0", "obx", lit.sr("S04", Verdict.PASS, duration_s=1.0))
+    prev_client_pass = lit.cell("1.1.0", "3.0.0", "obx", lit.sr("S04", Verdict.PASS, duration_s=2.0))
+    other_venue = lit.cell("2.0.0", "2.11.0", "tlx", lit.sr("S04", Verdict.PASS, duration_s=3.0))
     results = _matrix(bad, prev_gw_fail, older_gw_pass, prev_client_pass, other_venue)
     found = nearest_passing(results, bad.cell_id, "S04")
     assert found is not None and found.duration_s == 1.0  # 2.2.0 < 2.10.0 < 3.0.0 by Version
@@ -55,9 +65,9 @@ def test_nearest_passing_prefers_previous_gateway_then_previous_client() -> None
     assert nearest_passing(results, bad.cell_id, "S99") is None
 
 
-def test_nearest_passing_needs_venue_when_cell_id_is_in_two_venues() -> None:
-    a = cell("1.0.0", "1.0.0", "obx", sr("S01", Verdict.FAIL))
-    b = cell("1.0.0", "1.0.0", "tlx", sr("S01", Verdict.FAIL))
+def test_nearest_passing_needs_venue_when_cell_id_is_in_two_venues(lit: Literals) -> None:
+    a = lit.cell("1.0.0", "1.0.0", "obx", lit.sr("S01", Verdict.FAIL))
+    b = lit.cell("1.0.0", "1.0.0", "tlx", lit.sr("S01", Verdict.FAIL))
     with pytest.raises(ReportError, match=r"several venues \(obx, tlx\); pass venue="):
         nearest_passing(_matrix(a, b), a.cell_id, "S01")
     assert nearest_passing(_matrix(a, b), a.cell_id, "S01", venue="tlx") is None
@@ -65,13 +75,19 @@ def test_nearest_passing_needs_venue_when_cell_id_is_in_two_venues() -> None:
         nearest_passing(_matrix(a), "nope", "S01")
 
 
-def test_wire_diff_sentence_names_the_request_answered() -> None:
+def test_wire_diff_sentence_names_the_request_answered(lit: Literals) -> None:
     ok = WireFrame("in", "ExecutionReport", {"status": "ACCEPTED"})
-    bad = cell(
-        "2.0.0", "3.0.0", "obx", sr("S04", Verdict.FAIL, wire=(LOGON_OUT, LOGON_IN_22, ORDER_OUT, REJECT))
+    bad = lit.cell(
+        "2.0.0",
+        "3.0.0",
+        "obx",
+        lit.sr("S04", Verdict.FAIL, wire=(lit.LOGON_OUT, lit.LOGON_IN_22, lit.ORDER_OUT, REJECT)),
     )
-    good = cell(
-        "2.0.0", "2.1.0", "obx", sr("S04", Verdict.PASS, wire=(LOGON_OUT, LOGON_IN_21, ORDER_OUT, ok))
+    good = lit.cell(
+        "2.0.0",
+        "2.1.0",
+        "obx",
+        lit.sr("S04", Verdict.PASS, wire=(lit.LOGON_OUT, lit.LOGON_IN_21, lit.ORDER_OUT, ok)),
     )
     results = _matrix(bad, good)
     diff = wire_diff(results, bad, bad.scenarios[0])
@@ -82,9 +98,9 @@ def test_wire_diff_sentence_names_the_request_answered() -> None:
     )
 
 
-def test_wire_diff_sentence_for_a_gateway_that_went_silent() -> None:
-    bad = cell("2.1.0", "1.0.0", "obx", sr("S23", Verdict.FAIL, wire=(ORDER_OUT,)))
-    good = cell("2.0.0", "1.0.0", "obx", sr("S23", Verdict.PASS, wire=(ORDER_OUT, REJECT)))
+def test_wire_diff_sentence_for_a_gateway_that_went_silent(lit: Literals) -> None:
+    bad = lit.cell("2.1.0", "1.0.0", "obx", lit.sr("S23", Verdict.FAIL, wire=(lit.ORDER_OUT,)))
+    good = lit.cell("2.0.0", "1.0.0", "obx", lit.sr("S23", Verdict.PASS, wire=(lit.ORDER_OUT, REJECT)))
     diff = wire_diff(_matrix(bad, good), bad, bad.scenarios[0])
     assert diff is not None
     assert diff.summary == (
@@ -93,14 +109,14 @@ def test_wire_diff_sentence_for_a_gateway_that_went_silent() -> None:
     )
 
 
-def test_wire_diff_for_a_client_frame_and_without_logs() -> None:
-    other_order = replace(ORDER_OUT, fields={**ORDER_OUT.fields, "price": 100.25})
-    bad = cell("2.1.0", "2.0.0", "obx", sr("S12", Verdict.FAIL, wire=(other_order,)))
-    good = cell("2.0.0", "2.0.0", "obx", sr("S12", Verdict.PASS, wire=(ORDER_OUT,)))
+def test_wire_diff_for_a_client_frame_and_without_logs(lit: Literals) -> None:
+    other_order = replace(lit.ORDER_OUT, fields={**lit.ORDER_OUT.fields, "price": 100.25})
+    bad = lit.cell("2.1.0", "2.0.0", "obx", lit.sr("S12", Verdict.FAIL, wire=(other_order,)))
+    good = lit.cell("2.0.0", "2.0.0", "obx", lit.sr("S12", Verdict.PASS, wire=(lit.ORDER_OUT,)))
     diff = wire_diff(_matrix(bad, good), bad, bad.scenarios[0])
     assert diff is not None
     assert diff.summary == "client 2.1.0 sent NewOrder(price=100.25) where client 2.0.0 sent NewOrder()"
-    silent = cell("2.1.0", "2.0.0", "obx", sr("S12", Verdict.FAIL))
+    silent = lit.cell("2.1.0", "2.0.0", "obx", lit.sr("S12", Verdict.FAIL))
     assert wire_diff(_matrix(silent, good), silent, silent.scenarios[0]) is None
 
 
