@@ -16,9 +16,10 @@ from google.protobuf.message import Message
 
 from compat import timing
 from compat.errors import CompatError
-from compat.exchange.obx_codec import FrameDecoder, decode_payload, encode
+from compat.exchange.obx_codec import FrameDecoder, decode_payload, encode, enum_value
 from compat.exchange.proto import obx_pb2 as pb
-from compat.exchange.tlx_codec import TlxDecoder, TlxMessage, encode as tlx_encode, format_time
+from compat.exchange.tlx_codec import TlxDecoder, TlxMessage, format_time
+from compat.exchange.tlx_codec import encode as tlx_encode
 
 M = TypeVar("M", bound=Message)
 READY_RE = re.compile(r"^(?P<name>[A-Z]+) READY (?P<addrs>.*)$")
@@ -155,13 +156,13 @@ class ObxClient(_SocketClient):
                 request_id=rid,
                 client_order_id=client_order_id,
                 symbol=symbol,
-                side=side,
-                order_type=order_type,  # type: ignore[arg-type]
-                tif=tif,
+                side=enum_value(side),
+                order_type=enum_value(order_type),
+                tif=enum_value(tif),
                 qty=qty,
                 price_ticks=price_ticks,
             )
-        )  # type: ignore[arg-type]
+        )
         return rid
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
@@ -77,6 +78,12 @@ class PayloadError(Exception):
 class Frame:
     msg_type: int
     payload: bytes
+
+
+def enum_value(value: int) -> Any:
+    """An int for a protobuf enum field: the .pyi types enums as their wrapper class, but on
+    the wire (and to the runtime) an enum is just its number; unknown numbers are legal."""
+    return value
 
 
 def encode(message: Message) -> bytes:

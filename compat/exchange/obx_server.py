@@ -32,7 +32,15 @@ from compat.exchange.events import (
 )
 from compat.exchange.hub import EXCHANGE_VERSION, Hub
 from compat.exchange.instruments import OPEN, InstrumentSpec
-from compat.exchange.obx_codec import Frame, FrameDecoder, FrameError, PayloadError, decode_payload, encode
+from compat.exchange.obx_codec import (
+    Frame,
+    FrameDecoder,
+    FrameError,
+    PayloadError,
+    decode_payload,
+    encode,
+    enum_value,
+)
 from compat.exchange.proto import obx_pb2 as pb
 
 log = logging.getLogger("compat.exchange.obx")
@@ -40,10 +48,7 @@ log = logging.getLogger("compat.exchange.obx")
 MAX_WRITE_BUFFER = 64 << 20  # a member that stops reading is cut off past this
 
 
-def _e(value: int) -> Any:
-    """An int for a protobuf enum field: the .pyi types enums as their wrapper class, but
-    on the wire (and to the runtime) an enum is just its number."""
-    return value
+_e = enum_value
 
 
 def instrument_message(spec: InstrumentSpec, status: int) -> pb.Instrument:
