@@ -8,14 +8,14 @@ be measured as gateway latency) and runs the same ``run_load_plan`` the floor ru
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from compat.bench.floor import Stall, StallRecord, run_drivers
 from compat.bench.loadpoint import LoadPoint
-from compat.driver.handle import DriverHandle
+from compat.driver.handle import DriverHandle, OperationUnsupported
 from compat.errors import ConfigError, HarnessError
 from compat.stack import Stack, parse_addresses
 
@@ -26,6 +26,14 @@ BENCH_AUTH: dict[str, Any] = {
     "risk": {"max_order_qty": 1_000_000_000, "max_notional": "1000000000000000",
              "max_outstanding_qty": 1_000_000_000_000, "price_collar_ticks": 0},
 }
+
+
+class UnsupportedLoadPlan(OperationUnsupported, ConfigError):
+    """The client adapter (or this client version) cannot run a load plan.
+
+    An ``OperationUnsupported`` so a matrix cell's verdict is n/a; a ``ConfigError`` so the
+    CLI prints it as a clear error, not a traceback.
+    """
 
 
 def write_bench_auth(directory: Path) -> Path:
@@ -61,11 +69,17 @@ class GatewayLoad:
     """``drivers`` bench driver processes with ``connections`` gateway sessions each."""
 
     def __init__(self, stack: Stack, *, drivers: int = 1, connections: int = 1,
-                 password: str = "", start_timeout_s: float = 20.0) -> None:
+                 usernames: Sequence[str] = (), password: str = "", symbol: str | None = None,
+                 start_timeout_s: float = 20.0) -> None:
+        if usernames and len(usernames) < drivers * connections:
+            raise ConfigError(f"{drivers} drivers x {connections} sessions need {drivers * connections} "
+                              f"usernames, got {len(usernames)}")
         self.stack = stack
         self.drivers = drivers
         self.connections = connections
+        self.usernames = list(usernames)
         self.password = password
+        self.symbol = symbol
         self.start_timeout_s = start_timeout_s
         self.handles: dict[str, DriverHandle] = {}
         self.sessions: dict[str, list[str]] = {}
@@ -74,18 +88,23 @@ class GatewayLoad:
 
     def connect(self) -> GatewayLoad:
         host, port = gateway_address(self.stack)
+        users = iter(self.usernames)
         for number in range(1, self.drivers + 1):
             name = f"bench{number}"
             handle = self.stack.client(name)
             names = [f"s{k}" for k in range(1, self.connections + 1)]
             for session in names:
+                username = next(users, f"bench{number}-{session}")
                 handle.call("connect", timeout_s=self.start_timeout_s, session=session, host=host, port=port,
-                            username=f"bench{number}-{session}", password=self.password)
+                            username=username, password=self.password)
             self.handles[name] = handle
             self.sessions[name] = names
         first = next(iter(self.handles.values()))
-        instruments = first.call("instruments", timeout_s=self.start_timeout_s, session="s1")
-        self.order = resting_order(list(instruments.get("instruments", [])))
+        listed = list(first.call("instruments", timeout_s=self.start_timeout_s, session="s1")
+                      .get("instruments", []))
+        if self.symbol is not None:
+            listed = [i for i in listed if i.get("symbol") == self.symbol]
+        self.order = resting_order(listed)
         return self
 
     def run(self, plan: Mapping[str, Any], label: str,
@@ -94,5 +113,13 @@ class GatewayLoad:
         self._runs += 1
         full = dict(plan)
         full["order"] = {**self.order, "client_order_id_prefix": f"b{self._runs}"}
-        return run_drivers(label, self.handles, full, sessions=self.sessions, stall=stall,
-                           stall_target=self.stack.gateway)
+        try:
+            return run_drivers(label, self.handles, full, sessions=self.sessions, stall=stall,
+                               stall_target=self.stack.gateway)
+        except OperationUnsupported as exc:
+            adapter = self.stack.matrix.products["client"].adapter
+            raise UnsupportedLoadPlan(
+                "run_load_plan", exc.capability,
+                f"the client adapter {adapter} cannot run load plans for client "
+                f"{self.stack.cell.client.version} ({exc}); it needs an op_run_load_plan, see docs/bench.md",
+            ) from exc
