@@ -13,7 +13,6 @@ self-test did not see its stall).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -205,8 +204,19 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+_CONSOLE: Any = None
+
+
 def _progress(message: str) -> None:
-    print(f"[bench {timing.utc_timestamp()}] {message}", file=sys.stderr, flush=True)
+    """A live progress line on stderr (rich when available; plain text when not a terminal)."""
+    global _CONSOLE
+    if _CONSOLE is None:
+        from rich.console import Console
+
+        _CONSOLE = Console(stderr=True, highlight=False)
+    from rich.markup import escape
+
+    _CONSOLE.print(f"[dim]{timing.utc_timestamp()}[/dim] [bold cyan]bench[/bold cyan] {escape(message)}")
 
 
 def _run_dir_name() -> str:
