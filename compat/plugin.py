@@ -60,6 +60,15 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "compat: a compatibility scenario, run in every matrix cell")
+    config.addinivalue_line("markers", "bench: a latency benchmark on the compat harness")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get("compat_dist") == "loadgroup":
+        # Workers re-parse the original argv, so they never saw the controller switch to
+        # loadgroup; without this they would not suffix node ids with the cell's group.
+        config.option.loadgroup = True
+    if workerinput is None and config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistBridge(config), "compat-xdist")
     config.stash[_PLAN] = None
     config.stash[_PLAN_ERROR] = None
     config.pluginmanager.register(_Recorder(config), "compat-recorder")
@@ -146,6 +155,7 @@ def _cell_of(item: pytest.Item) -> Cell | None:
     return cell if isinstance(cell, Cell) else None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         cell = _cell_of(item)
@@ -194,9 +204,19 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
             return "error", "E", "ERROR"
         if verdict == "n/a":
             return "n/a", "n", "N/A"
-        if verdict == "stale":
-            return "stale", "S", "STALE"
+        if verdict == "stale":  # counted with the failures, so its message is shown and the run fails
+            return "failed", "S", "STALE"
     return None
+
+
+class _XdistBridge:
+    """Tells every xdist worker the distribution mode the controller settled on."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["compat_dist"] = getattr(self.config.option, "dist", "no")
 
 
 class _Recorder:

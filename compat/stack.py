@@ -165,9 +165,7 @@ class Stack:
         if self.gateway is not None:
             if kill:
                 self.gateway.send_signal(signal.SIGKILL)
-                self.gateway.stop(grace_s=self.settings.stop_grace_s)
-            else:
-                self.gateway.stop(grace_s=self.settings.stop_grace_s)
+            self.gateway.stop(grace_s=self.settings.stop_grace_s)
         new_release = release or self.gateway_release
         new_env = env or self.envs["gateway"]
         self._start_gateway(new_env, new_release)
@@ -279,7 +277,7 @@ class Stack:
 
     def _stop_process(self, role: str) -> None:
         process = self.exchange if role == "exchange" else self.gateway
-        if process is not None and process.poll() is None:
+        if process is not None:  # also when dead: stop() reaps its group and closes its log
             process.stop(grace_s=self.settings.stop_grace_s)
 
     def _stop_driver(self, process: Process, handle: DriverHandle) -> None:
@@ -288,7 +286,7 @@ class Stack:
                 handle.shutdown(timeout_s=self.settings.stop_grace_s)
             except Exception:
                 pass  # the stop below escalates and logs; a stuck driver must not block teardown
-            process.stop(grace_s=self.settings.stop_grace_s)
+        process.stop(grace_s=self.settings.stop_grace_s)
 
 
 def _default_instruments() -> Path:

@@ -1,0 +1,73 @@
+"""A hermetic fake product line for plugin tests: two tiny wheels per product, built once per session."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+VERSIONS = ("1.0.0", "2.0.0")
+
+
+def _build_wheel(work: Path, package: str, version: str, out: Path) -> None:
+    project = work / f"{package}-{version}"
+    (project / "src" / package).mkdir(parents=True)
+    (project / "src" / package / "__init__.py").write_text(f'__version__ = "{version}"\n')
+    (project / "pyproject.toml").write_text(textwrap.dedent(f"""
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+        [project]
+        name = "{package}"
+        version = "{version}"
+        [tool.hatch.build.targets.wheel]
+        packages = ["src/{package}"]
+    """))
+    subprocess.run(["uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(project)],
+                   check=True, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def fake_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("fake-products")
+    out = work / "wheelhouse"
+    for package in ("fakegw", "fakeclient"):
+        for version in VERSIONS:
+            _build_wheel(work, package, version, out)
+    (work / "adapter.py").write_text("class Adapter:\n    def __init__(self, ctx):\n        self.ctx = ctx\n")
+    return out
+
+
+@pytest.fixture
+def write_matrix() -> object:
+    return _write_matrix
+
+
+def _write_matrix(directory: Path, wheelhouse: Path, expectations: str = "[]", versions: str = "") -> Path:
+    adapter = wheelhouse.parent / "adapter.py"
+    text = textwrap.dedent(f"""\
+        schema: 1
+        products:
+          gateway:
+            package: fakegw
+            source: {wheelhouse.parent}
+            launch:
+              - argv: "{{bin}}/fakegw --port {{listen_port}}"
+          client:
+            package: fakeclient
+            source: {wheelhouse.parent}
+            adapter: {adapter}
+        index:
+          find_links: {wheelhouse}
+        versions:
+          gateway: {{candidate: false{versions}}}
+          client: {{candidate: false}}
+        venues: [obx, tlx]
+        """) + f"expectations: {expectations}\n"
+    path = directory / "matrix.yaml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,145 @@
+"""The plugin under pytester: ids, selection, every verdict, the grid, the JSON report, xdist, bad input.
+
+Scenarios here only read ``compat_cell``, so no process starts: this tests the plugin layer
+alone, at its own cost. The real processes are exercised by tests/integration.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from typing import Any
+
+SCENARIOS = textwrap.dedent("""
+    import pytest
+    from compat.driver.handle import OperationUnsupported
+    from compat.errors import StartError
+
+    pytestmark = pytest.mark.compat
+
+    def test_passes(compat_cell):
+        assert compat_cell.id.startswith("client-")
+
+    def test_breaks(compat_cell):
+        assert compat_cell.gateway.version != "2.0.0", "gateway 2.0.0 dropped the price field"
+
+    def test_needs_amend(compat_cell):
+        if compat_cell.client.version == "1.0.0":
+            raise OperationUnsupported("amend", "order.amend", "client 1.0.0 cannot amend")
+
+    def test_infra(compat_cell):
+        if compat_cell.client.version == "2.0.0" and compat_cell.gateway.version == "1.0.0":
+            raise StartError("gateway-1.0.0 did not report ready within 1.0s; exit code 1")
+
+    def test_declared(compat_cell):
+        assert compat_cell.client.version != "2.0.0", "client 2.0.0 cannot declare"
+""")
+
+EXPECTATIONS = """
+  - {client: "2.0.0", scenario: declared, expect: incompatible, reason: "client 2.0.0 has no declare"}
+  - {client: "1.0.0", gateway: "1.0.0", scenario: declared, expect: incompatible, reason: "an outdated rule"}
+  - {gateway: "2.0.0", venue: obx, scenario: passes, expect: unsupported, reason: "obx lacks it on 2.0"}
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, fake_wheelhouse: Path, write_matrix: Any) -> pytest.Pytester:
+    write_matrix(pytester.path, fake_wheelhouse, expectations=EXPECTATIONS)
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    return pytester
+
+
+def _run(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, dict[str, str]]]:
+    report = project.path / "out" / "matrix.json"
+    result = project.runpytest_subprocess("-m", "compat", "-p", "no:randomly", "--compat-cache-dir",
+                                          str(project.path / ".compat"), "--compat-report-json", str(report),
+                                          *args)
+    verdicts: dict[str, dict[str, str]] = {}
+    if report.exists():
+        for cell in json.loads(report.read_text())["cells"]:
+            verdicts[cell["cell_id"]] = {s["scenario"]: s["verdict"] for s in cell["scenarios"]}
+    return result, verdicts
+
+
+EXPECTED = {
+    ("client-1.0.0--gateway-1.0.0--venue-obx", "passes"): "pass",
+    ("client-1.0.0--gateway-2.0.0--venue-obx", "passes"): "n/a",  # declared unsupported
+    ("client-1.0.0--gateway-2.0.0--venue-tlx", "passes"): "pass",
+    ("client-1.0.0--gateway-2.0.0--venue-tlx", "breaks"): "fail",
+    ("client-1.0.0--gateway-1.0.0--venue-tlx", "breaks"): "pass",
+    ("client-1.0.0--gateway-1.0.0--venue-obx", "needs_amend"): "n/a",
+    ("client-2.0.0--gateway-1.0.0--venue-obx", "needs_amend"): "pass",
+    ("client-2.0.0--gateway-1.0.0--venue-obx", "infra"): "error",
+    ("client-2.0.0--gateway-2.0.0--venue-obx", "infra"): "pass",
+    ("client-2.0.0--gateway-2.0.0--venue-tlx", "declared"): "expected-fail",
+    ("client-1.0.0--gateway-1.0.0--venue-obx", "declared"): "stale",
+    ("client-1.0.0--gateway-2.0.0--venue-obx", "declared"): "pass",
+}
+
+
+def test_every_verdict_and_the_grid(project: pytest.Pytester) -> None:
+    result, verdicts = _run(project)
+    assert len(verdicts) == 8, sorted(verdicts)  # 2 clients × 2 gateways × 2 venues
+    for (cell, scenario), verdict in EXPECTED.items():
+        assert verdicts[cell][scenario] == verdict, (cell, scenario, verdicts[cell])
+    result.stdout.fnmatch_lines([
+        "compat: matrix.yaml: 8 cells (2 clients × 2 gateways × 2 venues), 4 envs*",
+        "*compat matrix*",
+        "*venue obx*",
+    ])
+    outcomes = result.parseoutcomes()
+    # 4 breaks (gateway 2.0.0 in 4 cells) + 2 stale expectations fail the run; 2 infra errors.
+    assert (outcomes.get("failed"), outcomes.get("errors"), outcomes.get("xfailed")) == (6, 2, 4), outcomes
+    # needs_amend × 4 cells + declared unsupported × 2 (parseoutcomes cannot read "n/a" itself)
+    assert re.search(r"\b6 n/a\b", result.stdout.lines[-1]), result.stdout.lines[-1]
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "STALE" in result.stdout.str() and "stale expectation (matrix.yaml:" in result.stdout.str()
+    assert "gateway-1.0.0 did not report ready" in result.stdout.str()
+
+
+def test_ids_and_cell_selection(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-m", "compat", "--collect-only", "-q", "--compat-cache-dir",
+                                          str(project.path / ".compat"),
+                                          "--compat-cells", "client-2.0.0--gateway-*--venue-tlx")
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert ids and all(re.search(r"\[client-2\.0\.0--gateway-[12]\.0\.0--venue-tlx\]$", i) for i in ids), ids
+    assert len(ids) == 2 * 5  # 2 gateways × 5 scenarios
+
+
+def test_xdist_groups_cells_and_agrees(project: pytest.Pytester) -> None:
+    serial_result, serial = _run(project)
+    parallel_result, parallel = _run(project, "-n", "2", "-v")
+    assert parallel == serial, "verdicts must not depend on distribution"
+    workers: dict[str, set[str]] = {}
+    for line in parallel_result.stdout.lines:
+        match = re.search(r"\[(gw\d)\] .*\[(client-[^\]]+)\]", line)
+        if match:
+            workers.setdefault(match.group(2), set()).add(match.group(1))
+    assert len(workers) == 8 and all(len(w) == 1 for w in workers.values()), workers
+
+
+def test_bad_matrix_is_a_usage_error_with_a_line(pytester: pytest.Pytester, fake_wheelhouse: Path,
+                                                 write_matrix: Any) -> None:
+    path = write_matrix(pytester.path, fake_wheelhouse)
+    path.write_text(path.read_text().replace("venues: [obx, tlx]", "venues: obx\nvenus: [tlx]"))
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = pytester.runpytest_subprocess("-m", "compat", "--compat-cache-dir", str(pytester.path / ".compat"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert re.search(r"matrix\.yaml:\d+: ", err), err
+    assert "Traceback" not in err + result.stdout.str()
+
+
+def test_missing_version_names_the_index(pytester: pytest.Pytester, fake_wheelhouse: Path,
+                                         write_matrix: Any) -> None:
+    write_matrix(pytester.path, fake_wheelhouse, versions=', list: ["1.0.0", "9.9.9"]')
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = pytester.runpytest_subprocess("-m", "compat", "--compat-cache-dir", str(pytester.path / ".compat"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "9.9.9" in err and str(fake_wheelhouse) in err and "1.0.0" in err, err
+    assert "Traceback" not in err
