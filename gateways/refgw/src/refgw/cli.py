@@ -1,10 +1,13 @@
-"""The `refgw` console script (1.x command line).
+"""The `refgw` console script (2.x command line).
 
-    refgw --port 0 --exchange-host 127.0.0.1 --exchange-port 40001 --venue obx
-          [--host 127.0.0.1] [--users auth.json] [--member REFGW] [--member-token TOKEN]
+    refgw --listen 127.0.0.1:0 --exchange 127.0.0.1:40001 --venue obx|tlx
+          [--journal PATH] [--auth auth.json] [--member REFGW] [--member-token TOKEN]
+          [--resend-window N]
 
 Prints exactly one line ``GATEWAY READY client=HOST:PORT`` once it is logged on to the
-exchange and listening.
+exchange and listening. With ``--journal`` it resumes sessions, open orders and the venue
+cursor from the journal, or refuses to start with a clear reason. Without a journal (or with
+an empty one) orders the member still has at the exchange are orphans: they are cancelled.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from refgw import __version__
 from refgw.config import ConfigError, load_config
 from refgw.core import Gateway
+from refgw.journal import Journal, JournalError
 from refgw.session import Session
 from refgw.venues import VenueError, make_venue
 
@@ -28,12 +33,21 @@ def _ignore(*_: object) -> None:
     pass
 
 
+def _hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
 async def serve(args: argparse.Namespace) -> int:
-    config = load_config(args.users)
+    config = load_config(args.auth)
+    journal = Journal(Path(args.journal), __version__) if args.journal else None
+    exch_host, exch_port = args.exchange
     venue = make_venue(
         args.venue,
-        host=args.exchange_host,
-        port=args.exchange_port,
+        host=exch_host,
+        port=exch_port,
         member=args.member,
         token=args.member_token,
         client_name=f"refgw {__version__}",
@@ -41,13 +55,17 @@ async def serve(args: argparse.Namespace) -> int:
         on_book=_ignore,
         on_notice=_ignore,
     )
-    gw = Gateway(venue, config)
-    await venue.start()
+    gw = Gateway(venue, config, journal=journal, resend_window=args.resend_window)
+    gw.recover()
+    await venue.start(resume_from_seq=gw.cursor + 1 if gw.cursor else 0)
+    if journal is None or journal.fresh:
+        venue.mass_cancel("")  # no record of earlier orders: orphans are cancelled by policy
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await Session(gw, reader, writer).run()
 
-    server = await asyncio.start_server(handle, args.host, args.port)
+    listen_host, listen_port = args.listen
+    server = await asyncio.start_server(handle, listen_host, listen_port)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"GATEWAY READY client={host}:{port}", flush=True)
     stop = asyncio.Event()
@@ -59,6 +77,8 @@ async def serve(args: argparse.Namespace) -> int:
     for session in list(gw.sessions):
         session.close()
     await venue.close()
+    if journal is not None:
+        journal.close()
     return 0
 
 
@@ -67,25 +87,26 @@ def main(argv: list[str] | None = None) -> int:
         prog="refgw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"refgw {__version__}")
-    parser.add_argument("--host", default="127.0.0.1", help="client listen address")
-    parser.add_argument("--port", type=int, default=0, help="client listen port (0 = any free port)")
-    parser.add_argument("--exchange-host", default="127.0.0.1")
-    parser.add_argument("--exchange-port", type=int, required=True)
+    parser.add_argument("--listen", type=_hostport, default=("127.0.0.1", 0), help="client HOST:PORT (port 0 = any)")
+    parser.add_argument("--exchange", type=_hostport, required=True, help="exchange venue HOST:PORT")
     parser.add_argument("--venue", choices=("obx", "tlx"), default="obx")
-    parser.add_argument("--users", help="auth config JSON (users, throttle, risk); absent = open access")
+    parser.add_argument("--journal", help="session journal file (created if missing)")
+    parser.add_argument("--auth", help="auth config JSON (users, throttle, risk); absent = open access")
     parser.add_argument("--member", default="REFGW", help="member id at the exchange")
     parser.add_argument("--member-token", default="refgw", help="member token at the exchange")
+    parser.add_argument("--resend-window", type=int, default=100_000, help="reports kept per session for resend")
     args = parser.parse_args(argv)
+    runner: Callable[..., Any]
     try:
         import uvloop  # optional speed-up
 
-        runner: Callable[..., Any] = uvloop.run
+        runner = uvloop.run
     except ImportError:
         runner = asyncio.run
     try:
         with contextlib.suppress(KeyboardInterrupt):
             return int(runner(serve(args)))
-    except (ConfigError, VenueError, OSError, TimeoutError) as exc:
+    except (ConfigError, VenueError, JournalError, OSError, TimeoutError) as exc:
         print(f"refgw: cannot start: {exc}", file=sys.stderr, flush=True)
         return 2
     return 0

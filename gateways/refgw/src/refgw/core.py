@@ -1,25 +1,58 @@
-"""The gateway core: orders, id maps, risk checks, routing to the venue, fan-out of events.
+"""The gateway core: sessions, orders, id maps, risk checks, routing, the journal.
 
 Ids: ``client`` (the session's request/order ids) <-> ``gateway order id`` (an integer this
 process assigns) <-> ``exchange order id`` (the venue's). The venue-side client_order_id
 is ``<boot>-<gateway order id>`` so a restarted gateway never collides with its own live
 orders at the exchange.
+
+Sessions outlive connections (protocol v2): every execution report gets the session's next
+``seq``, is journaled as raw bytes and kept in a bounded resend ring, and is written to the
+session's connection if it has one. A reconnect with the session id replays from a seq.
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from dataclasses import dataclass
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from refgw import journal as jr
+from refgw import refgw_pb2 as pb
 from refgw.book import Book
 from refgw.config import Config
+from refgw.framing import HEADER, encode
 from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
 from refgw.venues import Venue
 
 if TYPE_CHECKING:
     from refgw.session import Session
+
+
+# ExecutionReport.poss_dup (field 19, varint true), appended to a stored frame on replay:
+# concatenated encodings merge, so replay never needs to decode the message.
+_POSS_DUP = bytes((0x98, 0x01, 0x01))  # key (19 << 3 | 0) as a varint, then true
+
+
+def mark_poss_dup(frame: bytes) -> bytes:
+    length, msg_type = HEADER.unpack_from(frame)
+    return HEADER.pack(length + len(_POSS_DUP), msg_type) + frame[HEADER.size :] + _POSS_DUP
+
+
+@dataclass
+class SessionState:
+    """A client session: survives its connections; owns a seq space and a resend ring."""
+
+    sid: str
+    username: str
+    version: int
+    ring: deque[tuple[int, bytes]]
+    next_seq: int = 1
+    conn: Session | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -33,7 +66,7 @@ class GwOrder:
     tif: str
     qty: int
     price_ticks: int
-    session: Session | None
+    session: SessionState | None
     request_id: int = 0
     client_order_id: str = ""
     extensions: bytes = b""  # raw request fields 1000-1999, echoed on every report
@@ -57,8 +90,14 @@ class Reject(Exception):
 
 
 class Gateway:
-    def __init__(self, venue: Venue, config: Config) -> None:
+    def __init__(
+        self, venue: Venue, config: Config, journal: jr.Journal | None = None, resend_window: int = 100_000
+    ) -> None:
         self.venue = venue
+        self.journal = journal
+        self.resend_window = resend_window
+        self.states: dict[str, SessionState] = {}
+        self.cursor = 0  # newest venue member_seq processed
         self.config = config
         self.limits = config.limits
         self.boot = format(time.time_ns() // 1_000_000 % 36**6, "x")
@@ -69,7 +108,7 @@ class Gateway:
         self.outstanding: dict[str, int] = {}  # username -> sum of leaves of live orders
         self.books: dict[str, Book] = {}
         self.subscribers: dict[str, set[Session]] = {}
-        self.sessions: set[Session] = set()
+        self.sessions: set[Session] = set()  # live connections
         venue.on_order = self.on_venue_order
         venue.on_book = self.on_venue_book
         venue.on_notice = self.on_venue_notice
@@ -78,17 +117,108 @@ class Gateway:
     def instruments(self) -> dict[str, InstrumentDef]:
         return self.venue.instruments
 
+    # ------------------------------------------------------------------ sessions
+    def open_session(self, username: str, version: int) -> SessionState:
+        state = SessionState(uuid.uuid4().hex[:16], username, version, deque(maxlen=self.resend_window))
+        self.states[state.sid] = state
+        if self.journal is not None:
+            self.journal.append_json(jr.SESSION, {"sid": state.sid, "user": username, "v": version})
+        return state
+
+    def deliver(self, state: SessionState, order: GwOrder | None, rep: Any) -> None:
+        """Sequence, journal, keep for resend, and send one execution report."""
+        seq = state.next_seq
+        state.next_seq += 1
+        rep.seq = seq
+        frame = encode(pb.EXECUTION_REPORT, rep.SerializeToString() + (order.extensions if order else b""))
+        state.ring.append((seq, frame))
+        if self.journal is not None:
+            self.journal.append(jr.OUTBOUND, jr.outbound_body(state.sid, seq, frame))
+        conn = state.conn
+        if conn is not None and not conn.closing:
+            conn.writer.write(frame)
+
+    def replay(self, state: SessionState, from_seq: int) -> tuple[int, bool]:
+        """Resend stored reports with seq >= from_seq marked poss_dup; (count, gap)."""
+        conn = state.conn
+        assert conn is not None
+        oldest = state.ring[0][0] if state.ring else state.next_seq
+        gap = from_seq < oldest and from_seq < state.next_seq
+        count = 0
+        for seq, frame in state.ring:
+            if seq >= from_seq:
+                conn.writer.write(mark_poss_dup(frame))
+                count += 1
+        return count, gap
+
+    # ------------------------------------------------------------------ journal recovery
+    def recover(self) -> None:
+        """Rebuild sessions, orders, id maps and the venue cursor from the journal."""
+        journal = self.journal
+        if journal is None:
+            return
+        for rec in journal:
+            if rec.type == jr.SESSION:
+                d = rec.json()
+                self.states[d["sid"]] = SessionState(d["sid"], d["user"], d["v"], deque(maxlen=self.resend_window))
+            elif rec.type == jr.ORDER_MAP:
+                d = rec.json()
+                order = GwOrder(
+                    gw_id=d["gw"],
+                    venue_coid=d["vc"],
+                    username=d["user"],
+                    symbol=d["sym"],
+                    side=d["side"],
+                    order_type=d["type"],
+                    tif=d["tif"],
+                    qty=d["qty"],
+                    price_ticks=d["px"],
+                    session=self.states.get(d["sid"]),
+                    request_id=d.get("rid", 0),
+                    client_order_id=d.get("coid", ""),
+                    extensions=bytes.fromhex(d.get("ext", "")),
+                    leaves_qty=d["qty"],
+                )
+                self._index(order)
+                self.next_gw_id = max(self.next_gw_id, order.gw_id + 1)
+            elif rec.type == jr.ORDER_STATE:
+                d = rec.json()
+                known = self.orders.get(d["gw"])
+                if known is not None:
+                    known.state, known.leaves_qty, known.cum_qty = d["st"], d["lv"], d["cq"]
+                    known.exch_order_id = d.get("ex", known.exch_order_id)
+            elif rec.type == jr.OUTBOUND:
+                sid, seq, frame = jr.parse_outbound(rec.body)
+                state = self.states.get(sid)
+                if state is not None:
+                    state.ring.append((seq, frame))
+                    state.next_seq = seq + 1
+            elif rec.type == jr.EXCH_CURSOR:
+                self.cursor = max(self.cursor, jr.parse_cursor(rec.body))
+        self.outstanding = {}
+        for order in self.orders.values():
+            if order.live:
+                self.outstanding[order.username] = self.outstanding.get(order.username, 0) + order.leaves_qty
+        if journal.truncated_bytes:
+            print(
+                f"refgw: journal {journal.path}: truncated a torn tail of {journal.truncated_bytes} bytes",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _index(self, order: GwOrder) -> None:
+        self.orders[order.gw_id] = order
+        if order.client_order_id:
+            self.by_client_id[(order.username, order.client_order_id)] = order
+        self.by_venue_coid[order.venue_coid] = order
+
     # ------------------------------------------------------------------ requests
-    def check_risk(
-        self, username: str, instr: InstrumentDef, qty: int, price_ticks: int, market: bool
-    ) -> None:
+    def check_risk(self, username: str, instr: InstrumentDef, qty: int, price_ticks: int, market: bool) -> None:
         lim = self.limits
         if qty <= 0:
             raise Reject("INVALID_QUANTITY", f"quantity {qty} must be positive")
         if qty > lim.max_order_qty:
-            raise Reject(
-                "RISK_MAX_QUANTITY", f"quantity {qty} exceeds the maximum order quantity {lim.max_order_qty}"
-            )
+            raise Reject("RISK_MAX_QUANTITY", f"quantity {qty} exceeds the maximum order quantity {lim.max_order_qty}")
         if not market:
             notional = instr.ticks_to_decimal(price_ticks) * qty
             if notional > lim.max_notional:
@@ -101,12 +231,7 @@ class Gateway:
             )
         book = self.books.get(instr.symbol)
         last = book.last_trade_ticks if book is not None else 0
-        if (
-            lim.price_collar_ticks
-            and not market
-            and last
-            and abs(price_ticks - last) > lim.price_collar_ticks
-        ):
+        if lim.price_collar_ticks and not market and last and abs(price_ticks - last) > lim.price_collar_ticks:
             raise Reject(
                 "RISK_PRICE_COLLAR",
                 f"price is {abs(price_ticks - last)} ticks from the last trade {last}, "
@@ -115,7 +240,7 @@ class Gateway:
 
     def insert(
         self,
-        session: Session,
+        session: SessionState,
         request_id: int,
         symbol: str,
         side: str,
@@ -152,10 +277,26 @@ class Gateway:
             client_order_id=client_order_id,
             extensions=extensions,
         )
-        self.orders[gw_id] = order
-        if client_order_id:
-            self.by_client_id[(order.username, client_order_id)] = order
-        self.by_venue_coid[order.venue_coid] = order
+        self._index(order)
+        if self.journal is not None:
+            self.journal.append_json(
+                jr.ORDER_MAP,
+                {
+                    "gw": gw_id,
+                    "vc": order.venue_coid,
+                    "sid": session.sid,
+                    "user": order.username,
+                    "coid": client_order_id,
+                    "sym": symbol,
+                    "side": side,
+                    "type": order_type,
+                    "tif": tif,
+                    "qty": qty,
+                    "px": order.price_ticks,
+                    "rid": request_id,
+                    "ext": extensions.hex(),
+                },
+            )
         self.outstanding[order.username] = self.outstanding.get(order.username, 0) + qty
         self.venue.new_order(order.venue_coid, symbol, side, order_type, tif, qty, order.price_ticks)
         return order
@@ -166,14 +307,14 @@ class Gateway:
             return None
         return self.by_client_id.get((username, client_order_id))
 
-    def find(self, session: Session, gw_id: int, client_order_id: str) -> GwOrder:
+    def find(self, session: SessionState, gw_id: int, client_order_id: str) -> GwOrder:
         order = self.orders.get(gw_id) if gw_id else self.existing(session.username, client_order_id)
         if order is None or order.username != session.username:
             ref = gw_id or repr(client_order_id)
             raise Reject("UNKNOWN_ORDER", f"no order {ref} for user {session.username!r}")
         return order
 
-    def cancel(self, session: Session, request_id: int, gw_id: int, client_order_id: str = "") -> GwOrder:
+    def cancel(self, session: SessionState, request_id: int, gw_id: int, client_order_id: str = "") -> GwOrder:
         order = self.find(session, gw_id, client_order_id)
         if not order.live:
             raise Reject("UNKNOWN_ORDER", f"order {order.gw_id} is {order.state}, not live")
@@ -193,12 +334,13 @@ class Gateway:
         return book
 
     def drop_session(self, session: Session) -> None:
+        """A connection ended; its SessionState stays for a resume."""
         self.sessions.discard(session)
         for subs in self.subscribers.values():
             subs.discard(session)
-        for order in self.orders.values():
-            if order.session is session:
-                order.session = None
+        state = session.state
+        if state is not None and state.conn is session:
+            state.conn = None
 
     # ------------------------------------------------------------------ venue events
     def _release(self, order: GwOrder) -> None:
@@ -225,8 +367,26 @@ class Gateway:
         elif kind == "rejected":
             self._release(order)
             order.state = "REJECTED"
+        journal = self.journal
+        if journal is not None:
+            journal.append_json(
+                jr.ORDER_STATE,
+                {
+                    "gw": order.gw_id,
+                    "st": order.state,
+                    "lv": order.leaves_qty,
+                    "cq": order.cum_qty,
+                    "ex": order.exch_order_id,
+                },
+            )
+        if ev.member_seq > self.cursor:
+            self.cursor = ev.member_seq
+            if journal is not None:
+                journal.append(jr.EXCH_CURSOR, jr.cursor_body(ev.member_seq))
         if order.session is not None:
-            order.session.order_event(order, ev)
+            rep = build_report(self.instruments[order.symbol], order, ev)
+            if rep is not None:
+                self.deliver(order.session, order, rep)
 
     def on_venue_book(self, ev: BookEvent) -> None:
         book = self.books.get(ev.symbol)
@@ -245,3 +405,58 @@ class Gateway:
 
 def to_decimal(instr: InstrumentDef, ticks: int) -> Decimal:
     return instr.ticks_to_decimal(ticks)
+
+
+_CANCEL: dict[str, Any] = dict(pb.CancelReason.items())
+_EXCH_CODES = {
+    -1201: pb.UNKNOWN_INSTRUMENT,
+    -2001: pb.INVALID_QUANTITY,
+    -2002: pb.INVALID_QUANTITY,
+    -2003: pb.INVALID_QUANTITY,
+    -2004: pb.INVALID_PRICE,
+    -2005: pb.PRICE_NOT_ON_TICK,
+    -3001: pb.NO_LIQUIDITY,
+    -3002: pb.UNKNOWN_ORDER,
+}
+
+
+def base_report(instr: InstrumentDef, order: GwOrder) -> Any:
+    """An ExecutionReport with the order's ids and state; prices as ticks and (deprecated) doubles."""
+    tick = float(instr.tick)
+    return pb.ExecutionReport(
+        request_id=order.request_id,
+        order_id=order.gw_id,
+        symbol=order.symbol,
+        side=pb.BUY if order.side == "BUY" else pb.SELL,
+        price=order.price_ticks * tick,
+        price_ticks=order.price_ticks,
+        qty=order.qty,
+        leaves_qty=order.leaves_qty,
+        cum_qty=order.cum_qty,
+        exchange_order_id=order.exch_order_id,
+        client_order_id=order.client_order_id,
+    )
+
+
+def build_report(instr: InstrumentDef, order: GwOrder, ev: VenueOrderEvent) -> Any | None:
+    rep = base_report(instr, order)
+    kind = ev.kind
+    if kind == "accepted":
+        rep.exec_type = pb.ACCEPTED
+    elif kind == "fill":
+        rep.exec_type = pb.FILL
+        rep.last_qty = ev.last_qty
+        rep.last_price = ev.last_price_ticks * float(instr.tick)
+        rep.last_price_ticks = ev.last_price_ticks
+        rep.trade_id = ev.trade_id
+        rep.request_id = 0
+    elif kind == "cancelled":
+        rep.exec_type = pb.CANCELLED
+        rep.cancel_reason = _CANCEL.get(ev.reason, pb.EXCHANGE)
+    elif kind in ("rejected", "cancel_rejected"):
+        rep.exec_type = pb.REJECTED
+        rep.reject_code = _EXCH_CODES.get(ev.code, pb.EXCHANGE_REJECT)
+        rep.text = f"exchange: {ev.text} ({ev.code})"
+    else:
+        return None
+    return rep

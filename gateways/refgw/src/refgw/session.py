@@ -1,40 +1,40 @@
-"""One client connection: framing, logon, dispatch of requests, execution reports out.
+"""One client connection: framing, logon and negotiation, dispatch of requests.
 
 Bad input gets a session-level Reject and the session goes on: an unknown message type
 (UNSUPPORTED_MESSAGE_TYPE), a payload that does not parse or an oversize frame
 (MALFORMED_MESSAGE; the oversize payload is skipped unread). A frame that cannot be
 resynchronised (length below 4, EOF inside a frame) is rejected and the connection closed.
+
+Execution reports belong to the connection's ``SessionState`` (see core): they are
+sequenced, journaled and resent on resume. New message types (book snapshot/incremental)
+go only to sessions that negotiated v2.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from typing import Any
 
 from refgw import PROTOCOL_MAX, PROTOCOL_MIN, __version__
 from refgw import refgw_pb2 as pb
 from refgw.book import Book
-from refgw.core import Gateway, GwOrder, Reject
+from refgw.core import Gateway, GwOrder, Reject, SessionState, base_report
 from refgw.framing import FrameError, encode, read_frame, skip_bytes
-from refgw.model import BookEvent, VenueOrderEvent
+from refgw.model import BookEvent
 from refgw.throttle import RollingWindow
 from refgw.wire import extension_bytes
 
-CAPABILITIES = ("tif.ioc", "tif.day", "order.client_order_id", "ext.passthrough")
+CAPABILITIES_V1 = ("tif.ioc", "tif.day", "order.client_order_id", "ext.passthrough")
+CAPABILITIES_V2 = (*CAPABILITIES_V1, "price.ticks", "session.resume", "md.incremental", "session.heartbeat")
 _TIFS = {pb.GTC: "GTC", pb.DAY: "DAY", pb.IOC: "IOC"}
-
 _SIDES = {pb.BUY: "BUY", pb.SELL: "SELL"}
-_CANCEL: dict[str, Any] = dict(pb.CancelReason.items())
-_EXCH_CODES = {
-    -1201: pb.UNKNOWN_INSTRUMENT,
-    -2001: pb.INVALID_QUANTITY,
-    -2002: pb.INVALID_QUANTITY,
-    -2003: pb.INVALID_QUANTITY,
-    -2004: pb.INVALID_PRICE,
-    -2005: pb.PRICE_NOT_ON_TICK,
-    -3001: pb.NO_LIQUIDITY,
-    -3002: pb.UNKNOWN_ORDER,
-}
+_ON_TICK_TOLERANCE = 1e-9
+
+
+def capabilities(version: int) -> tuple[str, ...]:
+    return CAPABILITIES_V2 if version >= 2 else CAPABILITIES_V1
 
 
 class Session:
@@ -44,6 +44,7 @@ class Session:
         self.writer = writer
         self.username = ""
         self.logged_on = False
+        self.state: SessionState | None = None
         self.throttle = RollingWindow(gw.limits.throttle_limit, gw.limits.throttle_window_s)
         self.handlers: dict[int, tuple[Any, Any]] = {
             pb.LOGON_REQUEST: (pb.LogonRequest, self.on_logon),
@@ -56,6 +57,10 @@ class Session:
         }
         self.closing = False
         self.negotiated_version = 1
+        self.heartbeat_ms = 0
+        self.last_rx = time.monotonic()
+        self._hb_handle: asyncio.TimerHandle | None = None
+        self.snapshotted: set[str] = set()
 
     # ------------------------------------------------------------------ plumbing
     def send(self, msg_type: int, msg: Any) -> None:
@@ -64,6 +69,8 @@ class Session:
 
     def close(self) -> None:
         self.closing = True
+        if self._hb_handle is not None:
+            self._hb_handle.cancel()
         self.writer.close()
 
     async def run(self) -> None:
@@ -83,6 +90,7 @@ class Session:
                     except (asyncio.IncompleteReadError, ConnectionError):
                         break
                     continue
+                self.last_rx = time.monotonic()
                 entry = self.handlers.get(msg_type)
                 if entry is None:
                     self.session_reject(
@@ -121,11 +129,9 @@ class Session:
                 self.close()
 
     def session_reject(self, request_id: int, code: Any, text: str, ref_type: int = 0) -> None:
-        self.send(
-            pb.REJECT, pb.Reject(request_id=request_id, code=code, text=text, ref_message_type=ref_type)
-        )
+        self.send(pb.REJECT, pb.Reject(request_id=request_id, code=code, text=text, ref_message_type=ref_type))
 
-    # ------------------------------------------------------------------ session
+    # ------------------------------------------------------------------ logon
     def logon_error(self, m: Any, code: Any, text: str) -> None:
         self.send(
             pb.LOGON_RESPONSE,
@@ -141,6 +147,9 @@ class Session:
         self.close()
 
     def on_logon(self, m: Any) -> None:
+        if self.logged_on:
+            self.session_reject(m.request_id, pb.MALFORMED_MESSAGE, "already logged on", pb.LOGON_REQUEST)
+            return
         if not self.gw.config.check_token(m.username, m.password):
             self.logon_error(m, pb.AUTH_FAILED, f"authentication failed for user {m.username!r}")
             return
@@ -154,20 +163,92 @@ class Session:
                 f"refgw {__version__} supports {PROTOCOL_MIN}..{PROTOCOL_MAX}",
             )
             return
+        resumed = False
+        if m.session_id and version >= 2:
+            state = self.gw.states.get(m.session_id)
+            if state is None or state.username != m.username:
+                self.logon_error(
+                    m,
+                    pb.UNKNOWN_SESSION,
+                    f"session {m.session_id!r} is unknown to this gateway for user {m.username!r} "
+                    f"(it may have restarted without its journal): log on without session_id",
+                )
+                return
+            old = state.conn
+            if old is not None and old is not self:
+                old.send(pb.LOGOUT, pb.Logout(reason="session resumed on another connection"))
+                old.close()
+            resumed = True
+        else:
+            state = self.gw.open_session(m.username, version)
+        state.conn = self
+        state.version = version
+        self.state = state
         self.username = m.username
         self.logged_on = True
         self.negotiated_version = version
-        self.send(
-            pb.LOGON_RESPONSE,
-            pb.LogonResponse(
-                request_id=m.request_id,
-                negotiated_version=version,
-                gateway_version=__version__,
-                capabilities=CAPABILITIES,
-                supported_min=PROTOCOL_MIN,
-                supported_max=PROTOCOL_MAX,
-            ),
+        lim = self.gw.limits
+        resp = pb.LogonResponse(
+            request_id=m.request_id,
+            negotiated_version=version,
+            gateway_version=__version__,
+            capabilities=capabilities(version),
+            supported_min=PROTOCOL_MIN,
+            supported_max=PROTOCOL_MAX,
         )
+        if version >= 2:
+            resp.session_id = state.sid
+            resp.next_outbound_seq = state.next_seq
+            resp.throttle_limit = lim.throttle_limit
+            resp.throttle_window_ms = int(lim.throttle_window_s * 1000)
+            resp.heartbeat_ms = m.heartbeat_ms
+            resp.resumed = resumed
+        if not resumed:
+            self.send(pb.LOGON_RESPONSE, resp)
+        else:
+            # Count what will be replayed first, so the response can announce it.
+            from_seq = max(1, m.resume_from_seq)
+            pending = sum(1 for seq, _ in state.ring if seq >= from_seq)
+            oldest = state.ring[0][0] if state.ring else state.next_seq
+            resp.replay_count = pending
+            resp.resume_gap = from_seq < oldest
+            self.send(pb.LOGON_RESPONSE, resp)
+            _, gap = self.gw.replay(state, from_seq)
+            if gap:
+                self.status_snapshot(state)
+        if m.heartbeat_ms and version >= 2:
+            self.heartbeat_ms = m.heartbeat_ms
+            self._arm_heartbeat()
+
+    def status_snapshot(self, state: SessionState) -> None:
+        """After a resume gap: the current state of every order of the session."""
+        for order in self.gw.orders.values():
+            if order.session is state:
+                rep = base_report(self.gw.instruments[order.symbol], order)
+                rep.exec_type = pb.ORDER_STATUS
+                rep.reject_code = pb.RESUME_GAP
+                rep.text = f"order status after a resume gap: {order.state}"
+                self.gw.deliver(state, order, rep)
+
+    def _arm_heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._hb_handle = loop.call_later(self.heartbeat_ms / 1000, self._check_heartbeat)
+
+    def _check_heartbeat(self) -> None:
+        if self.closing:
+            return
+        silent_ms = (time.monotonic() - self.last_rx) * 1000
+        if silent_ms > 2 * self.heartbeat_ms:
+            self.send(
+                pb.LOGOUT,
+                pb.Logout(
+                    reason=f"heartbeat timeout: nothing received for {silent_ms:.0f} ms "
+                    f"(heartbeat {self.heartbeat_ms} ms)"
+                ),
+            )
+            self.close()
+            return
+        self._arm_heartbeat()
 
     def on_logout(self, m: Any) -> None:
         self.send(pb.LOGOUT, pb.Logout(reason="logout acknowledged"))
@@ -187,6 +268,8 @@ class Session:
                 max_order_qty=min(i.max_order_qty, 2**31 - 1),
                 status=pb.InstrumentState.Value(i.status),
                 currency=i.currency,
+                tick_size_units=i.tick_size_units,
+                price_scale=i.price_scale,
             )
         self.send(pb.INSTRUMENTS_RESPONSE, resp)
 
@@ -200,28 +283,43 @@ class Session:
         symbol: str = "",
         client_order_id: str = "",
     ) -> None:
-        self.send(
-            pb.EXECUTION_REPORT,
-            pb.ExecutionReport(
-                request_id=request_id,
-                order_id=order_id,
-                exec_type=pb.REJECTED,
-                reject_code=code,
-                text=text,
-                symbol=symbol,
-                client_order_id=client_order_id,
-            ),
+        rep = pb.ExecutionReport(
+            request_id=request_id,
+            order_id=order_id,
+            exec_type=pb.REJECTED,
+            reject_code=code,
+            text=text,
+            symbol=symbol,
+            client_order_id=client_order_id,
         )
+        assert self.state is not None
+        self.gw.deliver(self.state, None, rep)
 
-    def throttled(self, request_id: int) -> bool:
+    def throttled(self, m: Any) -> bool:
         wait_ms = self.throttle.admit()
         if wait_ms:
-            self.reject(request_id, pb.RISK_REJECT, f"throttled: message rate limit, retry in {wait_ms} ms")
+            self.reject(
+                m.request_id,
+                pb.RISK_REJECT,
+                f"throttled: message rate limit, retry in {wait_ms} ms",
+                symbol=getattr(m, "symbol", ""),
+                client_order_id=m.client_order_id,
+            )
             return True
         return False
 
+    def price_ticks(self, m: Any, tick: float) -> int | None:
+        """Ticks from the request: price_ticks if present, else the double on an on-tick check."""
+        if m.HasField("price_ticks"):
+            return int(m.price_ticks)
+        ratio = m.price / tick
+        nearest = round(ratio)
+        if not math.isfinite(ratio) or abs(ratio - nearest) >= _ON_TICK_TOLERANCE:
+            return None
+        return int(nearest)
+
     def on_insert(self, m: Any, payload: bytes = b"") -> None:
-        if self.throttled(m.request_id):
+        if self.throttled(m):
             return
         existing = self.gw.existing(self.username, m.client_order_id)
         if existing is not None:
@@ -240,27 +338,34 @@ class Session:
         instr = self.gw.instruments.get(m.symbol)
         side = _SIDES.get(m.side)
         if side is None:
-            self.reject(m.request_id, pb.INVALID_QUANTITY, "side must be BUY or SELL", symbol=m.symbol)
+            self.reject(
+                m.request_id,
+                pb.INVALID_QUANTITY,
+                "side must be BUY or SELL",
+                symbol=m.symbol,
+                client_order_id=m.client_order_id,
+            )
             return
         order_type = "MARKET" if m.order_type == pb.MARKET else "LIMIT"
         ticks = 0
         if instr is not None and order_type == "LIMIT":
-            tick = float(instr.tick)
-            # Optivex's on-tick check, kept as released: exact float equality.
-            if round(m.price / tick) * tick != m.price:
+            found = self.price_ticks(m, float(instr.tick))
+            if found is None:
                 self.reject(
                     m.request_id,
                     pb.PRICE_NOT_ON_TICK,
-                    f"price {m.price} is not a multiple of the tick {tick}",
+                    f"price {m.price} is not a multiple of the tick {instr.tick}",
                     symbol=m.symbol,
+                    client_order_id=m.client_order_id,
                 )
                 return
-            ticks = round(m.price / tick)
+            ticks = found
         if order_type == "MARKET" and tif in ("GTC", "DAY"):
             tif = "IOC"
+        assert self.state is not None
         try:
             self.gw.insert(
-                self,
+                self.state,
                 m.request_id,
                 m.symbol,
                 side,
@@ -285,20 +390,20 @@ class Session:
         exec_type = {"FILLED": pb.FILL, "CANCELLED": pb.CANCELLED, "REJECTED": pb.REJECTED}.get(
             order.state, pb.ACCEPTED
         )
-        rep = self.report(order)
+        rep = base_report(self.gw.instruments[order.symbol], order)
         rep.request_id = request_id
         rep.exec_type = exec_type
         rep.reject_code = pb.DUPLICATE_CLORDID_REPLAYED
-        rep.text = (
-            f"duplicate client_order_id {order.client_order_id!r}: existing order {order.gw_id} replayed"
-        )
-        self.send_report(order, rep)
+        rep.text = f"duplicate client_order_id {order.client_order_id!r}: existing order {order.gw_id} replayed"
+        assert self.state is not None
+        self.gw.deliver(self.state, order, rep)
 
     def on_cancel(self, m: Any) -> None:
-        if self.throttled(m.request_id):
+        if self.throttled(m):
             return
+        assert self.state is not None
         try:
-            self.gw.cancel(self, m.request_id, m.order_id, m.client_order_id)
+            self.gw.cancel(self.state, m.request_id, m.order_id, m.client_order_id)
         except Reject as rej:
             self.reject(
                 m.request_id,
@@ -308,65 +413,40 @@ class Session:
                 client_order_id=m.client_order_id,
             )
 
+    # ------------------------------------------------------------------ market data
     def on_subscribe(self, m: Any) -> None:
         try:
             book = self.gw.subscribe(self, m.symbol)
         except Reject as rej:
-            self.reject(m.request_id, pb.RejectCode.Value(rej.code), rej.text, symbol=m.symbol)
+            self.session_reject(m.request_id, pb.RejectCode.Value(rej.code), rej.text, pb.SUBSCRIBE)
             return
+        self.snapshotted.discard(m.symbol)
         if book.ready:
-            self.push_top(book)
-
-    # ------------------------------------------------------------------ events out
-    def report(self, order: GwOrder) -> Any:
-        tick = float(self.gw.instruments[order.symbol].tick)
-        return pb.ExecutionReport(
-            request_id=order.request_id,
-            order_id=order.gw_id,
-            symbol=order.symbol,
-            side=pb.BUY if order.side == "BUY" else pb.SELL,
-            price=order.price_ticks * tick,
-            qty=order.qty,
-            leaves_qty=order.leaves_qty,
-            cum_qty=order.cum_qty,
-            exchange_order_id=order.exch_order_id,
-            client_order_id=order.client_order_id,
-        )
-
-    def send_report(self, order: GwOrder, rep: Any) -> None:
-        """Send one execution report with the order's extension bytes appended (they merge)."""
-        if not self.closing:
-            self.writer.write(encode(pb.EXECUTION_REPORT, rep.SerializeToString() + order.extensions))
-
-    def order_event(self, order: GwOrder, ev: VenueOrderEvent) -> None:
-        tick = float(self.gw.instruments[order.symbol].tick)
-        rep = self.report(order)
-        kind = ev.kind
-        if kind == "accepted":
-            rep.exec_type = pb.ACCEPTED
-        elif kind == "fill":
-            rep.exec_type = pb.FILL
-            rep.last_qty = ev.last_qty
-            rep.last_price = ev.last_price_ticks * tick
-            rep.trade_id = ev.trade_id
-            rep.request_id = 0
-        elif kind == "cancelled":
-            rep.exec_type = pb.CANCELLED
-            rep.cancel_reason = _CANCEL.get(ev.reason, pb.EXCHANGE)
-        elif kind in ("rejected", "cancel_rejected"):
-            rep.exec_type = pb.REJECTED
-            rep.reject_code = _EXCH_CODES.get(ev.code, pb.EXCHANGE_REJECT)
-            rep.text = f"exchange: {ev.text} ({ev.code})"
-        else:
-            return
-        self.send_report(order, rep)
+            self.push(book, m.request_id)
 
     def book_event(self, book: Book, ev: BookEvent) -> None:
-        self.push_top(book)
+        if self.negotiated_version < 2 or ev.snapshot or book.symbol not in self.snapshotted:
+            self.push(book)
+            return
+        msg = pb.BookIncremental(symbol=book.symbol, book_seq=ev.book_seq)
+        for side, ticks, qty, count in ev.changes:
+            msg.changes.add(side=pb.BUY if side == "BUY" else pb.SELL, price_ticks=ticks, qty=qty, order_count=count)
+        self.send(pb.BOOK_INCREMENTAL, msg)
 
-    def push_top(self, book: Book) -> None:
-        instr = self.gw.instruments[book.symbol]
-        tick = float(instr.tick)
+    def push(self, book: Book, request_id: int = 0) -> None:
+        """v2: a full snapshot; v1: top of book (doubles, and ticks beside them)."""
+        if self.negotiated_version >= 2:
+            snap = pb.BookSnapshot(request_id=request_id, symbol=book.symbol, book_seq=book.book_seq)
+            for ticks in sorted(book.bids, reverse=True):
+                qty, count = book.bids[ticks]
+                snap.bids.add(price_ticks=ticks, qty=qty, order_count=count)
+            for ticks in sorted(book.asks):
+                qty, count = book.asks[ticks]
+                snap.asks.add(price_ticks=ticks, qty=qty, order_count=count)
+            self.send(pb.BOOK_SNAPSHOT, snap)
+            self.snapshotted.add(book.symbol)
+            return
+        tick = float(self.gw.instruments[book.symbol].tick)
         bid, bid_qty, ask, ask_qty = book.top()
         self.send(
             pb.TOP_OF_BOOK,
@@ -376,9 +456,7 @@ class Session:
                 bid_qty=bid_qty,
                 ask_price=ask * tick,
                 ask_qty=ask_qty,
+                bid_ticks=bid,
+                ask_ticks=ask,
             ),
         )
-
-
-def gateway_version() -> str:
-    return __version__

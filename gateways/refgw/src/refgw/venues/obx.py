@@ -128,9 +128,7 @@ class ObxVenue(Venue):
         self._send(pb.MASS_CANCEL, pb.MassCancel(request_id=next(self._ids), symbol=symbol))
 
     def subscribe(self, symbol: str) -> None:
-        self._send(
-            pb.MARKET_DATA_SUBSCRIBE, pb.MarketDataSubscribe(request_id=next(self._ids), symbol=symbol)
-        )
+        self._send(pb.MARKET_DATA_SUBSCRIBE, pb.MarketDataSubscribe(request_id=next(self._ids), symbol=symbol))
 
     # ------------------------------------------------------------------ receive
     async def _read_loop(self) -> None:
@@ -335,9 +333,7 @@ class ObxVenue(Venue):
                 symbol=m.symbol,
                 book_seq=m.book_seq,
                 snapshot=False,
-                changes=[
-                    (_SIDE_NAMES.get(c.side, "BUY"), c.price_ticks, c.qty, c.order_count) for c in m.changes
-                ],
+                changes=[(_SIDE_NAMES.get(c.side, "BUY"), c.price_ticks, c.qty, c.order_count) for c in m.changes],
                 trades=self._pending_trades.pop(m.symbol, []),
             )
         )

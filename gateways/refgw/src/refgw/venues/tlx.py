@@ -226,9 +226,7 @@ class TlxVenue(Venue):
         elif mt == "y":
             self._on_security_list(fields)
         elif mt == "3":
-            self.on_notice(
-                VenueNotice(kind="reject", code=int(tags.get(4000, "0") or 0), text=tags.get(58, ""))
-            )
+            self.on_notice(VenueNotice(kind="reject", code=int(tags.get(4000, "0") or 0), text=tags.get(58, "")))
 
     def _key(self, tags: dict[int, str]) -> str:
         for tag in (41, 11):
@@ -281,9 +279,7 @@ class TlxVenue(Venue):
             )
         elif et == "4":
             self.on_order(
-                VenueOrderEvent(
-                    kind="cancelled", reason=_CANCEL_REASONS.get(tags.get(4003, "1"), "USER"), **common
-                )
+                VenueOrderEvent(kind="cancelled", reason=_CANCEL_REASONS.get(tags.get(4003, "1"), "USER"), **common)
             )
         elif et == "5":
             if tags.get(11):
@@ -298,9 +294,7 @@ class TlxVenue(Venue):
             )
         elif et == "8":
             self.on_order(
-                VenueOrderEvent(
-                    kind="rejected", code=int(tags.get(4000, "0") or 0), text=tags.get(58, ""), **common
-                )
+                VenueOrderEvent(kind="rejected", code=int(tags.get(4000, "0") or 0), text=tags.get(58, ""), **common)
             )
 
     def _on_cancel_reject(self, tags: dict[int, str]) -> None:

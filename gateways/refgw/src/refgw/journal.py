@@ -1,0 +1,198 @@
+"""The session journal: an append-only, CRC-framed record file behind a versioned header.
+
+Layout (all integers big-endian)::
+
+    header  (32 bytes): b"RGWJ" | u16 format_version | u16 header_len (32) | u32 compat_flags
+                        | u32 incompat_flags | 12s writer_version (ascii, NUL padded) | u32 crc32
+    record            : u32 length (type + body) | u32 crc32(type + body) | u8 type | body
+
+``incompat_flags`` follow ext4: a reader that does not know a set bit must refuse the file.
+``compat_flags`` may be ignored. Record types >= 128 are optional: a reader that does not know
+one skips it; an unknown type below 128 is an error. A torn tail (a record cut short or whose
+CRC fails at the end of the file) is truncated away on open, and the loss is reported.
+
+Format 1 (refgw 2.0): SESSION, INBOUND_ACCEPTED, OUTBOUND, ORDER_MAP, ORDER_STATE, EXCH_CURSOR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAGIC = b"RGWJ"
+HEADER = struct.Struct(">4sHHII12sI")
+RECORD = struct.Struct(">II")
+FORMAT_VERSION = 1
+KNOWN_INCOMPAT = 0  # bits this release understands
+
+SESSION = 1
+INBOUND_ACCEPTED = 2
+OUTBOUND = 3
+ORDER_MAP = 4
+ORDER_STATE = 5
+EXCH_CURSOR = 6
+_OPTIONAL_FROM = 128
+
+
+class JournalError(Exception):
+    """The journal cannot be used by this release; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Header:
+    format_version: int
+    compat_flags: int
+    incompat_flags: int
+    writer_version: str
+
+    def pack(self) -> bytes:
+        body = HEADER.pack(
+            MAGIC,
+            self.format_version,
+            HEADER.size,
+            self.compat_flags,
+            self.incompat_flags,
+            self.writer_version.encode()[:12],
+            0,
+        )[:-4]
+        return body + struct.pack(">I", zlib.crc32(body))
+
+
+def _read_header(data: bytes, path: Path) -> Header:
+    if len(data) < HEADER.size:
+        raise JournalError(f"journal {path} has a truncated header ({len(data)} bytes)")
+    magic, fmt, _hlen, compat, incompat, writer, crc = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise JournalError(f"{path} is not a refgw journal (magic {magic!r})")
+    if zlib.crc32(data[: HEADER.size - 4]) != crc:
+        raise JournalError(f"journal {path} header CRC mismatch: the file is damaged")
+    return Header(fmt, compat, incompat, writer.rstrip(b"\0").decode(errors="replace"))
+
+
+@dataclass
+class Record:
+    type: int
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        value = json.loads(self.body)
+        assert isinstance(value, dict)
+        return value
+
+
+class Journal:
+    """Open (creating if needed), validate, recover records, then append."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer_version: str,
+        known_incompat: int = KNOWN_INCOMPAT,
+        format_version: int = FORMAT_VERSION,
+    ) -> None:
+        self.path = path
+        self.writer_version = writer_version
+        self.known_incompat = known_incompat
+        self.records: list[Record] = []
+        self.truncated_bytes = 0
+        data = path.read_bytes() if path.exists() else b""
+        if not data:
+            self.header = Header(format_version, 0, 0, writer_version)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.header.pack())
+            self.fresh = True
+        else:
+            self.fresh = False
+            self.header = _read_header(data, path)
+            unknown = self.header.incompat_flags & ~known_incompat
+            if unknown:
+                raise JournalError(
+                    f"journal {path} was written by refgw {self.header.writer_version} with format "
+                    f"{self.header.format_version} and incompat flags {self.header.incompat_flags:#x}; this "
+                    f"refgw {writer_version} does not know flags {unknown:#x} and refuses to resume it "
+                    f"(journal needs format >= {self.header.format_version}): run a release that reads it, "
+                    f"or move the journal away to start empty"
+                )
+            good = self._scan(data)
+            if good < len(data):
+                self.truncated_bytes = len(data) - good
+                with path.open("r+b") as f:
+                    f.truncate(good)
+        self._file = path.open("ab", buffering=0)
+
+    def _scan(self, data: bytes) -> int:
+        """Parse records; returns the offset just past the last good one."""
+        pos = HEADER.size
+        end = len(data)
+        while pos + RECORD.size <= end:
+            length, crc = RECORD.unpack_from(data, pos)
+            start = pos + RECORD.size
+            if length < 1 or start + length > end:
+                break
+            chunk = data[start : start + length]
+            if zlib.crc32(chunk) != crc:
+                break
+            rtype = chunk[0]
+            if (
+                rtype >= _OPTIONAL_FROM
+                or rtype in (SESSION, INBOUND_ACCEPTED, OUTBOUND, ORDER_MAP, ORDER_STATE, EXCH_CURSOR)
+                or self._knows(rtype)
+            ):
+                self.records.append(Record(rtype, chunk[1:]))
+            else:
+                raise JournalError(
+                    f"journal {self.path}: record type {rtype} at offset {pos} is unknown to refgw "
+                    f"{self.writer_version}; refusing rather than losing it"
+                )
+            pos = start + length
+        return pos
+
+    def _knows(self, rtype: int) -> bool:
+        return False
+
+    def set_header(self, header: Header) -> None:
+        self.header = header
+        with self.path.open("r+b") as f:
+            f.write(header.pack())
+
+    def append(self, rtype: int, body: bytes) -> None:
+        chunk = bytes((rtype,)) + body
+        self._file.write(RECORD.pack(len(chunk), zlib.crc32(chunk)) + chunk)
+
+    def append_json(self, rtype: int, value: dict[str, Any]) -> None:
+        self.append(rtype, json.dumps(value, separators=(",", ":")).encode())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+
+def outbound_body(session_id: str, seq: int, frame: bytes) -> bytes:
+    sid = session_id.encode()
+    return struct.pack(">HQ", len(sid), seq) + sid + frame
+
+
+def parse_outbound(body: bytes) -> tuple[str, int, bytes]:
+    n, seq = struct.unpack_from(">HQ", body)
+    sid = body[10 : 10 + n].decode()
+    return sid, seq, body[10 + n :]
+
+
+def cursor_body(member_seq: int) -> bytes:
+    return struct.pack(">Q", member_seq)
+
+
+def parse_cursor(body: bytes) -> int:
+    return int(struct.unpack(">Q", body)[0])
+
+
+def sync(journal: Journal) -> None:
+    os.fsync(journal._file.fileno())
