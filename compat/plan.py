@@ -46,7 +46,9 @@ def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
     for value in values:
         role, sep, rest = value.partition("=")
         if not sep or not role or not rest:
-            raise ConfigError(f"{option} expects ROLE=VALUE (e.g. gateway=dist/refgw-3.1.0-py3-none-any.whl), got {value!r}")
+            raise ConfigError(
+                f"{option} expects ROLE=VALUE (e.g. gateway=dist/refgw-3.1.0-py3-none-any.whl), got {value!r}"
+            )
         if role not in ("gateway", "client", "exchange", "clients"):
             raise ConfigError(f"{option}: unknown role {role!r}; expected gateway or client")
         parsed[role] = rest

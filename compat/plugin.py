@@ -16,8 +16,8 @@ from compat import timing
 from compat.cell import Cell
 from compat.errors import CompatError, ConfigError
 from compat.expectations import find as find_expectation
-from compat.plan import Plan, build_plan, parse_assignments, parse_shard
 from compat.outcome import RunResults
+from compat.plan import Plan, build_plan, parse_assignments, parse_shard
 from compat.results import ResultsCollector
 from compat.verdicts import PROPERTY, judge
 
@@ -32,13 +32,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("compat", "compatibility matrix")
     group.addoption("--compat-matrix", metavar="PATH", help="matrix.yaml to run (default: ini compat_matrix)")
     group.addoption("--compat-cells", metavar="GLOB", action="append", default=[],
-                    help="run only cells whose id matches GLOB, e.g. 'client-2.*--gateway-3.0.0--*' (repeatable)")
+                    help="run only cells whose id matches GLOB, e.g. 'client-2.*--gateway-3.0.0--*' "
+                    "(repeatable)")
     group.addoption("--compat-candidate", metavar="ROLE=WHEEL", action="append", default=[],
                     help="use this wheel as ROLE's candidate instead of building the working tree")
     group.addoption("--compat-no-candidate", action="store_true",
                     help="test released versions only")
     group.addoption("--compat-cache-dir", metavar="DIR", help="envs and candidate builds (default .compat)")
-    group.addoption("--compat-lock", metavar="PATH", help="resolved-versions lock to reuse (default compat.lock.json if present)")
+    group.addoption("--compat-lock", metavar="PATH",
+                    help="resolved-versions lock to reuse (default compat.lock.json if present)")
     group.addoption("--compat-report-dir", metavar="DIR", help="write matrix.json, matrix.md and matrix.html here")
     group.addoption("--compat-report-json", metavar="PATH", help="write the JSON report here")
     group.addoption("--compat-report-md", metavar="PATH", help="write the Markdown report here")

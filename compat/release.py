@@ -55,7 +55,9 @@ def read_project(source_dir: Path) -> Project:
         project = data["project"]
         return Project(name=str(project["name"]), version=str(project["version"]))
     except FileNotFoundError:
-        raise ReleaseError(f"{pyproject} not found: SOURCE_DIR must be a product with a pyproject.toml") from None
+        raise ReleaseError(
+            f"{pyproject} not found: SOURCE_DIR must be a product with a pyproject.toml"
+        ) from None
     except (KeyError, tomllib.TOMLDecodeError) as exc:
         raise ReleaseError(f"{pyproject}: cannot read [project] name and version ({exc})") from None
 
@@ -68,8 +70,16 @@ def existing_wheels(wheelhouse: Path, project: Project) -> list[Path]:
 
 # uv reaches the package index for the build backend: it needs the machine's TLS trust and
 # proxy settings, which the harness's minimal child environment leaves out on purpose.
-_NETWORK_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-                      "http_proxy", "https_proxy", "no_proxy")
+_NETWORK_VARIABLES = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
 
 
 def _build_environment() -> dict[str, str]:
@@ -163,7 +173,9 @@ def _main(args: argparse.Namespace) -> int:
         print(f"yanked {args.yank}: {args.reason}")
         return 0
     if not args.source_dir:
-        raise ReleaseError("nothing to do: give SOURCE_DIR to release, or --yank WHEEL_FILENAME --reason TEXT")
+        raise ReleaseError(
+            "nothing to do: give SOURCE_DIR to release, or --yank WHEEL_FILENAME --reason TEXT"
+        )
     notes = args.notes or ""
     if args.notes_file:
         notes = Path(args.notes_file).read_text(encoding="utf-8")

@@ -7,14 +7,13 @@ client version's API, so the same body runs in every cell and on every venue.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
 import json
 import socket
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from compat.cell import Release
 from compat.driver.handle import DriverCallError, DriverHandle, OperationUnsupported

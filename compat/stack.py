@@ -8,6 +8,7 @@ and restart) keeps the address clients know, exactly as a load balancer would in
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import sys
@@ -282,10 +283,9 @@ class Stack:
 
     def _stop_driver(self, process: Process, handle: DriverHandle) -> None:
         if process.poll() is None:
-            try:
+            # The stop below escalates and logs; a stuck driver must not block teardown.
+            with contextlib.suppress(Exception):
                 handle.shutdown(timeout_s=self.settings.stop_grace_s)
-            except Exception:
-                pass  # the stop below escalates and logs; a stuck driver must not block teardown
         process.stop(grace_s=self.settings.stop_grace_s)
 
 

@@ -41,7 +41,8 @@ def judge(report: Any, call: Any, expectation: dict[str, Any] | None) -> dict[st
                 f"stale expectation (matrix.yaml:{expectation.get('line')}): declared incompatible "
                 f"({expectation.get('reason')}) but the scenario passed; remove or narrow it"
             )
-            return _verdict(Verdict.STALE, report, reason=f"declared incompatible but passed: {expectation.get('reason')}")
+            reason = f"declared incompatible but passed: {expectation.get('reason')}"
+            return _verdict(Verdict.STALE, report, reason=reason)
         return _verdict(Verdict.PASS, report)
     if excinfo.errisinstance(OperationUnsupported):
         reason = f"n/a: {excinfo.value}"

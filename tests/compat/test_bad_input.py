@@ -7,16 +7,16 @@ import struct
 
 import pytest
 
-from compat.scenario import Scenario
+from compat.scenario import Scenario, Session
 
 pytestmark = pytest.mark.compat
 
 
-def _assert_still_serving(compat: Scenario, s: object, order_id: str) -> None:
-    again = s.insert(symbol=compat.symbol(), side="BUY", qty=1, price="10.00", tif="GTC", order_type="LIMIT")  # type: ignore[attr-defined]
-    assert s.next_event(["accepted"], again["client_order_id"])["kind"] == "accepted"  # type: ignore[attr-defined]
-    s.cancel(client_order_id=order_id)  # type: ignore[attr-defined]
-    assert s.next_event(["cancelled"], order_id)["kind"] == "cancelled", "order state lost"  # type: ignore[attr-defined]
+def _assert_still_serving(compat: Scenario, s: Session, order_id: str) -> None:
+    again = s.insert(symbol=compat.symbol(), side="BUY", qty=1, price="10.00", tif="GTC", order_type="LIMIT")
+    assert s.next_event(["accepted"], again["client_order_id"])["kind"] == "accepted"
+    s.cancel(client_order_id=order_id)
+    assert s.next_event(["cancelled"], order_id)["kind"] == "cancelled", "order state lost"
 
 
 def _drain(sock: socket.socket) -> bytes:

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.compat
 def _swap(compat: Scenario, step: int) -> None:
     target = compat.neighbour_gateway(step)
     if target is None:
+        where = "after" if step > 0 else "before"
         raise OperationUnsupported("scenario", "gateway.neighbour",
-                                   f"no gateway {'after' if step > 0 else 'before'} {compat.gateway_version} in the plan")
+                                   f"no gateway {where} {compat.gateway_version} in the plan")
     symbol = compat.symbol()
     s = compat.session()
     compat.require(s, "session.resume")

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from compat.scenario import Scenario
+from compat.scenario import Scenario, Session
 
 pytestmark = pytest.mark.compat
 
 
-def _rest(s: object, symbol: str, side: str, qty: int, price: str) -> None:
-    order = s.insert(symbol=symbol, side=side, qty=qty, price=price, tif="GTC", order_type="LIMIT")  # type: ignore[attr-defined]
-    s.next_event(["accepted"], order["client_order_id"])  # type: ignore[attr-defined]
+def _rest(s: Session, symbol: str, side: str, qty: int, price: str) -> None:
+    order = s.insert(symbol=symbol, side=side, qty=qty, price=price, tif="GTC", order_type="LIMIT")
+    s.next_event(["accepted"], order["client_order_id"])
 
 
-def _wait_book(s: object, symbol: str, predicate: object, timeout_s: float = 5.0) -> dict[str, object]:
-    book: dict[str, object] = s.call("wait_book", symbol=symbol, timeout_s=timeout_s, **predicate)  # type: ignore[attr-defined,dict-item]
-    return book
+def _wait_book(s: Session, symbol: str, target: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+    return s.call("wait_book", symbol=symbol, timeout_s=timeout_s, **target)
 
 
 def test_snapshot_then_incrementals(compat: Scenario) -> None:
@@ -45,7 +46,7 @@ def test_subscribe_under_load(compat: Scenario) -> None:
                          prices=[f"{10 + i % 6}.00" for i in range(count)], subscribe_session=watcher.name,
                          subscribe_after=10, timeout_s=15.0)
     expected = {f"{10 + p}.00": sum(1 for i in range(count) if i % 6 == p) for p in range(6)}
-    want = sorted(([price, qty] for price, qty in expected.items()), key=lambda lv: -float(lv[0]))
+    want = sorted(([price, qty] for price, qty in expected.items()), key=lambda lv: -float(str(lv[0])))
     book = _wait_book(watcher, symbol, {"bids": want, "asks": []})
     assert book["bids"] == want, f"book diverged from the exchange after the race: {book} (burst {result})"
 

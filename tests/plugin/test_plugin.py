@@ -10,9 +10,9 @@ import json
 import re
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
-from typing import Any
 
 SCENARIOS = textwrap.dedent("""
     import pytest
@@ -111,7 +111,7 @@ def test_ids_and_cell_selection(project: pytest.Pytester) -> None:
 
 
 def test_xdist_groups_cells_and_agrees(project: pytest.Pytester) -> None:
-    serial_result, serial = _run(project)
+    _, serial = _run(project)
     parallel_result, parallel = _run(project, "-n", "2", "-v")
     assert parallel == serial, "verdicts must not depend on distribution"
     workers: dict[str, set[str]] = {}
