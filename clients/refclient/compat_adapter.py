@@ -58,9 +58,7 @@ class Adapter:
         try:
             return self.sessions[session]
         except KeyError:
-            raise self.Unsupported(
-                "session", f"no connected session {session!r}; call connect first"
-            ) from None
+            raise self.Unsupported("session", f"no connected session {session!r}; call connect first") from None
 
     def _unsupported_from(self, exc: Exception) -> Exception:
         if type(exc).__name__ == "FeatureUnsupported":
@@ -167,11 +165,14 @@ class Adapter:
     async def op_reconnect(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)
         if not HAS_RESUME:
-            raise self.Unsupported(
-                "session.resume", f"refclient {refclient.__version__} cannot resume a session"
-            )
-        result = await self._call(s.client.reconnect())
-        return {"resumed": bool(result.resumed), "replayed": int(result.replayed)}
+            raise self.Unsupported("session.resume", f"refclient {refclient.__version__} cannot resume a session")
+        try:
+            result = await self._call(s.client.reconnect())
+        except Exception as exc:
+            if type(exc).__name__ == "ResumeGap":
+                return {"resumed": True, "replayed": int(getattr(exc, "replayed", 0)), "gap": True}
+            raise
+        return {"resumed": bool(result.resumed), "replayed": int(result.replayed), "gap": False}
 
     async def op_instruments(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)
@@ -213,13 +214,9 @@ class Adapter:
             if not market or tif != "GTC":
                 kwargs["tif"] = getattr(vars(refclient)["TIF"], tif, None)
                 if kwargs["tif"] is None:
-                    raise self.Unsupported(
-                        f"tif.{tif.lower()}", f"refclient {refclient.__version__} has no TIF {tif}"
-                    )
+                    raise self.Unsupported(f"tif.{tif.lower()}", f"refclient {refclient.__version__} has no TIF {tif}")
         elif tif != "GTC" and not (market and tif == "IOC"):
-            raise self.Unsupported(
-                f"tif.{tif.lower()}", f"refclient {refclient.__version__} sends no time in force"
-            )
+            raise self.Unsupported(f"tif.{tif.lower()}", f"refclient {refclient.__version__} sends no time in force")
         if VERSION >= (1, 1, 0):
             kwargs["client_order_id"] = client_order_id
         if extensions:
@@ -257,17 +254,13 @@ class Adapter:
         s = self._s(session)
         if not HAS_AMEND:
             raise self.Unsupported("order.amend", f"refclient {refclient.__version__} has no amend")
-        await self._call(
-            s.client.amend_order(self._handle(s, client_order_id), qty=qty, price=self._price_in(price))
-        )
+        await self._call(s.client.amend_order(self._handle(s, client_order_id), qty=qty, price=self._price_in(price)))
         return {}
 
     async def op_mass_cancel(self, session: str = "s1", symbol: str | None = None) -> dict[str, Any]:
         s = self._s(session)
         if not HAS_MASS:
-            raise self.Unsupported(
-                "order.masscancel", f"refclient {refclient.__version__} has no mass cancel"
-            )
+            raise self.Unsupported("order.masscancel", f"refclient {refclient.__version__} has no mass cancel")
         await self._call(s.client.mass_cancel(symbol or ""))
         return {}
 

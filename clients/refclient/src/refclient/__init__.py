@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__version__ = "1.1.0"
+__version__ = "2.0.0"
 
+from refclient.book import LocalBook
 from refclient.client import (
     PROTOCOL_RANGE,
     TIF,
@@ -11,8 +12,8 @@ from refclient.client import (
     GatewayClient,
     Instrument,
     OrderHandle,
+    ResumeResult,
     Side,
-    TopOfBook,
 )
 from refclient.errors import (
     ClientError,
@@ -20,6 +21,7 @@ from refclient.errors import (
     LogonRejected,
     OrderRejected,
     ProtocolVersionError,
+    ResumeGap,
     SessionLost,
 )
 from refclient.sync import SyncClient
@@ -32,13 +34,15 @@ __all__ = [
     "FeatureUnsupported",
     "GatewayClient",
     "Instrument",
+    "LocalBook",
     "LogonRejected",
     "OrderHandle",
     "OrderRejected",
     "ProtocolVersionError",
+    "ResumeGap",
+    "ResumeResult",
     "SessionLost",
     "Side",
     "SyncClient",
-    "TopOfBook",
     "__version__",
 ]

@@ -1,11 +1,19 @@
-"""The asyncio client API (protocol v1, with version and capability negotiation).
+"""The asyncio client API (protocols 1-2).
 
-gw = await GatewayClient.connect(host, port, username="u1", password="token")
-instruments = await gw.instruments()
-order = await gw.insert_order("ABC", Side.BUY, qty=10, price=100.25, tif=TIF.IOC)  # waits for the ack
-await gw.cancel_order(order)
-ev = await gw.next_event(timeout=5.0)
-await gw.close()
+    gw = await GatewayClient.connect(host, port, username="u1", password="token", protocol=(1, 2))
+    gw.negotiated_version, gw.capabilities, gw.gateway_version, gw.session_id
+    instruments = await gw.instruments()                       # tick_size as Decimal
+    order = await gw.insert_order("ABC", Side.BUY, qty=10, price=Decimal("100.25"), tif=TIF.IOC)
+    await gw.cancel_order(order)
+    book = await gw.subscribe_book("ABC")                        # LocalBook, resyncs on a gap
+    ev = await gw.next_event(timeout=5.0)
+    await gw.drop(); await gw.reconnect()                        # resume with poss-dup replay
+    await gw.close()
+
+Prices are Decimal in the API and integer ticks on the wire. On a v1 session (an older
+gateway) the client also writes the deprecated double, and reads prices from the double.
+An unknown enum value becomes ``UNKNOWN(n)`` with the raw number kept, and an unknown
+message type is skipped (reported once on stderr): a newer gateway never crashes it.
 """
 
 from __future__ import annotations
@@ -14,25 +22,31 @@ import asyncio
 import contextlib
 import enum
 import itertools
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from refclient import __version__
 from refclient import refgw_pb2 as pb
+from refclient.book import LocalBook
 from refclient.errors import (
     ClientError,
     FeatureUnsupported,
     LogonRejected,
     OrderRejected,
     ProtocolVersionError,
+    ResumeGap,
     SessionLost,
 )
 from refclient.framing import FrameError, encode, read_frame
 from refclient.wire import decode_extensions, encode_extensions
 
-PROTOCOL_RANGE = (1, 1)
+PROTOCOL_RANGE = (1, 2)
+
+WireHook = Callable[[str, str, dict[str, Any]], None]
 
 
 class Side(enum.Enum):
@@ -54,11 +68,19 @@ _TIF_CAPABILITY = {TIF.DAY: "tif.day", TIF.IOC: "tif.ioc"}
 class Instrument:
     symbol: str
     description: str
-    tick_size: float
+    tick_size: Decimal
+    price_scale: int
     lot_size: int
     max_order_qty: int
     status: str
     currency: str
+
+    def to_ticks(self, price: Decimal) -> int | None:
+        ticks = price / self.tick_size
+        return int(ticks) if ticks == ticks.to_integral_value() else None
+
+    def to_price(self, ticks: int) -> Decimal:
+        return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_scale))
 
 
 @dataclass
@@ -67,7 +89,7 @@ class OrderHandle:
     symbol: str
     side: Side
     qty: int
-    price: float
+    price: Decimal | None
     exchange_order_id: str = ""
     client_order_id: str = ""
     duplicate: bool = False  # the gateway answered a repeated client_order_id with the existing order
@@ -75,16 +97,16 @@ class OrderHandle:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # accepted fill cancelled rejected session_lost
+    kind: str  # accepted fill cancelled rejected status session_resumed session_lost unknown
     order_id: int = 0
     request_id: int = 0
     symbol: str = ""
     qty: int = 0
-    price: float = 0.0
+    price: Decimal | None = None
     leaves_qty: int = 0
     cum_qty: int = 0
     last_qty: int = 0
-    last_price: float = 0.0
+    last_price: Decimal | None = None
     trade_id: str = ""
     reason: str = ""
     code: str = ""
@@ -92,16 +114,15 @@ class Event:
     text: str = ""
     client_order_id: str = ""
     extensions: dict[int, Any] = field(default_factory=dict)
+    seq: int = 0
+    poss_dup: bool = False
 
 
-@dataclass
-class TopOfBook:
-    symbol: str
-    bid_price: float = 0.0
-    bid_qty: int = 0
-    ask_price: float = 0.0
-    ask_qty: int = 0
-    updates: int = 0
+@dataclass(frozen=True)
+class ResumeResult:
+    resumed: bool
+    replayed: int
+    gap: bool = False
 
 
 _INBOUND: dict[int, Any] = {
@@ -111,10 +132,30 @@ _INBOUND: dict[int, Any] = {
     pb.INSTRUMENTS_RESPONSE: pb.InstrumentsResponse,
     pb.EXECUTION_REPORT: pb.ExecutionReport,
     pb.TOP_OF_BOOK: pb.TopOfBook,
+    pb.BOOK_SNAPSHOT: pb.BookSnapshot,
+    pb.BOOK_INCREMENTAL: pb.BookIncremental,
     pb.REJECT: pb.Reject,
 }
 
-_KINDS = {pb.ACCEPTED: "accepted", pb.FILL: "fill", pb.CANCELLED: "cancelled", pb.REJECTED: "rejected"}
+_KINDS = {
+    pb.ACCEPTED: "accepted",
+    pb.FILL: "fill",
+    pb.CANCELLED: "cancelled",
+    pb.REJECTED: "rejected",
+    pb.ORDER_STATUS: "status",
+}
+
+
+def _enum_name(enum_type: Any, raw: int) -> str:
+    """An enum value's name, or UNKNOWN(n) for one this release does not know."""
+    try:
+        return str(enum_type.Name(raw))
+    except ValueError:
+        return f"UNKNOWN({raw})"
+
+
+def _code_name(raw: int) -> str:
+    return _enum_name(pb.RejectCode, raw)
 
 
 @dataclass
@@ -124,24 +165,32 @@ class _Pending:
 
 
 class GatewayClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, host: str, port: int, logon: dict[str, Any]) -> None:
+        self.host = host
+        self.port = port
+        self._logon_args = logon
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self.tops: dict[str, TopOfBook] = {}
-        self._top_changed = asyncio.Condition()
         self.negotiated_version = 1
         self.capabilities: frozenset[str] = frozenset()
         self.gateway_version = ""
+        self.session_id = ""
+        self.last_seq = 0
         self.lost: str | None = None
         self._lost_event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._hb_task: asyncio.Task[None] | None = None
         self._coid_prefix = format(time.time_ns() // 1000 % 36**8, "x")
         self._coids = itertools.count(1)
         self._orders: dict[str, OrderHandle] = {}  # client_order_id -> handle
         self._coid_by_oid: dict[int, str] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._instruments: dict[str, Instrument] = {}
+        self._books: dict[str, LocalBook] = {}
+        self._unknown_types: set[int] = set()
+        self.wire_hook: WireHook | None = None  # called with (direction, type name, fields)
 
     # ------------------------------------------------------------------ connect
     @classmethod
@@ -153,49 +202,87 @@ class GatewayClient:
         password: str = "",
         protocol: tuple[int, int] = PROTOCOL_RANGE,
         client_name: str = "refclient",
+        heartbeat_ms: int = 0,
         timeout: float = 10.0,
     ) -> GatewayClient:
         """Connect and log on; raises ProtocolVersionError when no common version exists."""
+        logon = {
+            "username": username,
+            "password": password,
+            "protocol": protocol,
+            "client_name": client_name,
+            "heartbeat_ms": heartbeat_ms,
+            "timeout": timeout,
+        }
+        client = cls(host, port, logon)
+        await client._open()
+        resp = await client._logon(resume_from_seq=0)
+        client._accept_logon(resp)
+        await client.instruments()
+        return client
+
+    async def _open(self) -> None:
+        timeout = self._logon_args["timeout"]
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), timeout)
         except OSError as exc:
-            raise SessionLost(f"cannot connect to {host}:{port}: {exc}") from None
-        client = cls(reader, writer)
-        client._task = asyncio.create_task(client._read_loop())
-        rid = next(client._ids)
-        resp = await client._request(
-            rid,
-            pb.LOGON_REQUEST,
-            pb.LogonRequest(
-                request_id=rid,
-                username=username,
-                password=password,
-                protocol_min=protocol[0],
-                protocol_max=protocol[1],
-                client_name=client_name,
-                client_version=__version__,
-            ),
-            timeout,
+            raise SessionLost(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        self._reader, self._writer = reader, writer
+        self.lost = None
+        self._lost_event = asyncio.Event()
+        self._task = asyncio.create_task(self._read_loop(reader))
+
+    async def _logon(self, resume_from_seq: int) -> Any:
+        a = self._logon_args
+        protocol = a["protocol"]
+        rid = next(self._ids)
+        msg = pb.LogonRequest(
+            request_id=rid,
+            username=a["username"],
+            password=a["password"],
+            protocol_min=protocol[0],
+            protocol_max=protocol[1],
+            client_name=a["client_name"],
+            client_version=__version__,
+            heartbeat_ms=a["heartbeat_ms"],
         )
+        if resume_from_seq and self.session_id:
+            msg.session_id = self.session_id
+            msg.resume_from_seq = resume_from_seq
+        resp = await self._request(rid, pb.LOGON_REQUEST, msg, a["timeout"])
         supported = (resp.supported_min, resp.supported_max)
         if resp.error_message:
-            await client.close()
+            await self.close()
             if resp.error_code == pb.UNSUPPORTED_PROTOCOL_VERSION:
                 raise ProtocolVersionError(supported, resp.error_message)
+            if resp.error_code == pb.UNKNOWN_SESSION:
+                raise SessionLost(resp.error_message)
             raise LogonRejected(_code_name(resp.error_code), resp.error_message)
         # A gateway that predates negotiation echoes nothing: it speaks v1 with no capabilities.
-        client.negotiated_version = resp.negotiated_version or 1
-        client.capabilities = frozenset(resp.capabilities)
-        client.gateway_version = resp.gateway_version
-        if not protocol[0] <= client.negotiated_version <= protocol[1]:
-            await client.close()
+        version = resp.negotiated_version or 1
+        if not protocol[0] <= version <= protocol[1]:
+            await self.close()
             raise ProtocolVersionError(
                 supported if resp.supported_max else (1, 1),
-                f"gateway {client.gateway_version or '(pre-1.1)'} speaks protocol "
-                f"{client.negotiated_version}, "
+                f"gateway {resp.gateway_version or '(pre-1.1)'} speaks protocol {version}, "
                 f"this client needs {protocol[0]}..{protocol[1]}",
             )
-        return client
+        return resp
+
+    def _accept_logon(self, resp: Any) -> None:
+        self.negotiated_version = resp.negotiated_version or 1
+        self.capabilities = frozenset(resp.capabilities)
+        self.gateway_version = resp.gateway_version
+        self.session_id = resp.session_id
+        hb = self._logon_args["heartbeat_ms"]
+        if hb and "session.heartbeat" in self.capabilities:
+            self._hb_task = asyncio.create_task(self._heartbeats(hb / 1000))
+
+    async def _heartbeats(self, interval: float) -> None:
+        with contextlib.suppress(SessionLost, ConnectionError):
+            while self.lost is None:
+                await asyncio.sleep(interval)
+                self._send(pb.HEARTBEAT, pb.Heartbeat(request_id=0))
 
     async def __aenter__(self) -> GatewayClient:
         return self
@@ -203,11 +290,46 @@ class GatewayClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # ------------------------------------------------------------------ resume
+    async def drop(self) -> None:
+        """Close the connection without a logout (the session stays resumable)."""
+        await self._shutdown("connection dropped by the client")
+
+    async def reconnect(self) -> ResumeResult:
+        """Reconnect; on a v2 session resume it, replaying what was missed (poss_dup).
+
+        Raises ResumeGap when the gateway no longer holds every missed report (it then sends
+        the current status of every order), SessionLost when the session is unknown.
+        """
+        await self._shutdown("reconnecting")
+        await self._open()
+        can_resume = "session.resume" in self.capabilities and bool(self.session_id)
+        resp = await self._logon(resume_from_seq=self.last_seq + 1 if can_resume else 0)
+        self._accept_logon(resp)
+        result = ResumeResult(resumed=bool(resp.resumed), replayed=int(resp.replay_count), gap=resp.resume_gap)
+        if not result.resumed:
+            self.last_seq = 0
+        self._events.put_nowait(Event(kind="session_resumed" if result.resumed else "session_new", seq=result.replayed))
+        for symbol, book in self._books.items():
+            book.synced = False
+            self._subscribe(symbol)
+        if result.gap:
+            raise ResumeGap(result.replayed, "the gateway no longer held every missed report; order status sent")
+        return result
+
     # ------------------------------------------------------------------ plumbing
     def _send(self, msg_type: int, msg: Any, extra: bytes = b"") -> None:
-        if self.lost is not None:
-            raise SessionLost(self.lost)
+        if self.lost is not None or self._writer is None:
+            raise SessionLost(self.lost or "not connected")
+        if self.wire_hook is not None:
+            self._hook("out", msg_type, msg)
         self._writer.write(encode(msg_type, msg.SerializeToString() + extra))
+
+    def _hook(self, direction: str, msg_type: int, msg: Any) -> None:
+        from google.protobuf.json_format import MessageToDict
+
+        assert self.wire_hook is not None
+        self.wire_hook(direction, _enum_name(pb.MessageType, msg_type), MessageToDict(msg))
 
     async def _request(
         self,
@@ -228,21 +350,29 @@ class GatewayClient:
         finally:
             self._pending.pop(rid, None)
 
-    async def _read_loop(self) -> None:
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         reason = "gateway closed the connection"
         try:
             while True:
-                msg_type, payload = await read_frame(self._reader)
-                msg = _INBOUND[msg_type]()
+                msg_type, payload = await read_frame(reader)
+                cls = _INBOUND.get(msg_type)
+                if cls is None:
+                    if msg_type not in self._unknown_types:
+                        self._unknown_types.add(msg_type)
+                        print(f"refclient: skipping unknown message type {msg_type}", file=sys.stderr)
+                    continue
+                msg = cls()
                 msg.ParseFromString(payload)
+                if self.wire_hook is not None:
+                    self._hook("in", msg_type, msg)
                 self._dispatch(msg_type, msg, payload)
         except (asyncio.IncompleteReadError, ConnectionError, FrameError) as exc:
             if isinstance(exc, FrameError):
                 reason = str(exc)
         except asyncio.CancelledError:
             reason = "client closed"
-        except Exception as exc:  # this release cannot handle what the gateway sent
-            reason = f"client cannot handle a gateway message: {exc!r}"
+        except Exception as exc:
+            reason = f"client failed handling a gateway message: {exc!r}"
         self._lose(reason)
 
     def _lose(self, reason: str) -> None:
@@ -264,76 +394,114 @@ class GatewayClient:
 
     def _dispatch(self, msg_type: int, msg: Any, payload: bytes = b"") -> None:
         if msg_type == pb.EXECUTION_REPORT:
+            if msg.seq:
+                if msg.seq <= self.last_seq:
+                    return  # a poss-dup replay of something already delivered
+                self.last_seq = msg.seq
             ev = self._event(msg, payload)
             if ev.client_order_id and msg.order_id:
                 self._coid_by_oid.setdefault(msg.order_id, ev.client_order_id)
             self._events.put_nowait(ev)
-            if msg.request_id:
+            if msg.request_id and not msg.poss_dup:
                 self._complete(msg.request_id, msg, msg.exec_type)
+        elif msg_type == pb.BOOK_SNAPSHOT:
+            book = self._books.get(msg.symbol)
+            if book is not None:
+                book.on_snapshot(
+                    msg.book_seq,
+                    [(lv.price_ticks, lv.qty) for lv in msg.bids],
+                    [(lv.price_ticks, lv.qty) for lv in msg.asks],
+                )
+        elif msg_type == pb.BOOK_INCREMENTAL:
+            book = self._books.get(msg.symbol)
+            if book is not None:
+                book.on_incremental(msg.book_seq, [(c.side, c.price_ticks, c.qty) for c in msg.changes])
+        elif msg_type == pb.TOP_OF_BOOK:
+            book = self._books.get(msg.symbol)
+            if book is not None:
+                instr = self._instruments.get(msg.symbol)
+                bid = msg.bid_ticks or (self._ticks_from_double(instr, msg.bid_price) if msg.bid_qty else 0)
+                ask = msg.ask_ticks or (self._ticks_from_double(instr, msg.ask_price) if msg.ask_qty else 0)
+                book.on_snapshot(book.seq + 1, [(bid, msg.bid_qty)] if bid else [], [(ask, msg.ask_qty)] if ask else [])
         elif msg_type == pb.REJECT:
             pending = self._pending.get(msg.request_id)
             if pending is not None and not pending.future.done():
                 pending.future.set_exception(OrderRejected(_code_name(msg.code), msg.code, msg.text))
-        elif msg_type == pb.TOP_OF_BOOK:
-            top = self.tops.setdefault(msg.symbol, TopOfBook(msg.symbol))
-            top.bid_price, top.bid_qty, top.ask_price, top.ask_qty = (
-                msg.bid_price,
-                msg.bid_qty,
-                msg.ask_price,
-                msg.ask_qty,
-            )
-            top.updates += 1
         elif msg_type == pb.LOGOUT:
             self._lose(f"logged out by the gateway: {msg.reason}")
         elif msg_type in (pb.LOGON_RESPONSE, pb.INSTRUMENTS_RESPONSE, pb.HEARTBEAT):
             self._complete(msg.request_id, msg)
 
+    @staticmethod
+    def _ticks_from_double(instr: Instrument | None, value: float) -> int:
+        if instr is None:
+            return 0
+        return round(Decimal(repr(value)) / instr.tick_size)
+
+    def _price(self, symbol: str, ticks: int, double: float) -> Decimal | None:
+        instr = self._instruments.get(symbol)
+        if instr is None:
+            return Decimal(repr(double)) if double else None
+        if self.negotiated_version >= 2 or ticks:
+            return instr.to_price(ticks)
+        return instr.to_price(self._ticks_from_double(instr, double)) if double else None
+
     def _event(self, m: Any, payload: bytes = b"") -> Event:
         return Event(
-            client_order_id=m.client_order_id or self._coid_by_oid.get(m.order_id, ""),
-            extensions=decode_extensions(payload) if payload else {},
             kind=_KINDS.get(m.exec_type, "unknown"),
             order_id=m.order_id,
             request_id=m.request_id,
             symbol=m.symbol,
             qty=m.qty,
-            price=m.price,
+            price=self._price(m.symbol, m.price_ticks, m.price),
             leaves_qty=m.leaves_qty,
             cum_qty=m.cum_qty,
             last_qty=m.last_qty,
-            last_price=m.last_price,
+            last_price=self._price(m.symbol, m.last_price_ticks, m.last_price) if m.last_qty else None,
             trade_id=m.trade_id,
-            reason=pb.CancelReason.Name(m.cancel_reason) if m.exec_type == pb.CANCELLED else "",
-            code=pb.RejectCode.Name(m.reject_code) if m.reject_code else "",
+            reason=_enum_name(pb.CancelReason, m.cancel_reason) if m.exec_type == pb.CANCELLED else "",
+            code=_code_name(m.reject_code) if m.reject_code else "",
             raw_code=m.reject_code,
             text=m.text,
+            client_order_id=m.client_order_id or self._coid_by_oid.get(m.order_id, ""),
+            extensions=decode_extensions(payload) if payload else {},
+            seq=m.seq,
+            poss_dup=m.poss_dup,
         )
 
     # ------------------------------------------------------------------ API
     async def instruments(self, timeout: float = 5.0) -> list[Instrument]:
         rid = next(self._ids)
-        resp = await self._request(
-            rid, pb.INSTRUMENTS_REQUEST, pb.InstrumentsRequest(request_id=rid), timeout
-        )
-        return [
-            Instrument(
-                symbol=i.symbol,
-                description=i.description,
-                tick_size=i.tick_size,
-                lot_size=i.lot_size,
-                max_order_qty=i.max_order_qty,
-                status=pb.InstrumentState.Name(i.status),
-                currency=i.currency,
+        resp = await self._request(rid, pb.INSTRUMENTS_REQUEST, pb.InstrumentsRequest(request_id=rid), timeout)
+        out = []
+        for i in resp.instruments:
+            if i.tick_size_units:
+                tick = Decimal(i.tick_size_units).scaleb(-i.price_scale)
+                scale = i.price_scale
+            else:  # a v1 gateway: the double is all there is
+                tick = Decimal(repr(i.tick_size)).normalize()
+                scale = max(0, -int(tick.as_tuple().exponent))
+            out.append(
+                Instrument(
+                    symbol=i.symbol,
+                    description=i.description,
+                    tick_size=tick,
+                    price_scale=scale,
+                    lot_size=i.lot_size,
+                    max_order_qty=i.max_order_qty,
+                    status=_enum_name(pb.InstrumentState, i.status),
+                    currency=i.currency,
+                )
             )
-            for i in resp.instruments
-        ]
+        self._instruments = {i.symbol: i for i in out}
+        return out
 
     async def insert_order(
         self,
         symbol: str,
         side: Side,
         qty: int,
-        price: float = 0.0,
+        price: Decimal | None = None,
         market: bool = False,
         tif: TIF = TIF.GTC,
         client_order_id: str | None = None,
@@ -342,33 +510,47 @@ class GatewayClient:
     ) -> OrderHandle:
         """Send an order and wait for its first report; raises OrderRejected, FeatureUnsupported.
 
+        ``price`` is a Decimal sent as ticks (and as the deprecated double on a v1 session).
         ``client_order_id`` defaults to an increasing id unique to this client; sending the same
         one again is answered with the existing order (``handle.duplicate``), never a new one.
         ``extensions``: fields 1000-1999 the gateway echoes on this order's reports.
         """
         capability = _TIF_CAPABILITY.get(tif)
         if capability is not None and capability not in self.capabilities:
-            raise FeatureUnsupported(
-                capability, f"gateway {self.gateway_version or '(pre-1.1)'} lacks {capability}"
-            )
+            raise FeatureUnsupported(capability, f"gateway {self.gateway_version or '(pre-1.1)'} lacks {capability}")
         coid = client_order_id or f"{self._coid_prefix}-{next(self._coids)}"
         rid = next(self._ids)
         msg = pb.InsertOrder(
             request_id=rid,
             symbol=symbol,
             side=side.value,
-            price=price,
             qty=qty,
             order_type=pb.MARKET if market else pb.LIMIT,
             time_in_force=tif.value,
             client_order_id=coid,
         )
+        if not market:
+            if price is None:
+                raise ValueError("a limit order needs a price")
+            price = Decimal(price)
+            instr = self._instruments.get(symbol)
+            ticks = instr.to_ticks(price) if instr is not None else None
+            if instr is not None and ticks is None:
+                raise OrderRejected(
+                    "PRICE_NOT_ON_TICK",
+                    pb.PRICE_NOT_ON_TICK,
+                    f"price {price} is not a multiple of {instr.tick_size}",
+                )
+            if ticks is not None:
+                msg.price_ticks = ticks
+            if self.negotiated_version < 2 or ticks is None:
+                msg.price = float(price)
         extra = encode_extensions(extensions) if extensions else b""
         want: set[int] = {pb.ACCEPTED, pb.FILL, pb.CANCELLED}
         rep = await self._request(rid, pb.INSERT_ORDER, msg, timeout, want=want, extra=extra)
         duplicate = rep.reject_code == pb.DUPLICATE_CLORDID_REPLAYED
         if rep.exec_type == pb.REJECTED and not duplicate:
-            raise OrderRejected(pb.RejectCode.Name(rep.reject_code), rep.reject_code, rep.text)
+            raise OrderRejected(_code_name(rep.reject_code), rep.reject_code, rep.text)
         handle = OrderHandle(
             order_id=rep.order_id,
             symbol=symbol,
@@ -394,14 +576,30 @@ class GatewayClient:
         msg.request_id = rid
         rep = await self._request(rid, pb.CANCEL_ORDER, msg, timeout, want={pb.CANCELLED})
         if rep.exec_type == pb.REJECTED:
-            raise OrderRejected(pb.RejectCode.Name(rep.reject_code), rep.reject_code, rep.text)
+            raise OrderRejected(_code_name(rep.reject_code), rep.reject_code, rep.text)
 
-    async def subscribe(self, symbol: str) -> TopOfBook:
-        """Subscribe to top of book; ``self.tops[symbol]`` is kept current."""
-        rid = next(self._ids)
-        self._send(pb.SUBSCRIBE, pb.Subscribe(request_id=rid, symbol=symbol))
-        return self.tops.setdefault(symbol, TopOfBook(symbol))
+    # ------------------------------------------------------------------ market data
+    def _subscribe(self, symbol: str) -> None:
+        self._send(pb.SUBSCRIBE, pb.Subscribe(request_id=next(self._ids), symbol=symbol))
 
+    async def subscribe_book(self, symbol: str, depth: int = 0) -> LocalBook:
+        """A local book kept from snapshot + incrementals; a gap triggers a fresh snapshot.
+
+        On a v1 session (no ``md.incremental``) the book holds the top of book only.
+        """
+        instr = self._instruments.get(symbol)
+        book = LocalBook(symbol, request_snapshot=self._subscribe, tick=instr.tick_size if instr else Decimal(1))
+        self._books[symbol] = book
+        self._subscribe(symbol)
+        return book
+
+    async def subscribe(self, symbol: str) -> LocalBook:
+        return await self.subscribe_book(symbol)
+
+    def book(self, symbol: str) -> LocalBook:
+        return self._books[symbol]
+
+    # ------------------------------------------------------------------ events
     async def heartbeat(self, timeout: float = 5.0) -> None:
         rid = next(self._ids)
         await self._request(rid, pb.HEARTBEAT, pb.Heartbeat(request_id=rid), timeout)
@@ -417,10 +615,7 @@ class GatewayClient:
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
-            ev = await self._events.get()
-            yield ev
-            if ev.kind == "session_lost":
-                return
+            yield await self._events.get()
 
     async def logout(self, timeout: float = 5.0) -> None:
         if self.lost is None:
@@ -429,16 +624,16 @@ class GatewayClient:
                 await asyncio.wait_for(self._lost_event.wait(), timeout)
         await self.close()
 
+    async def _shutdown(self, reason: str) -> None:
+        self._lose(reason)
+        for task in (self._task, self._hb_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._writer is not None:
+            self._writer.close()
+        self._lose(reason)
+
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._writer.close()
-        self._lose("client closed")
-
-
-def _code_name(raw: int) -> str:
-    """A RejectCode's name, or UNKNOWN(n) for one this release does not know."""
-    try:
-        return str(pb.RejectCode.Name(raw))
-    except ValueError:
-        return f"UNKNOWN({raw})"
+        await self._shutdown("client closed")

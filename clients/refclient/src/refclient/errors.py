@@ -43,6 +43,14 @@ class OrderRejected(ClientError):
         self.text = text
 
 
+class ResumeGap(ClientError):
+    """A resume could not replay every missed report: the gateway sent order status instead."""
+
+    def __init__(self, replayed: int, text: str) -> None:
+        super().__init__(f"resume gap after {replayed} replayed reports: {text}")
+        self.replayed = replayed
+
+
 class SessionLost(ClientError):
     """The connection to the gateway ended."""
 

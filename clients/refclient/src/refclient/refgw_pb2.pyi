@@ -21,6 +21,8 @@ class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXECUTION_REPORT: _ClassVar[MessageType]
     SUBSCRIBE: _ClassVar[MessageType]
     TOP_OF_BOOK: _ClassVar[MessageType]
+    BOOK_SNAPSHOT: _ClassVar[MessageType]
+    BOOK_INCREMENTAL: _ClassVar[MessageType]
     REJECT: _ClassVar[MessageType]
 
 class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -41,6 +43,7 @@ class ExecType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILL: _ClassVar[ExecType]
     CANCELLED: _ClassVar[ExecType]
     REJECTED: _ClassVar[ExecType]
+    ORDER_STATUS: _ClassVar[ExecType]
 
 class CancelReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -74,6 +77,8 @@ class RejectCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNSUPPORTED_TIME_IN_FORCE: _ClassVar[RejectCode]
     UNSUPPORTED_PROTOCOL_VERSION: _ClassVar[RejectCode]
     DUPLICATE_CLORDID_REPLAYED: _ClassVar[RejectCode]
+    RESUME_GAP: _ClassVar[RejectCode]
+    UNKNOWN_SESSION: _ClassVar[RejectCode]
 
 class TimeInForce(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -100,6 +105,8 @@ CANCEL_ORDER: MessageType
 EXECUTION_REPORT: MessageType
 SUBSCRIBE: MessageType
 TOP_OF_BOOK: MessageType
+BOOK_SNAPSHOT: MessageType
+BOOK_INCREMENTAL: MessageType
 REJECT: MessageType
 SIDE_UNSPECIFIED: Side
 BUY: Side
@@ -111,6 +118,7 @@ ACCEPTED: ExecType
 FILL: ExecType
 CANCELLED: ExecType
 REJECTED: ExecType
+ORDER_STATUS: ExecType
 CANCEL_REASON_UNSPECIFIED: CancelReason
 USER: CancelReason
 IOC_REMAINDER: CancelReason
@@ -138,6 +146,8 @@ MALFORMED_MESSAGE: RejectCode
 UNSUPPORTED_TIME_IN_FORCE: RejectCode
 UNSUPPORTED_PROTOCOL_VERSION: RejectCode
 DUPLICATE_CLORDID_REPLAYED: RejectCode
+RESUME_GAP: RejectCode
+UNKNOWN_SESSION: RejectCode
 GTC: TimeInForce
 DAY: TimeInForce
 IOC: TimeInForce
@@ -148,7 +158,7 @@ HALTED: InstrumentState
 CLOSED: InstrumentState
 
 class LogonRequest(_message.Message):
-    __slots__ = ("request_id", "username", "password", "protocol_min", "protocol_max", "client_name", "client_version", "capabilities")
+    __slots__ = ("request_id", "username", "password", "protocol_min", "protocol_max", "client_name", "client_version", "capabilities", "session_id", "resume_from_seq", "heartbeat_ms")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +167,9 @@ class LogonRequest(_message.Message):
     CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_MS_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     username: str
     password: str
@@ -165,10 +178,13 @@ class LogonRequest(_message.Message):
     client_name: str
     client_version: str
     capabilities: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., protocol_min: _Optional[int] = ..., protocol_max: _Optional[int] = ..., client_name: _Optional[str] = ..., client_version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ...) -> None: ...
+    session_id: str
+    resume_from_seq: int
+    heartbeat_ms: int
+    def __init__(self, request_id: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., protocol_min: _Optional[int] = ..., protocol_max: _Optional[int] = ..., client_name: _Optional[str] = ..., client_version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., session_id: _Optional[str] = ..., resume_from_seq: _Optional[int] = ..., heartbeat_ms: _Optional[int] = ...) -> None: ...
 
 class LogonResponse(_message.Message):
-    __slots__ = ("request_id", "error_message", "error_code", "negotiated_version", "gateway_version", "capabilities", "supported_min", "supported_max")
+    __slots__ = ("request_id", "error_message", "error_code", "negotiated_version", "gateway_version", "capabilities", "supported_min", "supported_max", "session_id", "next_outbound_seq", "throttle_limit", "throttle_window_ms", "heartbeat_ms", "resumed", "replay_count", "resume_gap")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +193,14 @@ class LogonResponse(_message.Message):
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     SUPPORTED_MIN_FIELD_NUMBER: _ClassVar[int]
     SUPPORTED_MAX_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OUTBOUND_SEQ_FIELD_NUMBER: _ClassVar[int]
+    THROTTLE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    THROTTLE_WINDOW_MS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_MS_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_GAP_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     error_message: str
     error_code: RejectCode
@@ -185,7 +209,15 @@ class LogonResponse(_message.Message):
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     supported_min: int
     supported_max: int
-    def __init__(self, request_id: _Optional[int] = ..., error_message: _Optional[str] = ..., error_code: _Optional[_Union[RejectCode, str]] = ..., negotiated_version: _Optional[int] = ..., gateway_version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., supported_min: _Optional[int] = ..., supported_max: _Optional[int] = ...) -> None: ...
+    session_id: str
+    next_outbound_seq: int
+    throttle_limit: int
+    throttle_window_ms: int
+    heartbeat_ms: int
+    resumed: bool
+    replay_count: int
+    resume_gap: bool
+    def __init__(self, request_id: _Optional[int] = ..., error_message: _Optional[str] = ..., error_code: _Optional[_Union[RejectCode, str]] = ..., negotiated_version: _Optional[int] = ..., gateway_version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., supported_min: _Optional[int] = ..., supported_max: _Optional[int] = ..., session_id: _Optional[str] = ..., next_outbound_seq: _Optional[int] = ..., throttle_limit: _Optional[int] = ..., throttle_window_ms: _Optional[int] = ..., heartbeat_ms: _Optional[int] = ..., resumed: _Optional[bool] = ..., replay_count: _Optional[int] = ..., resume_gap: _Optional[bool] = ...) -> None: ...
 
 class Logout(_message.Message):
     __slots__ = ("reason",)
@@ -206,7 +238,7 @@ class InstrumentsRequest(_message.Message):
     def __init__(self, request_id: _Optional[int] = ...) -> None: ...
 
 class Instrument(_message.Message):
-    __slots__ = ("symbol", "description", "tick_size", "lot_size", "max_order_qty", "status", "currency")
+    __slots__ = ("symbol", "description", "tick_size", "lot_size", "max_order_qty", "status", "currency", "tick_size_units", "price_scale")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     TICK_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +246,8 @@ class Instrument(_message.Message):
     MAX_ORDER_QTY_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TICK_SIZE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_SCALE_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     description: str
     tick_size: float
@@ -221,7 +255,9 @@ class Instrument(_message.Message):
     max_order_qty: int
     status: InstrumentState
     currency: str
-    def __init__(self, symbol: _Optional[str] = ..., description: _Optional[str] = ..., tick_size: _Optional[float] = ..., lot_size: _Optional[int] = ..., max_order_qty: _Optional[int] = ..., status: _Optional[_Union[InstrumentState, str]] = ..., currency: _Optional[str] = ...) -> None: ...
+    tick_size_units: int
+    price_scale: int
+    def __init__(self, symbol: _Optional[str] = ..., description: _Optional[str] = ..., tick_size: _Optional[float] = ..., lot_size: _Optional[int] = ..., max_order_qty: _Optional[int] = ..., status: _Optional[_Union[InstrumentState, str]] = ..., currency: _Optional[str] = ..., tick_size_units: _Optional[int] = ..., price_scale: _Optional[int] = ...) -> None: ...
 
 class InstrumentsResponse(_message.Message):
     __slots__ = ("request_id", "instruments", "error_message")
@@ -234,7 +270,7 @@ class InstrumentsResponse(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., instruments: _Optional[_Iterable[_Union[Instrument, _Mapping]]] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class InsertOrder(_message.Message):
-    __slots__ = ("request_id", "symbol", "side", "price", "qty", "order_type", "time_in_force", "client_order_id")
+    __slots__ = ("request_id", "symbol", "side", "price", "qty", "order_type", "time_in_force", "price_ticks", "client_order_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +278,7 @@ class InsertOrder(_message.Message):
     QTY_FIELD_NUMBER: _ClassVar[int]
     ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
     TIME_IN_FORCE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     symbol: str
@@ -250,8 +287,9 @@ class InsertOrder(_message.Message):
     qty: int
     order_type: OrderType
     time_in_force: TimeInForce
+    price_ticks: int
     client_order_id: str
-    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., time_in_force: _Optional[_Union[TimeInForce, str]] = ..., client_order_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., time_in_force: _Optional[_Union[TimeInForce, str]] = ..., price_ticks: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class CancelOrder(_message.Message):
     __slots__ = ("request_id", "order_id", "client_order_id")
@@ -264,7 +302,7 @@ class CancelOrder(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class ExecutionReport(_message.Message):
-    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id")
+    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id", "seq", "poss_dup", "price_ticks", "last_price_ticks")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +320,10 @@ class ExecutionReport(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    POSS_DUP_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    LAST_PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     order_id: int
     exec_type: ExecType
@@ -299,7 +341,11 @@ class ExecutionReport(_message.Message):
     text: str
     exchange_order_id: str
     client_order_id: str
-    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ...) -> None: ...
+    seq: int
+    poss_dup: bool
+    price_ticks: int
+    last_price_ticks: int
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., seq: _Optional[int] = ..., poss_dup: _Optional[bool] = ..., price_ticks: _Optional[int] = ..., last_price_ticks: _Optional[int] = ...) -> None: ...
 
 class Reject(_message.Message):
     __slots__ = ("request_id", "code", "text", "ref_message_type")
@@ -314,23 +360,75 @@ class Reject(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., ref_message_type: _Optional[int] = ...) -> None: ...
 
 class Subscribe(_message.Message):
-    __slots__ = ("request_id", "symbol")
+    __slots__ = ("request_id", "symbol", "depth")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     symbol: str
-    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ...) -> None: ...
+    depth: int
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class TopOfBook(_message.Message):
-    __slots__ = ("symbol", "bid_price", "bid_qty", "ask_price", "ask_qty")
+    __slots__ = ("symbol", "bid_price", "bid_qty", "ask_price", "ask_qty", "bid_ticks", "ask_ticks")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     BID_PRICE_FIELD_NUMBER: _ClassVar[int]
     BID_QTY_FIELD_NUMBER: _ClassVar[int]
     ASK_PRICE_FIELD_NUMBER: _ClassVar[int]
     ASK_QTY_FIELD_NUMBER: _ClassVar[int]
+    BID_TICKS_FIELD_NUMBER: _ClassVar[int]
+    ASK_TICKS_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     bid_price: float
     bid_qty: int
     ask_price: float
     ask_qty: int
-    def __init__(self, symbol: _Optional[str] = ..., bid_price: _Optional[float] = ..., bid_qty: _Optional[int] = ..., ask_price: _Optional[float] = ..., ask_qty: _Optional[int] = ...) -> None: ...
+    bid_ticks: int
+    ask_ticks: int
+    def __init__(self, symbol: _Optional[str] = ..., bid_price: _Optional[float] = ..., bid_qty: _Optional[int] = ..., ask_price: _Optional[float] = ..., ask_qty: _Optional[int] = ..., bid_ticks: _Optional[int] = ..., ask_ticks: _Optional[int] = ...) -> None: ...
+
+class Level(_message.Message):
+    __slots__ = ("price_ticks", "qty", "order_count")
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    price_ticks: int
+    qty: int
+    order_count: int
+    def __init__(self, price_ticks: _Optional[int] = ..., qty: _Optional[int] = ..., order_count: _Optional[int] = ...) -> None: ...
+
+class BookSnapshot(_message.Message):
+    __slots__ = ("request_id", "symbol", "book_seq", "bids", "asks")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    BOOK_SEQ_FIELD_NUMBER: _ClassVar[int]
+    BIDS_FIELD_NUMBER: _ClassVar[int]
+    ASKS_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    symbol: str
+    book_seq: int
+    bids: _containers.RepeatedCompositeFieldContainer[Level]
+    asks: _containers.RepeatedCompositeFieldContainer[Level]
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., book_seq: _Optional[int] = ..., bids: _Optional[_Iterable[_Union[Level, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[Level, _Mapping]]] = ...) -> None: ...
+
+class LevelChange(_message.Message):
+    __slots__ = ("side", "price_ticks", "qty", "order_count")
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    side: Side
+    price_ticks: int
+    qty: int
+    order_count: int
+    def __init__(self, side: _Optional[_Union[Side, str]] = ..., price_ticks: _Optional[int] = ..., qty: _Optional[int] = ..., order_count: _Optional[int] = ...) -> None: ...
+
+class BookIncremental(_message.Message):
+    __slots__ = ("symbol", "book_seq", "changes")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    BOOK_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    book_seq: int
+    changes: _containers.RepeatedCompositeFieldContainer[LevelChange]
+    def __init__(self, symbol: _Optional[str] = ..., book_seq: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[LevelChange, _Mapping]]] = ...) -> None: ...
