@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("bench", help="latency benchmark: floor, gateway, sweeps, history",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--floor-only", action="store_true", help="measure the floor (relay) only")
-    parser.add_argument("--rate", type=float, default=2000.0, help="total orders/s (default 2000)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="total orders/s (default 1000)")
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per load point")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds, excluded")
     parser.add_argument("--drivers", type=int, default=1, help="driver processes sharing the rate")

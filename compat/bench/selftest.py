@@ -18,8 +18,10 @@ from typing import Any
 from compat.bench.histograms import count_at_or_above
 from compat.bench.loadpoint import CORRECTED, LoadPoint
 
-# Slow-sample count must land in [LOW, HIGH] x expected. Wide on purpose: SIGSTOP/SIGCONT
-# delivery and the backlog drained after SIGCONT stretch the effective stall a little.
+# The slow-sample count must reach LOW x expected: a coordinated-omission-blind harness
+# records ~1 slow sample per stall, not hundreds. More than HIGH x expected is reported but
+# does not fail the check: it means the system took long to drain its backlog after SIGCONT
+# (it runs near saturation), which is latency the harness rightly saw.
 LOW = 0.6
 HIGH = 1.8
 
@@ -34,6 +36,7 @@ class StallCheck:
     expected_slow: float
     detected: bool
     reasons: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,7 +46,8 @@ class StallCheck:
         line = (f"stall {self.stall_ns / 1e6:.0f} ms {verdict}: max {self.max_ns / 1e6:.1f} ms, "
                 f"{self.slow_count} samples >= {self.threshold_ns / 1e6:.0f} ms "
                 f"(expected ~{self.expected_slow:.0f} = rate x stall/2)")
-        return line if self.detected else line + "; " + "; ".join(self.reasons)
+        extra = "; ".join(self.notes + (() if self.detected else self.reasons))
+        return f"{line}; {extra}" if extra else line
 
 
 def check_stall(point: LoadPoint, stall_ns: int, metric: str = CORRECTED) -> StallCheck:
@@ -58,6 +62,11 @@ def check_stall(point: LoadPoint, stall_ns: int, metric: str = CORRECTED) -> Sta
     reasons = []
     if max_ns < stall_ns - interval_ns:
         reasons.append(f"max {max_ns / 1e6:.1f} ms is below the stall {stall_ns / 1e6:.0f} ms")
-    if not LOW * expected <= slow <= HIGH * expected:
-        reasons.append(f"{slow} slow samples, expected {LOW:.1f}-{HIGH:.1f} x {expected:.0f}")
-    return StallCheck(stall_ns, rate, threshold, max_ns, slow, expected, not reasons, tuple(reasons))
+    notes = []
+    if slow < LOW * expected:
+        reasons.append(f"only {slow} slow samples, expected at least {LOW:.1f} x {expected:.0f}")
+    elif slow > HIGH * expected:
+        notes.append(f"{slow / expected:.1f} x the expected slow samples: the backlog after SIGCONT took "
+                     "long to drain (near saturation?)")
+    return StallCheck(stall_ns, rate, threshold, max_ns, slow, expected, not reasons, tuple(reasons),
+                      tuple(notes))

@@ -99,7 +99,14 @@ def test_stall_check_fails_a_coordinated_omission_blind_histogram() -> None:
     point = from_driver_results("floor", [_driver_result(values, 2000)])
     check = check_stall(point, 200_000_000)
     assert not check.detected
-    assert "slow samples" in check.reasons[0]
+    assert "only 1 slow samples" in check.reasons[0]
+
+
+def test_a_slow_recovery_after_the_stall_is_noted_not_failed() -> None:
+    values = _stalled_run(2000, 200_000_000) + [150_000_000] * 600  # a long drain after SIGCONT
+    check = check_stall(from_driver_results("gw", [_driver_result(values, 2000)]), 200_000_000)
+    assert check.detected
+    assert "backlog" in check.notes[0]
 
 
 def test_count_at_or_above() -> None:
