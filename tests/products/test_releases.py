@@ -9,6 +9,7 @@ Client wheels without a gateway partner are at least installed and imported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -19,15 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, Proc, start
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procs import ROOT, Proc, start
 
 WHEELHOUSE = ROOT / "wheelhouse"
 ADAPTER = ROOT / "clients" / "refclient" / "compat_adapter.py"
 DRIVER = ROOT / "compat" / "driver" / "driver.py"
 
 # The client release line that goes with each gateway release.
-PARTNER = {"1.0.0": "1.0.0", "1.1.0": "1.1.0", "2.0.0": "2.0.0", "2.1.0": "2.1.0", "2.2.0": "2.1.0",
-           "3.0.0": "3.0.0"}
+PARTNER = {
+    "1.0.0": "1.0.0",
+    "1.1.0": "1.1.0",
+    "2.0.0": "2.0.0",
+    "2.1.0": "2.1.0",
+    "2.2.0": "2.1.0",
+    "3.0.0": "3.0.0",
+}
 
 
 def _versions(dist: str) -> list[str]:
@@ -37,23 +46,58 @@ def _versions(dist: str) -> list[str]:
 def _venv(tmp_root: Path, dist: str, version: str) -> Path:
     venv = tmp_root / f"{dist}-{version}"
     if not (venv / "bin" / "python").exists():
-        for cmd in (["uv", "venv", "-q", "--python", sys.executable, str(venv)],
-                    ["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                     "--find-links", str(WHEELHOUSE), f"{dist}=={version}"]):
+        for cmd in (
+            ["uv", "venv", "-q", "--python", sys.executable, str(venv)],
+            [
+                "uv",
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(venv / "bin" / "python"),
+                "--find-links",
+                str(WHEELHOUSE),
+                f"{dist}=={version}",
+            ],
+        ):
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stderr}"
     return venv
 
 
-def gateway_argv(venv: Path, version: str, venue: str, exch: tuple[str, int], member: str, journal: Path) -> list[str]:
+def gateway_argv(
+    venv: Path, version: str, venue: str, exch: tuple[str, int], member: str, journal: Path
+) -> list[str]:
     """The per-version launch command line (docs/reference-system.md, 'Launch')."""
     exe = str(venv / "bin" / "refgw")
     host, port = exch
     if version.startswith("1."):
-        return [exe, "--port", "0", "--exchange-host", host, "--exchange-port", str(port), "--venue", venue,
-                "--member", member]
-    return [exe, "--listen", "127.0.0.1:0", "--exchange", f"{host}:{port}", "--venue", venue,
-            "--journal", str(journal), "--member", member]
+        return [
+            exe,
+            "--port",
+            "0",
+            "--exchange-host",
+            host,
+            "--exchange-port",
+            str(port),
+            "--venue",
+            venue,
+            "--member",
+            member,
+        ]
+    return [
+        exe,
+        "--listen",
+        "127.0.0.1:0",
+        "--exchange",
+        f"{host}:{port}",
+        "--venue",
+        venue,
+        "--journal",
+        str(journal),
+        "--member",
+        member,
+    ]
 
 
 class Driver:
@@ -62,7 +106,11 @@ class Driver:
     def __init__(self, venv: Path) -> None:
         self.proc = subprocess.Popen(
             [str(venv / "bin" / "python"), str(DRIVER), "--adapter", str(ADAPTER), "--package", "refclient"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self.hello = self._read(20.0)
@@ -90,10 +138,8 @@ class Driver:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(AssertionError, BrokenPipeError, OSError):
                 self.call("shutdown")
-            except (AssertionError, BrokenPipeError, OSError):
-                pass
             try:
                 self.proc.wait(5.0)
             except subprocess.TimeoutExpired:
@@ -129,19 +175,25 @@ def test_gateway_release_with_its_client(
     try:
         assert driver.hello["client_version"] == client_version
         host, port = gw.addrs["client"]
-        logon = _ok(driver.call("connect", session="s1", host=host, port=port, username="u1", password="x"),
-                    "connect")
+        logon = _ok(
+            driver.call("connect", session="s1", host=host, port=port, username="u1", password="x"), "connect"
+        )
         if not version.startswith("1.0"):
             assert logon["gateway_version"] == version
-        inserted = _ok(driver.call("insert", session="s1", symbol="ABC", side="BUY", qty=5, price="10.01"),
-                       "insert")
+        inserted = _ok(
+            driver.call("insert", session="s1", symbol="ABC", side="BUY", qty=5, price="10.01"), "insert"
+        )
         coid = inserted["client_order_id"]
-        accepted = _ok(driver.call("next_event", session="s1", kinds=["accepted"], client_order_id=coid,
-                                   timeout_s=5.0), "accepted")
+        accepted = _ok(
+            driver.call("next_event", session="s1", kinds=["accepted"], client_order_id=coid, timeout_s=5.0),
+            "accepted",
+        )
         assert accepted["event"]["kind"] == "accepted"
         _ok(driver.call("cancel", session="s1", client_order_id=coid), "cancel")
-        cancelled = _ok(driver.call("next_event", session="s1", kinds=["cancelled"], client_order_id=coid,
-                                    timeout_s=5.0), "cancelled")
+        cancelled = _ok(
+            driver.call("next_event", session="s1", kinds=["cancelled"], client_order_id=coid, timeout_s=5.0),
+            "cancelled",
+        )
         assert cancelled["event"]["reason"] == "USER"
         _ok(driver.call("logout", session="s1"), "logout")
     finally:
@@ -153,7 +205,11 @@ def test_gateway_release_with_its_client(
 @pytest.mark.parametrize("version", _versions("refclient"))
 def test_client_release_installs_and_imports(version: str, venv_root: Path) -> None:
     venv = _venv(venv_root, "refclient", version)
-    done = subprocess.run([str(venv / "bin" / "python"), "-c", "import refclient; print(refclient.__version__)"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import refclient; print(refclient.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == version
