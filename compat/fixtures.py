@@ -16,6 +16,7 @@ from compat import timing
 from compat.cell import Cell, Release
 from compat.envs import Env, EnvCache
 from compat.harness.host import Host, host_from_spec
+from compat.harness.leaks import assert_no_leaks
 from compat.plan import Plan, parse_assignments
 from compat.results import ENVS
 from compat.scenario import Scenario
@@ -66,9 +67,16 @@ def compat_hosts(request: pytest.FixtureRequest, compat_plan: Plan) -> dict[str,
 
 
 @pytest.fixture(scope="session")
+def compat_leak_guard() -> Iterator[None]:
+    """After the last stack of this process is down, no process the run started may survive."""
+    yield
+    assert_no_leaks(kill_survivors=True)
+
+
+@pytest.fixture(scope="session")
 def compat_cell_stack(
-    compat_cell: Cell, compat_plan: Plan, compat_env_cache: EnvCache, compat_hosts: dict[str, Host],
-    compat_run_dir: Path,
+    compat_leak_guard: None, compat_cell: Cell, compat_plan: Plan, compat_env_cache: EnvCache,
+    compat_hosts: dict[str, Host], compat_run_dir: Path,
 ) -> Iterator[Stack]:
     """The running processes of one cell; started once per cell (cells are grouped per worker)."""
     envs: dict[str, Env] = {

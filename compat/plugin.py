@@ -16,7 +16,7 @@ from compat import timing
 from compat.cell import Cell
 from compat.errors import CompatError, ConfigError
 from compat.expectations import find as find_expectation
-from compat.outcome import RunResults
+from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
 from compat.plan import Plan, build_plan, parse_assignments, parse_shard
 from compat.results import ResultsCollector
 from compat.verdicts import PROPERTY, judge
@@ -194,7 +194,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             **verdict,
         }
         report.user_properties.append((PROPERTY, json.dumps(payload, default=str)))
+        report.user_properties.extend(junit_pairs(payload))
     return report
+
+
+def junit_pairs(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The cell's versions and verdict as JUnit XML properties (junitxml writes user_properties)."""
+    from compat.report import junit_properties
+
+    cell = CellResult(cell_id=payload["cell_id"], client_version=payload["client_version"],
+                      gateway_version=payload["gateway_version"], venue=payload["venue"])
+    scenario = ScenarioResult(cell_id=payload["cell_id"], scenario=payload["scenario"],
+                              verdict=Verdict(payload["verdict"]), expectation=payload.get("expectation"))
+    return junit_properties(cell, scenario)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
@@ -228,6 +240,7 @@ class _Recorder:
         self.config = config
         self.collector = ResultsCollector(started_at=timing.utc_timestamp())
         self.written: list[Path] = []
+        self._cached: RunResults | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add(report.nodeid, report.when, report.duration, report.user_properties)
@@ -254,8 +267,18 @@ class _Recorder:
             terminalreporter.write_line(f"compat report: {path}")
 
     def _results(self) -> RunResults:
-        return self.collector.results(finished_at=timing.utc_timestamp(),
-                                      matrix_path=str(matrix_path(self.config)))
+        if self._cached is not None:
+            return self._cached
+        from compat.report.schema_join import annotate_from_wheels
+
+        results = self.collector.results(finished_at=timing.utc_timestamp(),
+                                         matrix_path=str(matrix_path(self.config)))
+        plan = compat_plan(self.config)
+        # Join the static schema diff of every pair's wheels to the dynamic verdicts.
+        wheels = [release.wheel for releases in plan.releases.values() for release in releases]
+        client, gateway = plan.matrix.products["client"].package, plan.matrix.products["gateway"].package
+        self._cached = annotate_from_wheels(results, wheels, client, gateway)
+        return self._cached
 
 
 def _report_paths(config: pytest.Config) -> dict[str, Path | None]:
