@@ -74,6 +74,7 @@ class GwOrder:
     leaves_qty: int = 0
     cum_qty: int = 0
     state: str = "PENDING"  # PENDING OPEN FILLED CANCELLED REJECTED
+    mass_cancelled: bool = False  # a cancel this gateway sent for a MassCancel
 
     @property
     def live(self) -> bool:
@@ -193,6 +194,11 @@ class Gateway:
                 if state is not None:
                     state.ring.append((seq, frame))
                     state.next_seq = seq + 1
+            elif rec.type == jr.AMEND:
+                d = rec.json()
+                amended = self.orders.get(d["gw"])
+                if amended is not None:
+                    amended.qty, amended.price_ticks = d["qty"], d["px"]
             elif rec.type == jr.EXCH_CURSOR:
                 self.cursor = max(self.cursor, jr.parse_cursor(rec.body))
         self.outstanding = {}
@@ -322,6 +328,39 @@ class Gateway:
         self.venue.cancel(order.venue_coid, order.symbol)
         return order
 
+    def amend(
+        self,
+        session: SessionState,
+        request_id: int,
+        gw_id: int,
+        client_order_id: str,
+        qty: int | None,
+        price_ticks: int | None,
+    ) -> GwOrder:
+        order = self.find(session, gw_id, client_order_id)
+        if not order.live:
+            raise Reject("UNKNOWN_ORDER", f"order {order.gw_id} is {order.state}, not live")
+        if qty is not None and qty <= order.cum_qty:
+            raise Reject("INVALID_QUANTITY", f"new total quantity {qty} must exceed the filled {order.cum_qty}")
+        if price_ticks is not None and price_ticks <= 0:
+            raise Reject("INVALID_PRICE", f"price must be positive, got {price_ticks} ticks")
+        if qty is not None and qty > order.qty:
+            instr = self.instruments[order.symbol]
+            self.check_risk(order.username, instr, qty - order.qty, price_ticks or order.price_ticks, False)
+        order.request_id = request_id
+        self.venue.amend(order.venue_coid, order.symbol, order.side, qty, price_ticks)
+        return order
+
+    def mass_cancel(self, session: SessionState, symbol: str) -> int:
+        """Cancel this user's live orders (not the whole member's): returns how many were sent."""
+        count = 0
+        for order in self.orders.values():
+            if order.username == session.username and order.live and (not symbol or order.symbol == symbol):
+                order.mass_cancelled = True
+                self.venue.cancel(order.venue_coid, order.symbol)
+                count += 1
+        return count
+
     def subscribe(self, session: Session, symbol: str) -> Book:
         if symbol not in self.instruments:
             raise Reject("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}")
@@ -367,6 +406,14 @@ class Gateway:
         elif kind == "rejected":
             self._release(order)
             order.state = "REJECTED"
+        elif kind == "replaced":
+            delta = ev.leaves_qty - order.leaves_qty
+            self.outstanding[order.username] = self.outstanding.get(order.username, 0) + delta
+            order.qty, order.price_ticks = ev.qty, ev.price_ticks
+            order.leaves_qty, order.cum_qty = ev.leaves_qty, ev.cum_qty
+            if self.journal is not None:
+                self.journal.require_incompat(jr.INCOMPAT_AMEND, 2)
+                self.journal.append_json(jr.AMEND, {"gw": order.gw_id, "qty": order.qty, "px": order.price_ticks})
         journal = self.journal
         if journal is not None:
             journal.append_json(
@@ -417,6 +464,7 @@ _EXCH_CODES = {
     -2005: pb.PRICE_NOT_ON_TICK,
     -3001: pb.NO_LIQUIDITY,
     -3002: pb.UNKNOWN_ORDER,
+    -3004: pb.INVALID_QUANTITY,
 }
 
 
@@ -452,8 +500,11 @@ def build_report(instr: InstrumentDef, order: GwOrder, ev: VenueOrderEvent) -> A
         rep.request_id = 0
     elif kind == "cancelled":
         rep.exec_type = pb.CANCELLED
-        rep.cancel_reason = _CANCEL.get(ev.reason, pb.EXCHANGE)
-    elif kind in ("rejected", "cancel_rejected"):
+        rep.cancel_reason = pb.MASS if order.mass_cancelled else _CANCEL.get(ev.reason, pb.EXCHANGE)
+    elif kind == "replaced":
+        rep.exec_type = pb.REPLACED
+        rep.priority_kept = ev.priority_kept
+    elif kind in ("rejected", "cancel_rejected", "replace_rejected"):
         rep.exec_type = pb.REJECTED
         rep.reject_code = _EXCH_CODES.get(ev.code, pb.EXCHANGE_REJECT)
         rep.text = f"exchange: {ev.text} ({ev.code})"

@@ -12,6 +12,10 @@ one skips it; an unknown type below 128 is an error. A torn tail (a record cut s
 CRC fails at the end of the file) is truncated away on open, and the loss is reported.
 
 Format 1 (refgw 2.0): SESSION, INBOUND_ACCEPTED, OUTBOUND, ORDER_MAP, ORDER_STATE, EXCH_CURSOR.
+Format 2 (refgw 2.1): adds AMEND records. The first AMEND written sets incompat flag
+INCOMPAT_AMEND and format_version 2 in the header: a release that does not understand amends
+(2.0) must refuse the journal rather than resume orders at their pre-amend quantity/price.
+A journal with no amend stays format 1 and stays readable by 2.0.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ MAGIC = b"RGWJ"
 HEADER = struct.Struct(">4sHHII12sI")
 RECORD = struct.Struct(">II")
 FORMAT_VERSION = 1
-KNOWN_INCOMPAT = 0  # bits this release understands
+INCOMPAT_AMEND = 0x1
+KNOWN_INCOMPAT = INCOMPAT_AMEND  # bits this release understands
 
 SESSION = 1
 INBOUND_ACCEPTED = 2
@@ -37,7 +42,11 @@ OUTBOUND = 3
 ORDER_MAP = 4
 ORDER_STATE = 5
 EXCH_CURSOR = 6
+AMEND = 7
 _OPTIONAL_FROM = 128
+
+
+_KNOWN_TYPES = frozenset((SESSION, INBOUND_ACCEPTED, OUTBOUND, ORDER_MAP, ORDER_STATE, EXCH_CURSOR, AMEND))
 
 
 class JournalError(Exception):
@@ -139,13 +148,9 @@ class Journal:
             if zlib.crc32(chunk) != crc:
                 break
             rtype = chunk[0]
-            if (
-                rtype >= _OPTIONAL_FROM
-                or rtype in (SESSION, INBOUND_ACCEPTED, OUTBOUND, ORDER_MAP, ORDER_STATE, EXCH_CURSOR)
-                or self._knows(rtype)
-            ):
+            if rtype in _KNOWN_TYPES:
                 self.records.append(Record(rtype, chunk[1:]))
-            else:
+            elif rtype < _OPTIONAL_FROM:
                 raise JournalError(
                     f"journal {self.path}: record type {rtype} at offset {pos} is unknown to refgw "
                     f"{self.writer_version}; refusing rather than losing it"
@@ -153,8 +158,14 @@ class Journal:
             pos = start + length
         return pos
 
-    def _knows(self, rtype: int) -> bool:
-        return False
+    def require_incompat(self, flag: int, format_version: int) -> None:
+        """Mark the header before the first record that older releases must not misread."""
+        h = self.header
+        if h.incompat_flags & flag and h.format_version >= format_version:
+            return
+        self.set_header(
+            Header(max(h.format_version, format_version), h.compat_flags, h.incompat_flags | flag, self.writer_version)
+        )
 
     def set_header(self, header: Header) -> None:
         self.header = header

@@ -27,8 +27,19 @@ from refgw.throttle import RollingWindow
 from refgw.wire import extension_bytes
 
 CAPABILITIES_V1 = ("tif.ioc", "tif.day", "order.client_order_id", "ext.passthrough")
-CAPABILITIES_V2 = (*CAPABILITIES_V1, "price.ticks", "session.resume", "md.incremental", "session.heartbeat")
-_TIFS = {pb.GTC: "GTC", pb.DAY: "DAY", pb.IOC: "IOC"}
+CAPABILITIES_V2 = (
+    *CAPABILITIES_V1,
+    "price.ticks",
+    "session.resume",
+    "md.incremental",
+    "session.heartbeat",
+    "order.amend",
+    "order.masscancel",
+    "tif.fok",
+    "amend.keeps_priority_on_qty_down",
+    "reject.throttled",
+)
+_TIFS = {pb.GTC: "GTC", pb.DAY: "DAY", pb.IOC: "IOC", pb.FOK: "FOK"}
 _SIDES = {pb.BUY: "BUY", pb.SELL: "SELL"}
 _ON_TICK_TOLERANCE = 1e-9
 
@@ -54,6 +65,10 @@ class Session:
             pb.INSERT_ORDER: (pb.InsertOrder, self.on_insert),
             pb.CANCEL_ORDER: (pb.CancelOrder, self.on_cancel),
             pb.SUBSCRIBE: (pb.Subscribe, self.on_subscribe),
+        }
+        self.v2_handlers: dict[int, tuple[Any, Any]] = {
+            pb.AMEND_ORDER: (pb.AmendOrder, self.on_amend),
+            pb.MASS_CANCEL: (pb.MassCancel, self.on_mass_cancel),
         }
         self.closing = False
         self.negotiated_version = 1
@@ -216,6 +231,8 @@ class Session:
             _, gap = self.gw.replay(state, from_seq)
             if gap:
                 self.status_snapshot(state)
+        if version >= 2:
+            self.handlers.update(self.v2_handlers)  # message types new in v2 exist only for v2 sessions
         if m.heartbeat_ms and version >= 2:
             self.heartbeat_ms = m.heartbeat_ms
             self._arm_heartbeat()
@@ -298,13 +315,19 @@ class Session:
     def throttled(self, m: Any) -> bool:
         wait_ms = self.throttle.admit()
         if wait_ms:
-            self.reject(
-                m.request_id,
-                pb.RISK_REJECT,
-                f"throttled: message rate limit, retry in {wait_ms} ms",
+            # THROTTLED is new in 2.1: v1 sessions keep the code they know.
+            code = pb.THROTTLED if self.negotiated_version >= 2 else pb.RISK_REJECT
+            rep = pb.ExecutionReport(
+                request_id=m.request_id,
+                exec_type=pb.REJECTED,
+                reject_code=code,
+                text=f"throttled: message rate limit, retry in {wait_ms} ms",
                 symbol=getattr(m, "symbol", ""),
                 client_order_id=m.client_order_id,
+                retry_after_ms=wait_ms,
             )
+            assert self.state is not None
+            self.gw.deliver(self.state, None, rep)
             return True
         return False
 
@@ -412,6 +435,33 @@ class Session:
                 order_id=m.order_id,
                 client_order_id=m.client_order_id,
             )
+
+    def on_amend(self, m: Any) -> None:
+        if self.throttled(m):
+            return
+        assert self.state is not None
+        try:
+            self.gw.amend(
+                self.state,
+                m.request_id,
+                m.order_id,
+                m.client_order_id,
+                m.qty if m.HasField("qty") else None,
+                m.price_ticks if m.HasField("price_ticks") else None,
+            )
+        except Reject as rej:
+            self.reject(
+                m.request_id,
+                pb.RejectCode.Value(rej.code),
+                rej.text,
+                order_id=m.order_id,
+                client_order_id=m.client_order_id,
+            )
+
+    def on_mass_cancel(self, m: Any) -> None:
+        assert self.state is not None
+        count = self.gw.mass_cancel(self.state, m.symbol)
+        self.send(pb.MASS_CANCEL_ACK, pb.MassCancelAck(request_id=m.request_id, cancelled_count=count))
 
     # ------------------------------------------------------------------ market data
     def on_subscribe(self, m: Any) -> None:
