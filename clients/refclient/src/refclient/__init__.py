@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "2.0.0"
+__version__ = "2.1.0"
 
 from refclient.book import LocalBook
 from refclient.client import (
@@ -23,6 +23,7 @@ from refclient.errors import (
     ProtocolVersionError,
     ResumeGap,
     SessionLost,
+    Throttled,
 )
 from refclient.sync import SyncClient
 
@@ -44,5 +45,6 @@ __all__ = [
     "SessionLost",
     "Side",
     "SyncClient",
+    "Throttled",
     "__version__",
 ]

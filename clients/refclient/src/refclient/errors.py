@@ -57,3 +57,12 @@ class SessionLost(ClientError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"session lost: {reason}")
         self.reason = reason
+
+
+class Throttled(OrderRejected):
+    """The gateway's message-rate limit refused a request; retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after_ms: int, text: str) -> None:
+        super().__init__("THROTTLED", 7, text)
+        self.retry_after_ms = retry_after_ms
+        self.retry_after = retry_after_ms / 1000

@@ -24,6 +24,9 @@ class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BOOK_SNAPSHOT: _ClassVar[MessageType]
     BOOK_INCREMENTAL: _ClassVar[MessageType]
     REJECT: _ClassVar[MessageType]
+    AMEND_ORDER: _ClassVar[MessageType]
+    MASS_CANCEL_ACK: _ClassVar[MessageType]
+    MASS_CANCEL: _ClassVar[MessageType]
 
 class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -43,6 +46,7 @@ class ExecType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILL: _ClassVar[ExecType]
     CANCELLED: _ClassVar[ExecType]
     REJECTED: _ClassVar[ExecType]
+    REPLACED: _ClassVar[ExecType]
     ORDER_STATUS: _ClassVar[ExecType]
 
 class CancelReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -62,6 +66,7 @@ class RejectCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVALID_QUANTITY: _ClassVar[RejectCode]
     PRICE_NOT_ON_TICK: _ClassVar[RejectCode]
     RISK_REJECT: _ClassVar[RejectCode]
+    THROTTLED: _ClassVar[RejectCode]
     UNKNOWN_ORDER: _ClassVar[RejectCode]
     EXCHANGE_REJECT: _ClassVar[RejectCode]
     AUTH_FAILED: _ClassVar[RejectCode]
@@ -85,6 +90,7 @@ class TimeInForce(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GTC: _ClassVar[TimeInForce]
     DAY: _ClassVar[TimeInForce]
     IOC: _ClassVar[TimeInForce]
+    FOK: _ClassVar[TimeInForce]
 
 class InstrumentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -108,6 +114,9 @@ TOP_OF_BOOK: MessageType
 BOOK_SNAPSHOT: MessageType
 BOOK_INCREMENTAL: MessageType
 REJECT: MessageType
+AMEND_ORDER: MessageType
+MASS_CANCEL_ACK: MessageType
+MASS_CANCEL: MessageType
 SIDE_UNSPECIFIED: Side
 BUY: Side
 SELL: Side
@@ -118,6 +127,7 @@ ACCEPTED: ExecType
 FILL: ExecType
 CANCELLED: ExecType
 REJECTED: ExecType
+REPLACED: ExecType
 ORDER_STATUS: ExecType
 CANCEL_REASON_UNSPECIFIED: CancelReason
 USER: CancelReason
@@ -131,6 +141,7 @@ UNKNOWN_INSTRUMENT: RejectCode
 INVALID_QUANTITY: RejectCode
 PRICE_NOT_ON_TICK: RejectCode
 RISK_REJECT: RejectCode
+THROTTLED: RejectCode
 UNKNOWN_ORDER: RejectCode
 EXCHANGE_REJECT: RejectCode
 AUTH_FAILED: RejectCode
@@ -151,6 +162,7 @@ UNKNOWN_SESSION: RejectCode
 GTC: TimeInForce
 DAY: TimeInForce
 IOC: TimeInForce
+FOK: TimeInForce
 INSTRUMENT_STATE_UNSPECIFIED: InstrumentState
 PRE_OPEN: InstrumentState
 OPEN: InstrumentState
@@ -302,7 +314,7 @@ class CancelOrder(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class ExecutionReport(_message.Message):
-    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id", "seq", "poss_dup", "price_ticks", "last_price_ticks")
+    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id", "seq", "poss_dup", "price_ticks", "last_price_ticks", "retry_after_ms", "priority_kept")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -324,6 +336,8 @@ class ExecutionReport(_message.Message):
     POSS_DUP_FIELD_NUMBER: _ClassVar[int]
     PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
     LAST_PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_KEPT_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     order_id: int
     exec_type: ExecType
@@ -345,7 +359,43 @@ class ExecutionReport(_message.Message):
     poss_dup: bool
     price_ticks: int
     last_price_ticks: int
-    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., seq: _Optional[int] = ..., poss_dup: _Optional[bool] = ..., price_ticks: _Optional[int] = ..., last_price_ticks: _Optional[int] = ...) -> None: ...
+    retry_after_ms: int
+    priority_kept: bool
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., seq: _Optional[int] = ..., poss_dup: _Optional[bool] = ..., price_ticks: _Optional[int] = ..., last_price_ticks: _Optional[int] = ..., retry_after_ms: _Optional[int] = ..., priority_kept: _Optional[bool] = ...) -> None: ...
+
+class AmendOrder(_message.Message):
+    __slots__ = ("request_id", "client_order_id", "order_id", "qty", "price_ticks")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    client_order_id: str
+    order_id: int
+    qty: int
+    price_ticks: int
+    def __init__(self, request_id: _Optional[int] = ..., client_order_id: _Optional[str] = ..., order_id: _Optional[int] = ..., qty: _Optional[int] = ..., price_ticks: _Optional[int] = ...) -> None: ...
+
+class MassCancel(_message.Message):
+    __slots__ = ("request_id", "symbol")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    symbol: str
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ...) -> None: ...
+
+class MassCancelAck(_message.Message):
+    __slots__ = ("request_id", "cancelled_count", "code", "text")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    cancelled_count: int
+    code: RejectCode
+    text: str
+    def __init__(self, request_id: _Optional[int] = ..., cancelled_count: _Optional[int] = ..., code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Reject(_message.Message):
     __slots__ = ("request_id", "code", "text", "ref_message_type")
