@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-__version__ = "2.1.0"
+__version__ = "2.2.0"
 PROTOCOL_MIN = 1
 PROTOCOL_MAX = 2

@@ -109,7 +109,10 @@ class Session:
                 entry = self.handlers.get(msg_type)
                 if entry is None:
                     self.session_reject(
-                        0, pb.UNSUPPORTED_MESSAGE_TYPE, f"message type {msg_type} is not supported", msg_type
+                        request_id_of(payload),
+                        pb.UNSUPPORTED_MESSAGE_TYPE,
+                        f"message type {msg_type} is not supported",
+                        msg_type,
                     )
                     continue
                 cls, handler = entry
@@ -117,7 +120,9 @@ class Session:
                 try:
                     msg.ParseFromString(payload)
                 except Exception as exc:
-                    self.session_reject(0, pb.MALFORMED_MESSAGE, f"payload does not parse: {exc}", msg_type)
+                    self.session_reject(
+                        request_id_of(payload), pb.MALFORMED_MESSAGE, f"payload does not parse: {exc}", msg_type
+                    )
                     continue
                 if not self.logged_on and msg_type not in (pb.LOGON_REQUEST, pb.HEARTBEAT):
                     self.send(pb.LOGOUT, pb.Logout(reason="not logged on: send LogonRequest first"))
@@ -510,3 +515,13 @@ class Session:
                 ask_ticks=ask,
             ),
         )
+
+
+def request_id_of(payload: bytes) -> int:
+    """Field 1 (request_id in every request) of a payload we cannot or will not decode."""
+    probe = pb.Heartbeat()
+    try:
+        probe.ParseFromString(payload)
+    except Exception:
+        return 0
+    return int(probe.request_id)
