@@ -19,6 +19,7 @@ from compat.harness.ready import Probe
 # dependency of one host kind never breaks the others.
 HOST_KINDS: dict[str, str] = {
     "local": "compat.harness.local:LocalHost.from_spec",
+    "netns": "compat.harness.netns:NetnsHost.from_spec",
 }
 
 
@@ -51,12 +52,20 @@ class Host(Protocol):
     """Where processes run: this machine, a network namespace, a remote box over ssh."""
 
     spec: str
+    listen_host: str  # the address launch templates bind ({listen_host}) so others can connect
+    clock_domain: str  # hosts in one domain read the same clock ("this-machine" for local/netns)
 
     def start(self, command: Command, ready: Probe | None, log_dir: Path) -> Process: ...
 
     def run(self, command: Command, timeout_s: float) -> Outcome: ...
 
     def reachable_address(self, bound: tuple[str, int]) -> tuple[str, int]: ...
+
+    def connect_address(self, address: tuple[str, int]) -> tuple[str, int]: ...  # from this host to `address`
+
+    def shares_clock_with(self, other: Host) -> bool: ...  # one-way latency is honest only then
+
+    def close(self) -> None: ...  # undo what the host set up (namespaces, remote dirs); idempotent
 
 
 def host_from_spec(spec: str) -> Host:

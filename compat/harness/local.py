@@ -30,6 +30,7 @@ from compat.errors import ConfigError, HarnessError, StartError, StopError
 from compat.harness import command as _command
 from compat.harness import leaks
 from compat.harness.command import Command, Outcome, Spawned
+from compat.harness.host import Host
 from compat.harness.ready import PortOpen, Probe, ReadyLine
 
 logger = logging.getLogger("compat.harness")
@@ -78,7 +79,7 @@ class LocalProcess:
         log_fd: int,
         ready: ReadyLine | None,
     ) -> None:
-        self.host = host
+        self.host: Host = host  # a NetnsHost for processes it started (it builds on LocalHost)
         self.command = command
         self.name = command.name
         self.pid = spawned.pid
@@ -404,6 +405,8 @@ class LocalHost:
     """Processes on this machine. Addresses it reports are reachable as they are."""
 
     spec = "local"
+    listen_host = "127.0.0.1"  # what launch templates bind ({listen_host}): loopback is enough here
+    clock_domain = "this-machine"  # hosts with the same clock_domain read the same clocks
 
     @classmethod
     def from_spec(cls, spec: str) -> LocalHost:
@@ -461,6 +464,17 @@ class LocalHost:
         if host == "::":
             return ("::1", port)
         return (host, port)
+
+    def connect_address(self, address: tuple[str, int]) -> tuple[str, int]:
+        """How a process on this host reaches a server the test process reaches at ``address``."""
+        return address
+
+    def shares_clock_with(self, other: object) -> bool:
+        """True when timestamps taken here and on ``other`` are comparable (one-way latency)."""
+        return getattr(other, "clock_domain", None) == self.clock_domain
+
+    def close(self) -> None:
+        """Nothing to undo on this machine (netns and ssh hosts remove what they set up)."""
 
 
 __all__ = [
