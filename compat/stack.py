@@ -153,7 +153,8 @@ class Stack:
 
     def connect_args(self, username: str, password: str = "secret", **extra: Any) -> dict[str, Any]:
         """Arguments of the driver's ``connect`` op pointing at this stack's gateway."""
-        host, port = self.gateway_client_address
+        # The driver runs on the client's host: a netns client reaches the proxy through a relay.
+        host, port = self.hosts["client"].connect_address(self.gateway_client_address)
         return {"host": host, "port": port, "username": username, "password": password, **extra}
 
     def restart_gateway(self, release: Release | None = None, env: Env | None = None, *,
@@ -211,7 +212,8 @@ class Stack:
         instruments = self.settings.instruments or _default_instruments()
         command = Command(
             argv=(sys.executable, "-m", "compat.exchange", "--venue", self.cell.venue,
-                  "--instruments", str(instruments), "--audit-log", str(self.audit_path)),
+                  "--instruments", str(instruments), "--audit-log", str(self.audit_path),
+                  "--host", self.hosts["exchange"].listen_host),
             name=f"exchange-{self.cell.venue}" + (f"-e{self._epoch}" if self._epoch > 1 else ""),
         )
         process = self.hosts["exchange"].start(
@@ -231,7 +233,9 @@ class Stack:
         product = self.matrix.products["gateway"]
         template = product.launch_for(release.version)
         assert self.exchange_address is not None
-        exchange_host, exchange_port = self.exchange_address
+        # exchange_address is how this process reaches the exchange; the gateway's host may need
+        # another route to it (a netns gateway goes through a relay on its link).
+        exchange_host, exchange_port = self.hosts["gateway"].connect_address(self.exchange_address)
         self._generation += 1
         workdir = self.log_dir / f"gateway-{self._generation}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -243,7 +247,7 @@ class Stack:
             "venue": self.cell.venue,
             "exchange_host": exchange_host,
             "exchange_port": exchange_port,
-            "listen_host": "127.0.0.1",
+            "listen_host": self.hosts["gateway"].listen_host,  # 0.0.0.0 in a netns, so others reach it
             "listen_port": 0,
             "journal": self.journal_path,
             "auth": self.settings.auth or "",
