@@ -147,8 +147,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def scenario_name(item: pytest.Item) -> str:
-    name = getattr(item, "originalname", None) or item.name
-    return name.removeprefix("test_")
+    """``price_exact_fill[FLT-0.3]``: the test name without ``test_`` and without the cell id,
+    keeping the scenario's own parameters so expectations can name one of them."""
+    base = (getattr(item, "originalname", None) or item.name.split("[", 1)[0]).removeprefix("test_")
+    cell = _cell_of(item)
+    if "[" not in item.name or cell is None:
+        return base
+    params = item.name.split("[", 1)[1].removesuffix("]").replace(cell.id, "").strip("-")
+    return f"{base}[{params}]" if params else base
 
 
 def _cell_of(item: pytest.Item) -> Cell | None:

@@ -21,6 +21,8 @@ from compat.stack import Stack
 from compat.timing import Deadline
 
 _test_counter = itertools.count(1)
+# Client errors that mean "the gateway or exchange refused this order" (as opposed to a break).
+REJECT_ERRORS = frozenset({"OrderRejected", "Throttled", "RiskRejected"})
 
 
 @dataclass
@@ -51,6 +53,26 @@ class Session:
         result = self.call("next_event", timeout_s=timeout_s, kinds=list(kinds) if kinds else None,
                            client_order_id=client_order_id)
         event: dict[str, Any] = result["event"]
+        return event
+
+    def place(self, symbol: str, side: str, qty: int, price: str | None, tif: str = "GTC",
+              order_type: str = "LIMIT", timeout_s: float = 5.0, **extra: Any) -> dict[str, Any]:
+        """Insert and return the order's first ``accepted`` or ``rejected`` event.
+
+        Client versions differ in how a reject reaches the application: some raise from
+        ``insert`` (OrderRejected, Throttled), some deliver an event. Both become a
+        ``rejected`` event here, so a scenario asserts on the gateway's answer, not on the API.
+        """
+        try:
+            order = self.call("insert", symbol=symbol, side=side, qty=qty, price=price, tif=tif,
+                              order_type=order_type, **extra)
+        except DriverCallError as error:
+            if error.type not in REJECT_ERRORS:
+                raise
+            return {"kind": "rejected", "code": error.code, "raw_code": error.raw_code,
+                    "reason": error.error.get("message"), "client_order_id": None, "raised": error.type}
+        event = self.next_event(["accepted", "rejected"], order["client_order_id"], timeout_s=timeout_s)
+        event.setdefault("client_order_id", order["client_order_id"])
         return event
 
     def expect_error(self, op: str, **args: Any) -> DriverCallError:

@@ -16,8 +16,7 @@ def _limit(side: str, qty: int, price: str, **extra: object) -> dict[str, object
 
 def test_insert_ack(compat: Scenario) -> None:
     s = compat.session()
-    order = s.insert(symbol=compat.symbol(), **_limit("BUY", 10, "99.50"))
-    event = s.next_event(["accepted", "rejected"], order["client_order_id"])
+    event = s.place(compat.symbol(), "BUY", 10, "99.50")
     assert event["kind"] == "accepted", event
 
 
@@ -56,7 +55,7 @@ def test_partial_then_full_fill(compat: Scenario) -> None:
 
     def maker_fills(records: list[dict[str, object]]) -> list[int]:
         return sorted(int(str(r["qty"])) for r in records
-                      if r.get("kind") == "fill" and r.get("symbol") == symbol and r.get("liquidity") == "MAKER")
+                      if r.get("kind") == "fill" and r.get("symbol") == symbol and r.get("liquidity") in (1, "MAKER"))
 
     records = compat.audit(until=lambda rs: len(maker_fills(rs)) >= 2)
     assert maker_fills(records) == [4, 6], "the exchange's audit log disagrees with what the client saw"
@@ -103,7 +102,8 @@ def test_cancel_other_sessions_order(compat: Scenario) -> None:
         event = intruder.next_event(["rejected", "cancelled"], order["client_order_id"])
         assert event["kind"] == "rejected", event
     except DriverCallError as error:
-        assert error.type in ("OrderRejected", "UnknownOrder"), error.error
+        # Clients that track ids per session refuse locally (KeyError); others let the gateway reject.
+        assert error.type in ("OrderRejected", "UnknownOrder", "KeyError"), error.error
     with pytest.raises(DriverCallError) as nothing:
         owner.next_event(["cancelled"], order["client_order_id"], timeout_s=0.5)
     assert nothing.value.type == "Timeout", "the owner's order must stay alive"
@@ -118,8 +118,8 @@ def test_throttle(compat: Scenario) -> None:
     for i in range(burst * 3):
         try:
             s.insert(symbol=symbol, **_limit("BUY", 1, f"{10 + i % 50}.00"))
-        except DriverCallError as error:  # clients that raise Throttled synchronously
-            assert error.type == "Throttled", error.error
+        except DriverCallError as error:  # clients that raise from insert (Throttled, or OrderRejected)
+            assert error.type in ("Throttled", "OrderRejected"), error.error
             rejected.append(error.error)
     if not rejected:
         for event in s.drain_events()["events"]:
@@ -133,7 +133,6 @@ def test_throttle(compat: Scenario) -> None:
 
 def test_risk_max_quantity(compat: Scenario) -> None:
     s = compat.session()
-    order = s.insert(symbol=compat.symbol(), **_limit("BUY", 5_000_000, "10.00"))
-    event = s.next_event(["rejected", "accepted"], order["client_order_id"])
+    event = s.place(compat.symbol(), "BUY", 5_000_000, "10.00")
     assert event["kind"] == "rejected", event
     assert event.get("reason") or event.get("code"), "a risk reject must carry a reason or code"

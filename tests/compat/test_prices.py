@@ -12,11 +12,10 @@ pytestmark = pytest.mark.compat
 def _cross(compat: Scenario, pool: str, price: str, qty: int = 3) -> tuple[dict[str, object], dict[str, object]]:
     symbol = compat.symbol(pool)
     maker, taker = compat.session("maker"), compat.session("taker")
-    resting = maker.insert(symbol=symbol, side="SELL", qty=qty, price=price, tif="GTC", order_type="LIMIT")
-    accepted = maker.next_event(["accepted", "rejected"], resting["client_order_id"])
+    accepted = maker.place(symbol, "SELL", qty, price)
     assert accepted["kind"] == "accepted", f"{price} on a {pool} instrument was not accepted: {accepted}"
     taker.insert(symbol=symbol, side="BUY", qty=qty, price=price, tif="GTC", order_type="LIMIT")
-    return accepted, maker.next_event(["fill"], resting["client_order_id"])
+    return accepted, maker.next_event(["fill"], accepted["client_order_id"])
 
 
 @pytest.mark.parametrize("pool,price", [("FLT", "0.3"), ("FLT", "0.7"), ("XYZ", "2.675"), ("ABC", "1234.57")])
@@ -28,8 +27,7 @@ def test_price_exact_fill(compat: Scenario, pool: str, price: str) -> None:
 
 def test_price_not_on_tick(compat: Scenario) -> None:
     s = compat.session()
-    order = s.insert(symbol=compat.symbol("ABC"), side="BUY", qty=1, price="10.005", tif="GTC", order_type="LIMIT")
-    event = s.next_event(["rejected", "accepted"], order["client_order_id"])
+    event = s.place(compat.symbol("ABC"), "BUY", 1, "10.005")
     assert event["kind"] == "rejected", f"10.005 is off the 0.01 tick but was {event['kind']}"
 
 
