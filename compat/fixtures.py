@@ -60,10 +60,14 @@ def compat_env_cache(request: pytest.FixtureRequest) -> EnvCache:
 
 
 @pytest.fixture(scope="session")
-def compat_hosts(request: pytest.FixtureRequest, compat_plan: Plan) -> dict[str, Host]:
+def compat_hosts(request: pytest.FixtureRequest, compat_plan: Plan) -> Iterator[dict[str, Host]]:
     specs = {role: compat_plan.matrix.hosts.get(role, "local") for role in ROLES}
     specs.update(parse_assignments(request.config.getoption("compat_host"), "--compat-host"))
-    return {role: host_from_spec(spec) for role, spec in specs.items()}
+    # One Host per distinct spec: roles placed on the same netns/ssh host share it.
+    by_spec = {spec: host_from_spec(spec) for spec in dict.fromkeys(specs.values())}
+    yield {role: by_spec[spec] for role, spec in specs.items()}
+    for host in by_spec.values():
+        host.close()  # removes namespaces and remote run dirs; local: nothing
 
 
 @pytest.fixture(scope="session")
