@@ -47,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--compare", default=None, metavar="gateway=A,B",
                         help="A/B two gateway versions (HEAD = the candidate)")
     parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per side")
+    parser.add_argument("--scale", action="store_true",
+                        help="also the scale point: 200 sessions over 4 drivers, 16,000 instruments")
     parser.set_defaults(func=_run)
     sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     history = sub.add_parser("history", help="change points over stored runs (ruptures)")
@@ -78,7 +80,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--compare and --floor-only exclude each other")
     settings = BenchSettings(rate=args.rate, duration_s=args.duration, warmup_s=args.warmup,
                              drivers=args.drivers, connections=args.connections, stall_ms=args.stall_ms,
-                             sweep=args.sweep, slo_p99_ms=args.slo_ms, host=args.host, spin_us=args.spin_us)
+                             sweep=args.sweep, slo_p99_ms=args.slo_ms, host=args.host, spin_us=args.spin_us,
+                             scale=args.scale)
     started = timing.monotonic()
     out_dir = args.store / _run_dir_name()
     session = BenchSession(settings, out_dir / "logs", progress=_progress)
@@ -159,6 +162,13 @@ def _print_run(run: Any) -> bool:
                   f"{audit['accepted_in_audit']}: {state}")
         else:
             print(f"  audit          not checked: {audit.get('reason')}")
+    if run.scale is not None:
+        extra = run.scale.extra
+        print(f"SCALE {extra.get('sessions')} sessions over {run.scale.drivers} drivers, "
+              f"{extra.get('instruments')} instruments, one gateway (logon of all sessions: "
+              f"{extra.get('logon_seconds')}s)")
+        _print_point(run.scale, floor)
+        void = void or not run.scale.valid
     for note in run.notes:
         print(f"  note           {note}")
     return void

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ class GatewayLoad:
 
     def __init__(self, stack: Stack, *, drivers: int = 1, connections: int = 1,
                  usernames: Sequence[str] = (), password: str = "", symbol: str | None = None,
-                 start_timeout_s: float = 20.0) -> None:
+                 order: Mapping[str, Any] | None = None, start_timeout_s: float = 20.0) -> None:
         if usernames and len(usernames) < drivers * connections:
             raise ConfigError(f"{drivers} drivers x {connections} sessions need {drivers * connections} "
                               f"usernames, got {len(usernames)}")
@@ -83,22 +84,31 @@ class GatewayLoad:
         self.start_timeout_s = start_timeout_s
         self.handles: dict[str, DriverHandle] = {}
         self.sessions: dict[str, list[str]] = {}
-        self.order: dict[str, Any] = {}
+        # Given: sent as is (e.g. the scale point's 16,000 symbols). Else: from the instrument list.
+        self.order: dict[str, Any] = dict(order or {})
         self._runs = 0
 
     def connect(self) -> GatewayLoad:
         host, port = gateway_address(self.stack)
         users = iter(self.usernames)
+        plan: dict[str, list[tuple[str, str]]] = {}
         for number in range(1, self.drivers + 1):
             name = f"bench{number}"
-            handle = self.stack.client(name)
-            names = [f"s{k}" for k in range(1, self.connections + 1)]
-            for session in names:
-                username = next(users, f"bench{number}-{session}")
-                handle.call("connect", timeout_s=self.start_timeout_s, session=session, host=host, port=port,
-                            username=username, password=self.password)
-            self.handles[name] = handle
-            self.sessions[name] = names
+            self.handles[name] = self.stack.client(name)  # process starts stay sequential
+            self.sessions[name] = [f"s{k}" for k in range(1, self.connections + 1)]
+            plan[name] = [(session, next(users, f"bench{number}-{session}")) for session in self.sessions[name]]
+
+        def logon(name: str) -> None:
+            for session, username in plan[name]:
+                self.handles[name].call("connect", timeout_s=self.start_timeout_s, session=session, host=host,
+                                        port=port, username=username, password=self.password)
+
+        # One thread per driver: logons of different drivers overlap (each handle is used by one thread).
+        with ThreadPoolExecutor(max_workers=self.drivers, thread_name_prefix="bench-logon") as pool:
+            for future in [pool.submit(logon, name) for name in self.handles]:
+                future.result()
+        if self.order:
+            return self
         first = next(iter(self.handles.values()))
         listed = list(first.call("instruments", timeout_s=self.start_timeout_s, session="s1")
                       .get("instruments", []))

@@ -42,6 +42,10 @@ class BenchSettings:
     payload_size: int = 64
     host: str = "local"
     spin_us: float | None = None
+    scale: bool = False  # also the 200-session, 16,000-instrument point (its own stack)
+    scale_drivers: int = 4
+    scale_sessions: int = 200
+    scale_instruments: int = 16_000
 
     def plan(self, rate: float | None = None, duration_s: float | None = None) -> dict[str, Any]:
         plan: dict[str, Any] = {"rate": rate or self.rate, "duration_s": duration_s or self.duration_s,
@@ -65,6 +69,7 @@ class BenchRun:
     comparisons: list[Comparison] = field(default_factory=list)
     ab_rounds: dict[str, list[LoadPoint]] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
+    scale: LoadPoint | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -74,7 +79,7 @@ class BenchRun:
 
     def points(self) -> list[LoadPoint]:
         found = [p for p in (self.floor, self.self_test) if p is not None]
-        return found + self.sweep + self.gateway
+        return found + self.sweep + self.gateway + ([self.scale] if self.scale else [])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +101,7 @@ class BenchRun:
             "comparisons": [c.as_dict() for c in self.comparisons],
             "ab_rounds": {label: [p.as_dict() for p in points] for label, points in self.ab_rounds.items()},
             "audit": dict(self.audit),
+            "scale": self.scale.as_dict() if self.scale else None,
             "notes": list(self.notes),
         }
 
@@ -181,7 +187,38 @@ class BenchSession:
                 point.invalid_reasons.append(
                     f"audit mismatch: harness acked {self.run.audit['acked_by_harness']}, exchange accepted "
                     f"{self.run.audit['accepted_in_audit']}")
+        if settings.scale:
+            self._scale(target)
         return self.run
+
+    def _scale(self, target: Target) -> None:
+        """Many sessions over several drivers and many instruments, through one gateway."""
+        import dataclasses
+
+        from compat.bench.scale import scale_order, write_instruments
+        from compat.stack import Stack
+
+        settings = self.settings
+        scale_dir = self.log_dir / "scale"
+        path, names = write_instruments(scale_dir, settings.scale_instruments)
+        drivers = settings.scale_drivers
+        per_driver = max(settings.scale_sessions // drivers, 1)
+        # Long enough that every instrument receives at least one order.
+        duration = max(settings.duration_s, len(names) / settings.rate)
+        stack_settings = dataclasses.replace(target.settings, instruments=path)
+        self.progress(f"scale: stack with {len(names)} instruments, {drivers} drivers x {per_driver} sessions")
+        with Stack(target.cell, target.matrix, target.envs, scale_dir, target.hosts, stack_settings) as stack:
+            began = timing.monotonic()
+            load = GatewayLoad(stack, drivers=drivers, connections=per_driver,
+                               order=scale_order(names)).connect()
+            logon_s = timing.monotonic() - began
+            self.progress(f"scale: {drivers * per_driver} sessions logged on in {logon_s:.1f}s; "
+                          f"{settings.rate:.0f}/s for {duration:.1f}s over {len(names)} symbols")
+            point, _ = load.run(settings.plan(duration_s=duration),
+                                f"scale-{drivers * per_driver}x{len(names)}")
+        point.extra.update({"sessions": drivers * per_driver, "instruments": len(names),
+                            "logon_seconds": round(logon_s, 1)})
+        self.run.scale = point
 
     def compare_gateways(self, target: Target, versions: tuple[str, str], rounds: int = 6) -> BenchRun:
         """A/B: two stacks side by side, load alternated A, B, A, B so machine drift cancels."""
