@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-__version__ = "2.2.0"
-PROTOCOL_MIN = 1
-PROTOCOL_MAX = 2
+__version__ = "3.0.0"
+PROTOCOL_MIN = 2
+PROTOCOL_MAX = 3

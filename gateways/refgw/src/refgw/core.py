@@ -205,6 +205,12 @@ class Gateway:
         for order in self.orders.values():
             if order.live:
                 self.outstanding[order.username] = self.outstanding.get(order.username, 0) + order.leaves_qty
+        if journal.migrated_from:
+            print(
+                f"refgw: journal {journal.path}: migrated from format {journal.migrated_from} to format 3",
+                file=sys.stderr,
+                flush=True,
+            )
         if journal.truncated_bytes:
             print(
                 f"refgw: journal {journal.path}: truncated a torn tail of {journal.truncated_bytes} bytes",
@@ -444,7 +450,12 @@ class Gateway:
             session.book_event(book, ev)
 
     def on_venue_notice(self, notice: VenueNotice) -> None:
-        if notice.kind == "closed":
+        if notice.kind == "status":
+            msg = pb.InstrumentStatus(symbol=notice.symbol, status=notice.status)
+            for session in self.sessions:
+                if session.negotiated_version >= 3:  # a v3 message: never sent to v2 sessions
+                    session.send(pb.INSTRUMENT_STATUS, msg)
+        elif notice.kind == "closed":
             import sys
 
             print(f"refgw: venue connection lost: {notice.text}", file=sys.stderr, flush=True)
@@ -465,18 +476,19 @@ _EXCH_CODES = {
     -3001: pb.NO_LIQUIDITY,
     -3002: pb.UNKNOWN_ORDER,
     -3004: pb.INVALID_QUANTITY,
+    -1202: pb.INSTRUMENT_HALTED,
+    -1203: pb.INSTRUMENT_HALTED,
+    -1204: pb.INSTRUMENT_HALTED,
 }
 
 
 def base_report(instr: InstrumentDef, order: GwOrder) -> Any:
-    """An ExecutionReport with the order's ids and state; prices as ticks and (deprecated) doubles."""
-    tick = float(instr.tick)
+    """An ExecutionReport with the order's ids and state; prices in ticks."""
     return pb.ExecutionReport(
         request_id=order.request_id,
         order_id=order.gw_id,
         symbol=order.symbol,
         side=pb.BUY if order.side == "BUY" else pb.SELL,
-        price=order.price_ticks * tick,
         price_ticks=order.price_ticks,
         qty=order.qty,
         leaves_qty=order.leaves_qty,
@@ -494,7 +506,6 @@ def build_report(instr: InstrumentDef, order: GwOrder, ev: VenueOrderEvent) -> A
     elif kind == "fill":
         rep.exec_type = pb.FILL
         rep.last_qty = ev.last_qty
-        rep.last_price = ev.last_price_ticks * float(instr.tick)
         rep.last_price_ticks = ev.last_price_ticks
         rep.trade_id = ev.trade_id
         rep.request_id = 0

@@ -16,6 +16,10 @@ Format 2 (refgw 2.1): adds AMEND records. The first AMEND written sets incompat 
 INCOMPAT_AMEND and format_version 2 in the header: a release that does not understand amends
 (2.0) must refuse the journal rather than resume orders at their pre-amend quantity/price.
 A journal with no amend stays format 1 and stays readable by 2.0.
+Format 3 (refgw 3.0): every record header also carries its u64 write time
+(``u32 length | u32 crc32(time + type + body) | u64 time_ns | u8 type | body``), marked by
+incompat flag INCOMPAT_RECORD_TIME, so 2.x refuses it. 3.0 reads formats 1-3 and migrates an
+older journal to format 3 (rewritten beside it and renamed over it) before its first write.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,9 +37,11 @@ from typing import Any
 MAGIC = b"RGWJ"
 HEADER = struct.Struct(">4sHHII12sI")
 RECORD = struct.Struct(">II")
-FORMAT_VERSION = 1
+RECORD3 = struct.Struct(">IIQ")
+FORMAT_VERSION = 3
 INCOMPAT_AMEND = 0x1
-KNOWN_INCOMPAT = INCOMPAT_AMEND  # bits this release understands
+INCOMPAT_RECORD_TIME = 0x2
+KNOWN_INCOMPAT = INCOMPAT_AMEND | INCOMPAT_RECORD_TIME  # bits this release understands
 
 SESSION = 1
 INBOUND_ACCEPTED = 2
@@ -110,9 +117,10 @@ class Journal:
         self.known_incompat = known_incompat
         self.records: list[Record] = []
         self.truncated_bytes = 0
+        self.migrated_from = 0
         data = path.read_bytes() if path.exists() else b""
         if not data:
-            self.header = Header(format_version, 0, 0, writer_version)
+            self.header = Header(format_version, 0, INCOMPAT_RECORD_TIME, writer_version)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(self.header.pack())
             self.fresh = True
@@ -133,19 +141,38 @@ class Journal:
                 self.truncated_bytes = len(data) - good
                 with path.open("r+b") as f:
                     f.truncate(good)
+            if not self.header.incompat_flags & INCOMPAT_RECORD_TIME:
+                self._migrate()
         self._file = path.open("ab", buffering=0)
+
+    def _migrate(self) -> None:
+        """Rewrite an older-format journal as format 3 (atomically: write beside, rename over)."""
+        h = self.header
+        self.header = Header(3, h.compat_flags, h.incompat_flags | INCOMPAT_RECORD_TIME, self.writer_version)
+        tmp = self.path.with_name(self.path.name + ".migrating")
+        with tmp.open("wb") as f:
+            f.write(self.header.pack())
+            for rec in self.records:
+                f.write(_encode_record(rec.type, rec.body, 0))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self.migrated_from = h.format_version
 
     def _scan(self, data: bytes) -> int:
         """Parse records; returns the offset just past the last good one."""
+        timed = bool(self.header.incompat_flags & INCOMPAT_RECORD_TIME)
+        frame = RECORD3 if timed else RECORD
         pos = HEADER.size
         end = len(data)
-        while pos + RECORD.size <= end:
+        while pos + frame.size <= end:
             length, crc = RECORD.unpack_from(data, pos)
-            start = pos + RECORD.size
+            start = pos + frame.size
             if length < 1 or start + length > end:
                 break
             chunk = data[start : start + length]
-            if zlib.crc32(chunk) != crc:
+            covered = data[pos + RECORD.size : start + length]  # format 3: the time is covered too
+            if zlib.crc32(covered if timed else chunk) != crc:
                 break
             rtype = chunk[0]
             if rtype in _KNOWN_TYPES:
@@ -173,8 +200,7 @@ class Journal:
             f.write(header.pack())
 
     def append(self, rtype: int, body: bytes) -> None:
-        chunk = bytes((rtype,)) + body
-        self._file.write(RECORD.pack(len(chunk), zlib.crc32(chunk)) + chunk)
+        self._file.write(_encode_record(rtype, body, time.time_ns()))
 
     def append_json(self, rtype: int, value: dict[str, Any]) -> None:
         self.append(rtype, json.dumps(value, separators=(",", ":")).encode())
@@ -184,6 +210,12 @@ class Journal:
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records)
+
+
+def _encode_record(rtype: int, body: bytes, time_ns: int) -> bytes:
+    chunk = bytes((rtype,)) + body
+    stamp = struct.pack(">Q", time_ns)
+    return RECORD.pack(len(chunk), zlib.crc32(stamp + chunk)) + stamp + chunk
 
 
 def outbound_body(session_id: str, seq: int, frame: bytes) -> bytes:

@@ -13,7 +13,6 @@ go only to sessions that negotiated v2.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import Any
 
@@ -41,11 +40,14 @@ CAPABILITIES_V2 = (
 )
 _TIFS = {pb.GTC: "GTC", pb.DAY: "DAY", pb.IOC: "IOC", pb.FOK: "FOK"}
 _SIDES = {pb.BUY: "BUY", pb.SELL: "SELL"}
-_ON_TICK_TOLERANCE = 1e-9
+_INT32_MAX = 2**31 - 1
+
+
+CAPABILITIES_V3 = (*CAPABILITIES_V2, "qty.int64", "md.instrument_status")
 
 
 def capabilities(version: int) -> tuple[str, ...]:
-    return CAPABILITIES_V2 if version >= 2 else CAPABILITIES_V1
+    return CAPABILITIES_V3 if version >= 3 else CAPABILITIES_V2
 
 
 class Session:
@@ -285,9 +287,8 @@ class Session:
             resp.instruments.add(
                 symbol=i.symbol,
                 description=i.description,
-                tick_size=float(i.tick),
                 lot_size=i.lot_size,
-                max_order_qty=min(i.max_order_qty, 2**31 - 1),
+                max_order_qty=i.max_order_qty if self.negotiated_version >= 3 else min(i.max_order_qty, _INT32_MAX),
                 status=pb.InstrumentState.Value(i.status),
                 currency=i.currency,
                 tick_size_units=i.tick_size_units,
@@ -336,15 +337,18 @@ class Session:
             return True
         return False
 
-    def price_ticks(self, m: Any, tick: float) -> int | None:
-        """Ticks from the request: price_ticks if present, else the double on an on-tick check."""
-        if m.HasField("price_ticks"):
-            return int(m.price_ticks)
-        ratio = m.price / tick
-        nearest = round(ratio)
-        if not math.isfinite(ratio) or abs(ratio - nearest) >= _ON_TICK_TOLERANCE:
-            return None
-        return int(nearest)
+    def qty_out_of_range(self, m: Any, qty: int) -> bool:
+        """v2 sessions have int32 quantities: refuse a wider one rather than let a client truncate."""
+        if self.negotiated_version < 3 and qty > _INT32_MAX:
+            self.reject(
+                m.request_id,
+                pb.QTY_OUT_OF_RANGE,
+                f"quantity {qty} does not fit a v2 session's int32 quantities (max {_INT32_MAX}); use protocol 3",
+                symbol=getattr(m, "symbol", ""),
+                client_order_id=m.client_order_id,
+            )
+            return True
+        return False
 
     def on_insert(self, m: Any, payload: bytes = b"") -> None:
         if self.throttled(m):
@@ -375,19 +379,20 @@ class Session:
             )
             return
         order_type = "MARKET" if m.order_type == pb.MARKET else "LIMIT"
+        if self.qty_out_of_range(m, m.qty):
+            return
         ticks = 0
         if instr is not None and order_type == "LIMIT":
-            found = self.price_ticks(m, float(instr.tick))
-            if found is None:
+            if not m.HasField("price_ticks"):
                 self.reject(
                     m.request_id,
-                    pb.PRICE_NOT_ON_TICK,
-                    f"price {m.price} is not a multiple of the tick {instr.tick}",
+                    pb.INVALID_PRICE,
+                    f"a limit order needs price_ticks (refgw {__version__} has no double price)",
                     symbol=m.symbol,
                     client_order_id=m.client_order_id,
                 )
                 return
-            ticks = found
+            ticks = int(m.price_ticks)
         if order_type == "MARKET" and tif in ("GTC", "DAY"):
             tif = "IOC"
         assert self.state is not None
@@ -444,6 +449,8 @@ class Session:
     def on_amend(self, m: Any) -> None:
         if self.throttled(m):
             return
+        if m.HasField("qty") and self.qty_out_of_range(m, m.qty):
+            return
         assert self.state is not None
         try:
             self.gw.amend(
@@ -480,7 +487,7 @@ class Session:
             self.push(book, m.request_id)
 
     def book_event(self, book: Book, ev: BookEvent) -> None:
-        if self.negotiated_version < 2 or ev.snapshot or book.symbol not in self.snapshotted:
+        if ev.snapshot or book.symbol not in self.snapshotted:
             self.push(book)
             return
         msg = pb.BookIncremental(symbol=book.symbol, book_seq=ev.book_seq)
@@ -489,32 +496,16 @@ class Session:
         self.send(pb.BOOK_INCREMENTAL, msg)
 
     def push(self, book: Book, request_id: int = 0) -> None:
-        """v2: a full snapshot; v1: top of book (doubles, and ticks beside them)."""
-        if self.negotiated_version >= 2:
-            snap = pb.BookSnapshot(request_id=request_id, symbol=book.symbol, book_seq=book.book_seq)
-            for ticks in sorted(book.bids, reverse=True):
-                qty, count = book.bids[ticks]
-                snap.bids.add(price_ticks=ticks, qty=qty, order_count=count)
-            for ticks in sorted(book.asks):
-                qty, count = book.asks[ticks]
-                snap.asks.add(price_ticks=ticks, qty=qty, order_count=count)
-            self.send(pb.BOOK_SNAPSHOT, snap)
-            self.snapshotted.add(book.symbol)
-            return
-        tick = float(self.gw.instruments[book.symbol].tick)
-        bid, bid_qty, ask, ask_qty = book.top()
-        self.send(
-            pb.TOP_OF_BOOK,
-            pb.TopOfBook(
-                symbol=book.symbol,
-                bid_price=bid * tick,
-                bid_qty=bid_qty,
-                ask_price=ask * tick,
-                ask_qty=ask_qty,
-                bid_ticks=bid,
-                ask_ticks=ask,
-            ),
-        )
+        """A full snapshot as of the gateway's book_seq; incrementals continue from there."""
+        snap = pb.BookSnapshot(request_id=request_id, symbol=book.symbol, book_seq=book.book_seq)
+        for ticks in sorted(book.bids, reverse=True):
+            qty, count = book.bids[ticks]
+            snap.bids.add(price_ticks=ticks, qty=qty, order_count=count)
+        for ticks in sorted(book.asks):
+            qty, count = book.asks[ticks]
+            snap.asks.add(price_ticks=ticks, qty=qty, order_count=count)
+        self.send(pb.BOOK_SNAPSHOT, snap)
+        self.snapshotted.add(book.symbol)
 
 
 def request_id_of(payload: bytes) -> int:
