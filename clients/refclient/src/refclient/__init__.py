@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "2.1.0"
+__version__ = "3.0.0"
 
 from refclient.book import LocalBook
 from refclient.client import (

@@ -1,4 +1,4 @@
-"""The asyncio client API (protocols 1-2).
+"""The asyncio client API (protocols 2-3).
 
     gw = await GatewayClient.connect(host, port, username="u1", password="token", protocol=(1, 2))
     gw.negotiated_version, gw.capabilities, gw.gateway_version, gw.session_id
@@ -10,8 +10,8 @@
     await gw.drop(); await gw.reconnect()                        # resume with poss-dup replay
     await gw.close()
 
-Prices are Decimal in the API and integer ticks on the wire. On a v1 session (an older
-gateway) the client also writes the deprecated double, and reads prices from the double.
+Prices are Decimal in the API and integer ticks on the wire (the double is gone: a gateway
+that speaks only v1 is refused with ProtocolVersionError). Quantities are int64 on v3.
 An unknown enum value becomes ``UNKNOWN(n)`` with the raw number kept, and an unknown
 message type is skipped (reported once on stderr): a newer gateway never crashes it.
 """
@@ -45,7 +45,7 @@ from refclient.errors import (
 from refclient.framing import FrameError, encode, read_frame
 from refclient.wire import decode_extensions, encode_extensions
 
-PROTOCOL_RANGE = (1, 2)
+PROTOCOL_RANGE = (2, 3)
 
 WireHook = Callable[[str, str, dict[str, Any]], None]
 
@@ -133,7 +133,7 @@ _INBOUND: dict[int, Any] = {
     pb.HEARTBEAT: pb.Heartbeat,
     pb.INSTRUMENTS_RESPONSE: pb.InstrumentsResponse,
     pb.EXECUTION_REPORT: pb.ExecutionReport,
-    pb.TOP_OF_BOOK: pb.TopOfBook,
+    pb.INSTRUMENT_STATUS: pb.InstrumentStatus,
     pb.BOOK_SNAPSHOT: pb.BookSnapshot,
     pb.BOOK_INCREMENTAL: pb.BookIncremental,
     pb.REJECT: pb.Reject,
@@ -166,6 +166,7 @@ def _code_name(raw: int) -> str:
 class _Pending:
     future: asyncio.Future[Any]
     want: set[int] = field(default_factory=set)  # exec types that complete it
+    msg_type: int = 0
 
 
 class GatewayClient:
@@ -345,7 +346,7 @@ class GatewayClient:
         extra: bytes = b"",
     ) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = _Pending(fut, want or set())
+        self._pending[rid] = _Pending(fut, want or set(), msg_type)
         self._send(msg_type, msg, extra)
         try:
             return await asyncio.wait_for(fut, timeout)
@@ -420,15 +421,14 @@ class GatewayClient:
             book = self._books.get(msg.symbol)
             if book is not None:
                 book.on_incremental(msg.book_seq, [(c.side, c.price_ticks, c.qty) for c in msg.changes])
-        elif msg_type == pb.TOP_OF_BOOK:
-            book = self._books.get(msg.symbol)
-            if book is not None:
-                instr = self._instruments.get(msg.symbol)
-                bid = msg.bid_ticks or (self._ticks_from_double(instr, msg.bid_price) if msg.bid_qty else 0)
-                ask = msg.ask_ticks or (self._ticks_from_double(instr, msg.ask_price) if msg.ask_qty else 0)
-                book.on_snapshot(book.seq + 1, [(bid, msg.bid_qty)] if bid else [], [(ask, msg.ask_qty)] if ask else [])
+        elif msg_type == pb.INSTRUMENT_STATUS:
+            status = _enum_name(pb.InstrumentState, msg.status)
+            self._events.put_nowait(Event(kind="instrument_status", symbol=msg.symbol, reason=status))
         elif msg_type == pb.REJECT:
             pending = self._pending.get(msg.request_id)
+            if pending is None and not msg.request_id:
+                # Gateways before 2.2 do not echo request_id: match the oldest request of that type.
+                pending = next((p for p in self._pending.values() if p.msg_type == msg.ref_message_type), None)
             if pending is not None and not pending.future.done():
                 pending.future.set_exception(OrderRejected(_code_name(msg.code), msg.code, msg.text))
         elif msg_type == pb.LOGOUT:
@@ -436,21 +436,11 @@ class GatewayClient:
         elif msg_type in (pb.LOGON_RESPONSE, pb.INSTRUMENTS_RESPONSE, pb.HEARTBEAT, pb.MASS_CANCEL_ACK):
             self._complete(msg.request_id, msg)
 
-    @staticmethod
-    def _ticks_from_double(instr: Instrument | None, value: float) -> int:
-        if instr is None:
-            return 0
-        return round(Decimal(repr(value)) / instr.tick_size)
-
-    def _price(self, symbol: str, ticks: int, double: float) -> Decimal | None:
-        if not ticks and not double:
-            return None
+    def _price(self, symbol: str, ticks: int) -> Decimal | None:
         instr = self._instruments.get(symbol)
-        if instr is None:
-            return Decimal(repr(double)) if double else None
-        if self.negotiated_version >= 2 or ticks:
-            return instr.to_price(ticks)
-        return instr.to_price(self._ticks_from_double(instr, double)) if double else None
+        if not ticks or instr is None:
+            return None
+        return instr.to_price(ticks)
 
     def _event(self, m: Any, payload: bytes = b"") -> Event:
         return Event(
@@ -459,11 +449,11 @@ class GatewayClient:
             request_id=m.request_id,
             symbol=m.symbol,
             qty=m.qty,
-            price=self._price(m.symbol, m.price_ticks, m.price),
+            price=self._price(m.symbol, m.price_ticks),
             leaves_qty=m.leaves_qty,
             cum_qty=m.cum_qty,
             last_qty=m.last_qty,
-            last_price=self._price(m.symbol, m.last_price_ticks, m.last_price) if m.last_qty else None,
+            last_price=self._price(m.symbol, m.last_price_ticks) if m.last_qty else None,
             trade_id=m.trade_id,
             reason=_enum_name(pb.CancelReason, m.cancel_reason) if m.exec_type == pb.CANCELLED else "",
             code=_code_name(m.reject_code) if m.reject_code else "",
@@ -481,12 +471,8 @@ class GatewayClient:
         resp = await self._request(rid, pb.INSTRUMENTS_REQUEST, pb.InstrumentsRequest(request_id=rid), timeout)
         out = []
         for i in resp.instruments:
-            if i.tick_size_units:
-                tick = Decimal(i.tick_size_units).scaleb(-i.price_scale)
-                scale = i.price_scale
-            else:  # a v1 gateway: the double is all there is
-                tick = Decimal(repr(i.tick_size)).normalize()
-                scale = max(0, -int(tick.as_tuple().exponent))
+            tick = Decimal(i.tick_size_units).scaleb(-i.price_scale)
+            scale = i.price_scale
             out.append(
                 Instrument(
                     symbol=i.symbol,
@@ -516,7 +502,7 @@ class GatewayClient:
     ) -> OrderHandle:
         """Send an order and wait for its first report; raises OrderRejected, FeatureUnsupported.
 
-        ``price`` is a Decimal sent as ticks (and as the deprecated double on a v1 session).
+        ``price`` is a Decimal, sent as integer ticks.
         ``client_order_id`` defaults to an increasing id unique to this client; sending the same
         one again is answered with the existing order (``handle.duplicate``), never a new one.
         ``extensions``: fields 1000-1999 the gateway echoes on this order's reports.
@@ -547,10 +533,9 @@ class GatewayClient:
                     pb.PRICE_NOT_ON_TICK,
                     f"price {price} is not a multiple of {instr.tick_size}",
                 )
-            if ticks is not None:
-                msg.price_ticks = ticks
-            if self.negotiated_version < 2 or ticks is None:
-                msg.price = float(price)
+            if ticks is None:
+                raise ClientError(f"unknown instrument {symbol!r}: call instruments() first")
+            msg.price_ticks = ticks
         extra = encode_extensions(extensions) if extensions else b""
         want: set[int] = {pb.ACCEPTED, pb.FILL, pb.CANCELLED}
         rep = await self._request(rid, pb.INSERT_ORDER, msg, timeout, want=want, extra=extra)
@@ -609,8 +594,8 @@ class GatewayClient:
 
     async def mass_cancel(self, symbol: str = "", timeout: float = 5.0) -> int:
         """Cancel every live order of this user (optionally one symbol); returns the count."""
-        # DELIBERATE DEFECT of 2.1 (kept for the matrix to catch): unlike amend_order, this does
-        # not check the "order.masscancel" capability before sending the new message type.
+        if "order.masscancel" not in self.capabilities:  # 2.1 skipped this check (a known defect)
+            raise FeatureUnsupported("order.masscancel", f"gateway {self.gateway_version} cannot mass cancel")
         rid = next(self._ids)
         ack = await self._request(rid, pb.MASS_CANCEL, pb.MassCancel(request_id=rid, symbol=symbol), timeout)
         if ack.code:
@@ -622,10 +607,7 @@ class GatewayClient:
         self._send(pb.SUBSCRIBE, pb.Subscribe(request_id=next(self._ids), symbol=symbol))
 
     async def subscribe_book(self, symbol: str, depth: int = 0) -> LocalBook:
-        """A local book kept from snapshot + incrementals; a gap triggers a fresh snapshot.
-
-        On a v1 session (no ``md.incremental``) the book holds the top of book only.
-        """
+        """A local book kept from snapshot + incrementals; a gap triggers a fresh snapshot."""
         instr = self._instruments.get(symbol)
         book = LocalBook(symbol, request_snapshot=self._subscribe, tick=instr.tick_size if instr else Decimal(1))
         self._books[symbol] = book

@@ -27,6 +27,7 @@ class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AMEND_ORDER: _ClassVar[MessageType]
     MASS_CANCEL_ACK: _ClassVar[MessageType]
     MASS_CANCEL: _ClassVar[MessageType]
+    INSTRUMENT_STATUS: _ClassVar[MessageType]
 
 class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -84,6 +85,8 @@ class RejectCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DUPLICATE_CLORDID_REPLAYED: _ClassVar[RejectCode]
     RESUME_GAP: _ClassVar[RejectCode]
     UNKNOWN_SESSION: _ClassVar[RejectCode]
+    INSTRUMENT_HALTED: _ClassVar[RejectCode]
+    QTY_OUT_OF_RANGE: _ClassVar[RejectCode]
 
 class TimeInForce(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -117,6 +120,7 @@ REJECT: MessageType
 AMEND_ORDER: MessageType
 MASS_CANCEL_ACK: MessageType
 MASS_CANCEL: MessageType
+INSTRUMENT_STATUS: MessageType
 SIDE_UNSPECIFIED: Side
 BUY: Side
 SELL: Side
@@ -159,6 +163,8 @@ UNSUPPORTED_PROTOCOL_VERSION: RejectCode
 DUPLICATE_CLORDID_REPLAYED: RejectCode
 RESUME_GAP: RejectCode
 UNKNOWN_SESSION: RejectCode
+INSTRUMENT_HALTED: RejectCode
+QTY_OUT_OF_RANGE: RejectCode
 GTC: TimeInForce
 DAY: TimeInForce
 IOC: TimeInForce
@@ -250,10 +256,9 @@ class InstrumentsRequest(_message.Message):
     def __init__(self, request_id: _Optional[int] = ...) -> None: ...
 
 class Instrument(_message.Message):
-    __slots__ = ("symbol", "description", "tick_size", "lot_size", "max_order_qty", "status", "currency", "tick_size_units", "price_scale")
+    __slots__ = ("symbol", "description", "lot_size", "max_order_qty", "status", "currency", "tick_size_units", "price_scale")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
-    TICK_SIZE_FIELD_NUMBER: _ClassVar[int]
     LOT_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAX_ORDER_QTY_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -262,14 +267,13 @@ class Instrument(_message.Message):
     PRICE_SCALE_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     description: str
-    tick_size: float
     lot_size: int
     max_order_qty: int
     status: InstrumentState
     currency: str
     tick_size_units: int
     price_scale: int
-    def __init__(self, symbol: _Optional[str] = ..., description: _Optional[str] = ..., tick_size: _Optional[float] = ..., lot_size: _Optional[int] = ..., max_order_qty: _Optional[int] = ..., status: _Optional[_Union[InstrumentState, str]] = ..., currency: _Optional[str] = ..., tick_size_units: _Optional[int] = ..., price_scale: _Optional[int] = ...) -> None: ...
+    def __init__(self, symbol: _Optional[str] = ..., description: _Optional[str] = ..., lot_size: _Optional[int] = ..., max_order_qty: _Optional[int] = ..., status: _Optional[_Union[InstrumentState, str]] = ..., currency: _Optional[str] = ..., tick_size_units: _Optional[int] = ..., price_scale: _Optional[int] = ...) -> None: ...
 
 class InstrumentsResponse(_message.Message):
     __slots__ = ("request_id", "instruments", "error_message")
@@ -282,11 +286,10 @@ class InstrumentsResponse(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., instruments: _Optional[_Iterable[_Union[Instrument, _Mapping]]] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class InsertOrder(_message.Message):
-    __slots__ = ("request_id", "symbol", "side", "price", "qty", "order_type", "time_in_force", "price_ticks", "client_order_id")
+    __slots__ = ("request_id", "symbol", "side", "qty", "order_type", "time_in_force", "price_ticks", "client_order_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
-    PRICE_FIELD_NUMBER: _ClassVar[int]
     QTY_FIELD_NUMBER: _ClassVar[int]
     ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
     TIME_IN_FORCE_FIELD_NUMBER: _ClassVar[int]
@@ -295,13 +298,12 @@ class InsertOrder(_message.Message):
     request_id: int
     symbol: str
     side: Side
-    price: float
     qty: int
     order_type: OrderType
     time_in_force: TimeInForce
     price_ticks: int
     client_order_id: str
-    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., time_in_force: _Optional[_Union[TimeInForce, str]] = ..., price_ticks: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., qty: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., time_in_force: _Optional[_Union[TimeInForce, str]] = ..., price_ticks: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class CancelOrder(_message.Message):
     __slots__ = ("request_id", "order_id", "client_order_id")
@@ -314,18 +316,16 @@ class CancelOrder(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class ExecutionReport(_message.Message):
-    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "price", "qty", "leaves_qty", "cum_qty", "last_qty", "last_price", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id", "seq", "poss_dup", "price_ticks", "last_price_ticks", "retry_after_ms", "priority_kept")
+    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "qty", "leaves_qty", "cum_qty", "last_qty", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id", "seq", "poss_dup", "price_ticks", "last_price_ticks", "retry_after_ms", "priority_kept")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_TYPE_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
-    PRICE_FIELD_NUMBER: _ClassVar[int]
     QTY_FIELD_NUMBER: _ClassVar[int]
     LEAVES_QTY_FIELD_NUMBER: _ClassVar[int]
     CUM_QTY_FIELD_NUMBER: _ClassVar[int]
     LAST_QTY_FIELD_NUMBER: _ClassVar[int]
-    LAST_PRICE_FIELD_NUMBER: _ClassVar[int]
     TRADE_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
     REJECT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -343,12 +343,10 @@ class ExecutionReport(_message.Message):
     exec_type: ExecType
     symbol: str
     side: Side
-    price: float
     qty: int
     leaves_qty: int
     cum_qty: int
     last_qty: int
-    last_price: float
     trade_id: str
     cancel_reason: CancelReason
     reject_code: RejectCode
@@ -361,7 +359,7 @@ class ExecutionReport(_message.Message):
     last_price_ticks: int
     retry_after_ms: int
     priority_kept: bool
-    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., last_price: _Optional[float] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., seq: _Optional[int] = ..., poss_dup: _Optional[bool] = ..., price_ticks: _Optional[int] = ..., last_price_ticks: _Optional[int] = ..., retry_after_ms: _Optional[int] = ..., priority_kept: _Optional[bool] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., seq: _Optional[int] = ..., poss_dup: _Optional[bool] = ..., price_ticks: _Optional[int] = ..., last_price_ticks: _Optional[int] = ..., retry_after_ms: _Optional[int] = ..., priority_kept: _Optional[bool] = ...) -> None: ...
 
 class AmendOrder(_message.Message):
     __slots__ = ("request_id", "client_order_id", "order_id", "qty", "price_ticks")
@@ -420,22 +418,18 @@ class Subscribe(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., symbol: _Optional[str] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class TopOfBook(_message.Message):
-    __slots__ = ("symbol", "bid_price", "bid_qty", "ask_price", "ask_qty", "bid_ticks", "ask_ticks")
+    __slots__ = ("symbol", "bid_qty", "ask_qty", "bid_ticks", "ask_ticks")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
-    BID_PRICE_FIELD_NUMBER: _ClassVar[int]
     BID_QTY_FIELD_NUMBER: _ClassVar[int]
-    ASK_PRICE_FIELD_NUMBER: _ClassVar[int]
     ASK_QTY_FIELD_NUMBER: _ClassVar[int]
     BID_TICKS_FIELD_NUMBER: _ClassVar[int]
     ASK_TICKS_FIELD_NUMBER: _ClassVar[int]
     symbol: str
-    bid_price: float
     bid_qty: int
-    ask_price: float
     ask_qty: int
     bid_ticks: int
     ask_ticks: int
-    def __init__(self, symbol: _Optional[str] = ..., bid_price: _Optional[float] = ..., bid_qty: _Optional[int] = ..., ask_price: _Optional[float] = ..., ask_qty: _Optional[int] = ..., bid_ticks: _Optional[int] = ..., ask_ticks: _Optional[int] = ...) -> None: ...
+    def __init__(self, symbol: _Optional[str] = ..., bid_qty: _Optional[int] = ..., ask_qty: _Optional[int] = ..., bid_ticks: _Optional[int] = ..., ask_ticks: _Optional[int] = ...) -> None: ...
 
 class Level(_message.Message):
     __slots__ = ("price_ticks", "qty", "order_count")
@@ -482,3 +476,11 @@ class BookIncremental(_message.Message):
     book_seq: int
     changes: _containers.RepeatedCompositeFieldContainer[LevelChange]
     def __init__(self, symbol: _Optional[str] = ..., book_seq: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[LevelChange, _Mapping]]] = ...) -> None: ...
+
+class InstrumentStatus(_message.Message):
+    __slots__ = ("symbol", "status")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    status: InstrumentState
+    def __init__(self, symbol: _Optional[str] = ..., status: _Optional[_Union[InstrumentState, str]] = ...) -> None: ...
