@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "3.0.0"
+__version__ = "3.1.0.dev0"
 
 from refclient.book import LocalBook
 from refclient.client import (

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-__version__ = "3.0.0"
+__version__ = "3.1.0.dev0"
 PROTOCOL_MIN = 2
 PROTOCOL_MAX = 3
