@@ -79,13 +79,17 @@ def compat_leak_guard() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def compat_cell_stack(
-    compat_leak_guard: None, compat_cell: Cell, compat_plan: Plan, compat_env_cache: EnvCache,
+    request: pytest.FixtureRequest, compat_leak_guard: None, compat_cell: Cell, compat_plan: Plan, compat_env_cache: EnvCache,
     compat_hosts: dict[str, Host], compat_run_dir: Path,
 ) -> Iterator[Stack]:
     """The running processes of one cell; started once per cell (cells are grouped per worker)."""
+    cache = compat_env_cache
+    if request.config.getoption("compat_naive_envs"):
+        # The tox way, kept only to measure against: every pair builds its own envs from scratch.
+        cache = EnvCache(compat_run_dir / "naive-envs" / compat_cell.id)
     envs: dict[str, Env] = {
-        "gateway": compat_env_cache.ensure(compat_cell.gateway),
-        "client": compat_env_cache.ensure(compat_cell.client),
+        "gateway": cache.ensure(compat_cell.gateway),
+        "client": cache.ensure(compat_cell.client),
     }
     stack = Stack(compat_cell, compat_plan.matrix, envs, compat_run_dir / compat_cell.id, compat_hosts,
                   _stack_settings(compat_plan))

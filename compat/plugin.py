@@ -49,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run ROLE (exchange, gateway, client) on a host: local, netns:NAME, ssh:user@host[:port]")
     group.addoption("--compat-shard", metavar="K/N", help="run the K-th of N deterministic slices of the cells")
     group.addoption("--compat-bench", action="store_true", help="also run the latency benchmark")
+    group.addoption("--compat-naive-envs", action="store_true",
+                    help="baseline for measurements: fresh envs for every cell, as tox would (no sharing, no cache)")
     parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
     parser.addini("compat_cache_dir", "cache directory for envs and candidates", default=".compat")
 
