@@ -181,7 +181,7 @@ def test_gateway_release_with_its_client(
         if not version.startswith("1.0"):
             assert logon["gateway_version"] == version
         inserted = _ok(
-            driver.call("insert", session="s1", symbol="ABC", side="BUY", qty=5, price="10.01"), "insert"
+            driver.call("insert", session="s1", symbol="ABC", side="BUY", qty=5, price="10.02"), "insert"
         )
         coid = inserted["client_order_id"]
         accepted = _ok(
