@@ -1,0 +1,52 @@
+"""`compat bench --floor-only` end to end (real processes), and `compat bench history`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compat.cli import main
+
+
+def test_floor_only_run_writes_every_output_and_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "--floor-only", "--rate", "500", "--duration", "1.0", "--warmup", "0.2",
+                 "--stall-ms", "150", "--store", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "FLOOR" in out and "DETECTED" in out and "RESULT         valid" in out
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"bench.json", "bench.csv", "bench.influx", "bench.om.txt", "spectrum.png",
+            "floor.corrected_ack.hgrm"} <= names
+    run = json.loads((run_dir / "bench.json").read_text())
+    assert run["schema"] == "compat-bench/1"
+    assert run["floor"]["valid"] is True
+    assert run["self_test"]["check"]["detected"] is True
+    assert (run_dir / "bench.om.txt").read_text().endswith("# EOF\n")
+    assert "Percentile" in (run_dir / "floor.corrected_ack.hgrm").read_text()
+
+
+def _store_run(store: Path, run_id: str, p50_ns: int) -> None:
+    directory = store / run_id
+    directory.mkdir(parents=True)
+    run = {"schema": "compat-bench/1", "run_id": run_id,
+           "floor": {"label": "floor", "valid": True,
+                     "percentiles_ns": {"corrected_ack": {"p50": p50_ns}}},
+           "sweep": [], "gateway": []}
+    (directory / "bench.json").write_text(json.dumps(run))
+
+
+def test_history_flags_a_confirmed_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    values = [100_000, 101_000, 99_000, 100_500, 99_500, 100_000, 130_000, 131_000, 129_000, 130_500]
+    for number, value in enumerate(values):
+        _store_run(tmp_path, f"run{number:02d}", value)
+    assert main(["bench", "history", "--store", str(tmp_path), "--min-size", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "CONFIRMED shift at run run06" in out
+
+
+def test_history_without_a_store_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "history", "--store", str(tmp_path / "missing")]) == 1
+    assert "does not exist" in capsys.readouterr().err
