@@ -1,0 +1,537 @@
+"""The results store: every run recorded in a database, SQLite by default, PostgreSQL when a
+team shares one.
+
+``open_store(None)`` opens ``.compat/results.db`` (stdlib ``sqlite3``); ``open_store(
+"postgresql://user@host/db")`` a shared server (``psycopg`` 3). Both speak the same schema:
+
+- ``compat_schema(version)``: one row, the store schema version (``STORE_SCHEMA``);
+- ``compat_runs``: one row per recorded run (sha, label, times, counts, and the full JSON
+  report, so any run can be read back as ``RunResults`` losslessly);
+- ``compat_results``: one row per (run, venue, cell, scenario) verdict, for the queries that
+  span runs (flips, flake rates, durations, the newest run of a pair).
+
+Concurrent writers are safe: SQLite runs in WAL mode and writes under ``BEGIN IMMEDIATE``
+with a busy timeout; PostgreSQL creates its schema under a transaction-scoped advisory lock
+and takes run ids from an identity column. One ``ResultsStore`` object is one connection:
+share the URL between processes and threads, not the object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from packaging.version import InvalidVersion, Version
+
+from compat import timing
+from compat.outcome import CellResult, RunResults
+from compat.report.errors import ReportError
+from compat.report.json_report import parse_report, render_json
+
+STORE_SCHEMA = 1
+DEFAULT_STORE = Path(".compat") / "results.db"
+_PG_LOCK_KEY = 0x636F6D706174  # "compat": serialises schema creation between PostgreSQL clients
+_BUSY_TIMEOUT_S = 30.0
+
+_RUN_COLUMNS = "run_id, recorded_at, started_at, finished_at, git_sha, label, matrix_path, cells, scenarios, blocking"
+
+
+def _ddl(run_id_column: str) -> tuple[str, ...]:
+    return (
+        "CREATE TABLE IF NOT EXISTS compat_schema (version INTEGER NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS compat_runs (
+            run_id {run_id_column},
+            recorded_at TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            git_sha TEXT,
+            label TEXT,
+            matrix_path TEXT NOT NULL,
+            cells INTEGER NOT NULL,
+            scenarios INTEGER NOT NULL,
+            blocking INTEGER NOT NULL,
+            document TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS compat_results (
+            run_id BIGINT NOT NULL REFERENCES compat_runs (run_id) ON DELETE CASCADE,
+            venue TEXT NOT NULL,
+            cell_id TEXT NOT NULL,
+            client_version TEXT NOT NULL,
+            gateway_version TEXT NOT NULL,
+            candidate INTEGER NOT NULL,
+            scenario TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            duration_s DOUBLE PRECISION NOT NULL,
+            attempts INTEGER NOT NULL,
+            reason TEXT,
+            PRIMARY KEY (run_id, venue, cell_id, scenario))""",
+        "CREATE INDEX IF NOT EXISTS compat_results_cell ON compat_results (cell_id, scenario)",
+        "CREATE INDEX IF NOT EXISTS compat_results_pair ON compat_results (client_version, gateway_version, venue)",
+        "CREATE INDEX IF NOT EXISTS compat_runs_label ON compat_runs (label, run_id)",
+    )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One recorded run, without its cells (``ResultsStore.load(run_id)`` reads those)."""
+
+    run_id: int
+    recorded_at: str
+    started_at: str
+    finished_at: str
+    git_sha: str | None
+    label: str | None
+    matrix_path: str
+    cells: int
+    scenarios: int
+    blocking: int
+
+    def describe(self) -> str:
+        """``run 12 (release, 0123abc, 2026-11-25T16:05:00Z)``."""
+        parts = [p for p in (self.label, (self.git_sha or "")[:12], self.recorded_at) if p]
+        return f"run {self.run_id} ({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """The verdict of one (venue, cell, scenario) in one recorded run."""
+
+    run_id: int
+    recorded_at: str
+    label: str | None
+    git_sha: str | None
+    venue: str
+    cell_id: str
+    scenario: str
+    verdict: str
+    duration_s: float
+
+
+def same_version(a: str, b: str) -> bool:
+    """``2.0`` and ``2.0.0`` are the same version; invalid versions compare as text."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def is_candidate(cell_id: str) -> bool:
+    """Cells of a candidate built from the working tree carry ``+candidate`` in their id
+    (``Release.label``); their code changes between runs although the version may not."""
+    return "candidate" in cell_id
+
+
+class _Backend(Protocol):
+    """What differs between SQLite and PostgreSQL: connecting, placeholders, transactions."""
+
+    where: str  # the store's location for messages, password redacted
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def write(self) -> contextlib.AbstractContextManager[_Writer]: ...
+
+    def close(self) -> None: ...
+
+
+class _Writer(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+# --- SQLite ---------------------------------------------------------------------------------
+
+
+class _SqliteWriter:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.conn.execute(sql, tuple(params)).fetchall())
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, [tuple(r) for r in rows])
+
+
+class _Sqlite:
+    def __init__(self, path: Path) -> None:
+        self.where = str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for writers),
+            # so two processes never both hold a read lock and then deadlock upgrading it.
+            self.conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(self.where, exc) from exc
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return list(self.conn.execute(sql, tuple(params)).fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(self.where, exc) from exc
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[_Writer]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(self.where, exc) from exc
+        try:
+            yield _SqliteWriter(self.conn)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise _unusable(self.where, exc) from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _pg_sql(sql: str) -> str:
+    return sql.replace("?", "%s")  # the store's SQL never holds a literal "?"
+
+
+class _PgWriter:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(_pg_sql(sql), tuple(params))
+            return list(cur.fetchall()) if cur.description is not None else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(_pg_sql(sql), [tuple(r) for r in rows])
+
+
+class _Postgres:
+    def __init__(self, url: str) -> None:
+        self.where = redact(url)
+        try:
+            import psycopg
+        except ModuleNotFoundError as exc:
+            raise ReportError(
+                f"results store {self.where} is PostgreSQL, but psycopg is not installed; "
+                "install it with `pip install 'psycopg[binary]'` (compat-matrix[dev] has it)"
+            ) from exc
+        self._error: type[Exception] = psycopg.Error
+        try:
+            # autocommit: every read and write below runs in its own explicit transaction block
+            self.conn = psycopg.connect(url, connect_timeout=10, autocommit=True)
+        except psycopg.Error as exc:
+            raise ReportError(
+                f"cannot connect to the PostgreSQL results store {self.where}: {_first(exc)}; "
+                "check that the server runs, the URL (host, port, database) and the credentials"
+            ) from exc
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self.conn.transaction():
+                return _PgWriter(self.conn).execute(sql, params)
+        except self._error as exc:
+            raise _unusable(self.where, exc) from exc
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[_Writer]:
+        try:
+            with self.conn.transaction():
+                yield _PgWriter(self.conn)
+        except self._error as exc:
+            raise _unusable(self.where, exc) from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages: ``postgresql://u:***@h/db``."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _first(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _unusable(where: str, exc: BaseException) -> ReportError:
+    return ReportError(
+        f"results store {where}: {type(exc).__name__}: {_first(exc)}; if the file is not a compat "
+        "results store, pass another --store (or move the file away)"
+    )
+
+
+# --- the store ------------------------------------------------------------------------------
+
+
+class ResultsStore:
+    """Records runs and answers questions across them. Open with :func:`open_store`."""
+
+    def __init__(self, backend: _Backend, postgres: bool) -> None:
+        self._db = backend
+        self.postgres = postgres
+        self._migrate()
+
+    @property
+    def where(self) -> str:
+        return self._db.where
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _installed_version(self, run: Callable[[str], list[tuple[Any, ...]]]) -> int | None:
+        if self.postgres:
+            # a scan of pg_tables, not to_regclass(): that reads the backend's name cache, which
+            # can still say "absent" after another session committed the schema
+            exists = bool(
+                run(
+                    "SELECT 1 FROM pg_catalog.pg_tables"
+                    " WHERE schemaname = current_schema() AND tablename = 'compat_schema'"
+                )
+            )
+        else:
+            exists = bool(run("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'compat_schema'"))
+        if not exists:
+            return None
+        rows = run("SELECT version FROM compat_schema")
+        return int(rows[0][0]) if rows else None
+
+    def _migrate(self) -> None:
+        # DDL runs only on a store without the schema: even CREATE INDEX IF NOT EXISTS locks an
+        # existing table before it looks, and that deadlocks against concurrent writers. So:
+        # read first, and check again once the migration lock is held (another process may
+        # have created the schema while this one waited for it).
+        version = self._installed_version(self._db.query)
+        if version is None:
+            run_id = (
+                "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+                if self.postgres
+                else "INTEGER PRIMARY KEY AUTOINCREMENT"
+            )
+            with self._db.write() as tx:  # SQLite: BEGIN IMMEDIATE is the migration lock
+                if self.postgres:
+                    tx.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK_KEY,))
+                version = self._installed_version(tx.execute)
+                if version is None:
+                    for statement in _ddl(run_id):
+                        tx.execute(statement)
+                    tx.execute("INSERT INTO compat_schema (version) VALUES (?)", (STORE_SCHEMA,))
+                    version = STORE_SCHEMA
+        if version != STORE_SCHEMA:
+            raise ReportError(
+                f"results store {self.where} has schema version {version}, this compat reads "
+                f"version {STORE_SCHEMA}; use the compat version that wrote it, or another store"
+            )
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def record(self, results: RunResults, *, git_sha: str | None = None, label: str | None = None) -> int:
+        """Store one run (all its cells and scenarios) and return its run id."""
+        document = render_json(results)
+        scenarios = [(c, s) for c in results.cells for s in c.scenarios]
+        rows = [
+            (
+                c.venue,
+                c.cell_id,
+                c.client_version,
+                c.gateway_version,
+                int(is_candidate(c.cell_id)),
+                s.scenario,
+                str(s.verdict),
+                float(s.duration_s),
+                int(s.attempts),
+                s.reason,
+            )
+            for c, s in scenarios
+        ]
+        seen: set[tuple[str, str, str]] = set()
+        for row in rows:
+            key = (row[0], row[1], row[5])
+            if key in seen:
+                raise ReportError(
+                    f"cannot record: venue {key[0]} cell {key[1]} scenario {key[2]} appears twice "
+                    "in the results; merge shards with compat.report.merge before recording"
+                )
+            seen.add(key)
+        with self._db.write() as tx:
+            inserted = tx.execute(
+                "INSERT INTO compat_runs (recorded_at, started_at, finished_at, git_sha, label, matrix_path,"
+                " cells, scenarios, blocking, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
+                (
+                    timing.utc_timestamp(),
+                    results.started_at,
+                    results.finished_at,
+                    git_sha if git_sha is not None else results.meta.get("git_sha"),
+                    label,
+                    results.matrix_path,
+                    len(results.cells),
+                    len(scenarios),
+                    sum(1 for _, s in scenarios if s.verdict.blocks_release),
+                    document,
+                ),
+            )
+            run_id = int(inserted[0][0])
+            tx.executemany(
+                "INSERT INTO compat_results (run_id, venue, cell_id, client_version, gateway_version,"
+                " candidate, scenario, verdict, duration_s, attempts, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, *row) for row in rows],
+            )
+        return run_id
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def runs(self, *, label: str | None = None, limit: int | None = None) -> list[RunInfo]:
+        """Recorded runs, newest first; only those with ``label`` when given."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM compat_runs"
+        params: list[Any] = []
+        if label is not None:
+            sql += " WHERE label = ?"
+            params.append(label)
+        sql += " ORDER BY run_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [_run_info(row) for row in self._db.query(sql, params)]
+
+    def run(self, run_id: int) -> RunInfo:
+        rows = self._db.query(f"SELECT {_RUN_COLUMNS} FROM compat_runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise ReportError(f"results store {self.where} holds no run {run_id}; list runs with `compat history list`")
+        return _run_info(rows[0])
+
+    def load(self, run_id: int) -> RunResults:
+        """The run exactly as recorded (every field of the JSON report)."""
+        rows = self._db.query("SELECT document FROM compat_runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise ReportError(f"results store {self.where} holds no run {run_id}; list runs with `compat history list`")
+        return parse_report(json.loads(rows[0][0]), source=f"{self.where} run {run_id}")
+
+    def latest_for_pair(
+        self, client: str, gateway: str, venue: str | None = None, *, include_candidates: bool = False
+    ) -> tuple[RunInfo, list[CellResult]] | None:
+        """The newest run that tested the pair (and venue), with that pair's cells.
+
+        Versions compare by PEP 440 (``2.0`` is ``2.0.0``). Candidate cells are left out unless
+        asked for: a candidate carries the version of the tree, not of a released wheel.
+        """
+        pairs = self._db.query("SELECT DISTINCT client_version, gateway_version FROM compat_results")
+        matching = [(c, g) for c, g in pairs if same_version(c, client) and same_version(g, gateway)]
+        if not matching:
+            return None
+        best: int | None = None
+        for c, g in matching:
+            sql = "SELECT MAX(run_id) FROM compat_results WHERE client_version = ? AND gateway_version = ?"
+            params: list[Any] = [c, g]
+            if venue is not None:
+                sql += " AND venue = ?"
+                params.append(venue)
+            if not include_candidates:
+                sql += " AND candidate = 0"
+            found = self._db.query(sql, params)[0][0]
+            if found is not None and (best is None or int(found) > best):
+                best = int(found)
+        if best is None:
+            return None
+        cells = [
+            cell
+            for cell in self.load(best).cells
+            if same_version(cell.client_version, client)
+            and same_version(cell.gateway_version, gateway)
+            and (venue is None or cell.venue == venue)
+            and (include_candidates or not is_candidate(cell.cell_id))
+        ]
+        return self.run(best), cells
+
+    def cell_history(self, cell_id: str, scenario: str | None = None) -> list[HistoryPoint]:
+        """Every recorded verdict of a cell (one scenario, or all), oldest run first."""
+        sql = _POINTS + " WHERE r.cell_id = ?"
+        params: list[Any] = [cell_id]
+        if scenario is not None:
+            sql += " AND r.scenario = ?"
+            params.append(scenario)
+        sql += " ORDER BY r.run_id, r.venue, r.scenario"
+        return [_point(row) for row in self._db.query(sql, params)]
+
+    def observations(self, *, last_runs: int | None = None) -> list[HistoryPoint]:
+        """Every recorded verdict of the newest ``last_runs`` runs (all runs: None), oldest first."""
+        sql = _POINTS
+        params: list[Any] = []
+        if last_runs is not None:
+            sql += " WHERE r.run_id IN (SELECT run_id FROM compat_runs ORDER BY run_id DESC LIMIT ?)"
+            params.append(int(last_runs))
+        sql += " ORDER BY r.run_id, r.venue, r.cell_id, r.scenario"
+        return [_point(row) for row in self._db.query(sql, params)]
+
+    def durations(self, *, last_runs: int = 20) -> dict[str, float]:
+        """Mean wall duration per cell id (sum of its scenarios, averaged over the newest
+        ``last_runs`` runs that ran it), rounded to milliseconds so the same store gives the
+        same figures on every machine (shard balancing must agree between CI jobs)."""
+        rows = self._db.query(
+            "SELECT cell_id, run_id, SUM(duration_s) FROM compat_results"
+            " GROUP BY cell_id, run_id ORDER BY cell_id, run_id DESC"
+        )
+        per_cell: dict[str, list[float]] = {}
+        for cell_id, _, total in rows:
+            runs = per_cell.setdefault(str(cell_id), [])
+            if len(runs) < last_runs:
+                runs.append(float(total))
+        return {cell: round(sum(v) / len(v), 3) for cell, v in sorted(per_cell.items())}
+
+
+_POINTS = (
+    "SELECT r.run_id, u.recorded_at, u.label, u.git_sha, r.venue, r.cell_id, r.scenario, r.verdict,"
+    " r.duration_s FROM compat_results r JOIN compat_runs u ON u.run_id = r.run_id"
+)
+
+
+def _run_info(row: tuple[Any, ...]) -> RunInfo:
+    run_id, recorded, started, finished, sha, label, matrix, cells, scenarios, blocking = row
+    return RunInfo(
+        int(run_id), str(recorded), str(started), str(finished), sha, label, str(matrix),
+        int(cells), int(scenarios), int(blocking),
+    )  # fmt: skip
+
+
+def _point(row: tuple[Any, ...]) -> HistoryPoint:
+    run_id, recorded, label, sha, venue, cell_id, scenario, verdict, duration = row
+    return HistoryPoint(
+        int(run_id), str(recorded), label, sha, str(venue), str(cell_id), str(scenario), str(verdict),
+        float(duration),
+    )  # fmt: skip
+
+
+def open_store(url_or_path: str | Path | None = None) -> ResultsStore:
+    """``None``/``""``: ``.compat/results.db``; ``postgresql://…`` or ``postgres://…``: a shared
+    PostgreSQL database; ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or a plain path: SQLite."""
+    if url_or_path is None or str(url_or_path) == "":
+        return ResultsStore(_Sqlite(DEFAULT_STORE), postgres=False)
+    text = str(url_or_path)
+    if text.startswith(("postgresql://", "postgres://")):
+        return ResultsStore(_Postgres(text), postgres=True)
+    if "://" in text and not text.startswith("sqlite:"):
+        raise ReportError(
+            f"results store {redact(text)}: unknown scheme; use a path (SQLite), sqlite:PATH or postgresql://..."
+        )
+    path = text.removeprefix("sqlite://") if text.startswith("sqlite://") else text.removeprefix("sqlite:")
+    return ResultsStore(_Sqlite(Path(path)), postgres=False)
