@@ -328,6 +328,48 @@ class Adapter:
         s = self._s(session)
         return {"frames": list(s.wire)}
 
+    # ------------------------------------------------------------------ load
+    async def op_run_load_plan(
+        self, session: str = "s1", plan: dict[str, Any] | None = None, sessions: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Open-loop load through the driver's ``loadplan`` runner (docs/bench.md)."""
+        import importlib
+
+        loadplan = importlib.import_module("loadplan")
+        plan = dict(plan or {})
+        order = dict(plan.get("order") or {})
+        symbol = str(order.get("symbol", "ABC"))
+        side = getattr(refclient.Side, str(order.get("side", "BUY")))
+        qty = int(order.get("qty", 1))
+        price = self._price_in(str(order.get("price", "1.00")))
+        clients = [self._s(name).client for name in (sessions or [session])]
+        prefix = f"L{time.time_ns() % 10**9:x}-"
+        kwargs: dict[str, Any] = {}
+        tif = order.get("tif")
+        if tif and HAS_TIF:
+            kwargs["tif"] = getattr(vars(refclient)["TIF"], str(tif))
+        elif tif and tif != "GTC":
+            raise self.Unsupported(f"tif.{str(tif).lower()}", f"refclient {refclient.__version__} sends no TIF")
+
+        async def submit(i: int) -> tuple[str, int, int, int]:
+            client = clients[i % len(clients)]
+            sent_ns = time.perf_counter_ns()
+            extra = dict(kwargs)
+            if VERSION >= (1, 1, 0):
+                extra["client_order_id"] = f"{prefix}{i}"
+            try:
+                await client.insert_order(symbol, side, qty=qty, price=price, **extra)
+            except Exception as exc:
+                if type(exc).__name__ in ("OrderRejected", "Throttled"):
+                    return ("rejected", time.perf_counter_ns(), 0, sent_ns)
+                raise
+            return ("ack", time.perf_counter_ns(), 0, sent_ns)
+
+        result: dict[str, Any] = await loadplan.run_load_plan(
+            plan, submit, session_counts=lambda: {"gaps": 0, "duplicates": 0}
+        )
+        return result
+
     async def close(self) -> None:
         for s in self.sessions.values():
             with contextlib.suppress(Exception):

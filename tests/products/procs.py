@@ -7,6 +7,8 @@ ready lines, never on sleeps, and are stopped (TERM, then KILL) at teardown.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import queue
 import re
@@ -16,6 +18,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 GW_SRC = ROOT / "gateways" / "refgw" / "src"
@@ -85,3 +88,122 @@ def start(argv: list[str], name: str, env: dict[str, str] | None = None, timeout
     return Proc(popen, addrs, lines)
 
 
+WHEELHOUSE = ROOT / "wheelhouse"
+ADAPTER = ROOT / "clients" / "refclient" / "compat_adapter.py"
+DRIVER = ROOT / "compat" / "driver" / "driver.py"
+
+# The client release line that goes with each gateway release.
+PARTNER = {
+    "1.0.0": "1.0.0",
+    "1.1.0": "1.1.0",
+    "2.0.0": "2.0.0",
+    "2.1.0": "2.1.0",
+    "2.2.0": "2.1.0",
+    "3.0.0": "3.0.0",
+}
+
+
+def versions(dist: str) -> list[str]:
+    return sorted(p.name.split("-")[1] for p in WHEELHOUSE.glob(f"{dist}-*.whl"))
+
+
+def venv_for(tmp_root: Path, dist: str, version: str) -> Path:
+    venv = tmp_root / f"{dist}-{version}"
+    if not (venv / "bin" / "python").exists():
+        for cmd in (
+            ["uv", "venv", "-q", "--python", sys.executable, str(venv)],
+            [
+                "uv",
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(venv / "bin" / "python"),
+                "--find-links",
+                str(WHEELHOUSE),
+                f"{dist}=={version}",
+            ],
+        ):
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stderr}"
+    return venv
+
+
+def gateway_argv(venv: Path, version: str, venue: str, exch: tuple[str, int], member: str, journal: Path) -> list[str]:
+    """The per-version launch command line (docs/reference-system.md, 'Launch')."""
+    exe = str(venv / "bin" / "refgw")
+    host, port = exch
+    if version.startswith("1."):
+        return [
+            exe,
+            "--port",
+            "0",
+            "--exchange-host",
+            host,
+            "--exchange-port",
+            str(port),
+            "--venue",
+            venue,
+            "--member",
+            member,
+        ]
+    return [
+        exe,
+        "--listen",
+        "127.0.0.1:0",
+        "--exchange",
+        f"{host}:{port}",
+        "--venue",
+        venue,
+        "--journal",
+        str(journal),
+        "--member",
+        member,
+    ]
+
+
+class Driver:
+    """compat's driver program in a client venv, spoken to over its JSON-lines channel."""
+
+    def __init__(self, venv: Path) -> None:
+        self.proc = subprocess.Popen(
+            [str(venv / "bin" / "python"), str(DRIVER), "--adapter", str(ADAPTER), "--package", "refclient"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.hello = self._read(20.0)
+        self.ids = 0
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.lines.get(timeout=timeout)))
+        except queue.Empty:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=5)
+            raise AssertionError(f"driver silent for {timeout}s; stderr:\n{err[-3000:]}") from None
+
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        self.ids += 1
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"id": self.ids, "op": op, "args": args}) + "\n")
+        self.proc.stdin.flush()
+        return self._read(30.0)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(AssertionError, BrokenPipeError, OSError):
+                self.call("shutdown")
+            try:
+                self.proc.wait(5.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5.0)
