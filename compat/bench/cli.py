@@ -188,9 +188,13 @@ def _print_rates(point: Any) -> None:
     print(f"  {point.label}: achieved {point.achieved_rate:.1f}/s of target {point.target_rate:.1f}/s "
           f"({point.achieved_rate / point.target_rate:.2%}); sent {counts.get('sent', 0)} acked "
           f"{counts.get('acked', 0)} rejected {counts.get('rejected', 0)} lost {counts.get('lost', 0)} "
-          f"gaps {counts.get('gaps', 0)} dup {counts.get('duplicates', 0)}; harness overhead "
-          f"{point.overhead_ns_mean:.0f} ns/msg mean (+{point.record_ns_per_sample:.0f} ns/sample "
-          f"batch recording after the run); loop {point.event_loop}; {state}")
+          f"gaps {counts.get('gaps', 0)} dup {counts.get('duplicates', 0)}")
+    tasks = ""
+    if point.bookkeeping_ns_mean and point.overhead_ns_mean - point.bookkeeping_ns_mean > 1:
+        tasks = f" = {point.bookkeeping_ns_mean:.0f} bookkeeping + one asyncio task per order"
+    print(f"  {'':<{len(point.label)}}  harness overhead {point.overhead_ns_mean:.0f} ns/msg mean{tasks} "
+          f"(+{point.record_ns_per_sample:.0f} ns/sample batch recording after the run); "
+          f"loop {point.event_loop}; {state}")
 
 
 def _plots(out_dir: Path, run: Any) -> list[Path]:

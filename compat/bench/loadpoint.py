@@ -35,6 +35,8 @@ class LoadPoint:
     invalid_reasons: list[str]
     drivers: int
     event_loop: str = ""
+    bookkeeping_ns_mean: float = 0.0  # overhead without the task per order (coroutine submits)
+    submit_mode: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -56,6 +58,8 @@ class LoadPoint:
             "counts": dict(self.counts),
             "drivers": self.drivers,
             "overhead_ns_mean": self.overhead_ns_mean,
+            "bookkeeping_ns_mean": self.bookkeeping_ns_mean,
+            "submit_mode": self.submit_mode,
             "record_ns_per_sample": self.record_ns_per_sample,
             "event_loop": self.event_loop,
             "percentiles_ns": {name: self.percentiles(name).as_dict() for name in self.histograms},
@@ -73,7 +77,9 @@ def from_driver_results(label: str, results: Sequence[Mapping[str, Any]]) -> Loa
     exact_max: dict[str, int] = {}
     target = achieved = ack_rate = 0.0
     overhead_weighted = 0.0
+    bookkeeping_weighted = 0.0
     overhead_messages = 0
+    modes: set[str] = set()
     record_weighted = 0.0
     record_samples = 0
     loops: set[str] = set()
@@ -89,6 +95,9 @@ def from_driver_results(label: str, results: Sequence[Mapping[str, Any]]) -> Loa
         overhead = result.get("overhead", {})
         messages = int(overhead.get("calibration_messages", 0))
         overhead_weighted += float(overhead.get("per_message_ns_mean", 0.0)) * messages
+        bookkeeping_weighted += float(overhead.get("bookkeeping_ns_mean",
+                                                   overhead.get("per_message_ns_mean", 0.0))) * messages
+        modes.add(str(overhead.get("submit", "")))
         overhead_messages += messages
         samples = int(result["counts"].get("measured", 0))
         record_weighted += float(result.get("record_ns_per_sample", 0.0)) * samples
@@ -111,4 +120,6 @@ def from_driver_results(label: str, results: Sequence[Mapping[str, Any]]) -> Loa
         invalid_reasons=reasons,
         drivers=len(results),
         event_loop=",".join(sorted(loops)),
+        bookkeeping_ns_mean=bookkeeping_weighted / overhead_messages if overhead_messages else 0.0,
+        submit_mode=",".join(sorted(modes)),
     )
