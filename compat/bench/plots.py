@@ -72,6 +72,26 @@ def plot_throughput(points: Sequence[LoadPoint], slo_p99_ns: int, path: Path,
     return path
 
 
+def plot_sessions(points: Sequence[tuple[int, LoadPoint]], path: Path, metric: str = CORRECTED) -> Path:
+    """Latency against the number of concurrent client sessions through one gateway."""
+    figure, axes = plt.subplots(figsize=(8, 5))
+    ordered = sorted(points, key=lambda item: item[0])
+    sessions = [count for count, _ in ordered]
+    for key, style in (("p50", "o-"), ("p99", "s-"), ("p999", "^--")):
+        axes.plot(sessions, [getattr(p.percentiles(metric), key) / 1000.0 for _, p in ordered], style, label=key)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("concurrent sessions (log)")
+    axes.set_ylabel("latency (us, log)")
+    axes.set_title("Latency against sessions")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def write_plots(directory: Path, run: BenchRun) -> list[Path]:
     written = []
     headline = [p for p in (run.floor, run.self_test) if p is not None] + run.gateway
@@ -80,4 +100,9 @@ def write_plots(directory: Path, run: BenchRun) -> list[Path]:
     if run.sweep:
         written.append(plot_throughput(run.sweep, int(run.settings.slo_p99_ms * 1e6),
                                        directory / "throughput.png"))
+    if run.scale is not None and run.gateway:
+        sessions = run.settings.drivers * run.settings.connections
+        written.append(plot_sessions([(sessions, run.gateway[0]),
+                                      (int(run.scale.extra.get("sessions", 0)), run.scale)],
+                                     directory / "sessions.png"))
     return written
