@@ -1,0 +1,220 @@
+"""The gateway's session layer at HEAD: auth, negotiation, resume/resend, idempotency, throttle, bad input.
+
+Real processes: ``compat exchange`` and the HEAD gateway (``gateway`` fixture); the HEAD
+client library runs in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from refclient import (
+    TIF,
+    GatewayClient,
+    LogonRejected,
+    ProtocolVersionError,
+    Side,
+    Throttled,
+)
+
+AUTH = {"users": {"alice": "s3cret", "bob": "b0b"}}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 30.0))
+
+
+async def _events_until(client: GatewayClient, kind: str, timeout: float = 5.0) -> list[Any]:
+    seen = []
+    while True:
+        ev = await client.next_event(timeout)
+        seen.append(ev)
+        if ev.kind == kind:
+            return seen
+
+
+def test_bad_token_is_refused_with_a_reason(gateway: Any) -> None:
+    gw = gateway(auth=AUTH)
+
+    async def scenario() -> None:
+        with pytest.raises(LogonRejected) as err:
+            await GatewayClient.connect(*gw.addrs["client"], username="alice", password="wrong")
+        assert err.value.code == "AUTH_FAILED"
+        assert "alice" in err.value.text
+        ok = await GatewayClient.connect(*gw.addrs["client"], username="alice", password="s3cret")
+        assert ok.negotiated_version == 3
+        await ok.logout()
+
+    run(scenario())
+
+
+def test_disjoint_versions_are_refused_naming_the_supported_range(gateway: Any) -> None:
+    gw = gateway()
+
+    async def scenario() -> None:
+        with pytest.raises(ProtocolVersionError) as err:
+            await GatewayClient.connect(*gw.addrs["client"], username="u1", protocol=(4, 5))
+        assert err.value.supported == (2, 3)
+        assert "2..3" in str(err.value)
+
+    run(scenario())
+
+
+def test_resume_replays_what_was_missed_once_with_contiguous_seq(gateway: Any, tmp_path: Any) -> None:
+    gw = gateway(journal=tmp_path / "journal")
+    addr = gw.addrs["client"]
+
+    async def scenario() -> None:
+        buyer = await GatewayClient.connect(*addr, username="u1")
+        seller = await GatewayClient.connect(*addr, username="u2")
+        await buyer.insert_order("ABC", Side.BUY, qty=10, price=Decimal("50.00"), client_order_id="R1")
+        before = await _events_until(buyer, "accepted")
+        await buyer.drop()
+        # Two fills happen while the buyer is away.
+        await seller.insert_order("ABC", Side.SELL, qty=3, price=Decimal("50.00"))
+        await seller.insert_order("ABC", Side.SELL, qty=2, price=Decimal("50.00"))
+        await _events_until(seller, "fill")
+        await _events_until(seller, "fill")
+        result = await buyer.reconnect()
+        assert result.resumed and result.replayed == 2
+        await buyer.heartbeat()  # every replayed frame precedes this answer
+        events = [ev for ev in buyer.drain_events() if ev.kind in ("accepted", "fill")]
+        fills = [ev for ev in events if ev.kind == "fill"]
+        assert [ev.last_qty for ev in fills] == [3, 2]
+        assert all(ev.poss_dup for ev in fills)
+        seqs = [ev.seq for ev in before if ev.seq] + [ev.seq for ev in events]
+        assert seqs == list(range(1, len(seqs) + 1)), f"gap or duplicate in {seqs}"
+        # A resume from an older seq replays again, but the client delivers nothing twice.
+        buyer.last_seq = 1
+        again = await buyer.reconnect()
+        assert again.replayed == 2
+        await buyer.heartbeat()
+        redelivered = [ev.seq for ev in buyer.drain_events() if ev.kind == "fill"]
+        assert redelivered == [2, 3]
+        await buyer.reconnect()
+        await buyer.heartbeat()
+        assert [ev for ev in buyer.drain_events() if ev.kind == "fill"] == []
+        await buyer.logout()
+        await seller.logout()
+
+    run(scenario())
+
+
+def test_repeated_client_order_id_never_makes_a_second_order(gateway: Any) -> None:
+    gw = gateway()
+
+    async def scenario() -> None:
+        client = await GatewayClient.connect(*gw.addrs["client"], username="u1")
+        first = await client.insert_order("XYZ", Side.BUY, qty=7, price=Decimal("2.675"), client_order_id="dup-1")
+        second = await client.insert_order("XYZ", Side.BUY, qty=7, price=Decimal("2.675"), client_order_id="dup-1")
+        assert not first.duplicate and second.duplicate
+        assert second.order_id == first.order_id
+        book = await client.subscribe_book("XYZ")
+        await client.heartbeat()
+        while not book.synced:
+            await client.heartbeat()
+        assert book.bids == [(Decimal("2.675"), 7)]  # one order of 7, not two
+        await client.cancel_order("dup-1")
+        await client.logout()
+
+    run(scenario())
+
+
+def test_throttle_rejects_with_retry_after_and_the_session_survives(gateway: Any) -> None:
+    gw = gateway(auth={"throttle": {"limit": 3, "window_s": 0.5}})
+
+    async def scenario() -> None:
+        client = await GatewayClient.connect(*gw.addrs["client"], username="u1")
+        for i in range(3):
+            await client.insert_order("ABC", Side.BUY, qty=1, price=Decimal("1.00"), client_order_id=f"t{i}")
+        with pytest.raises(Throttled) as err:
+            await client.insert_order("ABC", Side.BUY, qty=1, price=Decimal("1.00"), client_order_id="t3")
+        assert err.value.code == "THROTTLED" and err.value.raw_code == 7
+        assert 0 < err.value.retry_after_ms <= 500
+        await client.heartbeat()  # the session is still up
+        await asyncio.sleep(err.value.retry_after)  # waiting out the window is the behaviour under test
+        await client.insert_order("ABC", Side.BUY, qty=1, price=Decimal("1.00"), client_order_id="t3")
+        await client.mass_cancel("ABC")
+        await client.logout()
+
+    run(scenario())
+
+
+def test_unsupported_tif_value_is_rejected_and_never_rests(gateway: Any) -> None:
+    gw = gateway()
+
+    async def scenario() -> None:
+        client = await GatewayClient.connect(*gw.addrs["client"], username="u1")
+        from refclient import refgw_pb2 as pb
+
+        reader, writer = await asyncio.open_connection(*gw.addrs["client"])
+        logon = pb.LogonRequest(request_id=1, username="raw", protocol_min=2, protocol_max=3).SerializeToString()
+        writer.write(struct.pack(">II", len(logon) + 4, pb.LOGON_REQUEST) + logon)
+        order = pb.InsertOrder(request_id=2, symbol="ABC", side=pb.BUY, qty=1, price_ticks=100, client_order_id="weird")
+        payload = order.SerializeToString() + bytes((7 << 3, 9))  # time_in_force = 9 (unknown)
+        writer.write(struct.pack(">II", len(payload) + 4, pb.INSERT_ORDER) + payload)
+        await writer.drain()
+        frames = []
+        while len(frames) < 2:
+            length, msg_type = struct.unpack(">II", await reader.readexactly(8))
+            frames.append((msg_type, await reader.readexactly(length - 4)))
+        rep = pb.ExecutionReport()
+        rep.ParseFromString(frames[1][1])
+        assert rep.exec_type == pb.REJECTED and rep.reject_code == pb.UNSUPPORTED_TIME_IN_FORCE
+        writer.close()
+        book = await client.subscribe_book("ABC")
+        while not book.synced:
+            await client.heartbeat()
+        assert all(price != Decimal("1.00") for price, _ in book.bids)
+        await client.logout()
+
+    run(scenario())
+
+
+def test_bad_frames_get_a_reject_and_other_sessions_are_unaffected(gateway: Any) -> None:
+    gw = gateway()
+    addr = gw.addrs["client"]
+
+    async def scenario() -> None:
+        from refclient import refgw_pb2 as pb
+
+        bystander = await GatewayClient.connect(*addr, username="u2")
+        reader, writer = await asyncio.open_connection(*addr)
+        logon = pb.LogonRequest(request_id=1, username="bad", protocol_min=2, protocol_max=3).SerializeToString()
+        writer.write(struct.pack(">II", len(logon) + 4, pb.LOGON_REQUEST) + logon)
+        writer.write(struct.pack(">II", 4 + 2, 99) + b"\x08\x2a")  # unknown type 99, request_id 42
+        writer.write(struct.pack(">II", 4 + 3, pb.INSERT_ORDER) + b"\xff\xff\xff")  # garbage payload
+        writer.write(struct.pack(">II", 4 + (2 << 20), pb.INSERT_ORDER) + bytes(2 << 20))  # oversize, skipped
+        writer.write(struct.pack(">II", 4 + 2, pb.HEARTBEAT) + b"\x08\x07")  # still in sync: answered
+        await writer.drain()
+        got: list[tuple[int, bytes]] = []
+        while len(got) < 5:
+            length, msg_type = struct.unpack(">II", await reader.readexactly(8))
+            got.append((msg_type, await reader.readexactly(length - 4)))
+        types = [t for t, _ in got]
+        assert types == [pb.LOGON_RESPONSE, pb.REJECT, pb.REJECT, pb.REJECT, pb.HEARTBEAT]
+        rejects = []
+        for _, body in got[1:4]:
+            rej = pb.Reject()
+            rej.ParseFromString(body)
+            rejects.append(rej)
+        assert rejects[0].code == pb.UNSUPPORTED_MESSAGE_TYPE and rejects[0].request_id == 42
+        assert rejects[1].code == pb.MALFORMED_MESSAGE
+        assert rejects[2].code == pb.MALFORMED_MESSAGE and "exceeds" in rejects[2].text
+        # A truncated frame (EOF inside it) ends only that connection.
+        writer.write(struct.pack(">II", 100, pb.INSERT_ORDER) + b"\x08")
+        writer.write_eof()
+        await writer.drain()
+        length, msg_type = struct.unpack(">II", await reader.readexactly(8))
+        assert msg_type == pb.REJECT
+        writer.close()
+        await bystander.heartbeat()
+        handle = await bystander.insert_order("ABC", Side.SELL, qty=1, price=Decimal("999.00"), tif=TIF.GTC)
+        await bystander.cancel_order(handle)
+        await bystander.logout()
+
+    run(scenario())
