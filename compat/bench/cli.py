@@ -21,6 +21,7 @@ from compat.errors import ConfigError
 
 DEFAULT_STORE = Path(".compat/bench")
 EXIT_VOID = 3
+MIN_SAMPLES_FOR_P999 = 10_000  # ten samples above p99.9
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--floor-only", action="store_true", help="measure the floor (relay) only")
     parser.add_argument("--rate", type=float, default=1000.0, help="total orders/s (default 1000)")
-    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per load point")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="measured seconds per load point (default 10: 10,000 samples at 1000/s)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds, excluded")
     parser.add_argument("--drivers", type=int, default=1, help="driver processes sharing the rate")
     parser.add_argument("--connections", type=int, default=1, help="sessions per driver")
@@ -180,6 +182,10 @@ def _print_point(point: Any, floor: Any) -> None:
     for metric in point.histograms:
         print(render_text(point, floor, metric))
     _print_rates(point)
+    count = point.percentiles().count
+    if count < MIN_SAMPLES_FOR_P999:
+        print(f"  {'':<{len(point.label)}}  note: {count} samples; p99.9 rests on {count // 1000} sample(s) "
+              f"above it (ask for >= {MIN_SAMPLES_FOR_P999} with --rate x --duration)")
 
 
 def _print_rates(point: Any) -> None:

@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class BenchSettings:
     rate: float = 1000.0  # total orders/s over all drivers
-    duration_s: float = 5.0
+    duration_s: float = 10.0
     warmup_s: float = 1.0
     drivers: int = 1
     connections: int = 1  # sessions per driver
