@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ class Proc:
                 self.popen.kill()
                 self.popen.wait(5.0)
         return self.popen.returncode
+
+
+GatewayFactory = Callable[..., "Proc"]
 
 
 def start(argv: list[str], name: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Proc:

@@ -100,7 +100,7 @@ def test_unknown_compat_flag_is_ignored(tmp_path: Path) -> None:
 def _raw_record(rtype: int, body: bytes) -> bytes:
     chunk = bytes((rtype,)) + body
     stamp = struct.pack(">Q", 1)
-    return jr.RECORD.pack(len(chunk), zlib.crc32(stamp + chunk)) + stamp + chunk
+    return bytes(jr.RECORD.pack(len(chunk), zlib.crc32(stamp + chunk))) + stamp + chunk
 
 
 def test_unknown_optional_record_is_skipped_unknown_mandatory_refused(tmp_path: Path) -> None:
