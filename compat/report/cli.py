@@ -1,25 +1,39 @@
-"""CLI subcommands of the report layer: report, schema-diff, gate, can-i-deploy, history.
+"""CLI subcommands of the report layer: report, schema-diff, gate, can-i-deploy, history,
+merge, durations (docs/history-and-gate.md, docs/ci-shards.md).
 
-Exit codes: 0 ok/clear/yes; 1 blocked/no/breaking change; 2 unknown (can-i-deploy without
-history for the pair) or a usage error; errors are CompatError → 1 via compat.cli.
+Exit codes: 0 ok/clear/yes; 1 blocked/no (including a pair never tested)/breaking change;
+2 a usage error; errors are CompatError → 1 via compat.cli.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
-from compat.outcome import RunResults
+from compat.matrix import load_matrix
+from compat.outcome import CellResult, RunResults
 from compat.report.demo import demo_results
-from compat.report.gate import can_i_deploy, gate
-from compat.report.history import git_head_sha, list_runs, store_run
+from compat.report.errors import ReportError
+from compat.report.gate import (
+    Lookup,
+    Pair,
+    SupportWindow,
+    can_i_deploy,
+    deploy_pairs,
+    gate,
+    load_inventory,
+)
+from compat.report.history import flake_rates, flip_lines, git_head_sha, latest_for_pair, list_runs, store_run
 from compat.report.json_report import load_json, merge_files
 from compat.report.markdown import render_markdown
 from compat.report.schema_diff import schema_diff
 from compat.report.schema_join import annotate_from_wheels
-from compat.report.writer import write_reports
+from compat.report.shard import merge_shards
+from compat.report.store import DEFAULT_STORE, ResultsStore, open_store
+from compat.report.writer import write_reports, write_text_atomically
 
 
 def _results(paths: list[Path]) -> RunResults:
@@ -58,46 +72,221 @@ def _cmd_schema_diff(args: argparse.Namespace) -> int:
     return 1 if diff.breaking else 0
 
 
+def _window(args: argparse.Namespace, results: RunResults) -> SupportWindow | None:
+    """--window all | --window KEY=N,... over settings.support_window of the matrix (--matrix,
+    else the run's matrix_path, else ./matrix.yaml); None gates every pair."""
+    overrides = list(args.window or [])
+    if any(o.strip().lower() == "all" for o in overrides):
+        return None
+    window: SupportWindow | None = None
+    candidates = [args.matrix] if args.matrix else [Path(results.matrix_path), Path("matrix.yaml")]
+    for path in candidates:
+        if path and str(path) and (args.matrix or path.is_file()):
+            matrix = load_matrix(Path(path))
+            window = SupportWindow.from_settings(matrix.settings, str(path))
+            break
+    if overrides:
+        window = (window or SupportWindow(source="--window")).override(overrides)
+    return window
+
+
+def _gate_input(args: argparse.Namespace) -> RunResults:
+    if args.results:
+        return _results(args.results)
+    with open_store(args.store) as store:
+        run_id = args.run if args.run is not None else next(iter(r.run_id for r in store.runs(limit=1)), None)
+        if run_id is None:
+            raise ReportError(f"results store {store.where} holds no run; pass --results or record a run first")
+        return store.load(run_id)
+
+
 def _cmd_gate(args: argparse.Namespace) -> int:
-    code, lines = gate(_results(args.results), allow_stale=args.allow_stale)
+    results = _gate_input(args)
+    code, lines = gate(results, _window(args, results), strict_stale=args.strict_stale)
     print("\n".join(lines))
     return code
+
+
+def _lookup(args: argparse.Namespace, stack: contextlib.ExitStack) -> Lookup:
+    if args.history is not None:  # the file-per-run history of earlier compat versions
+        directory = args.history
+
+        def from_files(client: str, gateway: str, venue: str | None) -> tuple[str, list[CellResult]] | None:
+            found = latest_for_pair(directory, client, gateway, venue)
+            return None if found is None else (f"file {found[0].path.name}", found[1])
+
+        return from_files
+    store = stack.enter_context(open_store(args.store))
+
+    def from_store(client: str, gateway: str, venue: str | None) -> tuple[str, list[CellResult]] | None:
+        found = store.latest_for_pair(client, gateway, venue)
+        return None if found is None else (found[0].describe(), found[1])
+
+    return from_store
 
 
 def _cmd_can_i_deploy(args: argparse.Namespace) -> int:
-    code, lines = can_i_deploy(args.history, args.client, args.gateway, args.venue)
+    if args.role is not None:
+        if args.version is None or args.to is None:
+            print("compat can-i-deploy: usage: compat can-i-deploy gateway|client VERSION --to ENV", file=sys.stderr)
+            return 2
+        pairs = deploy_pairs(load_inventory(args.inventory), args.to, args.role, args.version)
+        subject = f"{args.role} {args.version} to {args.to}"
+    elif args.client and args.gateway:
+        pairs = [Pair(args.client, args.gateway, args.venue)]
+        subject = f"client {args.client} with gateway {args.gateway}" + (f" on {args.venue}" if args.venue else "")
+    else:
+        print(
+            "compat can-i-deploy: pass ROLE VERSION --to ENV (with an inventory), or --client X --gateway Y",
+            file=sys.stderr,
+        )
+        return 2
+    with contextlib.ExitStack() as stack:
+        code, lines = can_i_deploy(_lookup(args, stack), pairs, subject)
     print("\n".join(lines))
     return code
+
+
+def _history_add(args: argparse.Namespace) -> int:
+    if not args.results:
+        print("compat history add: pass --results PATH (repeat to merge shards)", file=sys.stderr)
+        return 2
+    results = _results(args.results)
+    sha = args.git_sha or results.meta.get("git_sha") or git_head_sha(Path.cwd())
+    if args.history is not None:
+        print(f"stored {store_run(results, args.history, git_sha=sha)}")
+        return 0
+    with open_store(args.store) as store:
+        run_id = store.record(results, git_sha=sha, label=args.label)
+        print(f"recorded run {run_id} in {store.where}" + (f" (label {args.label})" if args.label else ""))
+    return 0
+
+
+def _history_show(args: argparse.Namespace, store: ResultsStore) -> list[str]:
+    runs = store.runs()
+    if not runs:
+        return [f"results store {store.where} holds no run yet; the plugin records every run (--compat-store)"]
+    lines = [f"results store {store.where}: {len(runs)} runs; newest {runs[0].describe()}"]
+    if args.action in ("show", "flips"):
+        release = store.runs(label=args.release_label, limit=1)
+        if args.results:
+            current, current_text = _results(args.results), "the given results"
+        else:
+            current, current_text = store.load(runs[0].run_id), runs[0].describe()
+        if not release:
+            lines.append(
+                f"no run is labelled {args.release_label!r} yet: record the release run with "
+                f"`compat history add --results R.json --label {args.release_label}` (or --compat-label)"
+            )
+        elif not args.results and release[0].run_id == runs[0].run_id:
+            lines.append(f"the newest run is the {args.release_label} run ({release[0].describe()}): nothing since")
+        else:
+            lines.append(f"flipped since the last {args.release_label} run, {release[0].describe()} → {current_text}:")
+            lines += flip_lines(store.load(release[0].run_id), current)
+    if args.action in ("show", "flaky"):
+        rates = flake_rates(store.observations(last_runs=args.last))
+        window = min(args.last, len(runs))
+        lines.append(
+            f"flake rate per cell over the last {window} runs (runs where a scenario was flaky or "
+            "differed from its previous run):"
+        )
+        unsteady = [r for r in rates if r.unsteady_runs]
+        lines += [r.line() for r in unsteady[: args.limit]]
+        if len(unsteady) > args.limit:
+            lines.append(f"  … {len(unsteady) - args.limit} more unsteady cells (--limit)")
+        lines.append(f"  {len(rates) - len(unsteady)} of {len(rates)} cells steady")
+    return lines
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
     if args.action == "add":
-        if not args.results:
-            print("compat history add: pass --results PATH", file=sys.stderr)
+        return _history_add(args)
+    if args.history is not None:
+        if args.action != "list":
+            print(
+                "compat history: --history DIR supports add and list; use --store for flips and flake rates",
+                file=sys.stderr,
+            )
             return 2
-        results = _results(args.results)
-        sha = args.git_sha or results.meta.get("git_sha") or git_head_sha(Path.cwd())
-        path = store_run(results, args.history, git_sha=sha)
-        print(f"stored {path}")
+        for stored in list_runs(args.history):
+            print(f"{stored.timestamp}  {stored.git_sha}  {stored.path.name}")
         return 0
-    for run in list_runs(args.history):
-        print(f"{run.timestamp}  {run.git_sha}  {run.path.name}")
+    with open_store(args.store) as store:
+        if args.action == "list":
+            for run in store.runs(limit=args.limit):
+                print(
+                    f"{run.run_id:>6}  {run.recorded_at}  {(run.git_sha or '-')[:12]:<12}  {run.label or '-':<10}  "
+                    f"{run.cells} cells, {run.scenarios} scenarios, {run.blocking} blocking"
+                )
+            return 0
+        print("\n".join(_history_show(args, store)))
     return 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    shards = [load_json(p) for p in args.shards]
+    merged, notes = merge_shards(shards, names=[str(p) for p in args.shards])
+    for path in write_reports(merged, json_path=args.output, md_path=args.md, html_path=args.html):
+        print(f"wrote {path}")
+    for note in notes:
+        print(note)
+    if args.store is not None:
+        with open_store(args.store) as store:
+            sha = args.git_sha or merged.meta.get("git_sha") or git_head_sha(Path.cwd())
+            run_id = store.record(merged, git_sha=sha, label=args.label)
+            print(f"recorded run {run_id} in {store.where}")
+    code, lines = gate(merged, _window(args, merged), strict_stale=args.strict_stale)
+    print("\n".join(lines))
+    return code
+
+
+def _cmd_durations(args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        durations = store.durations(last_runs=args.last)
+    text = json.dumps(durations, indent=2, sort_keys=True) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomically(args.output, text)
+        print(f"wrote {args.output} ({len(durations)} cells)")
+    return 0
+
+
+def _add_window_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--matrix",
+        type=Path,
+        help="matrix.yaml declaring settings.support_window (default: the run's matrix_path, else ./matrix.yaml)",
+    )
+    parser.add_argument(
+        "--window",
+        action="append",
+        metavar="KEY=N,...|all",
+        help="override the window: client_minors=3,gateway_minors=2; 'all' gates every pair",
+    )
+    parser.add_argument(
+        "--strict-stale", action="store_true", help="stale expectations inside the window block instead of warning"
+    )
+
+
+def _add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="URL|PATH",
+        help=f"results store: a SQLite path or postgresql://... (default {DEFAULT_STORE})",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = subparsers.add_parser("report", help="render JSON/markdown/HTML reports from results JSON")
-    report.add_argument(
-        "--results", type=Path, action="append", default=[], help="results JSON (repeat to merge)"
-    )
+    report.add_argument("--results", type=Path, action="append", default=[], help="results JSON (repeat to merge)")
     report.add_argument("--demo", action="store_true", help="render a synthetic 10x10x2 matrix instead")
     report.add_argument("--json", type=Path, help="write the (merged) JSON report here")
     report.add_argument("--md", type=Path, help="write the markdown report here")
     report.add_argument("--html", type=Path, help="write the HTML report here")
     report.add_argument("--wheelhouse", type=Path, help="annotate with schema changes between these wheels")
-    report.add_argument(
-        "--wheel", type=Path, action="append", default=[], help="extra wheel (e.g. a candidate)"
-    )
+    report.add_argument("--wheel", type=Path, action="append", default=[], help="extra wheel (e.g. a candidate)")
     report.add_argument("--client-dist", default="refclient", help="client distribution name (refclient)")
     report.add_argument("--gateway-dist", default="refgw", help="gateway distribution name (refgw)")
     report.set_defaults(func=_cmd_report)
@@ -112,24 +301,77 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     diff.set_defaults(func=_cmd_schema_diff)
 
     gate_parser = subparsers.add_parser(
-        "gate", help="exit 1 when a verdict blocks the release (fail, stale, error)"
+        "gate", help="exit 1 when a pair inside the support window fails or errors (explains each)"
     )
-    gate_parser.add_argument("--results", type=Path, action="append", required=True, help="results JSON")
-    gate_parser.add_argument("--allow-stale", action="store_true", help="do not block on stale expectations")
+    gate_parser.add_argument(
+        "--results",
+        type=Path,
+        action="append",
+        default=[],
+        help="results JSON (repeat to merge); default: the newest run of the store",
+    )
+    _add_store_option(gate_parser)
+    gate_parser.add_argument("--run", type=int, help="gate this run id of the store instead of the newest")
+    _add_window_options(gate_parser)
+    gate_parser.add_argument("--allow-stale", action="store_true", help=argparse.SUPPRESS)  # now the default
     gate_parser.set_defaults(func=_cmd_gate)
 
     deploy = subparsers.add_parser(
-        "can-i-deploy", help="answer from history: does client X work with gateway Y"
+        "can-i-deploy", help="answer from stored results: does deploying ROLE VERSION to ENV meet only tested pairs"
     )
-    deploy.add_argument("--client", required=True, help="client version")
-    deploy.add_argument("--gateway", required=True, help="gateway version")
-    deploy.add_argument("--venue", help="only this venue (default: every venue the run covered)")
-    deploy.add_argument("--history", type=Path, required=True, help="history directory")
+    deploy.add_argument("role", nargs="?", choices=("gateway", "client"), help="what is deployed")
+    deploy.add_argument("version", nargs="?", help="its version")
+    deploy.add_argument("--to", metavar="ENV", help="environment of the inventory, e.g. production")
+    deploy.add_argument(
+        "--inventory",
+        type=Path,
+        default=Path("inventory.yaml"),
+        help="what runs where (default inventory.yaml; docs/history-and-gate.md)",
+    )
+    deploy.add_argument("--client", help="single pair: client version (instead of ROLE VERSION --to ENV)")
+    deploy.add_argument("--gateway", help="single pair: gateway version")
+    deploy.add_argument("--venue", help="single pair: only this venue")
+    _add_store_option(deploy)
+    deploy.add_argument("--history", type=Path, help="read a file-per-run history directory instead of a store")
     deploy.set_defaults(func=_cmd_can_i_deploy)
 
-    history = subparsers.add_parser("history", help="store a run's results in the history, or list it")
-    history.add_argument("action", choices=("add", "list"))
-    history.add_argument("--history", type=Path, required=True, help="history directory")
-    history.add_argument("--results", type=Path, action="append", default=[], help="results JSON to add")
-    history.add_argument("--git-sha", help="commit the results belong to (default: meta.git_sha, else HEAD)")
+    history = subparsers.add_parser(
+        "history", help="flips since the last release run and flake rates per cell; add or list runs"
+    )
+    history.add_argument("action", nargs="?", default="show", choices=("show", "flips", "flaky", "add", "list"))
+    _add_store_option(history)
+    history.add_argument("--history", type=Path, help="a file-per-run history directory (add, list)")
+    history.add_argument(
+        "--results",
+        type=Path,
+        action="append",
+        default=[],
+        help="add: results JSON to record; flips: compare these (unrecorded) results",
+    )
+    history.add_argument("--label", help="add: label the run (e.g. release)")
+    history.add_argument("--git-sha", help="add: commit of the results (default: meta.git_sha, else HEAD)")
+    history.add_argument("--release-label", default="release", help="label of release runs (default release)")
+    history.add_argument("--last", type=int, default=50, help="flake rates over the newest N runs (default 50)")
+    history.add_argument("--limit", type=int, default=30, help="at most N lines of cells/runs (default 30)")
     history.set_defaults(func=_cmd_history)
+
+    merge_parser = subparsers.add_parser(
+        "merge", help="merge --compat-shard reports into one report and one gate decision"
+    )
+    merge_parser.add_argument("shards", type=Path, nargs="+", metavar="SHARD.json")
+    merge_parser.add_argument("--output", "-o", type=Path, required=True, help="write the merged JSON here")
+    merge_parser.add_argument("--md", type=Path, help="also write the markdown report")
+    merge_parser.add_argument("--html", type=Path, help="also write the HTML report")
+    merge_parser.add_argument("--store", default=None, metavar="URL|PATH", help="also record the merged run here")
+    merge_parser.add_argument("--label", help="label of the recorded run (with --store)")
+    merge_parser.add_argument("--git-sha", help="commit of the recorded run (default: meta.git_sha, else HEAD)")
+    _add_window_options(merge_parser)
+    merge_parser.set_defaults(func=_cmd_merge)
+
+    durations = subparsers.add_parser(
+        "durations", help="mean past duration per cell (JSON) to pin --compat-shard balancing across CI jobs"
+    )
+    _add_store_option(durations)
+    durations.add_argument("--output", "-o", type=Path, help="write here (default: stdout)")
+    durations.add_argument("--last", type=int, default=20, help="average the newest N runs of each cell")
+    durations.set_defaults(func=_cmd_durations)

@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from packaging.version import InvalidVersion, Version
 
@@ -97,9 +100,7 @@ def list_runs(directory: str | Path) -> list[StoredRun]:
     """Stored runs, oldest first. Files not named by ``store_run`` are ignored."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise ReportError(
-            f"history directory {directory} does not exist; store a run with `compat history add`"
-        )
+        raise ReportError(f"history directory {directory} does not exist; store a run with `compat history add`")
     runs = []
     for path in directory.iterdir():
         match = _NAME.match(path.name)
@@ -131,3 +132,126 @@ def latest_for_pair(
         if cells:
             return run, cells
     return None
+
+
+# --- across runs: flips since the release run, flake rates ---------------------------------
+
+
+@dataclass(frozen=True)
+class Flip:
+    """A (venue, cell, scenario) whose verdict changed between two runs."""
+
+    venue: str
+    cell_id: str
+    scenario: str
+    before: str
+    after: str
+
+
+def flips(baseline: RunResults, current: RunResults) -> list[Flip]:
+    """Every (venue, cell, scenario) present in both runs whose verdict differs, in the order
+    of ``current``."""
+    before = {(c.venue, c.cell_id, s.scenario): str(s.verdict) for c in baseline.cells for s in c.scenarios}
+    found = []
+    for cell in current.cells:
+        for scenario in cell.scenarios:
+            old = before.get((cell.venue, cell.cell_id, scenario.scenario))
+            if old is not None and old != str(scenario.verdict):
+                found.append(Flip(cell.venue, cell.cell_id, scenario.scenario, old, str(scenario.verdict)))
+    return found
+
+
+def cell_keys(results: RunResults) -> set[tuple[str, str]]:
+    return {(c.venue, c.cell_id) for c in results.cells}
+
+
+def flip_lines(baseline: RunResults, current: RunResults) -> list[str]:
+    """One line per flipped cell: its summary verdict before → after and the scenarios that moved."""
+    by_cell: dict[tuple[str, str], list[Flip]] = {}
+    for flip in flips(baseline, current):
+        by_cell.setdefault((flip.venue, flip.cell_id), []).append(flip)
+    old_cells = {(c.venue, c.cell_id): c for c in baseline.cells}
+    lines = []
+    for cell in current.cells:
+        moved = by_cell.get((cell.venue, cell.cell_id))
+        if not moved:
+            continue
+        was = old_cells[(cell.venue, cell.cell_id)].verdict
+        detail = ", ".join(f"{f.scenario}: {f.before} → {f.after}" for f in moved)
+        lines.append(f"  {cell.cell_id} [{cell.venue}]: {was} → {cell.verdict} ({detail})")
+    new = cell_keys(current) - cell_keys(baseline)
+    gone = cell_keys(baseline) - cell_keys(current)
+    if not lines:
+        lines.append("  no cell flipped")
+    if new:
+        lines.append(f"  {len(new)} cell(s) not in the release run (new versions or venues): not compared")
+    if gone:
+        lines.append(f"  {len(gone)} cell(s) of the release run not run since: not compared")
+    return lines
+
+
+@dataclass(frozen=True)
+class FlakeRate:
+    """How often a cell's verdicts were unsteady: runs in which any of its scenarios was flaky
+    or differed from that scenario's verdict in the cell's previous run."""
+
+    venue: str
+    cell_id: str
+    runs: int
+    unsteady_runs: int
+    scenarios: tuple[tuple[str, int], ...]  # scenario → unsteady runs, most first
+
+    @property
+    def rate(self) -> float:
+        return self.unsteady_runs / self.runs if self.runs else 0.0
+
+    def line(self) -> str:
+        worst = ", ".join(f"{name} {n}" for name, n in self.scenarios[:3])
+        return f"  {self.rate:5.0%}  {self.unsteady_runs}/{self.runs} runs  {self.cell_id} [{self.venue}]" + (
+            f"  ({worst})" if worst else ""
+        )
+
+
+class _Point(Protocol):
+    """One verdict observation (``compat.report.store.HistoryPoint``)."""
+
+    @property
+    def run_id(self) -> int: ...
+    @property
+    def venue(self) -> str: ...
+    @property
+    def cell_id(self) -> str: ...
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def verdict(self) -> str: ...
+
+
+def flake_rates(points: Iterable[_Point]) -> list[FlakeRate]:
+    """Flake rate per (venue, cell) from verdict observations (``ResultsStore.observations``),
+    unsteadiest first, then by cell id. A scenario's first observation only counts when flaky."""
+    points = sorted(points, key=lambda p: (p.venue, p.cell_id, p.scenario, p.run_id))
+    previous: dict[tuple[str, str, str], str] = {}
+    runs: dict[tuple[str, str], set[int]] = {}
+    unsteady: dict[tuple[str, str], set[int]] = {}
+    per_scenario: dict[tuple[str, str], Counter[str]] = {}
+    for p in points:
+        cell = (p.venue, p.cell_id)
+        key = (p.venue, p.cell_id, p.scenario)
+        runs.setdefault(cell, set()).add(p.run_id)
+        before = previous.get(key)
+        if p.verdict == "flaky" or (before is not None and before != p.verdict):
+            unsteady.setdefault(cell, set()).add(p.run_id)
+            per_scenario.setdefault(cell, Counter())[p.scenario] += 1
+        previous[key] = p.verdict
+    rates = [
+        FlakeRate(
+            venue,
+            cell_id,
+            len(run_ids),
+            len(unsteady.get((venue, cell_id), ())),
+            tuple(sorted(per_scenario.get((venue, cell_id), Counter()).items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+        for (venue, cell_id), run_ids in runs.items()
+    ]
+    return sorted(rates, key=lambda r: (-r.rate, r.cell_id, r.venue))

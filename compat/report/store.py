@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from packaging.version import InvalidVersion, Version
 
 from compat import timing
+from compat.errors import CompatError
 from compat.outcome import CellResult, RunResults
 from compat.report.errors import ReportError
 from compat.report.json_report import parse_report, render_json
@@ -535,3 +536,27 @@ def open_store(url_or_path: str | Path | None = None) -> ResultsStore:
         )
     path = text.removeprefix("sqlite://") if text.startswith("sqlite://") else text.removeprefix("sqlite:")
     return ResultsStore(_Sqlite(Path(path)), postgres=False)
+
+
+def record_run(
+    results: RunResults,
+    store: str | Path | None,
+    default: Path = DEFAULT_STORE,
+    *,
+    label: str | None = None,
+    root: Path | None = None,
+) -> str:
+    """Record a finished run (the plugin calls this on the controller) and return one line for
+    the terminal. ``store`` "none" skips recording; a store that cannot be written is reported
+    in the line, never raised: the run's own verdicts matter more than its bookkeeping."""
+    if store is not None and str(store).lower() == "none":
+        return ""
+    from compat.report.history import git_head_sha
+
+    sha = str(results.meta.get("git_sha") or "") or git_head_sha(root or Path.cwd())
+    try:
+        with open_store(store or default) as opened:
+            run_id = opened.record(results, git_sha=sha, label=label)
+            return f"compat store: recorded run {run_id} in {opened.where}" + (f" (label {label})" if label else "")
+    except CompatError as exc:
+        return f"compat store: run NOT recorded: {exc}"
