@@ -20,6 +20,7 @@ from compat.harness.ready import Probe
 HOST_KINDS: dict[str, str] = {
     "local": "compat.harness.local:LocalHost.from_spec",
     "netns": "compat.harness.netns:NetnsHost.from_spec",
+    "ssh": "compat.harness.ssh:SshHost.from_spec",
 }
 
 
