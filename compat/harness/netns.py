@@ -59,7 +59,7 @@ logger = logging.getLogger("compat.harness")
 SUBNET = ipaddress.ip_network("10.231.0.0/16")  # the private test range; /30 links cut from it
 NAMESPACE_PREFIX = "compat-"
 _LOCK_PATH = Path("/run/compat-netns.lock")
-_NAME = re.compile(r"^[A-Za-z0-9_.]{1,24}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
 _IP_TIMEOUT_S = 10.0
 _STALE = re.compile(rf"^{re.escape(NAMESPACE_PREFIX)}.+-(?P<pid>\d+)$")
 
@@ -129,7 +129,7 @@ class NetnsHost(LocalHost):
     def __init__(self, name: str) -> None:
         if not _NAME.match(name):
             raise ConfigError(
-                f"netns host name {name!r}: use 1-24 characters from A-Z a-z 0-9 _ . (e.g. netns:gw1)"
+                f"netns host name {name!r}: use 1-24 characters from A-Z a-z 0-9 _ . - (e.g. netns:gw1)"
             )
         self.name = name
         self.spec = f"netns:{name}"
