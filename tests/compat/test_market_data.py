@@ -23,7 +23,7 @@ def _wait_book(s: Session, symbol: str, target: dict[str, Any], timeout_s: float
 def test_snapshot_then_incrementals(compat: Scenario) -> None:
     symbol = compat.symbol()
     trader, watcher = compat.session("trader"), compat.session("watcher")
-    compat.require(watcher, "md.snapshot")
+    compat.require(watcher, "md.incremental")
     _rest(trader, symbol, "BUY", 5, "10.00")
     watcher.subscribe(symbol=symbol)
     book = _wait_book(watcher, symbol, {"bids": [["10.00", 5]], "asks": []})
@@ -39,7 +39,7 @@ def test_subscribe_under_load(compat: Scenario) -> None:
     """Updates racing the subscription are neither lost nor doubled (the Optivex race)."""
     symbol = compat.symbol()
     trader, watcher = compat.session("trader"), compat.session("watcher")
-    compat.require(watcher, "md.snapshot")
+    compat.require(watcher, "md.incremental")
     # 30 orders stay under the reference throttle (40 per second per session).
     count = 30
     result = trader.call("insert_burst", symbol=symbol, side="BUY", count=count, qty=1,
@@ -54,7 +54,7 @@ def test_subscribe_under_load(compat: Scenario) -> None:
 def test_trade_report(compat: Scenario) -> None:
     symbol = compat.symbol()
     maker, taker, watcher = compat.session("maker"), compat.session("taker"), compat.session("watcher")
-    compat.require(watcher, "md.snapshot")
+    compat.require(watcher, "md.incremental")
     watcher.subscribe(symbol=symbol)
     _rest(maker, symbol, "SELL", 4, "12.00")
     taker.insert(symbol=symbol, side="BUY", qty=4, price="12.00", tif="GTC", order_type="LIMIT")

@@ -13,6 +13,8 @@ KNOWN_CAPABILITIES = {
     "tif.ioc", "tif.fok", "price.ticks", "session.resume", "md.incremental", "order.amend",
     "order.masscancel", "auth.token", "ext.passthrough", "qty.int64", "instrument.status",
     "amend.keeps_priority_on_qty_down", "md.snapshot",
+    # refgw's documented vocabulary (docs/reference-system.md §6):
+    "tif.day", "order.client_order_id", "session.heartbeat", "reject.throttled", "md.instrument_status",
 }
 
 
