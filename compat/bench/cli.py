@@ -55,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = parser.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     history = sub.add_parser("history", help="change points over stored runs (ruptures)")
     history.add_argument("--store", type=Path, default=DEFAULT_STORE)
-    history.add_argument("--label", default="floor", help="load point label to follow")
+    history.add_argument("--label", default="gateway",
+                         help="load point label to follow: gateway (the headline point, any version), "
+                              "floor, or an exact label")
     history.add_argument("--metric", default="p50", help="percentile key: p50, p90, p99, p999, max")
     history.add_argument("--min-size", type=int, default=3, help="minimum segment length")
     history.set_defaults(func=_history)

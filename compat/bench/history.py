@@ -103,11 +103,19 @@ def load_series(store: Path, label: str, metric: str,
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{path}: unreadable bench result ({exc}); move it out of the store") from exc
         for point in _points(run):
-            if point.get("label") == label and point.get("valid"):
+            if _follows(str(point.get("label", "")), label) and point.get("valid"):
                 value = point.get("percentiles_ns", {}).get(histogram, {}).get(metric)
                 if value is not None:
                     series.append((str(run.get("run_id", path.parent.name)), float(value)))
     return series
+
+
+def _follows(point_label: str, label: str) -> bool:
+    """``gateway`` follows the headline gateway point across versions (gateway-2.0.0, -2.1.0...)."""
+    if point_label == label:
+        return True
+    return label == "gateway" and point_label.startswith("gateway-") and "@" not in point_label \
+        and not point_label.endswith("-selftest")
 
 
 def _points(run: dict[str, Any]) -> list[dict[str, Any]]:

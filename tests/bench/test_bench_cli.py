@@ -28,23 +28,28 @@ def test_floor_only_run_writes_every_output_and_is_valid(tmp_path: Path, capsys:
     assert "Percentile" in (run_dir / "floor.corrected_ack.hgrm").read_text()
 
 
-def _store_run(store: Path, run_id: str, p50_ns: int) -> None:
+def _store_run(store: Path, run_id: str, p50_ns: int, gateway_version: str = "3.0.0") -> None:
     directory = store / run_id
     directory.mkdir(parents=True)
-    run = {"schema": "compat-bench/1", "run_id": run_id,
-           "floor": {"label": "floor", "valid": True,
-                     "percentiles_ns": {"corrected_ack": {"p50": p50_ns}}},
-           "sweep": [], "gateway": []}
+    floor = {"label": "floor", "valid": True, "percentiles_ns": {"corrected_ack": {"p50": 50_000}}}
+    gateway = {"label": f"gateway-{gateway_version}", "valid": True,
+               "percentiles_ns": {"corrected_ack": {"p50": p50_ns}}}
+    selftest = {"label": f"gateway-{gateway_version}-selftest", "valid": True,
+                "percentiles_ns": {"corrected_ack": {"p50": 10 * p50_ns}}}
+    run = {"schema": "compat-bench/1", "run_id": run_id, "floor": floor, "sweep": [], "gateway": [gateway, selftest]}
     (directory / "bench.json").write_text(json.dumps(run))
 
 
 def test_history_flags_a_confirmed_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     values = [100_000, 101_000, 99_000, 100_500, 99_500, 100_000, 130_000, 131_000, 129_000, 130_500]
-    for number, value in enumerate(values):
-        _store_run(tmp_path, f"run{number:02d}", value)
+    for number, value in enumerate(values):  # the gateway's version changes with the step
+        _store_run(tmp_path, f"run{number:02d}", value, "3.0.0" if number < 6 else "3.1.0")
     assert main(["bench", "history", "--store", str(tmp_path), "--min-size", "3"]) == 0
     out = capsys.readouterr().out
+    assert "10 runs of p50" in out  # the headline point of every version, never the self-test
     assert "CONFIRMED shift at run run06" in out
+    assert main(["bench", "history", "--store", str(tmp_path), "--label", "floor", "--min-size", "3"]) == 0
+    assert "no shift" in capsys.readouterr().out
 
 
 def test_history_without_a_store_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
