@@ -235,7 +235,7 @@ def _progress(message: str) -> None:
     if _CONSOLE is None:
         from rich.console import Console
 
-        _CONSOLE = Console(stderr=True, highlight=False)
+        _CONSOLE = Console(stderr=True, highlight=False, soft_wrap=True)
     from rich.markup import escape
 
     _CONSOLE.print(f"[dim]{timing.utc_timestamp()}[/dim] [bold cyan]bench[/bold cyan] {escape(message)}")
