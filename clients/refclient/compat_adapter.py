@@ -33,7 +33,11 @@ WIRE_RING = 256
 
 
 class Timeout(Exception):
-    """next_event found nothing in time (the driver reports the class name)."""
+    """next_event/wait_book found nothing in time (the driver reports the class name)."""
+
+
+class NotConnected(Exception):
+    """An operation named a session that was never connected (or was reset)."""
 
 
 class _Session:
@@ -58,7 +62,7 @@ class Adapter:
         try:
             return self.sessions[session]
         except KeyError:
-            raise self.Unsupported("session", f"no connected session {session!r}; call connect first") from None
+            raise NotConnected(f"no connected session {session!r}; call connect first") from None
 
     def _unsupported_from(self, exc: Exception) -> Exception:
         if type(exc).__name__ == "FeatureUnsupported":
@@ -87,6 +91,17 @@ class Adapter:
         return Decimal(price) if HAS_DECIMAL else float(price)
 
     def _event(self, s: _Session, ev: Any) -> dict[str, Any]:
+        if ev.kind == "trade":
+            return {
+                "kind": "trade",
+                "symbol": ev.symbol,
+                "qty": ev.last_qty or ev.qty,
+                "price": self._price_out(s, ev.symbol, ev.last_price or ev.price),
+                "trade_id": ev.trade_id,
+                "aggressor_side": ev.reason,
+                "seq": 0,
+                "poss_dup": False,
+            }
         coid = getattr(ev, "client_order_id", "") or s.coid_by_oid.get(getattr(ev, "order_id", 0), "")
         price = getattr(ev, "last_price", None) if ev.kind == "fill" else getattr(ev, "price", None)
         out: dict[str, Any] = {
@@ -310,19 +325,96 @@ class Adapter:
 
     async def op_book(self, session: str = "s1", symbol: str = "") -> dict[str, Any]:
         s = self._s(session)
+        view = self._book_view(s, symbol)
+        view.pop("gaps", None)
+        view.pop("resyncs", None)
+        return view
+
+    def _book_view(self, s: _Session, symbol: str) -> dict[str, Any]:
         if HAS_BOOK:
-            book = s.client.book(symbol)
+            try:
+                book = s.client.book(symbol)
+            except KeyError:
+                return {"seq": 0, "bids": [], "asks": [], "gaps": 0, "resyncs": 0}
             return {
                 "seq": book.seq,
                 "bids": [[str(p), q] for p, q in book.bids],
                 "asks": [[str(p), q] for p, q in book.asks],
+                "gaps": book.resyncs,
+                "resyncs": book.resyncs,
             }
+        view: dict[str, Any] = {**self._top_view(s, symbol), "gaps": 0, "resyncs": 0}
+        return view
+
+    def _top_view(self, s: _Session, symbol: str) -> dict[str, Any]:
         top = s.client.tops.get(symbol)
         if top is None:
             return {"seq": 0, "bids": [], "asks": []}
         bids = [[self._price_out(s, symbol, top.bid_price), top.bid_qty]] if top.bid_qty else []
         asks = [[self._price_out(s, symbol, top.ask_price), top.ask_qty]] if top.ask_qty else []
         return {"seq": top.updates, "bids": bids, "asks": asks, "top_of_book_only": True}
+
+    async def op_wait_book(
+        self,
+        session: str = "s1",
+        symbol: str = "",
+        bids: list[list[Any]] | None = None,
+        asks: list[list[Any]] | None = None,
+        timeout_s: float = 5.0,
+    ) -> dict[str, Any]:
+        """Wait until the local book equals the target levels ([[price, qty], ...], best first)."""
+        s = self._s(session)
+
+        def norm(levels: list[list[Any]] | None) -> list[tuple[Decimal, int]]:
+            return [(Decimal(str(p)), int(q)) for p, q in (levels or [])]
+
+        want = (norm(bids), norm(asks))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            view = self._book_view(s, symbol)
+            if (norm(view["bids"]), norm(view["asks"])) == want:
+                return view
+            if loop.time() >= deadline:
+                raise Timeout(f"book of {symbol} did not reach bids={bids} asks={asks} in {timeout_s}s; last {view}")
+            await asyncio.sleep(0.005)  # the book is fed by the client's reader task
+
+    async def op_insert_burst(
+        self,
+        session: str = "s1",
+        symbol: str = "",
+        side: str = "BUY",
+        count: int = 1,
+        qty: int = 1,
+        prices: list[str] | None = None,
+        subscribe_session: str | None = None,
+        subscribe_after: int | None = None,
+    ) -> dict[str, Any]:
+        """Send ``count`` GTC limit orders back to back (tasks start in order, acks awaited after)."""
+        s = self._s(session)
+        price_list = prices or ["1.00"]
+        side_value = getattr(refclient.Side, side)
+        tasks: list[asyncio.Task[Any]] = []
+        subscribed = False
+        for i in range(count):
+            if subscribe_session and subscribe_after is not None and i == subscribe_after:
+                tasks.append(asyncio.ensure_future(self.op_subscribe(subscribe_session, symbol)))
+                subscribed = True
+            kwargs: dict[str, Any] = {"qty": qty, "price": self._price_in(price_list[i % len(price_list)])}
+            tasks.append(asyncio.ensure_future(s.client.insert_order(symbol, side_value, **kwargs)))
+        if subscribe_session and not subscribed:
+            tasks.append(asyncio.ensure_future(self.op_subscribe(subscribe_session, symbol)))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        errors = [repr(r) for r in results if isinstance(r, BaseException)]
+        return {"sent": count, "errors": errors[:5], "error_count": len(errors)}
+
+    async def op_reset(self) -> dict[str, Any]:
+        """Disconnect every session of this driver."""
+        for s in list(self.sessions.values()):
+            with contextlib.suppress(Exception):
+                await s.client.close()
+        self.sessions.clear()
+        return {}
 
     async def op_wire_log(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)
