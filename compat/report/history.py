@@ -229,7 +229,8 @@ class _Point(Protocol):
 
 def flake_rates(points: Iterable[_Point]) -> list[FlakeRate]:
     """Flake rate per (venue, cell) from verdict observations (``ResultsStore.observations``),
-    unsteadiest first, then by cell id. A scenario's first observation only counts when flaky."""
+    unsteadiest first, then by cell id. A scenario's first observation only counts when flaky;
+    a flaky verdict compares as a pass with the next run (one flake is one event, not two)."""
     points = sorted(points, key=lambda p: (p.venue, p.cell_id, p.scenario, p.run_id))
     previous: dict[tuple[str, str, str], str] = {}
     runs: dict[tuple[str, str], set[int]] = {}
@@ -240,10 +241,12 @@ def flake_rates(points: Iterable[_Point]) -> list[FlakeRate]:
         key = (p.venue, p.cell_id, p.scenario)
         runs.setdefault(cell, set()).add(p.run_id)
         before = previous.get(key)
-        if p.verdict == "flaky" or (before is not None and before != p.verdict):
+        # flaky is a pass on rerun: it counts itself, and compares as a pass with the next run
+        steady = "pass" if p.verdict == "flaky" else p.verdict
+        if p.verdict == "flaky" or (before is not None and before != steady):
             unsteady.setdefault(cell, set()).add(p.run_id)
             per_scenario.setdefault(cell, Counter())[p.scenario] += 1
-        previous[key] = p.verdict
+        previous[key] = steady
     rates = [
         FlakeRate(
             venue,
