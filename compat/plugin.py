@@ -194,8 +194,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if verdict is not None:
         payload = {
             "cell_id": cell.id,
-            "client_version": cell.client.version,
-            "gateway_version": cell.gateway.version,
+            # Labels, not bare versions: a candidate built from a tree still carrying the last
+            # release's version must get its own row and column in the grid.
+            "client_version": cell.client.label,
+            "gateway_version": cell.gateway.label,
             "venue": cell.venue,
             "scenario": scenario_name(item),
             "expectation": item.stash.get(_EXPECTATION, None),
