@@ -98,7 +98,7 @@ class Adapter:
                 "qty": ev.last_qty or ev.qty,
                 "price": self._price_out(s, ev.symbol, ev.last_price or ev.price),
                 "trade_id": ev.trade_id,
-                "aggressor_side": ev.reason,
+                "aggressor_side": getattr(ev, "aggressor_side", ""),
                 "seq": 0,
                 "poss_dup": False,
             }
@@ -120,6 +120,8 @@ class Adapter:
             "poss_dup": bool(getattr(ev, "poss_dup", False)),
             "seq": int(getattr(ev, "seq", 0)),
         }
+        if getattr(ev, "liquidity", ""):
+            out["liquidity"] = ev.liquidity
         ext = getattr(ev, "extensions", None)
         if ext:
             out["extensions"] = {str(k): v for k, v in ext.items()}
@@ -162,7 +164,15 @@ class Adapter:
             "gateway_version": client.gateway_version,
             "capabilities": sorted(client.capabilities),
             "session_id": str(getattr(client, "session_id", "") or ""),
+            **self._throttle(client),
         }
+
+    @staticmethod
+    def _throttle(client: Any) -> dict[str, Any]:
+        limits = getattr(client, "throttle", None)  # refclient 3.1+
+        if not limits or not limits.get("limit"):
+            return {}
+        return {"throttle": {"limit": limits["limit"], "window_ms": limits["window_ms"], "burst": limits["limit"]}}
 
     async def op_logout(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)

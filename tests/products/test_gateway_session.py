@@ -223,3 +223,27 @@ def test_bad_frames_get_a_reject_and_other_sessions_are_unaffected(gateway: Gate
         await bystander.logout()
 
     run(scenario())
+
+
+def test_v3_sessions_get_trade_reports_and_fill_liquidity(gateway: GatewayFactory) -> None:
+    gw = gateway()
+
+    async def scenario() -> None:
+        maker = await GatewayClient.connect(*gw.addrs["client"], username="m")
+        taker = await GatewayClient.connect(*gw.addrs["client"], username="t")
+        watcher = await GatewayClient.connect(*gw.addrs["client"], username="w")
+        assert {"md.trades", "exec.liquidity"} <= watcher.capabilities
+        book = await watcher.subscribe_book("FLT")
+        while not book.synced:
+            await watcher.heartbeat()
+        await maker.insert_order("FLT", Side.SELL, qty=4, price=Decimal("7.7"))
+        await taker.insert_order("FLT", Side.BUY, qty=4, price=Decimal("7.7"))
+        trade = next(ev for ev in await _events_until(watcher, "trade") if ev.kind == "trade")
+        assert (trade.qty, trade.price, trade.aggressor_side) == (4, Decimal("7.7"), "BUY")
+        maker_fill = next(ev for ev in await _events_until(maker, "fill") if ev.kind == "fill")
+        taker_fill = next(ev for ev in await _events_until(taker, "fill") if ev.kind == "fill")
+        assert (maker_fill.liquidity, taker_fill.liquidity) == ("MAKER", "TAKER")
+        for client in (maker, taker, watcher):
+            await client.logout()
+
+    run(scenario())

@@ -118,6 +118,8 @@ class Event:
     extensions: dict[int, Any] = field(default_factory=dict)
     seq: int = 0
     poss_dup: bool = False
+    liquidity: str = ""  # fills on v3 sessions: MAKER or TAKER
+    aggressor_side: str = ""  # public trades (kind "trade"): BUY or SELL
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ _INBOUND: dict[int, Any] = {
     pb.INSTRUMENTS_RESPONSE: pb.InstrumentsResponse,
     pb.EXECUTION_REPORT: pb.ExecutionReport,
     pb.INSTRUMENT_STATUS: pb.InstrumentStatus,
+    pb.TRADE_REPORT: pb.TradeReport,
     pb.BOOK_SNAPSHOT: pb.BookSnapshot,
     pb.BOOK_INCREMENTAL: pb.BookIncremental,
     pb.REJECT: pb.Reject,
@@ -183,6 +186,7 @@ class GatewayClient:
         self.capabilities: frozenset[str] = frozenset()
         self.gateway_version = ""
         self.session_id = ""
+        self.throttle: dict[str, int] = {}  # the gateway's message-rate limit (limit per window_ms)
         self.last_seq = 0
         self.lost: str | None = None
         self._lost_event = asyncio.Event()
@@ -279,6 +283,7 @@ class GatewayClient:
         self.capabilities = frozenset(resp.capabilities)
         self.gateway_version = resp.gateway_version
         self.session_id = resp.session_id
+        self.throttle = {"limit": resp.throttle_limit, "window_ms": resp.throttle_window_ms}
         hb = self._logon_args["heartbeat_ms"]
         if hb and "session.heartbeat" in self.capabilities:
             self._hb_task = asyncio.create_task(self._heartbeats(hb / 1000))
@@ -421,6 +426,20 @@ class GatewayClient:
             book = self._books.get(msg.symbol)
             if book is not None:
                 book.on_incremental(msg.book_seq, [(c.side, c.price_ticks, c.qty) for c in msg.changes])
+        elif msg_type == pb.TRADE_REPORT:
+            price = self._price(msg.symbol, msg.price_ticks)
+            self._events.put_nowait(
+                Event(
+                    kind="trade",
+                    symbol=msg.symbol,
+                    qty=msg.qty,
+                    price=price,
+                    last_qty=msg.qty,
+                    last_price=price,
+                    trade_id=msg.trade_id,
+                    aggressor_side=_enum_name(pb.Side, msg.aggressor_side),
+                )
+            )
         elif msg_type == pb.INSTRUMENT_STATUS:
             status = _enum_name(pb.InstrumentState, msg.status)
             self._events.put_nowait(Event(kind="instrument_status", symbol=msg.symbol, reason=status))
@@ -463,6 +482,7 @@ class GatewayClient:
             extensions=decode_extensions(payload) if payload else {},
             seq=m.seq,
             poss_dup=m.poss_dup,
+            liquidity=_enum_name(pb.Liquidity, m.liquidity) if m.liquidity else "",
         )
 
     # ------------------------------------------------------------------ API

@@ -439,6 +439,8 @@ class Gateway:
         if order.session is not None:
             rep = build_report(self.instruments[order.symbol], order, ev)
             if rep is not None:
+                if ev.liquidity and order.session.version >= 3:
+                    rep.liquidity = pb.MAKER if ev.liquidity == "MAKER" else pb.TAKER
                 self.deliver(order.session, order, rep)
 
     def on_venue_book(self, ev: BookEvent) -> None:

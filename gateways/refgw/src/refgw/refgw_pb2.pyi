@@ -28,6 +28,7 @@ class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MASS_CANCEL_ACK: _ClassVar[MessageType]
     MASS_CANCEL: _ClassVar[MessageType]
     INSTRUMENT_STATUS: _ClassVar[MessageType]
+    TRADE_REPORT: _ClassVar[MessageType]
 
 class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -95,6 +96,12 @@ class TimeInForce(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     IOC: _ClassVar[TimeInForce]
     FOK: _ClassVar[TimeInForce]
 
+class Liquidity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LIQUIDITY_UNSPECIFIED: _ClassVar[Liquidity]
+    MAKER: _ClassVar[Liquidity]
+    TAKER: _ClassVar[Liquidity]
+
 class InstrumentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     INSTRUMENT_STATE_UNSPECIFIED: _ClassVar[InstrumentState]
@@ -121,6 +128,7 @@ AMEND_ORDER: MessageType
 MASS_CANCEL_ACK: MessageType
 MASS_CANCEL: MessageType
 INSTRUMENT_STATUS: MessageType
+TRADE_REPORT: MessageType
 SIDE_UNSPECIFIED: Side
 BUY: Side
 SELL: Side
@@ -169,6 +177,9 @@ GTC: TimeInForce
 DAY: TimeInForce
 IOC: TimeInForce
 FOK: TimeInForce
+LIQUIDITY_UNSPECIFIED: Liquidity
+MAKER: Liquidity
+TAKER: Liquidity
 INSTRUMENT_STATE_UNSPECIFIED: InstrumentState
 PRE_OPEN: InstrumentState
 OPEN: InstrumentState
@@ -316,7 +327,7 @@ class CancelOrder(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., client_order_id: _Optional[str] = ...) -> None: ...
 
 class ExecutionReport(_message.Message):
-    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "qty", "leaves_qty", "cum_qty", "last_qty", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id", "seq", "poss_dup", "price_ticks", "last_price_ticks", "retry_after_ms", "priority_kept")
+    __slots__ = ("request_id", "order_id", "exec_type", "symbol", "side", "qty", "leaves_qty", "cum_qty", "last_qty", "trade_id", "cancel_reason", "reject_code", "text", "exchange_order_id", "client_order_id", "seq", "poss_dup", "price_ticks", "last_price_ticks", "retry_after_ms", "priority_kept", "liquidity")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -338,6 +349,7 @@ class ExecutionReport(_message.Message):
     LAST_PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
     RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_KEPT_FIELD_NUMBER: _ClassVar[int]
+    LIQUIDITY_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     order_id: int
     exec_type: ExecType
@@ -359,7 +371,8 @@ class ExecutionReport(_message.Message):
     last_price_ticks: int
     retry_after_ms: int
     priority_kept: bool
-    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., seq: _Optional[int] = ..., poss_dup: _Optional[bool] = ..., price_ticks: _Optional[int] = ..., last_price_ticks: _Optional[int] = ..., retry_after_ms: _Optional[int] = ..., priority_kept: _Optional[bool] = ...) -> None: ...
+    liquidity: Liquidity
+    def __init__(self, request_id: _Optional[int] = ..., order_id: _Optional[int] = ..., exec_type: _Optional[_Union[ExecType, str]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., qty: _Optional[int] = ..., leaves_qty: _Optional[int] = ..., cum_qty: _Optional[int] = ..., last_qty: _Optional[int] = ..., trade_id: _Optional[str] = ..., cancel_reason: _Optional[_Union[CancelReason, str]] = ..., reject_code: _Optional[_Union[RejectCode, str]] = ..., text: _Optional[str] = ..., exchange_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., seq: _Optional[int] = ..., poss_dup: _Optional[bool] = ..., price_ticks: _Optional[int] = ..., last_price_ticks: _Optional[int] = ..., retry_after_ms: _Optional[int] = ..., priority_kept: _Optional[bool] = ..., liquidity: _Optional[_Union[Liquidity, str]] = ...) -> None: ...
 
 class AmendOrder(_message.Message):
     __slots__ = ("request_id", "client_order_id", "order_id", "qty", "price_ticks")
@@ -484,3 +497,19 @@ class InstrumentStatus(_message.Message):
     symbol: str
     status: InstrumentState
     def __init__(self, symbol: _Optional[str] = ..., status: _Optional[_Union[InstrumentState, str]] = ...) -> None: ...
+
+class TradeReport(_message.Message):
+    __slots__ = ("symbol", "trade_id", "price_ticks", "qty", "aggressor_side", "book_seq")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    TRADE_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    AGGRESSOR_SIDE_FIELD_NUMBER: _ClassVar[int]
+    BOOK_SEQ_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    trade_id: str
+    price_ticks: int
+    qty: int
+    aggressor_side: Side
+    book_seq: int
+    def __init__(self, symbol: _Optional[str] = ..., trade_id: _Optional[str] = ..., price_ticks: _Optional[int] = ..., qty: _Optional[int] = ..., aggressor_side: _Optional[_Union[Side, str]] = ..., book_seq: _Optional[int] = ...) -> None: ...

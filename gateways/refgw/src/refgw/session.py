@@ -40,10 +40,11 @@ CAPABILITIES_V2 = (
 )
 _TIFS = {pb.GTC: "GTC", pb.DAY: "DAY", pb.IOC: "IOC", pb.FOK: "FOK"}
 _SIDES = {pb.BUY: "BUY", pb.SELL: "SELL"}
+_AGGRESSOR = {"BUY": pb.BUY, "SELL": pb.SELL}
 _INT32_MAX = 2**31 - 1
 
 
-CAPABILITIES_V3 = (*CAPABILITIES_V2, "qty.int64", "md.instrument_status")
+CAPABILITIES_V3 = (*CAPABILITIES_V2, "qty.int64", "md.instrument_status", "md.trades", "exec.liquidity")
 
 
 def capabilities(version: int) -> tuple[str, ...]:
@@ -487,6 +488,20 @@ class Session:
             self.push(book, m.request_id)
 
     def book_event(self, book: Book, ev: BookEvent) -> None:
+        if ev.trades and self.negotiated_version >= 3 and book.symbol in self.snapshotted:
+            for trade_id, ticks, qty, aggressor in ev.trades:
+                aggressor_side = _AGGRESSOR.get(aggressor, pb.SIDE_UNSPECIFIED)
+                self.send(
+                    pb.TRADE_REPORT,
+                    pb.TradeReport(
+                        symbol=book.symbol,
+                        trade_id=trade_id,
+                        price_ticks=ticks,
+                        qty=qty,
+                        aggressor_side=aggressor_side,
+                        book_seq=ev.book_seq,
+                    ),
+                )
         if ev.snapshot or book.symbol not in self.snapshotted:
             self.push(book)
             return
