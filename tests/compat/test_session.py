@@ -15,6 +15,7 @@ KNOWN_CAPABILITIES = {
     "amend.keeps_priority_on_qty_down", "md.snapshot",
     # refgw's documented vocabulary (docs/reference-system.md §6):
     "tif.day", "order.client_order_id", "session.heartbeat", "reject.throttled", "md.instrument_status",
+    "md.trades", "exec.liquidity",  # the 3.1 candidate
 }
 
 
