@@ -54,7 +54,7 @@ def test_subscribe_under_load(compat: Scenario) -> None:
 def test_trade_report(compat: Scenario) -> None:
     symbol = compat.symbol()
     maker, taker, watcher = compat.session("maker"), compat.session("taker"), compat.session("watcher")
-    compat.require(watcher, "md.incremental")
+    compat.require(watcher, "md.trades")  # public trade reports: refgw 3.1+
     watcher.subscribe(symbol=symbol)
     _rest(maker, symbol, "SELL", 4, "12.00")
     taker.insert(symbol=symbol, side="BUY", qty=4, price="12.00", tif="GTC", order_type="LIMIT")
