@@ -66,6 +66,9 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "compat: a compatibility scenario, run in every matrix cell")
     config.addinivalue_line("markers", "bench: a latency benchmark on the compat harness")
+    config.addinivalue_line("markers", "compat_disruptive: the scenario swaps, kills or stalls the gateway; "
+                            "it runs after the cell's other scenarios")
+    config.pluginmanager.register(_Ordering(), "compat-ordering")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput.get("compat_dist") == "loadgroup":
         # Workers re-parse the original argv, so they never saw the controller switch to
@@ -231,6 +234,29 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
         if verdict == "stale":  # counted with the failures, so its message is shown and the run fails
             return "failed", "S", "STALE"
     return None
+
+
+class _Ordering:
+    """Cells stay contiguous, and within a cell disruptive scenarios (live swaps, kills) run last,
+    so the others never pay for restarting the stack they left behind."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        first_seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            cell = _cell_of(item)
+            if cell is not None:
+                first_seen.setdefault(cell.id, index)
+
+        def key(pair: tuple[int, pytest.Item]) -> tuple[int, int, int]:
+            index, item = pair
+            cell = _cell_of(item)
+            if cell is None:
+                return (index, 0, index)
+            disruptive = item.get_closest_marker("compat_disruptive") is not None
+            return (first_seen[cell.id], int(disruptive), index)
+
+        items[:] = [item for _, item in sorted(enumerate(items), key=key)]
 
 
 class _XdistBridge:

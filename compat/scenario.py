@@ -40,8 +40,8 @@ class Session:
         self.connect_info = self.call("connect", **args)
         return self.connect_info
 
-    def call(self, op: str, timeout_s: float = 10.0, **args: Any) -> dict[str, Any]:
-        return self.handle.call(op, timeout_s=timeout_s, session=self.name, **args)
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        return self.handle.call(op, session=self.name, **args)
 
     def __getattr__(self, op: str) -> Callable[..., dict[str, Any]]:
         if op.startswith("_"):
@@ -185,7 +185,8 @@ class Scenario:
         frames: list[dict[str, Any]] = []
         for session in self._sessions:
             try:
-                frames.extend(session.call("wire_log", timeout_s=2.0).get("frames", []))
+                frames.extend(session.handle.call("wire_log", host_timeout_s=5.0, session=session.name)
+                              .get("frames", []))
             except Exception:
                 continue  # evidence gathering must never mask the scenario's own outcome
         return frames[-200:]
@@ -194,7 +195,7 @@ class Scenario:
         """Drop every session this test opened, so the next test starts clean."""
         for session in self._sessions:
             try:
-                session.call("disconnect", timeout_s=3.0)
+                session.handle.call("disconnect", host_timeout_s=5.0, session=session.name)
             except Exception:
                 continue
         self._sessions.clear()

@@ -72,11 +72,15 @@ class DriverHandle:
         self.hello = message
         self.client_version = str(message.get("client_version", ""))
 
-    def call(self, op: str, timeout_s: float = 20.0, **args: Any) -> dict[str, Any]:
+    def call(self, op: str, *, host_timeout_s: float | None = None, **args: Any) -> dict[str, Any]:
+        """Run ``op`` in the driver. ``args`` go to the adapter as they are (``timeout_s``
+        included, for operations that wait); the host waits for the answer that long plus a
+        slack, or ``host_timeout_s`` when given."""
         self._next_id += 1
         request_id = self._next_id
         self.channel.send_line(json.dumps({"id": request_id, "op": op, "args": args}, default=str))
-        answer = self._await_answer(request_id, op, timeout_s + _CALL_SLACK_S)
+        wait_s = host_timeout_s if host_timeout_s is not None else float(args.get("timeout_s", 5.0)) + _CALL_SLACK_S
+        answer = self._await_answer(request_id, op, wait_s)
         status = answer.get("status")
         if status == "ok":
             result = answer.get("result") or {}

@@ -46,11 +46,19 @@ class ExchangeOptions:
     seed: int = 0
 
 
-async def serve(options: ExchangeOptions, announce: Callable[[str], None]) -> int:
+async def serve(
+    options: ExchangeOptions,
+    announce: Callable[[str], None],
+    stop: asyncio.Event | None = None,
+    on_hub: Callable[[Hub], None] | None = None,
+) -> int:
+    """Serve until ``stop`` is set (by default: until SIGTERM/SIGINT, main thread only)."""
     config = load_config(options.instruments)
     loop = asyncio.get_running_loop()
     audit = AuditWriter.open(options.audit_log) if options.audit_log is not None else None
     hub = Hub(config, clock=timing.wall_ns, seed=options.seed, audit=audit)
+    if on_hub is not None:
+        on_hub(hub)
     venues: list[ObxVenue | TlxVenue] = []
     servers: list[asyncio.Server] = []
     addresses: list[str] = []
@@ -72,11 +80,11 @@ async def serve(options: ExchangeOptions, announce: Callable[[str], None]) -> in
             venues.append(venue)
             servers.append(server)
             addresses.append(f"{name}={bound[0]}:{bound[1]}")
-        stop = asyncio.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        if stop is None:
+            stop = asyncio.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
         housekeeping = asyncio.create_task(_housekeeping(hub, stop))
-        tune_gc()
         announce("EXCHANGE READY " + " ".join(addresses))
         await stop.wait()
         log.info("exchange: stop requested, shutting down")
@@ -115,6 +123,7 @@ def _announce(line: str) -> None:
 
 def run(options: ExchangeOptions) -> int:
     """Run until SIGTERM/SIGINT, on uvloop when it is installed."""
+    tune_gc()  # process-wide, so only here (never for an in-process exchange inside tests)
     try:
         import uvloop
     except ImportError:

@@ -8,7 +8,7 @@ from compat import timing
 from compat.driver.handle import OperationUnsupported
 from compat.scenario import Scenario
 
-pytestmark = pytest.mark.compat
+pytestmark = [pytest.mark.compat, pytest.mark.compat_disruptive]
 
 
 def _swap(compat: Scenario, step: int) -> None:
@@ -22,10 +22,11 @@ def _swap(compat: Scenario, step: int) -> None:
     compat.require(s, "session.resume")
     resting = s.insert(symbol=symbol, side="BUY", qty=5, price="10.00", tif="GTC", order_type="LIMIT")
     s.next_event(["accepted"], resting["client_order_id"])
+    source = compat.gateway_version
     stopped_at = timing.monotonic()
     compat.restart_gateway(target)
     resumed = s.reconnect()
-    assert resumed["resumed"], f"{compat.gateway_version} → {target.version}: session not resumed: {resumed}"
+    assert resumed["resumed"], f"gateway {source} → {target.version}: session not resumed: {resumed}"
     after = s.insert(symbol=symbol, side="BUY", qty=1, price="9.00", tif="GTC", order_type="LIMIT")
     assert s.next_event(["accepted"], after["client_order_id"])["kind"] == "accepted"
     gap_s = timing.monotonic() - stopped_at

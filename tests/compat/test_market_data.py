@@ -44,7 +44,7 @@ def test_subscribe_under_load(compat: Scenario) -> None:
     count = 30
     result = trader.call("insert_burst", symbol=symbol, side="BUY", count=count, qty=1,
                          prices=[f"{10 + i % 6}.00" for i in range(count)], subscribe_session=watcher.name,
-                         subscribe_after=10, timeout_s=15.0)
+                         subscribe_after=10, host_timeout_s=30.0)
     expected = {f"{10 + p}.00": sum(1 for i in range(count) if i % 6 == p) for p in range(6)}
     want = sorted(([price, qty] for price, qty in expected.items()), key=lambda lv: -float(str(lv[0])))
     book = _wait_book(watcher, symbol, {"bids": want, "asks": []})
