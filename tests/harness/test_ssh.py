@@ -237,3 +237,18 @@ def test_ships_a_venv_and_runs_the_driver(ssh_host: SshHost, tmp_path: Path) -> 
     finally:
         process.stop(grace_s=2.0)
     assert process.poll() == 0
+
+
+def test_latency_basis_is_honest_about_clocks() -> None:
+    from compat.harness.clocks import latency_basis
+    from compat.harness.netns import NetnsHost
+
+    local, netns = LocalHost(), NetnsHost("clk")
+    loopback_ssh, far = SshHost("ssh:me@127.0.0.1:2222"), SshHost("ssh:ci@10.0.0.7")
+    for a, b in ((local, netns), (netns, loopback_ssh), (local, local)):
+        basis = latency_basis(a, b)
+        assert basis.one_way and basis.label == "one-way", basis
+    basis = latency_basis(local, far)
+    assert not basis.one_way and basis.label == "round-trip"
+    assert "ssh:ci@10.0.0.7:22" in basis.reason and "do not share a clock" in basis.reason
+    assert not latency_basis(far, netns).one_way
