@@ -95,7 +95,7 @@ def render_text(point: LoadPoint, floor: LoadPoint | None = None, metric: str = 
     pct = point.percentiles(metric)
     parts = [f"{key}={getattr(pct, key) / 1000:.1f}" for key in PERCENTILE_KEYS]
     line = f"{point.label:<22} {metric:<16} n={pct.count:<7} " + " ".join(parts) + " us"
-    if floor is not None and floor is not point and metric in floor.histograms:
+    if floor is not None and floor is not point and metric in floor.histograms and metric != "send_lateness":
         ratios = pct.ratio_to(floor.percentiles(metric))
         line += "  (x floor: " + " ".join(f"{key}={ratios[key]:.2f}" for key in ("p50", "p99")) + ")"
     return line
