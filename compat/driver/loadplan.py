@@ -32,6 +32,7 @@ where the adapter *read* the ack/fill, not where a waiting coroutine resumed.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -183,21 +184,28 @@ async def pace(config: LoadPlan, submit: Submit, *, clock: Clock = time.perf_cou
 
 
 async def drain(raw: RawRun, config: LoadPlan) -> None:
-    """Wait (bounded) for every outstanding ack; replace awaitables with their outcomes."""
-    futures = [asyncio.ensure_future(item) for item in raw.outcomes]
+    """Wait (bounded) for every outstanding ack; replace awaitables with their outcomes.
+
+    A ``submit`` that broke the contract and returned a plain value instead of an awaitable
+    has that value taken as the outcome (so a bad adapter voids the run, it does not crash it).
+    """
+    items = [asyncio.ensure_future(item) if inspect.isawaitable(item) else item for item in raw.outcomes]
+    futures = [item for item in items if isinstance(item, asyncio.Future)]
     if futures:
         await asyncio.wait(futures, timeout=config.drain_timeout_s)
     outcomes: list[Any] = []
-    for future in futures:
-        if not future.done():
-            future.cancel()
+    for item in items:
+        if not isinstance(item, asyncio.Future):
+            outcomes.append(item)
+        elif not item.done():
+            item.cancel()
             outcomes.append(None)
-        elif future.cancelled():
+        elif item.cancelled():
             outcomes.append(None)
-        elif future.exception() is not None:
-            outcomes.append(future.exception())
+        elif item.exception() is not None:
+            outcomes.append(item.exception())
         else:
-            outcomes.append(future.result())
+            outcomes.append(item.result())
     raw.outcomes = outcomes
 
 
@@ -372,7 +380,7 @@ async def _null_coroutine(index: int) -> Any:
 
 
 def _unpack(outcome: Any) -> tuple[str, int, int, int]:
-    values = tuple(outcome)
+    values = tuple(outcome) if isinstance(outcome, tuple | list) else (f"<{type(outcome).__name__}>",)
     status = str(values[0])
     ack_ns = int(values[1]) if len(values) > 1 else 0
     fill_ns = int(values[2]) if len(values) > 2 else 0

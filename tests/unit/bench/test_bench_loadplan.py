@@ -135,3 +135,17 @@ def test_unknown_plan_keys_are_refused_with_the_known_ones() -> None:
 def _resolved(raw: RawRun) -> RawRun:
     raw.outcomes = [future.result() for future in raw.outcomes]
     return raw
+
+
+def test_a_submit_that_breaks_the_contract_voids_the_run_instead_of_crashing() -> None:
+    async def main() -> dict[str, Any]:
+        def submit(index: int) -> Any:
+            return "not an awaitable" if index % 2 else AckTimes("ack", time.perf_counter_ns())
+
+        return await run_load_plan({"rate": 1000, "duration_s": 0.02, "warmup_s": 0.0,
+                                    "calibration_messages": 10}, submit)
+
+    result = asyncio.run(main())
+    assert result["valid"] is False
+    assert result["counts"]["errors"] == 10
+    assert "unknown status" in " ".join(result["invalid_reasons"])
