@@ -50,6 +50,7 @@ from compat import timing
 from compat.errors import ConfigError, HarnessError, HostError, StartError, StopError
 from compat.harness import command as _command
 from compat.harness.command import Command, Outcome, Spawned
+from compat.harness.host import Host
 from compat.harness.local import ChannelClosed, ChannelTimeout, LocalHost, LocalProcess, ProcessStartError
 from compat.harness.ready import PortOpen, Probe, ReadyLine
 from compat.harness.shipping import PathMapper, RemoteCommand
@@ -427,7 +428,8 @@ class SshProcess:
         log_fd: int,
         ready: ReadyLine | None,
     ) -> None:
-        self.host = host
+        self.host: Host = host
+        self._ssh = host  # the same object, with the ssh-only operations
         self.command = command
         self.remote = remote
         self.remote_log = remote_log
@@ -456,7 +458,7 @@ class SshProcess:
     # -- output ----------------------------------------------------------------------------
 
     def _note(self, message: str, level: int = logging.INFO) -> None:
-        logger.log(level, "%s (remote pid %d on %s): %s", self.name, self.pid, self.host.spec, message)
+        logger.log(level, "%s (remote pid %d on %s): %s", self.name, self.pid, self._ssh.spec, message)
         with contextlib.suppress(OSError), open(self.log_path, "ab") as log:
             log.write(f"[compat.harness {timing.utc_timestamp()}] {message}\n".encode())
 
@@ -502,9 +504,9 @@ class SshProcess:
 
     def log_tail(self, lines: int = 20) -> str:
         """The remote log's last lines (it has everything, also stderr of a control process)."""
-        if not self._finalized and self.host._master is not None and self.host._master.poll() is None:
+        if not self._finalized and self._ssh._master is not None and self._ssh._master.poll() is None:
             with contextlib.suppress(HostError, HarnessError):
-                return self.host.remote_tail(self.remote_log, lines).rstrip("\n")
+                return self._ssh.remote_tail(self.remote_log, lines).rstrip("\n")
         try:
             with open(self.log_path, "rb") as log:
                 log.seek(self._log_offset)
@@ -523,7 +525,7 @@ class SshProcess:
         self._eof_event.wait(2.0)  # the EXIT line may still be in the pipe
         if self._remote_exit is not None:
             return self._remote_exit
-        if self.pid and self.host.remote_alive(self.pid):
+        if self.pid and self._ssh.remote_alive(self.pid):
             return None  # the ssh session dropped, the remote process did not
         return self._carrier.poll()
 
@@ -540,11 +542,11 @@ class SshProcess:
             self._session_lost.wait(min(0.5, deadline.remaining()))
 
     def send_signal(self, sig: int) -> None:
-        self._note(f"fault: sending {_signal_name(sig)} to remote process group {self.pid} on {self.host.spec}")
-        if not self.host.remote_signal(self.pid, sig):
+        self._note(f"fault: sending {_signal_name(sig)} to remote process group {self.pid} on {self._ssh.spec}")
+        if not self._ssh.remote_signal(self.pid, sig):
             raise HarnessError(
                 f"cannot send {_signal_name(sig)} to {self.name}: remote process group {self.pid} on "
-                f"{self.host.spec} is gone (exit code {self.poll()}); log: {self.log_path}"
+                f"{self._ssh.spec} is gone (exit code {self.poll()}); log: {self.log_path}"
             )
 
     def stop(self, grace_s: float = 5.0) -> int | None:
@@ -568,10 +570,10 @@ class SshProcess:
     def _escalate(self, grace_s: float) -> int | None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             name = _signal_name(sig)
-            self._note(f"stop: {name} to remote process group {self.pid} on {self.host.spec}; "
+            self._note(f"stop: {name} to remote process group {self.pid} on {self._ssh.spec}; "
                        f"waiting up to {grace_s:.1f}s")
             # SIGCONT after INT/TERM: a SIGSTOPped process must wake up to act on them.
-            if not self.host.remote_signal(self.pid, sig, *(() if sig == signal.SIGKILL else (signal.SIGCONT,))):
+            if not self._ssh.remote_signal(self.pid, sig, *(() if sig == signal.SIGKILL else (signal.SIGCONT,))):
                 return self.wait(2.0)
             code = self.wait(grace_s)
             if code is not None:
@@ -579,7 +581,7 @@ class SshProcess:
                 return code
             self._note(f"stop: still running {grace_s:.1f}s after {name}", logging.WARNING)
         raise StopError(
-            f"{self.name} (remote pid {self.pid}) on host {self.host.spec} survived SIGINT, SIGTERM and SIGKILL "
+            f"{self.name} (remote pid {self.pid}) on host {self._ssh.spec} survived SIGINT, SIGTERM and SIGKILL "
             f"({grace_s:.1f}s apart); log: {self.log_path}, remote log: {self.remote_log}"
         )
 
@@ -592,8 +594,8 @@ class SshProcess:
         if self.command.control or self._remote_exit is None:
             # stderr of a control process (and whatever a dropped session missed) is only remote.
             with contextlib.suppress(HostError, HarnessError):
-                text = self.host.remote_tail(self.remote_log, 2000)
-                where = f"{self.host.spec}:{self.remote_log}"
+                text = self._ssh.remote_tail(self.remote_log, 2000)
+                where = f"{self._ssh.spec}:{self.remote_log}"
                 os.write(self._log_fd, f"--- remote log {where}\n{text}--- end of remote log\n".encode())
         self._carrier.close_pipes()
         with contextlib.suppress(OSError):
@@ -622,7 +624,7 @@ class SshProcess:
                 stdin.flush()
         except (BrokenPipeError, ValueError) as exc:
             raise ChannelClosed(
-                f"send_line: the ssh control channel of {self.name} on {self.host.spec} is closed; "
+                f"send_line: the ssh control channel of {self.name} on {self._ssh.spec} is closed; "
                 f"exit code {self.poll()}; log: {self.log_path}\n{self.log_tail(20)}"
             ) from exc
 
@@ -633,13 +635,13 @@ class SshProcess:
             line = self._lines.get(timeout=timeout_s)
         except queue.Empty:
             raise ChannelTimeout(
-                f"read_line: no line from {self.name} on host {self.host.spec} within {timeout_s:.1f}s; "
+                f"read_line: no line from {self.name} on host {self._ssh.spec} within {timeout_s:.1f}s; "
                 f"log: {self.log_path} (remote {self.remote_log}), last 20 lines:\n{self.log_tail(20)}"
             ) from None
         if line is None:
             self._lines.put(None)
             raise ChannelClosed(
-                f"read_line: the ssh control channel of {self.name} on {self.host.spec} is closed; "
+                f"read_line: the ssh control channel of {self.name} on {self._ssh.spec} is closed; "
                 f"exit code {self.poll()}; log: {self.log_path} (last 20 lines below)\n{self.log_tail(20)}"
             )
         return line
@@ -653,12 +655,12 @@ class SshProcess:
             raise self._start_error(
                 f"{self.name} did not start on host {self.spec_text()}: no remote pid within {pid_timeout_s:.1f}s "
                 f"(ssh exit code {code})", code)
-        self._note(f"started remote pid {self.pid} on {self.host.spec}")
+        self._note(f"started remote pid {self.pid} on {self._ssh.spec}")
         if ready is None:
             return
         deadline = timing.Deadline(ready.timeout_s)
         if isinstance(ready, PortOpen):
-            host, port = self.host.reachable_address((ready.host, ready.port))
+            host, port = self._ssh.reachable_address((ready.host, ready.port))
             probe = PortOpen(host, port, ready.timeout_s)
             while not probe.attempt():
                 if self._eof_event.is_set() or deadline.expired():
@@ -687,7 +689,7 @@ class SshProcess:
             f"exit code {code} (it was still running, so it was stopped); {ready.expectation()}", code)
 
     def spec_text(self) -> str:
-        return self.host.spec
+        return self._ssh.spec
 
     def _start_error(self, head: str, code: int | None) -> StartError:
         tail = self.log_tail(20)
