@@ -61,6 +61,7 @@ logger = logging.getLogger("compat.harness")
 REMOTE_EXEC = Path(__file__).resolve().parent / "remote_exec.py"
 PID_PREFIX = "COMPAT-REMOTE-PID "
 EXIT_PREFIX = "COMPAT-REMOTE-EXIT "
+REMOTE_EXIT_NOTE = "[compat.remote] exit "  # the wrapper's last line in the remote log
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _SPEC = re.compile(r"^ssh:(?:(?P<user>[^@\s:]+)@)?(?P<host>\[[^\]]+\]|[^@\s:\[\]]+)(?::(?P<port>\d+))?$")
 _CHANNEL_NOTE_CHARS = 300
@@ -448,6 +449,7 @@ class SshProcess:
         self._session_lost = threading.Event()  # never set: a timer between remote polls
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._remote_exit: int | None = None
+        self._exit_streamed = False  # False at the end: the session dropped before the process ended
         self._stopped_code: int | None = None
         self._finalized = False
         self._stop_lock = threading.Lock()
@@ -488,6 +490,7 @@ class SshProcess:
             return
         if line.startswith(EXIT_PREFIX) and line[len(EXIT_PREFIX):].lstrip("-").isdigit():
             self._remote_exit = int(line[len(EXIT_PREFIX):])
+            self._exit_streamed = True
             return
         matched = False
         if self._ready_probe is not None and not self._ready_event.is_set():
@@ -525,9 +528,26 @@ class SshProcess:
         self._eof_event.wait(2.0)  # the EXIT line may still be in the pipe
         if self._remote_exit is not None:
             return self._remote_exit
-        if self.pid and self._ssh.remote_alive(self.pid):
+        if not self.pid:
+            return self._carrier.poll()
+        if self._ssh.remote_alive(self.pid):
             return None  # the ssh session dropped, the remote process did not
+        # The session is gone, so the exit code comes from the remote log, where the wrapper
+        # writes it right after reaping the process (give it a moment to get there).
+        deadline = timing.Deadline(2.0)
+        while (code := self._remote_exit_from_log()) is None and not deadline.expired():
+            self._session_lost.wait(0.1)
+        if code is not None:
+            self._remote_exit = code
+            return code
         return self._carrier.poll()
+
+    def _remote_exit_from_log(self) -> int | None:
+        with contextlib.suppress(HostError, HarnessError):
+            for line in reversed(self._ssh.remote_tail(self.remote_log, 5).splitlines()):
+                if line.startswith(REMOTE_EXIT_NOTE) and line[len(REMOTE_EXIT_NOTE):].lstrip("-").isdigit():
+                    return int(line[len(REMOTE_EXIT_NOTE):])
+        return None
 
     def wait(self, timeout_s: float) -> int | None:
         """The exit code once the remote process ended, or None after ``timeout_s``."""
@@ -591,7 +611,7 @@ class SshProcess:
             self._carrier.signal_group(signal.SIGKILL)
             self._carrier.wait(2.0)
         self._reader.join(timeout=2.0)
-        if self.command.control or self._remote_exit is None:
+        if self.command.control or not self._exit_streamed:
             # stderr of a control process (and whatever a dropped session missed) is only remote.
             with contextlib.suppress(HostError, HarnessError):
                 text = self._ssh.remote_tail(self.remote_log, 2000)

@@ -252,3 +252,21 @@ def test_latency_basis_is_honest_about_clocks() -> None:
     assert not basis.one_way and basis.label == "round-trip"
     assert "ssh:ci@10.0.0.7:22" in basis.reason and "do not share a clock" in basis.reason
     assert not latency_basis(far, netns).one_way
+
+
+@needs_sshd
+def test_dropped_session_keeps_the_remote_process_and_stop_uses_its_pid(ssh_host: SshHost, tmp_path: Path) -> None:
+    """Kill the local ssh client: the remote process lives on, and stop() still ends it by remote pid."""
+    process = ssh_host.start(Command(("python3", str(HELPERS / "serves.py")), name="serves"),
+                             ReadyLine.named("SERVER"), tmp_path)
+    try:
+        process._carrier.signal_group(signal.SIGKILL)  # the session drops, as on a network failure
+        assert process._carrier.wait(5.0) is not None
+        assert process.poll() is None  # asked the remote: still running
+        assert psutil.Process(process.pid).is_running()
+    finally:
+        code = process.stop(grace_s=2.0)
+    assert code == 0  # serves.py exits 0 on SIGINT; the code came from the remote log
+    log = process.log_path.read_text()
+    assert "stop: exited with code 0 after SIGINT" in log and "--- remote log" in log
+    assert "interrupted, shutting down cleanly" in log
