@@ -93,7 +93,7 @@ def _window(args: argparse.Namespace, results: RunResults) -> SupportWindow | No
 def _gate_input(args: argparse.Namespace) -> RunResults:
     if args.results:
         return _results(args.results)
-    with open_store(args.store) as store:
+    with open_store(args.store, create=False) as store:
         run_id = args.run if args.run is not None else next(iter(r.run_id for r in store.runs(limit=1)), None)
         if run_id is None:
             raise ReportError(f"results store {store.where} holds no run; pass --results or record a run first")
@@ -116,7 +116,7 @@ def _lookup(args: argparse.Namespace, stack: contextlib.ExitStack) -> Lookup:
             return None if found is None else (f"file {found[0].path.name}", found[1])
 
         return from_files
-    store = stack.enter_context(open_store(args.store))
+    store = stack.enter_context(open_store(args.store, create=False))
 
     def from_store(client: str, gateway: str, venue: str | None) -> tuple[str, list[CellResult]] | None:
         found = store.latest_for_pair(client, gateway, venue)
@@ -211,7 +211,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
         for stored in list_runs(args.history):
             print(f"{stored.timestamp}  {stored.git_sha}  {stored.path.name}")
         return 0
-    with open_store(args.store) as store:
+    with open_store(args.store, create=False) as store:
         if args.action == "list":
             for run in store.runs(limit=args.limit):
                 print(
@@ -241,7 +241,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_durations(args: argparse.Namespace) -> int:
-    with open_store(args.store) as store:
+    with open_store(args.store, create=False) as store:
         durations = store.durations(last_runs=args.last)
     text = json.dumps(durations, indent=2, sort_keys=True) + "\n"
     if args.output is None:

@@ -522,20 +522,24 @@ def _point(row: tuple[Any, ...]) -> HistoryPoint:
     )  # fmt: skip
 
 
-def open_store(url_or_path: str | Path | None = None) -> ResultsStore:
+def open_store(url_or_path: str | Path | None = None, *, create: bool = True) -> ResultsStore:
     """``None``/``""``: ``.compat/results.db``; ``postgresql://…`` or ``postgres://…``: a shared
-    PostgreSQL database; ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or a plain path: SQLite."""
-    if url_or_path is None or str(url_or_path) == "":
-        return ResultsStore(_Sqlite(DEFAULT_STORE), postgres=False)
-    text = str(url_or_path)
+    PostgreSQL database; ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or a plain path: SQLite.
+    ``create=False`` (for commands that only read) refuses a SQLite file that does not exist."""
+    text = str(url_or_path or "") or str(DEFAULT_STORE)
     if text.startswith(("postgresql://", "postgres://")):
         return ResultsStore(_Postgres(text), postgres=True)
     if "://" in text and not text.startswith("sqlite:"):
         raise ReportError(
             f"results store {redact(text)}: unknown scheme; use a path (SQLite), sqlite:PATH or postgresql://..."
         )
-    path = text.removeprefix("sqlite://") if text.startswith("sqlite://") else text.removeprefix("sqlite:")
-    return ResultsStore(_Sqlite(Path(path)), postgres=False)
+    path = Path(text.removeprefix("sqlite://") if text.startswith("sqlite://") else text.removeprefix("sqlite:"))
+    if not create and not path.is_file():
+        raise ReportError(
+            f"no results store at {path}: runs are recorded there by `pytest -m compat` (--compat-store) "
+            "or `compat history add`; pass --store to read another one"
+        )
+    return ResultsStore(_Sqlite(path), postgres=False)
 
 
 def record_run(

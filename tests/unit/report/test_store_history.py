@@ -82,6 +82,9 @@ def test_history_cli_shows_flips_since_release_and_flake_rates(
     lit: Literals, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "r.db")
+    assert main(["history", "--store", db]) == 1
+    assert f"no results store at {db}: runs are recorded there by `pytest -m compat`" in capsys.readouterr().err
+    open_store(db).close()
     assert main(["history", "--store", db]) == 0
     assert "holds no run yet" in capsys.readouterr().out
     with open_store(db) as store:
