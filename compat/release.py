@@ -31,6 +31,7 @@ from compat.errors import ReleaseError
 from compat.harness.command import Command, run
 
 YANKED_FILE = "yanked.json"
+_BUILD_LEFTOVERS = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache")
 BUILD_TIMEOUT_S = 300.0
 
 # Builds the wheel of SOURCE_DIR into OUT_DIR; injectable so the refusal logic is unit-testable.
@@ -55,9 +56,7 @@ def read_project(source_dir: Path) -> Project:
         project = data["project"]
         return Project(name=str(project["name"]), version=str(project["version"]))
     except FileNotFoundError:
-        raise ReleaseError(
-            f"{pyproject} not found: SOURCE_DIR must be a product with a pyproject.toml"
-        ) from None
+        raise ReleaseError(f"{pyproject} not found: SOURCE_DIR must be a product with a pyproject.toml") from None
     except (KeyError, tomllib.TOMLDecodeError) as exc:
         raise ReleaseError(f"{pyproject}: cannot read [project] name and version ({exc})") from None
 
@@ -95,8 +94,7 @@ def uv_build_wheel(source_dir: Path, out_dir: Path) -> None:
     outcome = run(command, timeout_s=BUILD_TIMEOUT_S)
     if outcome.returncode != 0:
         raise ReleaseError(
-            f"uv build of {source_dir} failed with exit code {outcome.returncode}:\n"
-            f"{outcome.stderr.strip()[-2000:]}"
+            f"uv build of {source_dir} failed with exit code {outcome.returncode}:\n{outcome.stderr.strip()[-2000:]}"
         )
 
 
@@ -116,12 +114,20 @@ def release(
             f"immutable: bump the version in {source_dir / 'pyproject.toml'} and release again"
         )
     with tempfile.TemporaryDirectory(prefix="compat-release-") as tmp:
-        builder(source_dir, Path(tmp))
-        built = sorted(Path(tmp).glob("*.whl"))
+        # Build from a clean copy: a stale build/ or *.egg-info left in the source tree by an
+        # earlier build can carry modules the release no longer has into its wheel.
+        clean = Path(tmp) / "src"
+        shutil.copytree(source_dir, clean, ignore=_BUILD_LEFTOVERS)
+        out = Path(tmp) / "out"
+        out.mkdir()
+        try:
+            builder(clean, out)
+        except ReleaseError as exc:
+            raise ReleaseError(f"building {source_dir} (from a clean copy): {exc}") from None
+        built = sorted(out.glob("*.whl"))
         if len(built) != 1 or not built[0].name.startswith(project.wheel_stem + "-"):
             raise ReleaseError(
-                f"expected one wheel named {project.wheel_stem}-*.whl from {source_dir}, got "
-                f"{[p.name for p in built]}"
+                f"expected one wheel named {project.wheel_stem}-*.whl from {source_dir}, got {[p.name for p in built]}"
             )
         wheelhouse.mkdir(parents=True, exist_ok=True)
         target = wheelhouse / built[0].name
@@ -173,9 +179,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"yanked {args.yank}: {args.reason}")
         return 0
     if not args.source_dir:
-        raise ReleaseError(
-            "nothing to do: give SOURCE_DIR to release, or --yank WHEEL_FILENAME --reason TEXT"
-        )
+        raise ReleaseError("nothing to do: give SOURCE_DIR to release, or --yank WHEEL_FILENAME --reason TEXT")
     notes = args.notes or ""
     if args.notes_file:
         notes = Path(args.notes_file).read_text(encoding="utf-8")
