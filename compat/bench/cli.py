@@ -184,6 +184,10 @@ def _print_point(point: Any, floor: Any) -> None:
     for metric in point.histograms:
         print(render_text(point, floor, metric))
     _print_rates(point)
+    cpu = point.extra.get("cpu_us_per_order") or {}
+    if cpu:
+        print(f"  {'':<{len(point.label)}}  CPU per order (us): " +
+              ", ".join(f"{role} {value:.0f}" for role, value in cpu.items()))
     count = point.percentiles().count
     if count < MIN_SAMPLES_FOR_P999:
         print(f"  {'':<{len(point.label)}}  note: {count} samples; p99.9 rests on {count // 1000} sample(s) "

@@ -21,6 +21,7 @@ from typing import Any
 
 import compat
 from compat import timing
+from compat.bench.cpu import CpuMeter
 from compat.bench.loadpoint import LoadPoint, from_driver_results
 from compat.driver import DRIVER_SCRIPT
 from compat.driver.handle import DriverHandle
@@ -55,6 +56,7 @@ def run_drivers(
     sessions: Mapping[str, list[str]],
     stall: Stall | None = None,
     stall_target: Process | None = None,
+    path_pids: Mapping[str, int] | None = None,
 ) -> tuple[LoadPoint, StallRecord | None]:
     """Run ``plan`` (its ``rate`` is the total) split evenly over ``handles``, concurrently.
 
@@ -67,6 +69,9 @@ def run_drivers(
     timeout_s = float(plan.get("warmup_s", 1.0)) + float(plan["duration_s"]) + \
         float(plan.get("drain_timeout_s", 5.0)) + 30.0
     record: StallRecord | None = None
+    pids = dict(path_pids or {})
+    pids.update({name: pid for name, handle in handles.items() if (pid := _pid_of(handle)) is not None})
+    meter = CpuMeter(pids).start()
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="bench-driver") as pool:
         futures: list[Future[dict[str, Any]]] = [
             pool.submit(_call_plan, handle, per_driver, sessions[name], timeout_s)
@@ -77,12 +82,19 @@ def run_drivers(
                 raise HarnessError("a stall was requested but no process to stop was given")
             record = _inject_stall(stall, stall_target, futures)
         results = [future.result() for future in futures]
-    return from_driver_results(label, results), record
+    point = from_driver_results(label, results)
+    point.extra["cpu_us_per_order"] = meter.per_order(point.counts.get("sent", 0))
+    return point, record
+
+
+def _pid_of(handle: DriverHandle) -> int | None:
+    pid = getattr(handle.channel, "pid", None)
+    return pid if isinstance(pid, int) else None
 
 
 def _call_plan(handle: DriverHandle, plan: Mapping[str, Any], sessions: list[str],
                timeout_s: float) -> dict[str, Any]:
-    return handle.call("run_load_plan", timeout_s=timeout_s, session=sessions[0], plan=dict(plan),
+    return handle.call("run_load_plan", host_timeout_s=timeout_s, session=sessions[0], plan=dict(plan),
                        sessions=sessions)
 
 
@@ -151,7 +163,7 @@ class FloorRig:
             handle = self._start_driver(name)
             names = [f"s{k}" for k in range(1, self.connections + 1)]
             for session in names:
-                handle.call("connect", timeout_s=self.start_timeout_s, session=session,
+                handle.call("connect", host_timeout_s=self.start_timeout_s, session=session,
                             host=self.relay_address[0], port=self.relay_address[1],
                             payload_size=self.payload_size)
             self.handles[name] = handle
@@ -160,8 +172,9 @@ class FloorRig:
     def run(self, plan: Mapping[str, Any],
             stall: Stall | None = None) -> tuple[LoadPoint, StallRecord | None]:
         """One floor load point; with ``stall``, the relay is SIGSTOPped mid-run."""
+        path = {role: p.pid for role, p in (("relay", self.relay), ("echo", self.echo)) if p is not None}
         return run_drivers("floor", self.handles, plan, sessions=self.sessions, stall=stall,
-                           stall_target=self.relay)
+                           stall_target=self.relay, path_pids=path)
 
     # -- internals -------------------------------------------------------------------------
 

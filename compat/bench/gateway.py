@@ -100,7 +100,7 @@ class GatewayLoad:
 
         def logon(name: str) -> None:
             for session, username in plan[name]:
-                self.handles[name].call("connect", timeout_s=self.start_timeout_s, session=session, host=host,
+                self.handles[name].call("connect", host_timeout_s=self.start_timeout_s, session=session, host=host,
                                         port=port, username=username, password=self.password)
 
         # One thread per driver: logons of different drivers overlap (each handle is used by one thread).
@@ -110,7 +110,7 @@ class GatewayLoad:
         if self.order:
             return self
         first = next(iter(self.handles.values()))
-        listed = list(first.call("instruments", timeout_s=self.start_timeout_s, session="s1")
+        listed = list(first.call("instruments", host_timeout_s=self.start_timeout_s, session="s1")
                       .get("instruments", []))
         if self.symbol is not None:
             listed = [i for i in listed if i.get("symbol") == self.symbol]
@@ -124,8 +124,10 @@ class GatewayLoad:
         full = dict(plan)
         full["order"] = {**self.order, "client_order_id_prefix": f"b{self._runs}"}
         try:
+            path = {role: p.pid for role, p in (("gateway", self.stack.gateway),
+                                                 ("exchange", self.stack.exchange)) if p is not None}
             return run_drivers(label, self.handles, full, sessions=self.sessions, stall=stall,
-                               stall_target=self.stack.gateway)
+                               stall_target=self.stack.gateway, path_pids=path)
         except OperationUnsupported as exc:
             adapter = self.stack.matrix.products["client"].adapter
             raise UnsupportedLoadPlan(
