@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--sweep", type=_rates, default=(), help="rates to step through, e.g. 1000,2000,4000")
     parser.add_argument("--slo-ms", type=float, default=5.0, help="p99 SLO for the sweep knee (ms)")
     parser.add_argument("--spin-us", type=float, default=None, help="spin window before each send (us)")
-    parser.add_argument("--host", default="local", help="host spec for every process (default local)")
+    parser.add_argument("--host", default="local",
+                        help="host spec of the floor-only rig (default local; gateway mode uses matrix.yaml hosts)")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="results store directory")
     parser.add_argument("--no-plots", action="store_true", help="skip the matplotlib PNGs")
     parser.add_argument("--matrix", type=Path, default=Path("matrix.yaml"), help="matrix file (gateway mode)")
