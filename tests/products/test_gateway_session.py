@@ -103,6 +103,7 @@ def test_resume_replays_what_was_missed_once_with_contiguous_seq(gateway: Gatewa
         await buyer.reconnect()
         await buyer.heartbeat()
         assert [ev for ev in buyer.drain_events() if ev.kind == "fill"] == []
+        await buyer.cancel_order("R1")  # leave the shared exchange book as found
         await buyer.logout()
         await seller.logout()
 
@@ -245,5 +246,36 @@ def test_v3_sessions_get_trade_reports_and_fill_liquidity(gateway: GatewayFactor
         assert (maker_fill.liquidity, taker_fill.liquidity) == ("MAKER", "TAKER")
         for client in (maker, taker, watcher):
             await client.logout()
+
+    run(scenario())
+
+
+def test_a_new_client_process_resumes_from_the_session_store(gateway: GatewayFactory, tmp_path: Path) -> None:
+    from refclient import FileSessionStore
+
+    gw = gateway()
+    addr = gw.addrs["client"]
+    store = FileSessionStore(tmp_path / "session.json")
+
+    async def scenario() -> None:
+        first = await GatewayClient.connect(*addr, username="p1", session_store=store)
+        await first.insert_order("XYZ", Side.BUY, qty=2, price=Decimal("4.125"), client_order_id="S1")
+        await _events_until(first, "accepted")
+        await first.drop()  # the process "dies"; only the store survives
+        seller = await GatewayClient.connect(*addr, username="p2")
+        await seller.insert_order("XYZ", Side.SELL, qty=2, price=Decimal("4.125"))
+        await _events_until(seller, "fill")
+        second = await GatewayClient.connect(*addr, username="p1", session_store=store)
+        assert second.session_id == first.session_id
+        fill = next(ev for ev in await _events_until(second, "fill") if ev.kind == "fill")
+        assert (fill.client_order_id, fill.poss_dup, fill.seq) == ("S1", True, 2)
+        await second.logout()
+        await seller.logout()
+        # A store naming a session the gateway never had: a new session, said so.
+        store.save({"username": "p3", "session_id": "nope", "last_seq": 7})
+        third = await GatewayClient.connect(*addr, username="p3", session_store=store)
+        assert third.session_id != "nope" and third.last_seq == 0
+        assert any(ev.kind == "session_new" for ev in third.drain_events())
+        await third.logout()
 
     run(scenario())

@@ -22,11 +22,14 @@ import asyncio
 import contextlib
 import enum
 import itertools
+import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from refclient import __version__
@@ -122,6 +125,25 @@ class Event:
     aggressor_side: str = ""  # public trades (kind "trade"): BUY or SELL
 
 
+class FileSessionStore:
+    """Keeps (username, session_id, last_seq) in a JSON file so another process can resume."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
 @dataclass(frozen=True)
 class ResumeResult:
     resumed: bool
@@ -200,6 +222,7 @@ class GatewayClient:
         self._books: dict[str, LocalBook] = {}
         self._unknown_types: set[int] = set()
         self.wire_hook: WireHook | None = None  # called with (direction, type name, fields)
+        self._store: FileSessionStore | None = None
 
     # ------------------------------------------------------------------ connect
     @classmethod
@@ -213,8 +236,14 @@ class GatewayClient:
         client_name: str = "refclient",
         heartbeat_ms: int = 0,
         timeout: float = 10.0,
+        session_store: FileSessionStore | None = None,
     ) -> GatewayClient:
-        """Connect and log on; raises ProtocolVersionError when no common version exists."""
+        """Connect and log on; raises ProtocolVersionError when no common version exists.
+
+        With a ``session_store`` holding this user's session (from an earlier process), the
+        logon resumes it from the stored seq + 1; if the gateway no longer knows it, a new
+        session is opened instead (a ``session_new`` event says so).
+        """
         logon = {
             "username": username,
             "password": password,
@@ -224,11 +253,31 @@ class GatewayClient:
             "timeout": timeout,
         }
         client = cls(host, port, logon)
-        await client._open()
-        resp = await client._logon(resume_from_seq=0)
+        client._store = session_store
+        stored = session_store.load() if session_store is not None else None
+        resp = None
+        if stored and stored.get("username") == username and stored.get("session_id"):
+            client.session_id = str(stored["session_id"])
+            client.last_seq = int(stored.get("last_seq", 0))
+            await client._open()
+            try:
+                resp = await client._logon(resume_from_seq=client.last_seq + 1)
+            except SessionLost:
+                client.session_id, client.last_seq, resp = "", 0, None
+                client._events.put_nowait(Event(kind="session_new", reason="stored session unknown to the gateway"))
+        if resp is None:
+            await client._open()
+            resp = await client._logon(resume_from_seq=0)
         client._accept_logon(resp)
+        client._persist()
         await client.instruments()
         return client
+
+    def _persist(self) -> None:
+        if self._store is not None and self.session_id:
+            self._store.save(
+                {"username": self._logon_args["username"], "session_id": self.session_id, "last_seq": self.last_seq}
+            )
 
     async def _open(self) -> None:
         timeout = self._logon_args["timeout"]
@@ -408,6 +457,8 @@ class GatewayClient:
                 if msg.seq <= self.last_seq:
                     return  # a poss-dup replay of something already delivered
                 self.last_seq = msg.seq
+                if self._store is not None:
+                    self._persist()
             ev = self._event(msg, payload)
             if ev.client_order_id and msg.order_id:
                 self._coid_by_oid.setdefault(msg.order_id, ev.client_order_id)
