@@ -14,6 +14,7 @@ import pytest
 
 from compat.bench.gateway import GatewayLoad
 from compat.scenario import Scenario
+from compat.verdicts import DETAILS
 
 pytestmark = pytest.mark.bench
 
@@ -39,7 +40,7 @@ def _users_and_limit(compat: Scenario) -> tuple[list[str], str, float]:
     return [user for user, _ in wanted], (passwords.pop() if passwords else ""), limit
 
 
-def test_order_ack_latency(compat: Scenario) -> None:
+def test_order_ack_latency(compat: Scenario, request: pytest.FixtureRequest) -> None:
     users, password, per_session_limit = _users_and_limit(compat)
     rate = 0.5 * per_session_limit * DRIVERS * SESSIONS_PER_DRIVER
     load = GatewayLoad(compat.stack, drivers=DRIVERS, connections=SESSIONS_PER_DRIVER, usernames=users,
@@ -47,9 +48,13 @@ def test_order_ack_latency(compat: Scenario) -> None:
     point, _ = load.run({"rate": rate, "duration_s": DURATION_S, "warmup_s": WARMUP_S},
                         label=f"cell {compat.cell_id}")
     pct = point.percentiles()
-    compat.record("latency_us", {key: value / 1000 for key, value in pct.as_dict().items() if key != "count"})
-    compat.record("latency_samples", pct.count)
-    compat.record("achieved_rate", round(point.achieved_rate, 1))
-    compat.record("target_rate", point.target_rate)
-    compat.record("harness_overhead_ns", round(point.overhead_ns_mean))
+    bench = {
+        "order_ack_us": {key: round(value / 1000, 1) for key, value in pct.as_dict().items() if key != "count"},
+        "samples": pct.count, "valid": point.valid, "invalid_reasons": point.invalid_reasons,
+        "target_rate": point.target_rate, "achieved_rate": round(point.achieved_rate, 1),
+        "sessions": DRIVERS * SESSIONS_PER_DRIVER, "harness_overhead_ns": round(point.overhead_ns_mean),
+    }
+    compat.record("latency", bench)
+    # The cell's "bench" entry of the matrix report (JSON, HTML grid), next to its verdicts.
+    request.node.user_properties.append((DETAILS, json.dumps({"bench": bench})))
     assert point.valid, f"the latency run is void: {point.invalid_reasons}"
