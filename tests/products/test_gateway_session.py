@@ -279,3 +279,65 @@ def test_a_new_client_process_resumes_from_the_session_store(gateway: GatewayFac
         await third.logout()
 
     run(scenario())
+
+
+def test_risk_checks_reject_with_their_own_code_and_reason(gateway: GatewayFactory) -> None:
+    risk = {"max_order_qty": 100, "max_notional": "1000", "max_outstanding_qty": 150, "price_collar_ticks": 50}
+    gw = gateway(auth={"risk": risk})
+
+    async def scenario() -> None:
+        c = await GatewayClient.connect(*gw.addrs["client"], username="risky")
+        from refclient import OrderRejected
+
+        async def code_of(qty: int, price: str) -> tuple[str, str]:
+            with pytest.raises(OrderRejected) as err:
+                await c.insert_order("FLT", Side.BUY, qty=qty, price=Decimal(price))
+            return err.value.code, err.value.text
+
+        code, text = await code_of(101, "1.0")
+        assert code == "RISK_MAX_QUANTITY" and "100" in text
+        code, text = await code_of(100, "10.1")
+        assert code == "RISK_NOTIONAL" and "1000" in text
+        await c.insert_order("FLT", Side.BUY, qty=100, price=Decimal("1.0"), client_order_id="o1")
+        code, text = await code_of(60, "1.0")
+        assert code == "RISK_OUTSTANDING_QUANTITY" and "150" in text
+        # A trade at 1.0 (10 ticks) arms the collar: 50 ticks either side.
+        await c.insert_order("FLT", Side.SELL, qty=1, price=Decimal("1.0"))
+        await _events_until(c, "fill")
+        code, text = await code_of(1, "6.1")
+        assert code == "RISK_PRICE_COLLAR" and "collar is 50" in text
+        await c.mass_cancel("FLT")
+        await c.logout()
+
+    run(scenario())
+
+
+def test_silence_beyond_twice_the_heartbeat_ends_the_session_with_a_reason(gateway: GatewayFactory) -> None:
+    gw = gateway()
+
+    async def scenario() -> None:
+        from refclient import refgw_pb2 as pb
+
+        reader, writer = await asyncio.open_connection(*gw.addrs["client"])
+        logon = pb.LogonRequest(request_id=1, username="quiet", protocol_min=2, protocol_max=3, heartbeat_ms=100)
+        body = logon.SerializeToString()
+        writer.write(struct.pack(">II", len(body) + 4, pb.LOGON_REQUEST) + body)
+        await writer.drain()
+        types = []
+        reason = ""
+        while True:  # the gateway closes the connection after its Logout
+            head = await reader.read(8)
+            if len(head) < 8:
+                break
+            length, msg_type = struct.unpack(">II", head)
+            payload = await reader.readexactly(length - 4)
+            types.append(msg_type)
+            if msg_type == pb.LOGOUT:
+                logout = pb.Logout()
+                logout.ParseFromString(payload)
+                reason = logout.reason
+        assert types == [pb.LOGON_RESPONSE, pb.LOGOUT]
+        assert reason.startswith("heartbeat timeout"), reason
+        writer.close()
+
+    run(scenario())

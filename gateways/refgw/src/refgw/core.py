@@ -108,6 +108,9 @@ class Gateway:
         self.by_venue_coid: dict[str, GwOrder] = {}
         self.outstanding: dict[str, int] = {}  # username -> sum of leaves of live orders
         self.books: dict[str, Book] = {}
+        # Last trade price per symbol, from this member's fills and from subscribed trade prints
+        # (the price collar's reference; before 3.1 only subscribed symbols had one).
+        self.last_trade: dict[str, int] = {}
         self.subscribers: dict[str, set[Session]] = {}
         self.sessions: set[Session] = set()  # live connections
         venue.on_order = self.on_venue_order
@@ -241,8 +244,7 @@ class Gateway:
                 "RISK_OUTSTANDING_QUANTITY",
                 f"outstanding quantity would be {outstanding}, above the limit {lim.max_outstanding_qty}",
             )
-        book = self.books.get(instr.symbol)
-        last = book.last_trade_ticks if book is not None else 0
+        last = self.last_trade.get(instr.symbol, 0)
         if lim.price_collar_ticks and not market and last and abs(price_ticks - last) > lim.price_collar_ticks:
             raise Reject(
                 "RISK_PRICE_COLLAR",
@@ -401,6 +403,7 @@ class Gateway:
             order.exch_order_id = ev.exch_order_id
             order.state = "OPEN"
         elif kind == "fill":
+            self.last_trade[order.symbol] = ev.last_price_ticks
             self.outstanding[order.username] = self.outstanding.get(order.username, 0) - ev.last_qty
             order.leaves_qty = ev.leaves_qty
             order.cum_qty = ev.cum_qty
@@ -448,6 +451,8 @@ class Gateway:
         if book is None:
             book = self.books[ev.symbol] = Book(ev.symbol)
         book.apply(ev)
+        if ev.trades:
+            self.last_trade[ev.symbol] = ev.trades[-1][1]
         for session in self.subscribers.get(ev.symbol, ()):
             session.book_event(book, ev)
 
