@@ -30,33 +30,43 @@ OBX_VENDORED = GW / "proto" / "obx.proto"
 OBX_UPSTREAM = ROOT / "compat" / "exchange" / "proto" / "obx.proto"
 
 
-def _protoc(proto: Path, workdir: Path) -> tuple[bytes, bytes]:
-    """Compile one proto; returns (python module source, serialized FileDescriptorSet)."""
+def _protoc(proto: Path, workdir: Path) -> tuple[bytes, bytes, bytes]:
+    """Compile one proto; returns (python module, its .pyi stub, serialized FileDescriptorSet)."""
     desc = workdir / "out.desc"
     cmd = [
-        sys.executable, "-m", "grpc_tools.protoc", f"-I{proto.parent}",
-        f"--python_out={workdir}", f"--descriptor_set_out={desc}", "--include_source_info",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{proto.parent}",
+        f"--python_out={workdir}",
+        f"--pyi_out={workdir}",
+        f"--descriptor_set_out={desc}",
+        "--include_source_info",
         proto.name,
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"protoc failed for {proto}:\n{done.stderr}")
     module = workdir / (proto.stem + "_pb2.py")
-    return module.read_bytes(), desc.read_bytes()
+    return module.read_bytes(), module.with_suffix(".pyi").read_bytes(), desc.read_bytes()
 
 
 def _targets() -> dict[Path, bytes]:
     outputs: dict[Path, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        module, desc = _protoc(PROTO, Path(tmp))
-        outputs[GW / "src" / "refgw" / "refgw_pb2.py"] = module
-        outputs[GW / "src" / "refgw" / "refgw.desc"] = desc
-        outputs[CLIENT / "src" / "refclient" / "refgw_pb2.py"] = module
-        outputs[CLIENT / "src" / "refclient" / "refclient.desc"] = desc
+        module, stub, desc = _protoc(PROTO, Path(tmp))
+        for package, desc_name in (
+            (GW / "src" / "refgw", "refgw.desc"),
+            (CLIENT / "src" / "refclient", "refclient.desc"),
+        ):
+            outputs[package / "refgw_pb2.py"] = module
+            outputs[package / "refgw_pb2.pyi"] = stub
+            outputs[package / desc_name] = desc
     if OBX_VENDORED.exists():
         with tempfile.TemporaryDirectory() as tmp:
-            module, _ = _protoc(OBX_VENDORED, Path(tmp))
+            module, stub, _ = _protoc(OBX_VENDORED, Path(tmp))
             outputs[GW / "src" / "refgw" / "venues" / "obx_pb2.py"] = module
+            outputs[GW / "src" / "refgw" / "venues" / "obx_pb2.pyi"] = stub
     return outputs
 
 
