@@ -4,6 +4,7 @@
     compat bench --sweep 1000,2000,4000 --slo-ms 5     ... plus a rate sweep and its knee
     compat bench --compare gateway=2.0.0,HEAD  A/B, interleaved rounds, bootstrap CI
     compat bench --floor-only                  floor + instrument self-test only (no matrix)
+    compat bench --floor-only --quick          the CI smoke: validity only, a few seconds
     compat bench history --store .compat/bench  change points over stored runs
 
 Exit codes: 0 a valid result; 1 an error; 3 the result is void (rate short, loss, or the
@@ -50,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--compare", default=None, metavar="gateway=A,B",
                         help="A/B two gateway versions (HEAD = the candidate)")
     parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per side")
+    parser.add_argument("--quick", action="store_true",
+                        help="CI-sized: 2 s per point, 0.5 s warm-up (validity only; p99.9 is thin)")
     parser.add_argument("--scale", action="store_true",
                         help="also the scale point: 200 sessions over 4 drivers, 16,000 instruments")
     parser.set_defaults(func=_run)
@@ -83,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
     versions = _compare_versions(args.compare) if args.compare else None
     if versions is not None and args.floor_only:
         raise ConfigError("--compare and --floor-only exclude each other")
+    if args.quick:
+        args.duration, args.warmup = 2.0, 0.5
     settings = BenchSettings(rate=args.rate, duration_s=args.duration, warmup_s=args.warmup,
                              drivers=args.drivers, connections=args.connections, stall_ms=args.stall_ms,
                              sweep=args.sweep, slo_p99_ms=args.slo_ms, host=args.host, spin_us=args.spin_us,
