@@ -55,7 +55,7 @@ def gateway_address(stack: Stack) -> tuple[str, int]:
     return stack.hosts["gateway"].reachable_address(addresses["client"])
 
 
-def resting_order(instruments: list[Mapping[str, Any]]) -> dict[str, Any]:
+def resting_order(instruments: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A BUY limit far below any market (100 ticks): acked by the exchange, never filled."""
     for instrument in instruments:
         if str(instrument.get("status", "OPEN")).upper() == "OPEN":
