@@ -373,7 +373,7 @@ class Engine:
                         keys.append(key)
                     else:
                         insort(keys, key)
-                level.orders.appendleft(order)
+                level.orders.append(order)
                 level.qty += qty
                 level.count += 1
                 mstate.live[order_id] = order
