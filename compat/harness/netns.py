@@ -299,6 +299,9 @@ class NetnsHost(LocalHost):
         A relay (a FaultProxy) on the root end of the link forwards to ``address``; one per
         target, kept until close(). ``relay(address)`` returns it for fault injection.
         """
+        self.setup()
+        if address[0] == self.address:
+            return address  # a server in this same namespace: reached directly
         return self.relay(address).address
 
     def relay(self, address: tuple[str, int]) -> FaultProxy:

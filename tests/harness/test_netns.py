@@ -183,6 +183,8 @@ def test_namespace_reaches_root_through_relay(netns: NetnsHost, tmp_path: Path) 
         target = listener.getsockname()
         host, port = netns.connect_address(target)
         assert host == netns.root_address
+        assert netns.connect_address(target) == (host, port)  # one relay per target, reused
+        assert netns.connect_address((netns.address, 5)) == (netns.address, 5)  # same namespace: direct
         client = netns.start(
             Command((sys.executable, "-c", "import socket,sys; s=socket.create_connection((sys.argv[1], "
                      "int(sys.argv[2])), 5); s.sendall(b'ping'); print('CLIENT READY x=0.0.0.0:1', flush=True); "
