@@ -31,6 +31,7 @@ are then checked strictly), ``ssh_config`` (``COMPAT_SSH_CONFIG``), ``remote_roo
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -176,6 +177,7 @@ class SshHost:
             except BaseException:
                 self._stop_master()
                 raise
+            atexit.register(self.close)  # a caller that never closes still leaves no master or remote process
             return self
 
     def _start_master(self) -> None:
