@@ -27,7 +27,7 @@ from compat.report.gate import (
     load_inventory,
 )
 from compat.report.history import flake_rates, flip_lines, git_head_sha, latest_for_pair, list_runs, store_run
-from compat.report.json_report import load_json, merge_files
+from compat.report.json_report import load_json
 from compat.report.markdown import render_markdown
 from compat.report.schema_diff import schema_diff
 from compat.report.schema_join import annotate_from_wheels
@@ -37,7 +37,11 @@ from compat.report.writer import write_reports, write_text_atomically
 
 
 def _results(paths: list[Path]) -> RunResults:
-    return load_json(paths[0]) if len(paths) == 1 else merge_files(paths)
+    """One results file, or several merged like shards (schema annotation rejoined, and a
+    --compat-shard set checked for completeness)."""
+    if len(paths) == 1:
+        return load_json(paths[0])
+    return merge_shards([load_json(p) for p in paths], names=[str(p) for p in paths])[0]
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

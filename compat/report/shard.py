@@ -122,10 +122,18 @@ def merge_shards(shards: Sequence[RunResults], names: Sequence[str] | None = Non
     """Merge shard reports (``compat.report.merge``) after checking they are one complete,
     consistently planned set. Returns the merged results (``meta.shards`` summarises the set)
     and notes worth printing. Shards without ``meta.shard`` are merged as they are."""
+    from compat.report.schema_notes import META_KEY as SCHEMA_META
+
     labels = list(names) if names is not None else [f"shard {i + 1}" for i in range(len(shards))]
     records = [(label, s.meta.get(SHARD_META)) for s, label in zip(shards, labels, strict=True)]
-    stripped = [replace(s, meta={k: v for k, v in s.meta.items() if k != SHARD_META}) for s in shards]
+    schemas = [s.meta[SCHEMA_META] for s in shards if isinstance(s.meta.get(SCHEMA_META), Mapping)]
+    # meta.schema is derived per shard from that shard's cells, so shards disagree on it by
+    # construction: it is rebuilt below over the merged cells, from the diffs the shards carry
+    own = (SHARD_META, SCHEMA_META)
+    stripped = [replace(s, meta={k: v for k, v in s.meta.items() if k not in own}) for s in shards]
     merged = merge(stripped, names=labels)
+    if schemas:
+        merged = _rejoin_schema(merged, schemas)
     planned = [(label, r) for label, r in records if isinstance(r, Mapping)]
     if not planned:
         return merged, []
@@ -166,3 +174,29 @@ def merge_shards(shards: Sequence[RunResults], names: Sequence[str] | None = Non
         )
     summary = {"count": count, "basis": first["basis"], "cells_total": total}
     return replace(merged, meta={**merged.meta, "shards": summary}), notes
+
+
+def _rejoin_schema(merged: RunResults, blocks: Sequence[Mapping[str, Any]]) -> RunResults:
+    """``meta.schema`` as one full run would have computed it: the shards' per-pair schema
+    diffs (the same wheels give the same diff), joined again to the merged verdicts."""
+    from compat.report.errors import SchemaDiffError
+    from compat.report.schema_diff import SchemaChange, SchemaDiff
+    from compat.report.schema_join import annotate
+
+    diffs: dict[tuple[str, str], SchemaDiff] = {}
+    unreadable: dict[tuple[str, str], str] = {}
+    for block in blocks:
+        for pair in block.get("pairs", ()):
+            key = (str(pair["client_version"]), str(pair["gateway_version"]))
+            changes = tuple(SchemaChange(**change) for change in pair.get("changes", ()))
+            diffs.setdefault(key, SchemaDiff(str(pair.get("a", "")), str(pair.get("b", "")), changes))
+        for note in block.get("disagreements", ()):
+            if note.get("kind") == "unreadable":
+                unreadable.setdefault((str(note["client_version"]), str(note["gateway_version"])), str(note["detail"]))
+
+    def diff_for(client: str, gateway: str) -> SchemaDiff | None:
+        if (client, gateway) in unreadable:
+            raise SchemaDiffError(unreadable[(client, gateway)])
+        return diffs.get((client, gateway))
+
+    return annotate(merged, diff_for)

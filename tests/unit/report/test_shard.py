@@ -205,3 +205,28 @@ def test_cli_merge_writes_one_report_and_one_gate_decision(
 
     assert main(["merge", paths[0], paths[2], "--output", str(out)]) == 1
     assert "shard 2/3 missing from the merge" in capsys.readouterr().err
+
+
+def test_merge_rejoins_the_schema_annotation_over_the_merged_cells() -> None:
+    from compat.report.schema_diff import SchemaChange, SchemaDiff
+    from compat.report.schema_join import annotate
+
+    demo = demo_results(4, 4, ("obx", "tlx"))
+    # venue in the id, as Cell.id has it: a pair's obx and tlx cells can land in different shards
+    full = replace(demo, cells=tuple(replace(c, cell_id=f"{c.cell_id}--venue-{c.venue}") for c in demo.cells))
+    retyped = SchemaChange("field-retyped", True, "refproto.NewOrder.price (3)", "double → sint64")
+
+    def diff_for(client: str, gateway: str) -> SchemaDiff | None:
+        return SchemaDiff(f"c-{client}", f"g-{gateway}", (retyped,) if gateway == "1.3.0" else ())
+
+    durations = {c.cell_id: 1.0 + n % 5 for n, c in enumerate(full.cells)}
+    shards = [annotate(s, diff_for) for s in split(full, 3, durations)]
+    assert len({json.dumps(s.meta["schema"], sort_keys=True) for s in shards}) == 3  # each saw other cells
+    merged, _ = merge_shards(shards)
+    expected = annotate(full, diff_for).meta["schema"]
+
+    def canonical(block: dict[str, list[dict[str, object]]]) -> dict[str, list[str]]:
+        return {k: sorted(json.dumps(item, sort_keys=True) for item in v) for k, v in block.items()}
+
+    assert canonical(merged.meta["schema"]) == canonical(expected)
+    assert any(d["kind"] == "static-break-but-pass" for d in expected["disagreements"])
