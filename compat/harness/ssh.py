@@ -396,7 +396,7 @@ class SshHost:
                                           name="rm-runs", timeout_s=30.0)
             self._stop_master()
             self._mapper = None
-            if self._state_dir is not None:
+            if self._state_dir is not None and self._state_dir.is_dir():
                 for leftover in self._state_dir.iterdir():
                     with contextlib.suppress(OSError):
                         leftover.unlink()
