@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import sys
 import textwrap
 import threading
@@ -270,3 +272,14 @@ def test_dropped_session_keeps_the_remote_process_and_stop_uses_its_pid(ssh_host
     log = process.log_path.read_text()
     assert "stop: exited with code 0 after SIGINT" in log and "--- remote log" in log
     assert "interrupted, shutting down cleanly" in log
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="the ssh client is not installed")
+def test_unreachable_host_is_a_clear_host_error(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    host = SshHost(f"ssh:nobody@127.0.0.1:{port}", connect_timeout_s=2.0, known_hosts=str(tmp_path / "kh"))
+    with pytest.raises(HostError, match=rf"cannot reach host ssh:nobody@127.0.0.1:{port}.*ssh said:"):
+        host.connect()
+    host.close()
