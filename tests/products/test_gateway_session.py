@@ -341,3 +341,30 @@ def test_silence_beyond_twice_the_heartbeat_ends_the_session_with_a_reason(gatew
         writer.close()
 
     run(scenario())
+
+
+def test_losing_the_exchange_logs_clients_out_and_exits_3(tmp_path: Path) -> None:
+    import sys as _sys
+
+    from procs import GW_SRC, start
+
+    exchange = start([_sys.executable, "-m", "compat.exchange", "--venue", "obx"], "private exchange")
+    host, port = exchange.addrs["obx"]
+    gw = start(
+        [_sys.executable, "-m", "refgw", "--listen", "127.0.0.1:0", "--exchange", f"{host}:{port}", "--member", "LOSS"],
+        "gateway",
+        env={"PYTHONPATH": str(GW_SRC)},
+    )
+    try:
+
+        async def scenario() -> None:
+            client = await GatewayClient.connect(*gw.addrs["client"], username="u1")
+            exchange.stop()
+            ev = await _events_until(client, "session_lost", timeout=10.0)
+            assert "exchange connection lost" in ev[-1].reason
+
+        run(scenario())
+        assert gw.popen.wait(10.0) == 3
+    finally:
+        gw.stop()
+        exchange.stop()

@@ -5,8 +5,10 @@
           [--resend-window N]
 
 Prints exactly one line ``GATEWAY READY client=HOST:PORT`` once it is logged on to the
-exchange and listening. With ``--journal`` it resumes sessions, open orders and the venue
-cursor from the journal, or refuses to start with a clear reason. Without a journal (or with
+exchange and listening. Exit codes: 0 stopped by a signal, 2 could not start (reason on
+stderr), 3 the exchange connection was lost (sessions get a Logout naming it).
+With ``--journal`` it resumes sessions, open orders and the venue cursor from the journal,
+or refuses to start with a clear reason. Without a journal (or with
 an empty one) orders the member still has at the exchange are orphans: they are cancelled.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from refgw import __version__
+from refgw import refgw_pb2 as pb
 from refgw.config import ConfigError, load_config
 from refgw.core import Gateway
 from refgw.journal import Journal, JournalError
@@ -72,14 +75,17 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    gw.on_fatal = lambda reason: stop.set()
     await stop.wait()
     server.close()
+    reason = f"exchange connection lost: {gw.venue_lost}" if gw.venue_lost else "gateway stopping"
     for session in list(gw.sessions):
+        session.send(pb.LOGOUT, pb.Logout(reason=reason))
         session.close()
     await venue.close()
     if journal is not None:
         journal.close()
-    return 0
+    return 3 if gw.venue_lost else 0
 
 
 def main(argv: list[str] | None = None) -> int:

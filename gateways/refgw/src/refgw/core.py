@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,8 @@ class Gateway:
         self.resend_window = resend_window
         self.states: dict[str, SessionState] = {}
         self.cursor = 0  # newest venue member_seq processed
+        self.venue_lost: str | None = None
+        self.on_fatal: Callable[[str], None] | None = None
         self.config = config
         self.limits = config.limits
         self.boot = format(time.time_ns() // 1_000_000 % 36**6, "x")
@@ -462,10 +465,13 @@ class Gateway:
             for session in self.sessions:
                 if session.negotiated_version >= 3:  # a v3 message: never sent to v2 sessions
                     session.send(pb.INSTRUMENT_STATUS, msg)
-        elif notice.kind == "closed":
-            import sys
-
-            print(f"refgw: venue connection lost: {notice.text}", file=sys.stderr, flush=True)
+        elif notice.kind == "closed" and self.venue_lost is None:
+            # Without its venue the gateway cannot trade: stop (the journal keeps everything
+            # for a restart) rather than accept orders it cannot route.
+            self.venue_lost = notice.text
+            print(f"refgw: venue connection lost: {notice.text}; stopping", file=sys.stderr, flush=True)
+            if self.on_fatal is not None:
+                self.on_fatal(notice.text)
 
 
 def to_decimal(instr: InstrumentDef, ticks: int) -> Decimal:
