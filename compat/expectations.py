@@ -4,7 +4,9 @@ An expectation maps client and gateway version ranges, a venue glob and a scenar
 
 - ``incompatible``: the pair is known to break; the scenario still runs, a failure is an
   expected-fail and a pass is reported as *stale* (the expectation should go);
-- ``unsupported``: the pair is not meant to work together at all (verdict n/a).
+- ``unsupported``: the pair is not meant to work together at all (verdict n/a);
+- ``compatible``: an explicit exemption from a broader rule below it (e.g. the one scenario
+  that still passes in a pair refused at logon); the scenario is judged on its own.
 
 The first matching expectation wins, so put narrow rules before broad ones. An expectation
 past its ``expires`` date no longer matches: the cell is judged on its own again and the
@@ -23,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from compat.cell import Cell
 
-KINDS: tuple[str, ...] = ("incompatible", "unsupported")
+KINDS: tuple[str, ...] = ("incompatible", "unsupported", "compatible")
 
 
 @dataclass(frozen=True)

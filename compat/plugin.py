@@ -178,7 +178,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         plan = compat_plan(config)
         expectation = find_expectation(plan.matrix.expectations, cell, scenario_name(item))
         record = None
-        if expectation is not None:
+        if expectation is not None and expectation.kind != "compatible":
             record = {"kind": expectation.kind, "reason": expectation.reason, "ticket": expectation.ticket,
                       "expires": expectation.expires.isoformat() if expectation.expires else None,
                       "line": expectation.line}
