@@ -56,9 +56,7 @@ class _SocketClient:
     def _read(self, deadline: timing.Deadline, what: str) -> bytes:
         remaining = deadline.remaining()
         if remaining <= 0:
-            raise ExchangeClientError(
-                f"timed out after {deadline.timeout_s}s waiting for {what} from {self.address}"
-            )
+            raise ExchangeClientError(f"timed out after {deadline.timeout_s}s waiting for {what} from {self.address}")
         self.sock.settimeout(remaining)
         try:
             data = self.sock.recv(65536)
@@ -115,9 +113,7 @@ class ObxClient(_SocketClient):
             self.inbox.append(message)
             self.received.append(message)
 
-    def expect(
-        self, cls: type[M], where: Callable[[M], bool] | None = None, timeout_s: float | None = None
-    ) -> M:
+    def expect(self, cls: type[M], where: Callable[[M], bool] | None = None, timeout_s: float | None = None) -> M:
         """The first unread message of type ``cls`` (matching ``where``); earlier unread
         messages of other types stay in the inbox."""
         deadline = timing.Deadline(timeout_s or self.timeout_s)
@@ -127,6 +123,13 @@ class ObxClient(_SocketClient):
                     del self.inbox[index]
                     return message
             self._pump(deadline, cls.__name__)
+
+    def next_message(self, timeout_s: float | None = None) -> Message:
+        """The next unread message, whatever its type."""
+        deadline = timing.Deadline(timeout_s or self.timeout_s)
+        while not self.inbox:
+            self._pump(deadline, "any message")
+        return self.inbox.pop(0)
 
     def logon(self, member: str, token: str = "", resume_from_seq: int = 0) -> pb.LogonResponse:
         self.send(
@@ -167,9 +170,7 @@ class ObxClient(_SocketClient):
 
 
 class TlxClient(_SocketClient):
-    def __init__(
-        self, host: str, port: int, member: str, begin: str = "TLX.2", timeout_s: float = 5.0
-    ) -> None:
+    def __init__(self, host: str, port: int, member: str, begin: str = "TLX.2", timeout_s: float = 5.0) -> None:
         super().__init__(host, port, timeout_s)
         self.member = member
         self.begin = begin
@@ -196,9 +197,7 @@ class TlxClient(_SocketClient):
             header.append((43, "Y"))
         return tlx_encode(self.begin, header + body)
 
-    def send(
-        self, msg_type: str, body: list[tuple[int, str]], seq: int | None = None, poss_dup: bool = False
-    ) -> None:
+    def send(self, msg_type: str, body: list[tuple[int, str]], seq: int | None = None, poss_dup: bool = False) -> None:
         self.send_raw(self.message(msg_type, body, seq, poss_dup))
 
     def _pump(self, deadline: timing.Deadline, what: str) -> None:
