@@ -368,3 +368,36 @@ def test_losing_the_exchange_logs_clients_out_and_exits_3(tmp_path: Path) -> Non
     finally:
         gw.stop()
         exchange.stop()
+
+
+@pytest.mark.parametrize("venue", ["obx", "tlx"])
+def test_a_crashed_gateway_restarts_from_its_journal_and_recovers_a_fill_made_while_down(
+    gateway: GatewayFactory, tmp_path: Path, venue: str
+) -> None:
+    journal = tmp_path / "journal"
+    member = f"CR{venue}{tmp_path.name[-10:]}"
+    first = gateway(venue=venue, journal=journal, member=member)
+    other = gateway(venue=venue)
+
+    async def scenario() -> None:
+        nonlocal first
+        client = await GatewayClient.connect(*first.addrs["client"], username="c1")
+        await client.insert_order("ABC", Side.BUY, qty=6, price=Decimal("61.00"), client_order_id="K1")
+        await _events_until(client, "accepted")
+        await client.drop()
+        first.popen.kill()  # a crash: only the journal survives
+        first.popen.wait(10.0)
+        seller = await GatewayClient.connect(*other.addrs["client"], username="c2")
+        await seller.insert_order("ABC", Side.SELL, qty=2, price=Decimal("61.00"))
+        await _events_until(seller, "fill")
+        restarted = gateway(venue=venue, journal=journal, member=member)
+        client.host, client.port = restarted.addrs["client"]
+        result = await client.reconnect()
+        assert result.resumed
+        fill = next(ev for ev in await _events_until(client, "fill") if ev.kind == "fill")
+        assert (fill.client_order_id, fill.last_qty, fill.seq) == ("K1", 2, 2)
+        await client.cancel_order("K1")  # the open order and its id maps survived the crash
+        await client.logout()
+        await seller.logout()
+
+    run(scenario())

@@ -60,7 +60,7 @@ async def serve(args: argparse.Namespace) -> int:
     )
     gw = Gateway(venue, config, journal=journal, resend_window=args.resend_window)
     gw.recover()
-    await venue.start(resume_from_seq=gw.cursor + 1 if gw.cursor else 0)
+    await venue.start(resume_from_seq=gw.cursor + 1 if gw.cursor else 0, venue_cursor=gw.venue_cursor)
     if journal is None or journal.fresh:
         venue.mass_cancel("")  # no record of earlier orders: orphans are cancelled by policy
 

@@ -100,6 +100,7 @@ class Gateway:
         self.resend_window = resend_window
         self.states: dict[str, SessionState] = {}
         self.cursor = 0  # newest venue member_seq processed
+        self.venue_cursor = 0  # TLX: newest exchange MsgSeqNum of a processed order event
         self.venue_lost: str | None = None
         self.on_fatal: Callable[[str], None] | None = None
         self.config = config
@@ -207,6 +208,8 @@ class Gateway:
                     amended.qty, amended.price_ticks = d["qty"], d["px"]
             elif rec.type == jr.EXCH_CURSOR:
                 self.cursor = max(self.cursor, jr.parse_cursor(rec.body))
+            elif rec.type == jr.VENUE_CURSOR:
+                self.venue_cursor = max(self.venue_cursor, jr.parse_cursor(rec.body))
         self.outstanding = {}
         for order in self.orders.values():
             if order.live:
@@ -336,7 +339,7 @@ class Gateway:
         if not order.live:
             raise Reject("UNKNOWN_ORDER", f"order {order.gw_id} is {order.state}, not live")
         order.request_id = request_id
-        self.venue.cancel(order.venue_coid, order.symbol)
+        self.venue.cancel(order.venue_coid, order.symbol, order.exch_order_id)
         return order
 
     def amend(
@@ -359,7 +362,7 @@ class Gateway:
             instr = self.instruments[order.symbol]
             self.check_risk(order.username, instr, qty - order.qty, price_ticks or order.price_ticks, False)
         order.request_id = request_id
-        self.venue.amend(order.venue_coid, order.symbol, order.side, qty, price_ticks)
+        self.venue.amend(order.venue_coid, order.symbol, order.side, qty, price_ticks, order.exch_order_id)
         return order
 
     def mass_cancel(self, session: SessionState, symbol: str) -> int:
@@ -368,7 +371,7 @@ class Gateway:
         for order in self.orders.values():
             if order.username == session.username and order.live and (not symbol or order.symbol == symbol):
                 order.mass_cancelled = True
-                self.venue.cancel(order.venue_coid, order.symbol)
+                self.venue.cancel(order.venue_coid, order.symbol, order.exch_order_id)
                 count += 1
         return count
 
@@ -398,6 +401,8 @@ class Gateway:
         order.leaves_qty = 0
 
     def on_venue_order(self, ev: VenueOrderEvent) -> None:
+        if ev.poss_dup and ev.member_seq and ev.member_seq <= self.cursor:
+            return  # a venue resend of an event this gateway already journaled
         order = self.by_venue_coid.get(ev.venue_coid)
         if order is None:
             return  # not ours (another gateway instance of the same member)
@@ -442,6 +447,10 @@ class Gateway:
             self.cursor = ev.member_seq
             if journal is not None:
                 journal.append(jr.EXCH_CURSOR, jr.cursor_body(ev.member_seq))
+        if ev.venue_seq > self.venue_cursor:
+            self.venue_cursor = ev.venue_seq
+            if journal is not None:
+                journal.append(jr.VENUE_CURSOR, jr.cursor_body(ev.venue_seq))
         if order.session is not None:
             rep = build_report(self.instruments[order.symbol], order, ev)
             if rep is not None:

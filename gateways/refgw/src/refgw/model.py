@@ -50,6 +50,7 @@ class VenueOrderEvent:
     member_seq: int = 0
     poss_dup: bool = False
     priority_kept: bool = False
+    venue_seq: int = 0  # TLX: the exchange's MsgSeqNum of this report (the session-resume cursor)
 
 
 @dataclass

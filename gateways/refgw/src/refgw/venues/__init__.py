@@ -46,8 +46,24 @@ class Venue:
         self.on_notice = on_notice
         self.instruments: dict[str, InstrumentDef] = {}
         self.last_member_seq = 0  # newest member-stream event seen: the journal's cursor
+        # Order events that arrive while logging on (a replay) wait for the instrument list.
+        self._held_events: list[VenueOrderEvent] | None = []
 
-    async def start(self, resume_from_seq: int = 0) -> None:
+    def emit_order(self, ev: VenueOrderEvent) -> None:
+        if self._held_events is not None:
+            self._held_events.append(ev)
+        else:
+            self.on_order(ev)
+
+    def release_held_events(self) -> None:
+        """Called once the instruments are known: deliver what the logon replayed."""
+        held, self._held_events = self._held_events or [], None
+        for ev in held:
+            self.on_order(ev)
+
+    async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
+        """Connect and log on; ``resume_from_seq``: member stream (OBX), ``venue_cursor``: the
+        last journaled venue MsgSeqNum (TLX session resume)."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -58,10 +74,12 @@ class Venue:
     ) -> None:
         raise NotImplementedError
 
-    def cancel(self, coid: str, symbol: str) -> None:
+    def cancel(self, coid: str, symbol: str, exch_order_id: str = "") -> None:
         raise NotImplementedError
 
-    def amend(self, coid: str, symbol: str, side: str, qty: int | None, price_ticks: int | None) -> None:
+    def amend(
+        self, coid: str, symbol: str, side: str, qty: int | None, price_ticks: int | None, exch_order_id: str = ""
+    ) -> None:
         raise NotImplementedError
 
     def mass_cancel(self, symbol: str) -> None:

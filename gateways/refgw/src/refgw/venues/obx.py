@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import struct
+import sys
 from typing import Any
 
 from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
@@ -55,7 +56,7 @@ class ObxVenue(Venue):
         self._task: asyncio.Task[None] | None = None
         self._pending_trades: dict[str, list[tuple[str, int, int, str]]] = {}
 
-    async def start(self, resume_from_seq: int = 0) -> None:
+    async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
         try:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         except OSError as exc:
@@ -79,6 +80,7 @@ class ObxVenue(Venue):
             raise VenueError(f"OBX refused logon of member {self.member!r}: {resp.result_code} {resp.text}")
         self._send(pb.INSTRUMENT_LIST_REQUEST, pb.InstrumentListRequest(request_id=next(self._ids)))
         await asyncio.wait_for(self._instr, 10.0)
+        self.release_held_events()
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -113,10 +115,12 @@ class ObxVenue(Venue):
             ),
         )
 
-    def cancel(self, coid: str, symbol: str) -> None:
+    def cancel(self, coid: str, symbol: str, exch_order_id: str = "") -> None:
         self._send(pb.CANCEL_ORDER, pb.CancelOrder(request_id=next(self._ids), orig_client_order_id=coid))
 
-    def amend(self, coid: str, symbol: str, side: str, qty: int | None, price_ticks: int | None) -> None:
+    def amend(
+        self, coid: str, symbol: str, side: str, qty: int | None, price_ticks: int | None, exch_order_id: str = ""
+    ) -> None:
         msg = pb.AmendOrder(request_id=next(self._ids), orig_client_order_id=coid)
         if qty is not None:
             msg.qty = qty
@@ -147,8 +151,11 @@ class ObxVenue(Venue):
                     continue
                 cls, handler = entry
                 msg = cls()
-                msg.ParseFromString(payload)
-                getattr(self, handler)(msg)
+                try:
+                    msg.ParseFromString(payload)
+                    getattr(self, handler)(msg)
+                except Exception as exc:  # one bad message must not stop the venue stream
+                    print(f"refgw: OBX message type {msg_type} not handled: {exc!r}", file=sys.stderr, flush=True)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except asyncio.CancelledError:
@@ -201,7 +208,7 @@ class ObxVenue(Venue):
 
     def _on_accepted(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind="accepted",
                 venue_coid=m.client_order_id,
@@ -217,7 +224,7 @@ class ObxVenue(Venue):
 
     def _on_rejected(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind="rejected",
                 venue_coid=m.client_order_id,
@@ -231,7 +238,7 @@ class ObxVenue(Venue):
 
     def _on_fill(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind="fill",
                 venue_coid=m.client_order_id,
@@ -250,7 +257,7 @@ class ObxVenue(Venue):
 
     def _on_cancelled(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind="cancelled",
                 venue_coid=m.client_order_id,
@@ -266,7 +273,7 @@ class ObxVenue(Venue):
 
     def _on_replaced(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind="replaced",
                 venue_coid=m.orig_client_order_id or m.client_order_id,
@@ -284,7 +291,7 @@ class ObxVenue(Venue):
 
     def _on_replace_rejected(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind="replace_rejected",
                 venue_coid=m.client_order_id,
@@ -298,7 +305,7 @@ class ObxVenue(Venue):
 
     def _on_cancel_rejected(self, m: Any) -> None:
         self._seq(m)
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind="cancel_rejected",
                 venue_coid=m.client_order_id,

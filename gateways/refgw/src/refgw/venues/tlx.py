@@ -1,8 +1,11 @@
 """TLX: the exchange's FIX-like tag=value venue (docs/exchange-protocol.md §2).
 
-The gateway logs on with ResetSeqNumFlag=Y: member events created while it was away are
-still delivered as new messages after the logon (§2.3), and the gateway's own cursor is the
-4001 MemberSeq carried by every execution report.
+A fresh gateway logs on with ResetSeqNumFlag=Y. A gateway restarting from its journal
+(3.1+) resumes the FIX-style session instead: ResetSeqNumFlag=N with NextExpectedMsgSeqNum =
+the journaled exchange MsgSeqNum + 1, so the exchange resends (PossDup) every message after
+the last one the gateway journaled; the gateway's own MsgSeqNum restarts high and the
+exchange's ResendRequest for the gap is answered with a SequenceReset (reset mode). If the
+exchange no longer knows the session (it restarted), the gateway falls back to a fresh logon.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import sys
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -60,9 +65,28 @@ class TlxVenue(Venue):
         self._alias: dict[str, str] = {}  # any ClOrdID the gateway used -> the order's key
         self._current: dict[str, str] = {}  # order key -> its ClOrdID at the exchange now
         self._oid: dict[str, str] = {}  # order key -> exchange OrderID (37)
+        self._starting = True
+        self._gap_answered: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self, resume_from_seq: int = 0) -> None:
+    async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
+        if venue_cursor:
+            try:
+                await self._logon_once(venue_cursor)
+            except VenueError as exc:
+                print(f"refgw: TLX session resume refused ({exc}); logging on afresh", file=sys.stderr, flush=True)
+                await self._drop_connection()
+                await self._logon_once(0)
+        else:
+            await self._logon_once(0)
+        self._send("x", [(320, f"sl{next(self._ids)}"), (559, "0")])
+        instruments = self._instr
+        assert instruments is not None
+        await asyncio.wait_for(instruments, 10.0)
+        self._starting = False
+        self.release_held_events()
+
+    async def _logon_once(self, venue_cursor: int) -> None:
         try:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         except OSError as exc:
@@ -70,13 +94,28 @@ class TlxVenue(Venue):
         loop = asyncio.get_running_loop()
         self._logon = loop.create_future()
         self._instr = loop.create_future()
+        self._gap_answered = loop.create_future()
         self._task = asyncio.create_task(self._read_loop())
-        self._send("A", [(98, "0"), (108, "0"), (141, "Y"), (554, self.token)])
+        if venue_cursor:
+            # Our own MsgSeqNum is not journaled: start far above anything used before and let
+            # the exchange's ResendRequest for the gap be answered with a SequenceReset.
+            self._out_seq = itertools.count(time.time_ns() // 1_000_000)
+            self._send("A", [(98, "0"), (108, "0"), (141, "N"), (789, str(venue_cursor + 1)), (554, self.token)])
+        else:
+            self._out_seq = itertools.count(1)
+            self._send("A", [(98, "0"), (108, "0"), (141, "Y"), (554, self.token)])
         fields = await asyncio.wait_for(self._logon, 10.0)
         if dict(fields).get(35) != "A":
             raise VenueError(f"TLX refused logon of member {self.member!r}: {dict(fields).get(58, '')}")
-        self._send("x", [(320, f"sl{next(self._ids)}"), (559, "0")])
-        await asyncio.wait_for(self._instr, 10.0)
+        gap_answered = self._gap_answered
+        if venue_cursor and gap_answered is not None:
+            await asyncio.wait_for(gap_answered, 10.0)
+
+    async def _drop_connection(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._writer is not None:
+            self._writer.close()
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -130,22 +169,24 @@ class TlxVenue(Venue):
         body.append((59, _TIF[tif]))
         self._send("D", body)
 
-    def _ref(self, coid: str) -> Fields:
-        oid = self._oid.get(coid)
+    def _ref(self, coid: str, exch_order_id: str = "") -> Fields:
+        oid = self._oid.get(coid) or exch_order_id
         ref: Fields = [(41, self._current.get(coid, coid))]
         if oid:
             ref.append((37, oid))
         return ref
 
-    def cancel(self, coid: str, symbol: str) -> None:
+    def cancel(self, coid: str, symbol: str, exch_order_id: str = "") -> None:
         req = f"{coid}.c{next(self._ids)}"
         self._alias[req] = coid
-        self._send("F", [(11, req), *self._ref(coid), (55, symbol)])
+        self._send("F", [(11, req), *self._ref(coid, exch_order_id), (55, symbol)])
 
-    def amend(self, coid: str, symbol: str, side: str, qty: int | None, price_ticks: int | None) -> None:
+    def amend(
+        self, coid: str, symbol: str, side: str, qty: int | None, price_ticks: int | None, exch_order_id: str = ""
+    ) -> None:
         new = f"{coid}.r{next(self._ids)}"
         self._alias[new] = coid
-        body: Fields = [(11, new), *self._ref(coid), (55, symbol), (54, "1" if side == "BUY" else "2")]
+        body: Fields = [(11, new), *self._ref(coid, exch_order_id), (55, symbol), (54, "1" if side == "BUY" else "2")]
         if qty is not None:
             body.append((38, str(qty)))
         if price_ticks is not None:
@@ -188,52 +229,66 @@ class TlxVenue(Venue):
         try:
             while True:
                 fields = await self._read_message()
-                self._dispatch(fields)
+                try:
+                    self._dispatch(fields)
+                except Exception as exc:  # one bad message must not stop the venue stream
+                    print(f"refgw: TLX message not handled: {exc!r}", file=sys.stderr, flush=True)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except (VenueError, ValueError, asyncio.LimitOverrunError) as exc:
             reason = str(exc)
         except asyncio.CancelledError:
             return
-        for fut in (self._logon, self._instr):
+        for fut in (self._logon, self._instr, self._gap_answered):
             if fut is not None and not fut.done():
                 fut.set_exception(VenueError(f"TLX at {self.host}:{self.port}: {reason}"))
-        self.on_notice(VenueNotice(kind="closed", text=reason))
+        if not self._starting:
+            self.on_notice(VenueNotice(kind="closed", text=reason))
 
     def _dispatch(self, fields: Fields) -> None:
         tags = dict(fields)
         mt = tags.get(35, "")
         if mt == "8":
             self._on_exec(tags)
-        elif mt == "X":
-            self._on_md(fields, tags, snapshot=False)
-        elif mt == "W":
-            self._on_md(fields, tags, snapshot=True)
+        elif mt in ("X", "W"):
+            if tags.get(43) != "Y":  # resent market data is stale: the book resubscribes
+                self._on_md(fields, tags, snapshot=mt == "W")
         elif mt == "9":
             self._on_cancel_reject(tags)
         elif mt == "1":
             self._send("0", [(112, tags.get(112, ""))])
         elif mt == "2":
-            nxt = next(self._out_seq)
-            self._send("4", [(123, "Y"), (36, str(nxt + 1))])
+            self._answer_resend_request()
         elif mt == "A":
             if self._logon is not None and not self._logon.done():
                 self._logon.set_result(fields)
         elif mt == "5":
             if self._logon is not None and not self._logon.done():
                 self._logon.set_result(fields)
-            self.on_notice(VenueNotice(kind="closed", text=f"TLX logout: {tags.get(58, '')}"))
+            if not self._starting:
+                self.on_notice(VenueNotice(kind="closed", text=f"TLX logout: {tags.get(58, '')}"))
         elif mt == "y":
             self._on_security_list(fields)
         elif mt == "3":
             self.on_notice(VenueNotice(kind="reject", code=int(tags.get(4000, "0") or 0), text=tags.get(58, "")))
+
+    def _answer_resend_request(self) -> None:
+        """The gateway never resends its own messages: a SequenceReset (reset mode) skips the gap."""
+        assert self._writer is not None
+        seq = next(self._out_seq)
+        header: Fields = [(35, "4"), (34, str(seq)), (49, self.member), (56, "TLX"), (52, _now())]
+        self._writer.write(encode([*header, (123, "N"), (36, str(seq + 1))]))
+        if self._gap_answered is not None and not self._gap_answered.done():
+            self._gap_answered.set_result(None)
 
     def _key(self, tags: dict[int, str]) -> str:
         for tag in (41, 11):
             key = self._alias.get(tags.get(tag, ""))
             if key is not None:
                 return key
-        return tags.get(11, "")
+        # Not sent by this process (a resend after a restart): every ClOrdID the gateway makes
+        # is the order's key, or the key plus a ".c<n>"/".r<n>" suffix.
+        return (tags.get(41) or tags.get(11, "")).split(".")[0]
 
     def _member_seq(self, tags: dict[int, str]) -> int:
         seq = int(tags.get(4001, "0") or 0)
@@ -254,11 +309,12 @@ class TlxVenue(Venue):
             symbol=symbol,
             member_seq=self._member_seq(tags),
             poss_dup=tags.get(43) == "Y",
+            venue_seq=int(tags.get(34, "0") or 0),
             leaves_qty=int(tags.get(151, "0") or 0),
             cum_qty=int(tags.get(14, "0") or 0),
         )
         if et == "0":
-            self.on_order(
+            self.emit_order(
                 VenueOrderEvent(
                     kind="accepted",
                     qty=int(tags.get(38, "0") or 0),
@@ -267,7 +323,7 @@ class TlxVenue(Venue):
                 )
             )
         elif et == "F":
-            self.on_order(
+            self.emit_order(
                 VenueOrderEvent(
                     kind="fill",
                     last_qty=int(tags.get(32, "0") or 0),
@@ -278,13 +334,13 @@ class TlxVenue(Venue):
                 )
             )
         elif et == "4":
-            self.on_order(
+            self.emit_order(
                 VenueOrderEvent(kind="cancelled", reason=_CANCEL_REASONS.get(tags.get(4003, "1"), "USER"), **common)
             )
         elif et == "5":
             if tags.get(11):
                 self._current[key] = tags[11]
-            self.on_order(
+            self.emit_order(
                 VenueOrderEvent(
                     kind="replaced",
                     qty=int(tags.get(38, "0") or 0),
@@ -293,13 +349,13 @@ class TlxVenue(Venue):
                 )
             )
         elif et == "8":
-            self.on_order(
+            self.emit_order(
                 VenueOrderEvent(kind="rejected", code=int(tags.get(4000, "0") or 0), text=tags.get(58, ""), **common)
             )
 
     def _on_cancel_reject(self, tags: dict[int, str]) -> None:
         kind = "replace_rejected" if tags.get(434) == "2" else "cancel_rejected"
-        self.on_order(
+        self.emit_order(
             VenueOrderEvent(
                 kind=kind,
                 venue_coid=self._key(tags),
@@ -308,6 +364,7 @@ class TlxVenue(Venue):
                 text=tags.get(58, ""),
                 member_seq=self._member_seq(tags),
                 poss_dup=tags.get(43) == "Y",
+                venue_seq=int(tags.get(34, "0") or 0),
             )
         )
 
