@@ -18,10 +18,13 @@ As a script (from the repository root)::
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,15 +193,21 @@ def regenerate_proto(tree: Path, work: Path) -> None:
 
 
 def build_wheel(tree: Path, out_dir: Path) -> Path:
+    """``uv build --wheel`` into a private directory (builds may run side by side), then move."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    before = set(out_dir.glob("*.whl"))
-    done = subprocess.run(["uv", "build", "--wheel", "--out-dir", str(out_dir), str(tree)],
-                          capture_output=True, text=True, check=False, timeout=BUILD_TIMEOUT_S)
-    wheels = sorted(set(out_dir.glob("*.whl")) - before)
-    if done.returncode != 0 or len(wheels) != 1:
-        raise MutationError(f"uv build --wheel {tree} exited {done.returncode}, {len(wheels)} new wheels:\n"
-                            f"{(done.stderr or done.stdout)[-3000:]}")
-    return wheels[0]
+    private = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
+    try:
+        done = subprocess.run(["uv", "build", "--wheel", "--out-dir", str(private), str(tree)],
+                              capture_output=True, text=True, check=False, timeout=BUILD_TIMEOUT_S)
+        wheels = sorted(private.glob("*.whl"))
+        if done.returncode != 0 or len(wheels) != 1:
+            raise MutationError(f"uv build --wheel {tree} exited {done.returncode} with {len(wheels)} wheels:\n"
+                                f"{(done.stderr or done.stdout)[-3000:]}")
+        target = out_dir / wheels[0].name
+        os.replace(wheels[0], target)
+        return target
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def build(mutation: Mutation | None, product: str, work: Path, out_dir: Path, *, retag: bool = True) -> Path:
@@ -228,8 +237,6 @@ def main(argv: list[str]) -> int:
     if name != BASELINE and name not in catalog:
         print(f"unknown mutation {name!r}; known: {BASELINE}, {', '.join(catalog)}", file=sys.stderr)
         return 2
-    import tempfile
-
     mutation = catalog.get(name)
     with tempfile.TemporaryDirectory() as tmp:
         wheel = build(mutation, mutation.product if mutation else "gateways/refgw", Path(tmp), Path(out))
