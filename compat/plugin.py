@@ -137,6 +137,11 @@ def _wants_compat(config: pytest.Config) -> bool:
     return selected or bool(config.getoption("compat_matrix")) or bool(config.getoption("compat_cells"))
 
 
+def _excludes_compat(config: pytest.Config) -> bool:
+    markexpr = str(getattr(config.option, "markexpr", "") or "").replace(" ", "")
+    return "notcompat" in markexpr and "or" not in markexpr
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     if not _wants_compat(config) or not matrix_path(config).exists():
         return None
@@ -145,6 +150,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "compat_cell" not in metafunc.fixturenames:
+        return
+    if _excludes_compat(metafunc.config):
+        # `-m "not compat"` deselects every cell anyway: do not resolve or build anything.
+        metafunc.parametrize("compat_cell", [], scope="session")
         return
     plan = compat_plan(metafunc.config)
     cells = list(plan.cells)
