@@ -1,0 +1,138 @@
+"""The instruments file and the audit log reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compat.exchange import codes
+from compat.exchange.audit import (
+    AuditLogError,
+    AuditWriter,
+    ClaimedFill,
+    compare_claimed_fills,
+    read_audit,
+    reconcile,
+)
+from compat.exchange.engine import Engine
+from compat.exchange.events import BUY, GTC, IOC, LIMIT, SELL
+from compat.exchange.instruments import (
+    DEFAULT_INSTRUMENTS_FILE,
+    OPEN,
+    InstrumentsFileError,
+    config_from_mapping,
+    load_config,
+)
+
+
+def test_default_instruments_file() -> None:
+    config = load_config(DEFAULT_INSTRUMENTS_FILE)
+    specs = {s.symbol: s for s in config.instruments}
+    assert {k: (str(v.tick_size), v.price_scale, v.tick_size_units) for k, v in specs.items()} == {
+        "ABC": ("0.01", 2, 1),
+        "XYZ": ("0.005", 3, 5),
+        "FLT": ("0.1", 1, 1),
+    }
+    assert config.members is None and all(s.initial_status == OPEN for s in specs.values())
+    assert specs["FLT"].parse_price("0.3") == 3 and specs["XYZ"].parse_price("2.675") == 535
+
+
+def test_json_file_and_members(tmp_path: Path) -> None:
+    path = tmp_path / "i.json"
+    path.write_text(
+        json.dumps(
+            {
+                "instruments": [{"symbol": "Q", "tick_size": "0.25", "lot_size": 10}],
+                "members": [{"member_id": "A", "token": "t", "admin": True}],
+            }
+        )
+    )
+    config = load_config(path)
+    assert config.instruments[0].tick_size_units == 25 and config.instruments[0].price_scale == 2
+    assert config.members is not None and config.members[0].admin
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"symbol": "A"}, "missing required field 'tick_size'"),
+        ({"symbol": "A", "tick_size": 0.1}, "must be a string"),
+        ({"symbol": "A", "tick_size": "-1"}, "positive decimal"),
+        ({"symbol": "A", "tick_size": "0.005", "price_scale": 2}, "cannot express"),
+        ({"symbol": "A", "tick_size": "0.01", "status": "LIVE"}, "status must be one of"),
+        ({"symbol": "A", "tick_size": "0.01", "tick": 1}, "unknown field"),
+        ({"symbol": "bad symbol", "tick_size": "0.01"}, "symbol must match"),
+    ],
+)
+def test_bad_instrument_entries_name_the_entry_and_field(entry: dict[str, object], message: str) -> None:
+    with pytest.raises(InstrumentsFileError, match=message) as info:
+        config_from_mapping({"instruments": [entry]}, "f.yaml")
+    assert "f.yaml: instruments[0]" in str(info.value)
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(InstrumentsFileError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("instruments: [")
+    with pytest.raises(InstrumentsFileError, match="not valid YAML"):
+        load_config(bad)
+
+
+def write_journal(path: Path) -> Engine:
+    ticks = iter(range(100, 10_000))
+    engine = Engine(load_config(DEFAULT_INSTRUMENTS_FILE).instruments, clock=lambda: next(ticks))
+    with path.open("wb") as sink:
+        writer = AuditWriter(sink)
+        writer.write_header(0, [book.spec for book in engine.books.values()])
+        engine.new_order("GW1", 1, "b1", "ABC", BUY, LIMIT, GTC, 10, 100)
+        engine.new_order("GW2", 1, "s1", "ABC", SELL, LIMIT, IOC, 4, 100)
+        engine.new_order("GW2", 2, "s2", "ABC", SELL, LIMIT, IOC, 1, 99)
+        engine.cancel("GW1", 2, client_order_id="b1")
+        engine.new_order("GW1", 3, "bad", "NOPE", BUY, LIMIT, GTC, 1, 1)
+        writer.write_events(engine.take_events())
+        writer.flush()
+    return engine
+
+
+def test_read_and_reconcile(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_journal(path)
+    records = read_audit(path)
+    assert records[0].kind == "header"
+    kinds = [r.kind for r in records[1:]]
+    assert kinds.count("fill") == 4 and kinds.count("trade") == 2 and "rejected" in kinds
+    seqs = [r.exch_seq for r in records[1:]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    ledgers = reconcile(records)
+    (order,) = ledgers["GW1"].values()
+    assert (order.client_order_ids, order.cum_qty, order.cancelled_reason) == (["b1"], 5, 1)
+    claimed = [ClaimedFill("b1", f.trade_id, f.qty, f.price_ticks) for f in order.fills]
+    assert compare_claimed_fills(ledgers, "GW1", claimed) == []
+    wrong = [ClaimedFill("b1", claimed[0].trade_id, 4, 101), ClaimedFill("b1", 999, 1, 100)]
+    problems = compare_claimed_fills(ledgers, "GW1", wrong)
+    assert len(problems) == 3  # wrong price, unknown trade, one real fill never claimed
+    assert any("audit log says 4@100" in p for p in problems)
+
+
+def test_torn_tail_is_ignored_but_corruption_in_the_middle_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_journal(path)
+    whole = read_audit(path)
+    with path.open("ab") as sink:
+        sink.write(b'{"kind":"fill","exch')
+    assert len(read_audit(path)) == len(whole)
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"not json"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(AuditLogError, match=r"audit.jsonl:3"):
+        read_audit(path)
+
+
+def test_rejected_orders_carry_codes_into_the_audit(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_journal(path)
+    (rejected,) = [r for r in read_audit(path) if r.kind == "rejected"]
+    assert (rejected.member, rejected["code"], rejected["client_order_id"]) == ("GW1", codes.UNKNOWN_INSTRUMENT, "bad")
