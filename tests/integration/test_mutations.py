@@ -59,29 +59,39 @@ def run_matrix(cache: Path, report: Path, *args: str) -> subprocess.CompletedPro
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=MATRIX_TIMEOUT_S)
 
 
-def selection(catalog: Catalog, candidate: Iterable[str], neighbour: Iterable[str]) -> list[str]:
+def selection(catalog: Catalog, candidate: Iterable[str], neighbour: Iterable[str],
+              clients: Iterable[str] | None = None, head: str = "*+candidate") -> list[str]:
     """``--compat-cells`` and ``-k`` for these scenarios in the candidate's (and neighbour's) cells.
 
     Every candidate gateway here is a ``+mutant.<name>`` build, so ``mutant`` names its
     column; ``test_<scenario>[`` matches that test and its parameters, nothing longer.
+    ``head`` is the glob of the head client's label (``*+mutant.*`` when it is the mutant).
     """
     def client_glob(client: str) -> str:
-        return "*+candidate" if client == HEAD else client
+        return head if client == HEAD else client
 
     def any_of(scenarios: Iterable[str]) -> str:
         return " or ".join(f"test_{s}[" for s in sorted(set(scenarios)))
 
     neighbour = sorted(set(neighbour))
     args: list[str] = []
-    for client in catalog.clients:
+    for client in clients if clients is not None else catalog.clients:
         args += ["--compat-cells", f"client-{client_glob(client)}--gateway-*+mutant.*--venue-{catalog.venue}"]
         if neighbour:
             cell = f"client-{client_glob(client)}--gateway-{catalog.neighbour}--venue-{catalog.venue}"
             args += ["--compat-cells", cell]
+    # "mutant" is in the candidate gateway's label (and a client mutant's): with the cells
+    # restricted above, it selects exactly the candidate's cells.
     keyword = f"(mutant and ({any_of(candidate)}))"
     if neighbour:
         keyword += f" or (gateway-{catalog.neighbour} and ({any_of(neighbour)}))"
     return [*args, "-k", keyword]
+
+
+def candidates(mutation: Mutation, wheel: Path, baseline_gateway: Path, head_client: Path) -> list[str]:
+    """A gateway mutant against the head client; a client mutant against the baseline gateway."""
+    gateway, client = (wheel, head_client) if mutation.role == "gateway" else (baseline_gateway, wheel)
+    return ["--compat-candidate", f"gateway={gateway}", "--compat-candidate", f"client={client}"]
 
 
 def verdicts(report: Path, run: subprocess.CompletedProcess[str]) -> dict[Key, str]:
@@ -187,13 +197,13 @@ def test_mutants_turn_exactly_the_predicted_cells_red(tmp_path: Path) -> None:
         baseline_path = baseline_wheel.result()
     timings = {"build": _now() - started}
     cache = tmp_path / "cache"
-    common = ["-n", "2", "--compat-candidate", f"client={client_wheel}"]
+    common = ["-n", "2"]
 
     started = _now()
     union = selection(catalog, (s for m in mutations for s in m.scenarios),
                       (s for m in mutations for s in m.neighbour_scenarios))
-    base_run = run_matrix(cache, tmp_path / "baseline.json", *common,
-                          "--compat-candidate", f"gateway={baseline_path}", *union)
+    base_run = run_matrix(cache, tmp_path / "baseline.json", *common, "--compat-candidate", f"gateway={baseline_path}",
+                          "--compat-candidate", f"client={client_wheel}", *union)
     baseline = verdicts(tmp_path / "baseline.json", base_run)
     timings["baseline"] = _now() - started
     assert baseline, f"the baseline ran nothing:\n{base_run.stdout[-3000:]}"
@@ -204,8 +214,11 @@ def test_mutants_turn_exactly_the_predicted_cells_red(tmp_path: Path) -> None:
     for mutation in mutations:
         started = _now()
         report = tmp_path / f"{mutation.name}.json"
-        run = run_matrix(cache, report, *common, "--compat-candidate", f"gateway={built[mutation.name]}",
-                         *selection(catalog, mutation.scenarios, mutation.neighbour_scenarios))
+        head = "*+mutant.*" if mutation.role == "client" else "*+candidate"
+        run = run_matrix(cache, report, *common,
+                         *candidates(mutation, built[mutation.name], baseline_path, client_wheel),
+                         *selection(catalog, mutation.scenarios, mutation.neighbour_scenarios,
+                                    mutation.clients, head))
         mutant = verdicts(report, run)
         timings[mutation.name] = _now() - started
         lines.append(summary(mutation.name, baseline, mutant, timings[mutation.name]))

@@ -74,6 +74,7 @@ class Mutation:
     edits: tuple[Edit, ...]
     scenarios: tuple[str, ...]  # run in the candidate's cells: the ones it breaks plus controls
     neighbour_scenarios: tuple[str, ...]  # run in the cells of the release before the candidate
+    clients: tuple[str, ...] | None  # the rows to run; None: the catalog's clients
     predicted: tuple[Prediction, ...]  # what must turn red, and nothing else
     maskable: tuple[Prediction, ...]  # predicted pairs the baseline may already fail
 
@@ -81,6 +82,11 @@ class Mutation:
     def local_tag(self) -> str:
         """``removedfield``: the PEP 440 local segment (letters and digits, dot-separated)."""
         return "mutant." + re.sub(r"[^a-z0-9]", "", self.name.lower())
+
+    @property
+    def role(self) -> str:
+        """Which product the mutant replaces: "gateway" or "client"."""
+        return "client" if self.product.startswith("clients/") else "gateway"
 
     @property
     def touches_proto(self) -> bool:
@@ -112,6 +118,7 @@ def load_catalog(path: Path = CATALOG) -> Catalog:
             edits=tuple(Edit(e["path"], e["anchor"], e["replacement"]) for e in spec["edits"]),
             scenarios=tuple(spec["scenarios"]),
             neighbour_scenarios=tuple(spec.get("neighbour_scenarios") or ()),
+            clients=tuple(str(c) for c in spec["clients"]) if "clients" in spec else None,
             predicted=_predictions(spec.get("predicted")),
             maskable=_predictions(spec.get("maskable")),
         )
