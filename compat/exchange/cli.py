@@ -24,9 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_INSTRUMENTS_FILE,
         help="instruments file, YAML or .json (default: the built-in ABC/XYZ/FLT)",
     )
-    parser.add_argument(
-        "--audit-log", type=Path, default=None, help="append the audit journal (JSON lines) here"
-    )
+    parser.add_argument("--audit-log", type=Path, default=None, help="append the audit journal (JSON lines) here")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--obx-port", type=int, default=0, help="OBX port (default 0: the OS picks)")
     parser.add_argument("--tlx-port", type=int, default=0, help="TLX port (default 0: the OS picks)")

@@ -709,9 +709,7 @@ class Engine:
             (request_id, order_id, order.client_order_id, order.symbol, REASON_USER, leaves, order.cum),
         )
         book.book_seq = book_seq = book.book_seq + 1
-        self.events.append(
-            _new(BookUpdate, (now, order.symbol, book_seq, ((side, price, level.qty, level.count),)))
-        )
+        self.events.append(_new(BookUpdate, (now, order.symbol, book_seq, ((side, price, level.qty, level.count),))))
         return True
 
     def _cancel_order(
@@ -883,9 +881,7 @@ class Engine:
         """A new order refused by a venue before it reached matching (e.g. a TLX price not on
         tick): still one sequenced OrderRejected, so the stream and the audit log show it."""
         now = self._clock()
-        self._emit(
-            self.member(member), OrderRejected, member, now, (request_id, client_order_id, symbol, code, text)
-        )
+        self._emit(self.member(member), OrderRejected, member, now, (request_id, client_order_id, symbol, code, text))
 
     def reject_amend(
         self,
@@ -921,11 +917,7 @@ class Engine:
         self._exch_seq += 1
         self.events.append(_new(StatusChange, (self._exch_seq, now, symbol, status)))
         resting = [
-            o
-            for side in (book.bids, book.asks)
-            for level in side.best_first()
-            for o in level.orders
-            if o.leaves
+            o for side in (book.bids, book.asks) for level in side.best_first() for o in level.orders if o.leaves
         ]
         if cancel_resting:
             self._cancel_many(resting, 0, REASON_HALT, now)

@@ -212,13 +212,7 @@ class CancelRejected(_CancelRejectedFields, _Recordable):
 
 
 MemberEvent = (
-    OrderAccepted
-    | OrderRejected
-    | OrderFill
-    | OrderCancelled
-    | OrderReplaced
-    | ReplaceRejected
-    | CancelRejected
+    OrderAccepted | OrderRejected | OrderFill | OrderCancelled | OrderReplaced | ReplaceRejected | CancelRejected
 )
 
 

@@ -9,8 +9,9 @@ miss or repeat an incremental: the Optivex race is closed by construction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from compat import timing
 from compat.exchange import codes
@@ -29,6 +30,7 @@ from compat.exchange.events import (
 from compat.exchange.instruments import ExchangeConfig, InstrumentSpec
 
 EXCHANGE_VERSION = "compat-exchange 1"
+log = logging.getLogger("compat.exchange.hub")
 
 
 class MemberSink(Protocol):
@@ -155,9 +157,7 @@ class Hub:
         self._dispatch()
         return order_id
 
-    def cancel(
-        self, member: str, request_id: int, order_id: int, client_order_id: str, symbol: str = ""
-    ) -> bool:
+    def cancel(self, member: str, request_id: int, order_id: int, client_order_id: str, symbol: str = "") -> bool:
         done = self.engine.cancel(member, request_id, order_id, client_order_id, symbol)
         self._dispatch()
         return done
@@ -194,9 +194,7 @@ class Hub:
         code: int,
         text: str,
     ) -> None:
-        self.engine.reject_amend(
-            member, request_id, order_id, orig_client_order_id, new_client_order_id, code, text
-        )
+        self.engine.reject_amend(member, request_id, order_id, orig_client_order_id, new_client_order_id, code, text)
         self._dispatch()
 
     def mass_cancel(self, member: str, request_id: int, symbol: str) -> tuple[int, int]:
@@ -238,18 +236,26 @@ class Hub:
     def _deliver(self, event: Event) -> None:
         if isinstance(event, BookUpdate):
             for md in tuple(self._md_sinks.get(event.symbol, ())):
-                md.on_book_update(event)
+                self._safely(md.on_book_update, event, md)
         elif isinstance(event, TradePrint):
             for md in tuple(self._md_sinks.get(event.symbol, ())):
-                md.on_trade(event)
+                self._safely(md.on_trade, event, md)
         elif isinstance(event, StatusChange):
             for watcher in tuple(self._status_sinks):
-                watcher.on_status(event)
+                self._safely(watcher.on_status, event, watcher)
         elif isinstance(event, InstrumentCreated):
             pass
         else:
             for sink in tuple(self._member_sinks.get(event.member, ())):
-                sink.on_member_event(event)
+                self._safely(sink.on_member_event, event, sink)
+
+    @staticmethod
+    def _safely(deliver: Callable[[Any], None], event: Event, sink: object) -> None:
+        """One session failing to take an event must not keep it from the others."""
+        try:
+            deliver(event)
+        except Exception:
+            log.exception("delivering %s to %r failed; other sessions are unaffected", type(event).__name__, sink)
 
     def housekeeping(self) -> None:
         """Periodic: flush the audit log and apply retention limits."""

@@ -95,9 +95,7 @@ def _field(raw: dict[str, Any], key: str, where: str, kind: type, default: Any =
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InstrumentsFileError(f"{where}: field {key!r} must be an integer, got {value!r}")
     if kind is str and not isinstance(value, str):
-        raise InstrumentsFileError(
-            f"{where}: field {key!r} must be a string (quote decimals in YAML), got {value!r}"
-        )
+        raise InstrumentsFileError(f"{where}: field {key!r} must be a string (quote decimals in YAML), got {value!r}")
     return value
 
 
@@ -201,8 +199,6 @@ def config_from_mapping(doc: Any, where: str) -> ExchangeConfig:
         for index, item in enumerate(raw_members):
             if not isinstance(item, dict) or not isinstance(item.get("member_id"), str):
                 raise InstrumentsFileError(f"{where}: members[{index}] needs a string member_id")
-            parsed.append(
-                Member(item["member_id"], str(item.get("token", "")), bool(item.get("admin", False)))
-            )
+            parsed.append(Member(item["member_id"], str(item.get("token", "")), bool(item.get("admin", False))))
         members = tuple(parsed)
     return ExchangeConfig(instruments=tuple(specs), members=members)

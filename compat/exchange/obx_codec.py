@@ -100,17 +100,14 @@ def decode_payload(frame: Frame) -> Message:
     """The message inside a frame; PayloadError for an unknown type or a bad payload."""
     cls = MESSAGE_CLASSES.get(frame.msg_type)
     if cls is None:
-        raise PayloadError(
-            codes.UNKNOWN_MESSAGE_TYPE, f"unknown OBX message type {frame.msg_type}", frame.msg_type
-        )
+        raise PayloadError(codes.UNKNOWN_MESSAGE_TYPE, f"unknown OBX message type {frame.msg_type}", frame.msg_type)
     message = cls()
     try:
         message.ParseFromString(frame.payload)
     except DecodeError as exc:
         raise PayloadError(
             codes.MALFORMED_MESSAGE,
-            f"payload of {cls.__name__} (type {frame.msg_type}, {len(frame.payload)} bytes) "
-            f"does not parse: {exc}",
+            f"payload of {cls.__name__} (type {frame.msg_type}, {len(frame.payload)} bytes) does not parse: {exc}",
             frame.msg_type,
         ) from exc
     return message
@@ -132,9 +129,7 @@ class FrameDecoder:
         while size - offset >= 4:
             (length,) = _LENGTH.unpack_from(buffer, offset)
             if length > self._max:
-                raise FrameError(
-                    codes.FRAME_TOO_LARGE, f"frame length {length} exceeds the {self._max}-byte cap"
-                )
+                raise FrameError(codes.FRAME_TOO_LARGE, f"frame length {length} exceeds the {self._max}-byte cap")
             if length < 4:
                 raise FrameError(codes.BAD_FRAMING, f"frame length {length} is below the minimum of 4")
             if size - offset - 4 < length:

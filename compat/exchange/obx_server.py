@@ -300,17 +300,13 @@ class ObxSession(asyncio.Protocol):
             )
             return
         if self.member is None and frame.msg_type != pb.HEARTBEAT:
-            self.reject(
-                codes.NOT_LOGGED_ON, "log on first (LogonRequest, type 1)", frame.msg_type, request_id
-            )
+            self.reject(codes.NOT_LOGGED_ON, "log on first (LogonRequest, type 1)", frame.msg_type, request_id)
             return
         try:
             handler(message)
         except Exception as exc:  # a bug must cost one request, never the exchange
             log.exception("obx %s (%s): handler for type %d failed", self.peer, self.member, frame.msg_type)
-            self.reject(
-                codes.MALFORMED_MESSAGE, f"request could not be processed: {exc}", frame.msg_type, request_id
-            )
+            self.reject(codes.MALFORMED_MESSAGE, f"request could not be processed: {exc}", frame.msg_type, request_id)
 
     # ------------------------------------------------------------------ session
 
@@ -325,11 +321,7 @@ class ObxSession(asyncio.Protocol):
             return
         code, text = self.hub.authenticate(msg.member_id, msg.token)
         if code:
-            self.send(
-                pb.LogonResponse(
-                    request_id=msg.request_id, result_code=code, text=text, member_id=msg.member_id
-                )
-            )
+            self.send(pb.LogonResponse(request_id=msg.request_id, result_code=code, text=text, member_id=msg.member_id))
             self.logout(code, text)
             return
         previous = self.venue.by_member.get(msg.member_id)

@@ -108,9 +108,7 @@ class TlxDecoder:
             if len(buffer) < 2:
                 break
             if buffer[:2] != b"8=":
-                raise TlxFramingError(
-                    codes.BAD_FRAMING, f"message does not start with 8=: {bytes(buffer[:20])!r}"
-                )
+                raise TlxFramingError(codes.BAD_FRAMING, f"message does not start with 8=: {bytes(buffer[:20])!r}")
             first = buffer.find(SOH)
             if first < 0:
                 if len(buffer) > _MAX_HEADER:
@@ -132,9 +130,7 @@ class TlxDecoder:
                 )
             length = int(match.group(1))
             if length > self._max:
-                raise TlxFramingError(
-                    codes.FRAME_TOO_LARGE, f"BodyLength {length} exceeds the {self._max}-byte cap"
-                )
+                raise TlxFramingError(codes.FRAME_TOO_LARGE, f"BodyLength {length} exceeds the {self._max}-byte cap")
             body_start = end_of_length + 1
             body_end = body_start + length
             total = body_end + 7
@@ -142,9 +138,7 @@ class TlxDecoder:
                 break
             trailer = bytes(buffer[body_end:total])
             if length == 0 or buffer[body_end - 1] != 1 or not re.fullmatch(rb"10=\d{3}\x01", trailer):
-                raise TlxFramingError(
-                    codes.BAD_FRAMING, f"BodyLength {length} does not end at a 10=CheckSum field"
-                )
+                raise TlxFramingError(codes.BAD_FRAMING, f"BodyLength {length} does not end at a 10=CheckSum field")
             expected = checksum(bytes(buffer[:body_end]))
             if int(trailer[3:6]) != expected:
                 raise TlxFramingError(

@@ -45,6 +45,7 @@ log = logging.getLogger("compat.exchange.tlx")
 
 EXCHANGE_COMP_ID = "TLX"
 MAX_WRITE_BUFFER = 64 << 20
+MAX_HELD = 10_000  # inbound messages queued behind a sequence gap before we give up
 USER_TAG_MIN = 5000
 HEADER_TAGS = {35, 34, 49, 56, 52, 43, 122, 97}
 BODY_TAGS: dict[str, set[int]] = {
@@ -340,9 +341,7 @@ class TlxSession(asyncio.Protocol):
             )
             return
         if message.get(49) != self.member or message.get(56) != EXCHANGE_COMP_ID:
-            self.logout(
-                f"CompID problem: expected 49={self.member} 56={EXCHANGE_COMP_ID}", codes.MALFORMED_MESSAGE
-            )
+            self.logout(f"CompID problem: expected 49={self.member} 56={EXCHANGE_COMP_ID}", codes.MALFORMED_MESSAGE)
             return
         seq = int(seq_text)
         state = self.state
@@ -352,11 +351,14 @@ class TlxSession(asyncio.Protocol):
         if seq < state.next_in:
             if message.get(43) == "Y":
                 return  # a duplicate we already processed
-            self.logout(
-                f"MsgSeqNum too low, expecting {state.next_in} but received {seq}", codes.SEQUENCE_ERROR
-            )
+            self.logout(f"MsgSeqNum too low, expecting {state.next_in} but received {seq}", codes.SEQUENCE_ERROR)
             return
         if seq > state.next_in:
+            if len(self.held) >= MAX_HELD:
+                self.logout(
+                    f"more than {MAX_HELD} messages held waiting for MsgSeqNum {state.next_in}", codes.SEQUENCE_ERROR
+                )
+                return
             self.held[seq] = message
             if not self.resend_requested:
                 self.resend_requested = True
@@ -376,9 +378,7 @@ class TlxSession(asyncio.Protocol):
             new_seq = message.get(36)
             if new_seq is None or not new_seq.isdigit() or int(new_seq) < state.next_in:
                 state.next_in += 1
-                self._send_reject(
-                    message, REJ_VALUE_INCORRECT, 36, "NewSeqNo (36) missing or going backwards"
-                )
+                self._send_reject(message, REJ_VALUE_INCORRECT, 36, "NewSeqNo (36) missing or going backwards")
                 return
             state.next_in = int(new_seq)
             return
@@ -448,9 +448,7 @@ class TlxSession(asyncio.Protocol):
             state.reset()
         elif seq < state.next_in and message.get(43) != "Y":
             self.member = member
-            self.logout(
-                f"MsgSeqNum too low, expecting {state.next_in} but received {seq}", codes.SEQUENCE_ERROR
-            )
+            self.logout(f"MsgSeqNum too low, expecting {state.next_in} but received {seq}", codes.SEQUENCE_ERROR)
             return
         expected_by_member = message.get(789)
         if expected_by_member is not None and not expected_by_member.isdigit():
@@ -474,9 +472,7 @@ class TlxSession(asyncio.Protocol):
         resume_from = state.delivered_member_seq + 1
         backlog = self.hub.attach(member, self, resume_from)
         self.hub.watch_status(self)
-        self.send_admin(
-            "A", [(98, "0"), (108, heartbeat), (141, "Y" if reset else "N"), (789, str(state.next_in))]
-        )
+        self.send_admin("A", [(98, "0"), (108, heartbeat), (141, "Y" if reset else "N"), (789, str(state.next_in))])
         if expected_by_member is not None and int(expected_by_member) < state.next_out - 1:
             self.resend(int(expected_by_member), state.next_out - 2)  # everything before our Logon reply
         if gap:
@@ -504,9 +500,7 @@ class TlxSession(asyncio.Protocol):
     def _on_resend_request(self, message: TlxMessage) -> None:
         begin, end = message.get(7), message.get(16)
         if begin is None or end is None or not begin.isdigit() or not end.isdigit():
-            raise_reject = _Reject(
-                REJ_REQUIRED_MISSING, 7 if begin is None else 16, "ResendRequest needs 7 and 16"
-            )
+            raise_reject = _Reject(REJ_REQUIRED_MISSING, 7 if begin is None else 16, "ResendRequest needs 7 and 16")
             self._send_reject(message, raise_reject.reason, raise_reject.tag, raise_reject.text)
             return
         self.resend(int(begin), int(end))
@@ -561,9 +555,7 @@ class TlxSession(asyncio.Protocol):
     def _require(message: TlxMessage, *tags: int) -> None:
         for tag in tags:
             if not message.get(tag):
-                raise _Reject(
-                    REJ_REQUIRED_MISSING, tag, f"tag {tag} is required for MsgType {message.msg_type}"
-                )
+                raise _Reject(REJ_REQUIRED_MISSING, tag, f"tag {tag} is required for MsgType {message.msg_type}")
 
     @staticmethod
     def _int(message: TlxMessage, tag: int) -> int:
@@ -633,9 +625,7 @@ class TlxSession(asyncio.Protocol):
         self._require(message, 11)
         order_id, orig = self._target(message)
         request_id = self._new_request(message.get(11) or "", orig, self._user_tags(message))
-        self.hub.cancel(
-            self.member, request_id, order_id, orig if not order_id else "", message.get(55) or ""
-        )
+        self.hub.cancel(self.member, request_id, order_id, orig if not order_id else "", message.get(55) or "")
 
     def _on_replace(self, message: TlxMessage) -> None:
         assert self.member is not None
@@ -662,18 +652,14 @@ class TlxSession(asyncio.Protocol):
                 )
                 return
             price = parsed or None
-        self.hub.amend(
-            self.member, request_id, order_id, orig if not order_id else "", new_clordid, qty, price
-        )
+        self.hub.amend(self.member, request_id, order_id, orig if not order_id else "", new_clordid, qty, price)
 
     def _on_mass_cancel(self, message: TlxMessage) -> None:
         assert self.member is not None
         self._require(message, 11, 530)
         kind = message.get(530)
         if kind not in ("1", "7"):
-            raise _Reject(
-                REJ_VALUE_INCORRECT, 530, "MassCancelRequestType (530) must be 1 (by symbol) or 7 (all)"
-            )
+            raise _Reject(REJ_VALUE_INCORRECT, 530, "MassCancelRequestType (530) must be 1 (by symbol) or 7 (all)")
         symbol = message.get(55) or "" if kind == "1" else ""
         if kind == "1" and not symbol:
             raise _Reject(REJ_REQUIRED_MISSING, 55, "Symbol (55) is required when 530=1")
