@@ -362,7 +362,7 @@ class Engine:
         ):
             # Nothing to match (the common passive insert): rest or kill without building a
             # dirty set; this path is most of the benchmark mix.
-            if tif in (GTC, DAY):
+            if tif <= DAY:  # GTC (1) or DAY (2); a tuple test would build a tuple per order
                 own = book.bids if side == BUY else book.asks
                 level = own.levels.get(price_ticks)
                 if level is None:
@@ -418,7 +418,7 @@ class Engine:
         dirty: Dirty = {}
         self._match(book, opposite, order, mstate, now, dirty)
         if order.leaves:
-            if tif in (GTC, DAY):
+            if tif <= DAY:  # GTC (1) or DAY (2); a tuple test would build a tuple per order
                 self._rest(book, order, mstate, dirty)
             else:
                 self._emit(
