@@ -1,6 +1,6 @@
 """The mutation test (issue 5, verdict accuracy): does the matrix turn EXACTLY the right cells red?
 
-For each mutation in ``mutations/catalog.yaml`` a gateway wheel is built from a copy of HEAD
+For each mutation in ``mutations/catalog.yaml`` a gateway (or client) wheel is built from a copy of HEAD
 with one protocol change (``mutations/mutate.py``), and the real matrix is run on it in a
 subprocess the way ``test_reference_matrix.run_matrix`` does. An unmutated baseline wheel,
 built the same way, is run over the union of the scenarios once. Per (gateway column, client,
