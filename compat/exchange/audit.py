@@ -18,7 +18,9 @@ Host-side use (tests, scenarios)::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import json.encoder
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +38,43 @@ class AuditLogError(CompatError):
 
 def _dumps(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _compile_line_writer(cls: type) -> Callable[[Any], str]:
+    """A function turning one event (a NamedTuple) into exactly the JSON line ``_dumps``
+    would write for ``event.record()``, without building a dict: json.dumps on a fresh dict
+    per event cost ~3/4 of the exchange's time with the audit log on (engine_bench
+    --with-audit). Keys are sorted; strings go through json's own C escaper."""
+    hints = typing.get_type_hints(cls)
+    fields: list[tuple[str, str]] = []
+    for index, name in enumerate(cls._fields):  # type: ignore[attr-defined]
+        kind = hints[name]
+        if kind is str:
+            fields.append((name, f"{{_s(e[{index}])}}"))
+        elif kind is bool:
+            fields.append((name, f'{{"true" if e[{index}] else "false"}}'))
+        elif kind is int:
+            fields.append((name, f"{{e[{index}]}}"))
+        else:
+            raise TypeError(f"{cls.__name__}.{name}: audit lines support str, int and bool, not {kind}")
+    fields.append(("kind", "{_s(e.kind)}"))
+    body = ",".join(f'"{name}":{value}' for name, value in sorted(fields))
+    source = f"def line(e):\n    return f'{{{{{body}}}}}\\n'\n"
+    namespace: dict[str, Any] = {"_s": _encode_string}
+    exec(source, namespace)  # generated from the class's own field list, nothing external
+    line: Callable[[Any], str] = namespace["line"]
+    return line
+
+
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
+_LINE_WRITERS: dict[type, Callable[[Any], str] | None] = {}
+
+
+def _line_writer(cls: type) -> Callable[[Any], str] | None:
+    """The cached line writer of an event class; None for events that are not audited."""
+    if cls not in _LINE_WRITERS:
+        _LINE_WRITERS[cls] = _compile_line_writer(cls) if hasattr(cls, "record") else None
+    return _LINE_WRITERS[cls]
 
 
 class AuditWriter:
@@ -74,11 +113,14 @@ class AuditWriter:
         )
 
     def write_events(self, events: Iterable[Event]) -> None:
-        pending = self._pending
+        lines: list[str] = []
+        writers = _LINE_WRITERS
         for event in events:
-            record = getattr(event, "record", None)
-            if record is not None:
-                pending.append(_dumps(record()))
+            writer = writers.get(type(event)) or _line_writer(type(event))
+            if writer is not None:
+                lines.append(writer(event))
+        if lines:
+            self._pending.append("".join(lines).encode())
 
     def flush(self) -> None:
         if self._pending:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import typing
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compat.exchange import codes
 from compat.exchange.audit import (
@@ -17,7 +21,23 @@ from compat.exchange.audit import (
     reconcile,
 )
 from compat.exchange.engine import Engine
-from compat.exchange.events import BUY, GTC, IOC, LIMIT, SELL
+from compat.exchange.events import (
+    BUY,
+    GTC,
+    IOC,
+    LIMIT,
+    SELL,
+    CancelRejected,
+    InstrumentCreated,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFill,
+    OrderRejected,
+    OrderReplaced,
+    ReplaceRejected,
+    StatusChange,
+    TradePrint,
+)
 from compat.exchange.instruments import (
     DEFAULT_INSTRUMENTS_FILE,
     OPEN,
@@ -136,3 +156,36 @@ def test_rejected_orders_carry_codes_into_the_audit(tmp_path: Path) -> None:
     write_journal(path)
     (rejected,) = [r for r in read_audit(path) if r.kind == "rejected"]
     assert (rejected.member, rejected["code"], rejected["client_order_id"]) == ("GW1", codes.UNKNOWN_INSTRUMENT, "bad")
+
+
+AUDITED = [
+    OrderAccepted,
+    OrderRejected,
+    OrderFill,
+    OrderCancelled,
+    OrderReplaced,
+    ReplaceRejected,
+    CancelRejected,
+    TradePrint,
+    StatusChange,
+    InstrumentCreated,
+]
+
+
+@pytest.mark.parametrize("cls", AUDITED)
+@given(data=st.data())
+def test_fast_audit_lines_equal_json_dumps_of_the_record(cls: type, data: st.DataObject) -> None:
+    hints = typing.get_type_hints(cls)
+    values = []
+    for name in cls._fields:  # type: ignore[attr-defined]
+        kind = hints[name]
+        strategy = st.text() if kind is str else st.booleans() if kind is bool else st.integers(-(2**63), 2**63)
+        values.append(data.draw(strategy, label=name))
+    event = cls(*values)
+    sink = io.BytesIO()
+    writer = AuditWriter(sink)
+    writer.write_events([event])
+    writer.flush()
+    expected = json.dumps(event.record(), sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    assert sink.getvalue().decode() == expected
+    assert json.loads(sink.getvalue()) == event.record()
