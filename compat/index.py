@@ -14,6 +14,7 @@ the reason it was yanked (``{"refgw-2.2.0-py3-none-any.whl": "corrupts prices"}`
 from __future__ import annotations
 
 import json
+import hashlib
 import os
 import shutil
 import tempfile
@@ -255,6 +256,21 @@ def _download(url: str, out: IO[bytes]) -> None:
 # --- the candidate -----------------------------------------------------------------------------
 
 
+_NOT_SOURCE = frozenset({"build", "dist", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"})
+
+
+def source_tree_hash(source: Path) -> str:
+    """A short content hash of the files a build reads (build outputs and caches excluded)."""
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if any(part in _NOT_SOURCE or part.endswith(".egg-info") for part in relative.parts):
+            continue
+        if path.is_file():
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def build_candidate(source: Path, out_dir: Path) -> Path:
     """Build the working tree at ``source`` into a wheel in ``out_dir`` with ``uv build``."""
     if not (source / "pyproject.toml").is_file() and not (source / "setup.py").is_file():
@@ -262,6 +278,12 @@ def build_candidate(source: Path, out_dir: Path) -> Path:
             f"cannot build the candidate: {source} has no pyproject.toml; fix the product's source in "
             "matrix.yaml or give a wheel with --compat-candidate ROLE=path/to.whl"
         )
+    # Keyed by the tree's content: an unchanged tree reuses its wheel, so its sha256 (and hence
+    # its env) stays the same across runs and xdist workers instead of changing with every build.
+    out_dir = out_dir / source_tree_hash(source)
+    existing = sorted(out_dir.glob("*.whl"))
+    if len(existing) == 1:
+        return existing[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
         outcome = run_uv(

@@ -283,8 +283,14 @@ def test_candidate_built_from_source(wheelhouse: Path, tmp_path: Path) -> None:
         True,
         "2.1.0.dev0+candidate",
     )
-    assert candidate.wheel.parent == tmp_path / "build" / "candidates" / "gateway"
+    assert candidate.wheel.parent.parent == tmp_path / "build" / "candidates" / "gateway"
     assert file_sha256(candidate.wheel) == candidate.sha256
+    # An unchanged tree reuses its wheel (same sha256, hence the same env); a change rebuilds.
+    again = resolve(matrix, None, tmp_path / "build")["gateway"][-1]
+    assert (again.wheel, again.sha256) == (candidate.wheel, candidate.sha256)
+    (tmp_path / "src" / "tinygw" / "CHANGED.txt").write_text("edit\n")
+    changed = resolve(matrix, None, tmp_path / "build")["gateway"][-1]
+    assert changed.wheel.parent != candidate.wheel.parent
     assert not resolve(matrix, None, tmp_path / "b2", include_candidates=False)["gateway"][-1].candidate
 
 
