@@ -7,10 +7,10 @@ xdist worker compute the same collection on its own.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -26,6 +26,7 @@ class Plan:
     matrix: Matrix
     releases: Mapping[str, tuple[Release, ...]]  # role → releases, oldest first
     cells: tuple[Cell, ...]
+    shard: Mapping[str, Any] | None = None  # meta.shard of a --compat-shard slice (compat.report.shard)
 
     @property
     def env_count(self) -> int:
@@ -64,6 +65,7 @@ def build_plan(
     cell_globs: Sequence[str] = (),
     lock_path: Path | None = None,
     shard: tuple[int, int] | None = None,
+    durations: Mapping[str, float] | None = None,
 ) -> Plan:
     matrix = load_matrix(matrix_path)
     if no_candidate:
@@ -85,20 +87,14 @@ def build_plan(
     )
     if cell_globs:
         cells = tuple(c for c in cells if any(fnmatch.fnmatchcase(c.id, g) for g in cell_globs))
-    if shard is not None:
-        cells = shard_cells(cells, *shard)
-    return Plan(matrix=matrix, releases=releases, cells=cells)
+    meta = None
+    if shard is not None:  # balanced by past durations; imported here to keep pytest's start-up light
+        from compat.report.shard import select_shard
 
-
-def shard_cells(cells: Sequence[Cell], index: int, count: int) -> tuple[Cell, ...]:
-    """A deterministic slice: shard ``index`` (1-based) of ``count``, stable across machines."""
-    if not 1 <= index <= count:
-        raise ConfigError(f"--compat-shard {index}/{count}: K must be between 1 and N")
-
-    def bucket(cell: Cell) -> int:
-        return int(hashlib.sha256(cell.id.encode()).hexdigest(), 16) % count
-
-    return tuple(c for c in cells if bucket(c) == index - 1)
+        chosen, meta = select_shard([c.id for c in cells], durations or {}, *shard)
+        keep = set(chosen)
+        cells = tuple(c for c in cells if c.id in keep)
+    return Plan(matrix=matrix, releases=releases, cells=cells, shard=meta)
 
 
 def parse_shard(value: str | None) -> tuple[int, int] | None:

@@ -49,6 +49,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run ROLE (exchange, gateway, client) on a host: local, netns:NAME, ssh:user@host[:port]")
     group.addoption("--compat-shard", metavar="K/N", help="run the K-th of N deterministic slices of the cells")
     group.addoption("--compat-bench", action="store_true", help="also run the latency benchmark")
+    group.addoption("--compat-store", metavar="URL|PATH", help="record the run in this results store: a SQLite path or "
+                    "postgresql://... (default <cache dir>/results.db; 'none': do not record)")
+    group.addoption("--compat-label", metavar="LABEL", help="label of the recorded run, e.g. release")
+    group.addoption("--compat-durations", metavar="FILE", help="balance --compat-shard by these durations "
+                    "(`compat durations` writes them) instead of the store's")
     group.addoption("--compat-naive-envs", action="store_true",
                     help="baseline for measurements: fresh envs for every cell, as tox would (no sharing, no cache)")
     parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
@@ -90,6 +95,8 @@ def compat_plan(config: pytest.Config) -> Plan:
     if error is not None:
         raise pytest.UsageError(error)
     try:
+        from compat.report.shard import load_durations
+
         plan = build_plan(
             matrix_path(config),
             cache_dir=cache_dir(config),
@@ -99,6 +106,8 @@ def compat_plan(config: pytest.Config) -> Plan:
             cell_globs=config.getoption("compat_cells"),
             lock_path=lock_path(config),
             shard=parse_shard(config.getoption("compat_shard")),
+            durations=load_durations(config.getoption("compat_durations") or config.getoption("compat_store"),
+                                     cache_dir(config) / "results.db") if config.getoption("compat_shard") else None,
         )
     except CompatError as exc:
         message = f"compat: {exc}"
@@ -285,6 +294,7 @@ class _Recorder:
         self.config = config
         self.collector = ResultsCollector(started_at=timing.utc_timestamp())
         self.written: list[Path] = []
+        self.recorded = ""
         self._cached: RunResults | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -294,11 +304,15 @@ class _Recorder:
         if hasattr(self.config, "workerinput") or not self.collector.has_results():
             return  # reports are written once, on the controller
         from compat.report import write_reports
+        from compat.report.store import record_run
 
         paths = _report_paths(self.config)
         # write_reports also appends the markdown to $GITHUB_STEP_SUMMARY when CI sets it.
         self.written = write_reports(self._results(), json_path=paths["json_path"], md_path=paths["md_path"],
                                      html_path=paths["html_path"])
+        self.recorded = record_run(self._results(), self.config.getoption("compat_store"),
+                                   cache_dir(self.config) / "results.db", label=self.config.getoption("compat_label"),
+                                   root=Path(self.config.rootpath))
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if hasattr(config, "workerinput") or not self.collector.has_results():
@@ -310,11 +324,14 @@ class _Recorder:
             terminalreporter.write_line(line)
         for path in self.written:
             terminalreporter.write_line(f"compat report: {path}")
+        if self.recorded:
+            terminalreporter.write_line(self.recorded)
 
     def _results(self) -> RunResults:
         if self._cached is not None:
             return self._cached
         from compat.report.schema_join import annotate_from_wheels
+        from compat.report.shard import with_shard_meta
 
         results = self.collector.results(finished_at=timing.utc_timestamp(),
                                          matrix_path=str(matrix_path(self.config)))
@@ -322,7 +339,7 @@ class _Recorder:
         # Join the static schema diff of every pair's wheels to the dynamic verdicts.
         wheels = [release.wheel for releases in plan.releases.values() for release in releases]
         client, gateway = plan.matrix.products["client"].package, plan.matrix.products["gateway"].package
-        self._cached = annotate_from_wheels(results, wheels, client, gateway)
+        self._cached = with_shard_meta(annotate_from_wheels(results, wheels, client, gateway), plan.shard)
         return self._cached
 
 
