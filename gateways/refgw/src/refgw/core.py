@@ -431,9 +431,11 @@ class Gateway:
             if self.journal is not None:
                 self.journal.require_incompat(jr.INCOMPAT_AMEND, 2)
                 self.journal.append_json(jr.AMEND, {"gw": order.gw_id, "qty": order.qty, "px": order.price_ticks})
+        # The event's records are staged and written in one call: with the report's OUTBOUND
+        # record in deliver() (before the frame goes out), or by the flush below.
         journal = self.journal
         if journal is not None:
-            journal.append_json(
+            journal.stage_json(
                 jr.ORDER_STATE,
                 {
                     "gw": order.gw_id,
@@ -446,17 +448,19 @@ class Gateway:
         if ev.member_seq > self.cursor:
             self.cursor = ev.member_seq
             if journal is not None:
-                journal.append(jr.EXCH_CURSOR, jr.cursor_body(ev.member_seq))
+                journal.stage(jr.EXCH_CURSOR, jr.cursor_body(ev.member_seq))
         if ev.venue_seq > self.venue_cursor:
             self.venue_cursor = ev.venue_seq
             if journal is not None:
-                journal.append(jr.VENUE_CURSOR, jr.cursor_body(ev.venue_seq))
+                journal.stage(jr.VENUE_CURSOR, jr.cursor_body(ev.venue_seq))
         if order.session is not None:
             rep = build_report(self.instruments[order.symbol], order, ev)
             if rep is not None:
                 if ev.liquidity and order.session.version >= 3:
                     rep.liquidity = pb.MAKER if ev.liquidity == "MAKER" else pb.TAKER
                 self.deliver(order.session, order, rep)
+        if journal is not None:
+            journal.flush()
 
     def on_venue_book(self, ev: BookEvent) -> None:
         book = self.books.get(ev.symbol)

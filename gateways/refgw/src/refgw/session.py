@@ -16,6 +16,8 @@ import asyncio
 import time
 from typing import Any
 
+from google.protobuf.unknown_fields import UnknownFieldSet
+
 from refgw import PROTOCOL_MAX, PROTOCOL_MIN, __version__
 from refgw import refgw_pb2 as pb
 from refgw.book import Book
@@ -408,7 +410,9 @@ class Session:
                 order_type,
                 tif,
                 client_order_id=m.client_order_id,
-                extensions=extension_bytes(payload),
+                # Extension fields (1000-1999) are unknown to InsertOrder: skip the byte-level
+                # scan when the parser saw no unknown field at all (the common case).
+                extensions=extension_bytes(payload) if UnknownFieldSet(m) else b"",
             )
         except Reject as rej:
             self.reject(
