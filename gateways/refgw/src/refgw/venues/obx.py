@@ -48,23 +48,23 @@ class ObxVenue(Venue):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.Transport | None = None
         self._ids = itertools.count(1)
         self._logon: asyncio.Future[Any] | None = None
         self._instr: asyncio.Future[Any] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._lost = False
         self._pending_trades: dict[str, list[tuple[str, int, int, str]]] = {}
 
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
-        try:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        except OSError as exc:
-            raise VenueError(f"cannot connect to OBX at {self.host}:{self.port}: {exc}") from None
         loop = asyncio.get_running_loop()
         self._logon = loop.create_future()
         self._instr = loop.create_future()
-        self._task = asyncio.create_task(self._read_loop())
+        try:
+            transport, _ = await loop.create_connection(lambda: _ObxProtocol(self), self.host, self.port)
+        except OSError as exc:
+            raise VenueError(f"cannot connect to OBX at {self.host}:{self.port}: {exc}") from None
+        self._transport = transport
         self._send(
             pb.LOGON_REQUEST,
             pb.LogonRequest(
@@ -83,20 +83,19 @@ class ObxVenue(Venue):
         self.release_held_events()
 
     async def close(self) -> None:
-        if self._writer is not None:
+        self._closing = True
+        if self._transport is not None:
             try:
                 self._send(pb.LOGOUT_REQUEST, pb.LogoutRequest(reason="gateway stopping"))
-                self._writer.close()
+                self._transport.close()
             except (OSError, RuntimeError):
                 pass
-        if self._task is not None:
-            self._task.cancel()
 
     # ------------------------------------------------------------------ sends
     def _send(self, msg_type: int, msg: Any) -> None:
         payload = msg.SerializeToString()
-        assert self._writer is not None
-        self._writer.write(_HEADER.pack(len(payload) + 4, msg_type) + payload)
+        assert self._transport is not None
+        self._transport.write(_HEADER.pack(len(payload) + 4, msg_type) + payload)
 
     def new_order(
         self, coid: str, symbol: str, side: str, order_type: str, tif: str, qty: int, price_ticks: int
@@ -135,31 +134,22 @@ class ObxVenue(Venue):
         self._send(pb.MARKET_DATA_SUBSCRIBE, pb.MarketDataSubscribe(request_id=next(self._ids), symbol=symbol))
 
     # ------------------------------------------------------------------ receive
-    async def _read_loop(self) -> None:
-        assert self._reader is not None
-        reason = "exchange closed the connection"
-        try:
-            while True:
-                head = await self._reader.readexactly(8)
-                length, msg_type = _HEADER.unpack(head)
-                if length < 4 or length > _MAX_FRAME:
-                    reason = f"bad OBX frame length {length}"
-                    break
-                payload = await self._reader.readexactly(length - 4)
-                entry = _INBOUND.get(msg_type)
-                if entry is None:
-                    continue
-                cls, handler = entry
-                msg = cls()
-                try:
-                    msg.ParseFromString(payload)
-                    getattr(self, handler)(msg)
-                except Exception as exc:  # one bad message must not stop the venue stream
-                    print(f"refgw: OBX message type {msg_type} not handled: {exc!r}", file=sys.stderr, flush=True)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        except asyncio.CancelledError:
+    def _on_frame(self, msg_type: int, payload: bytes) -> None:
+        entry = _INBOUND.get(msg_type)
+        if entry is None:
             return
+        cls, handler = entry
+        msg = cls()
+        try:
+            msg.ParseFromString(payload)
+            getattr(self, handler)(msg)
+        except Exception as exc:  # one bad message must not stop the venue stream
+            print(f"refgw: OBX message type {msg_type} not handled: {exc!r}", file=sys.stderr, flush=True)
+
+    def _on_lost(self, reason: str) -> None:
+        if self._closing or self._lost:
+            return  # close() ended it, or the loss was already reported
+        self._lost = True
         for fut in (self._logon, self._instr):
             if fut is not None and not fut.done():
                 fut.set_exception(VenueError(f"OBX at {self.host}:{self.port}: {reason}"))
@@ -344,3 +334,41 @@ class ObxVenue(Venue):
                 trades=self._pending_trades.pop(m.symbol, []),
             )
         )
+
+
+class _ObxProtocol(asyncio.Protocol):
+    """Frames are cut from the byte stream and handled inside data_received: no reader task,
+    no future and no extra event-loop turn per venue message (a StreamReader needs all three)."""
+
+    def __init__(self, venue: ObxVenue) -> None:
+        self.venue = venue
+        self.buf = bytearray()
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos = 0
+        end = len(buf)
+        venue = self.venue
+        while end - pos >= 8:
+            length, msg_type = _HEADER.unpack_from(buf, pos)
+            if length < 4 or length > _MAX_FRAME:
+                del buf[:]
+                venue._on_lost(f"bad OBX frame length {length}")
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            stop = pos + 4 + length
+            if stop > end:
+                break
+            venue._on_frame(msg_type, bytes(buf[pos + 8 : stop]))
+            pos = stop
+        if pos:
+            del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.venue._on_lost("exchange closed the connection")
