@@ -37,6 +37,7 @@ def test_version_disjoint(compat: Scenario) -> None:
 
 
 def test_bad_auth_token(compat: Scenario) -> None:
+    compat.session("good")  # control: the right token logs on, so a refusal below is about the token
     s = compat.session("bad", connect=False)
     try:
         info = s.call("connect", **compat.stack.connect_args(s.username, password="not-the-token"))

@@ -261,7 +261,7 @@ def test_error_message_names_the_file_and_line(tmp_path: Path) -> None:
             "    expect: unsupported",
             "    expect: broken",
             41,
-            ["must be one of incompatible, unsupported, got 'broken'"],
+            ["must be one of incompatible, unsupported, compatible, got 'broken'"],
         ),
         ("    reason: yanked release\n", "", 38, ["expectations[1] is missing the required key 'reason'"]),
         (
