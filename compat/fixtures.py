@@ -79,8 +79,8 @@ def compat_leak_guard() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def compat_cell_stack(
-    request: pytest.FixtureRequest, compat_leak_guard: None, compat_cell: Cell, compat_plan: Plan, compat_env_cache: EnvCache,
-    compat_hosts: dict[str, Host], compat_run_dir: Path,
+    request: pytest.FixtureRequest, compat_leak_guard: None, compat_cell: Cell, compat_plan: Plan,
+    compat_env_cache: EnvCache, compat_hosts: dict[str, Host], compat_run_dir: Path,
 ) -> Iterator[Stack]:
     """The running processes of one cell; started once per cell (cells are grouped per worker)."""
     cache = compat_env_cache

@@ -13,8 +13,8 @@ the reason it was yanked (``{"refgw-2.2.0-py3-none-any.whl": "corrupts prices"}`
 
 from __future__ import annotations
 
-import json
 import hashlib
+import json
 import os
 import shutil
 import tempfile

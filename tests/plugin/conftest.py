@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 VERSIONS = ("1.0.0", "2.0.0")
 
 

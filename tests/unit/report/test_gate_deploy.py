@@ -16,7 +16,7 @@ from compat.report.gate import Pair, deploy_pairs, load_inventory
 from compat.report.store import open_store
 
 if TYPE_CHECKING:
-    from conftest import Literals
+    from tests.unit.report.conftest import Literals
 
 INVENTORY = """\
 environments:

@@ -18,7 +18,7 @@ from compat.report.history import git_head_sha, latest_for_pair, list_runs, stor
 from compat.report.json_report import load_json, render_json
 
 if TYPE_CHECKING:
-    from conftest import Literals
+    from tests.unit.report.conftest import Literals
 
 
 def test_gate_lists_one_line_per_blocker_and_warns_on_stale(results: RunResults) -> None:

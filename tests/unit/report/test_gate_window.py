@@ -16,7 +16,7 @@ from compat.report.gate import SupportWindow, WindowView, evaluate, gate, minor
 from compat.report.json_report import render_json
 
 if TYPE_CHECKING:
-    from conftest import Literals
+    from tests.unit.report.conftest import Literals
 
 CLIENTS = ("1.0.0", "1.1.0", "1.2.0", "2.0.0")  # client minors 1.0 1.1 1.2 2.0
 GATEWAYS = ("3.0.0", "3.1.0", "3.2.0", "3.2.1")  # gateway minors 3.0 3.1 3.2 (twice)

@@ -14,7 +14,7 @@ from compat.report.errors import MergeConflict, ReportError, SchemaVersionError
 from compat.report.json_report import load_json, merge, merge_files, parse_report, render_json
 
 if TYPE_CHECKING:
-    from conftest import Literals
+    from tests.unit.report.conftest import Literals
 
 
 def test_json_carries_schema_version_verdicts_reasons_and_figures(results: RunResults) -> None:

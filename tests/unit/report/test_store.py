@@ -15,7 +15,7 @@ from compat.report.errors import ReportError
 from compat.report.store import DEFAULT_STORE, open_store, redact
 
 if TYPE_CHECKING:
-    from conftest import Literals
+    from tests.unit.report.conftest import Literals
 
 
 def test_records_runs_and_reads_them_back_losslessly(results: RunResults, tmp_path: Path) -> None:

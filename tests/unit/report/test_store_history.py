@@ -17,7 +17,7 @@ from compat.report.json_report import render_json
 from compat.report.store import HistoryPoint, open_store, record_run
 
 if TYPE_CHECKING:
-    from conftest import Literals
+    from tests.unit.report.conftest import Literals
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ from compat.report.wirediff import first_divergence, frame_text, nearest_passing
 REJECT = WireFrame("in", "Reject", {"reason": "UNKNOWN_FIELD", "seq": 3})
 
 if TYPE_CHECKING:
-    from conftest import Literals
+    from tests.unit.report.conftest import Literals
 
 
 def test_first_divergence_ignores_volatile_fields(lit: Literals) -> None:
