@@ -187,6 +187,15 @@ def _code_name(raw: int) -> str:
     return _enum_name(pb.RejectCode, raw)
 
 
+class _Expired(Exception):
+    """A request's answer did not arrive in time (turned into ClientError by _request)."""
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(_Expired())
+
+
 @dataclass
 class _Pending:
     future: asyncio.Future[Any]
@@ -399,14 +408,19 @@ class GatewayClient:
         want: set[int] | None = None,
         extra: bytes = b"",
     ) -> Any:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
         self._pending[rid] = _Pending(fut, want or set(), msg_type)
         self._send(msg_type, msg, extra)
+        # A timer on the future itself rather than asyncio.wait_for: wait_for wraps it in a
+        # second future, and its done-callback chain costs one more event-loop turn per answer.
+        timer = loop.call_later(timeout, _expire, fut)
         try:
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
+            return await fut
+        except _Expired:
             raise ClientError(f"no answer from the gateway within {timeout}s (request {rid})") from None
         finally:
+            timer.cancel()
             self._pending.pop(rid, None)
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
