@@ -64,11 +64,8 @@ async def serve(args: argparse.Namespace) -> int:
     if journal is None or journal.fresh:
         venue.mass_cancel("")  # no record of earlier orders: orphans are cancelled by policy
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Session(gw, reader, writer).run()
-
     listen_host, listen_port = args.listen
-    server = await asyncio.start_server(handle, listen_host, listen_port)
+    server = await asyncio.get_running_loop().create_server(lambda: Session(gw), listen_host, listen_port)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"GATEWAY READY client={host}:{port}", flush=True)
     stop = asyncio.Event()

@@ -22,7 +22,7 @@ from refgw import PROTOCOL_MAX, PROTOCOL_MIN, __version__
 from refgw import refgw_pb2 as pb
 from refgw.book import Book
 from refgw.core import Gateway, GwOrder, Reject, SessionState, base_report
-from refgw.framing import FrameError, encode, read_frame, skip_bytes
+from refgw.framing import HEADER, MAX_FRAME, encode
 from refgw.model import BookEvent
 from refgw.throttle import RollingWindow
 from refgw.wire import extension_bytes
@@ -53,11 +53,15 @@ def capabilities(version: int) -> tuple[str, ...]:
     return CAPABILITIES_V3 if version >= 3 else CAPABILITIES_V2
 
 
-class Session:
-    def __init__(self, gw: Gateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+class Session(asyncio.Protocol):
+    """One connection, as a Protocol: frames are cut from the byte stream and handled inside
+    data_received (a StreamReader costs a future and an extra event-loop turn per message)."""
+
+    def __init__(self, gw: Gateway) -> None:
         self.gw = gw
-        self.reader = reader
-        self.writer = writer
+        self.writer: Any = None  # the transport (write/close); uvloop's is duck-compatible
+        self._buf = bytearray()
+        self._skip = 0  # payload bytes of an oversize frame still to discard
         self.username = ""
         self.logged_on = False
         self.state: SessionState | None = None
@@ -93,65 +97,114 @@ class Session:
             self._hb_handle.cancel()
         self.writer.close()
 
-    async def run(self) -> None:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.writer = transport
         self.gw.sessions.add(self)
-        try:
-            while not self.closing:
-                try:
-                    msg_type, payload = await read_frame(self.reader)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    break
-                except FrameError as exc:
-                    self.session_reject(0, pb.MALFORMED_MESSAGE, str(exc))
-                    if exc.skip is None:
-                        break
-                    try:
-                        await skip_bytes(self.reader, exc.skip)
-                    except (asyncio.IncompleteReadError, ConnectionError):
-                        break
-                    continue
-                self.last_rx = time.monotonic()
-                entry = self.handlers.get(msg_type)
-                if entry is None:
-                    self.session_reject(
-                        request_id_of(payload),
-                        pb.UNSUPPORTED_MESSAGE_TYPE,
-                        f"message type {msg_type} is not supported",
-                        msg_type,
-                    )
-                    continue
-                cls, handler = entry
-                msg = cls()
-                try:
-                    msg.ParseFromString(payload)
-                except Exception as exc:
-                    self.session_reject(
-                        request_id_of(payload), pb.MALFORMED_MESSAGE, f"payload does not parse: {exc}", msg_type
-                    )
-                    continue
-                if not self.logged_on and msg_type not in (pb.LOGON_REQUEST, pb.HEARTBEAT):
-                    self.send(pb.LOGOUT, pb.Logout(reason="not logged on: send LogonRequest first"))
-                    break
-                try:
-                    if msg_type == pb.INSERT_ORDER:
-                        self.on_insert(msg, payload)
-                    else:
-                        handler(msg)
-                except Exception as exc:  # one bad request must not end the session
-                    self.session_reject(
-                        getattr(msg, "request_id", 0),
-                        pb.MALFORMED_MESSAGE,
-                        f"cannot process: {exc}",
-                        msg_type,
-                    )
-                try:
-                    await self.writer.drain()
-                except ConnectionError:
-                    break
-        finally:
-            self.gw.drop_session(self)
-            if not self.closing:
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gw.drop_session(self)
+        if not self.closing:
+            self.close()
+
+    def pause_writing(self) -> None:
+        # The client is not reading its reports: stop reading its requests until it does.
+        self.writer.pause_reading()
+
+    def resume_writing(self) -> None:
+        if not self.closing:
+            self.writer.resume_reading()
+
+    def eof_received(self) -> bool:
+        buf = self._buf
+        if len(buf) >= HEADER.size and not self.closing:
+            length, _ = HEADER.unpack_from(buf)
+            self.session_reject(
+                0,
+                pb.MALFORMED_MESSAGE,
+                f"truncated frame: {len(buf) - HEADER.size} of {length - 4} payload bytes before EOF",
+            )
+        self.close()
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        buf = self._buf
+        buf += data
+        pos = 0
+        end = len(buf)
+        while not self.closing and end - pos >= HEADER.size:
+            length, msg_type = HEADER.unpack_from(buf, pos)
+            if length < 4:
+                self.session_reject(0, pb.MALFORMED_MESSAGE, f"frame length {length} is below the 4-byte type")
                 self.close()
+                break
+            if length - 4 > MAX_FRAME:
+                # Refused without buffering it: discard the payload as it arrives.
+                self.session_reject(
+                    0,
+                    pb.MALFORMED_MESSAGE,
+                    f"frame of {length - 4} payload bytes exceeds the {MAX_FRAME}-byte cap",
+                )
+                pos += HEADER.size
+                available = end - pos
+                if available >= length - 4:
+                    pos += length - 4
+                    continue
+                self._skip = length - 4 - available
+                pos = end
+                break
+            stop = pos + 4 + length
+            if stop > end:
+                break
+            payload = bytes(buf[pos + HEADER.size : stop])
+            pos = stop
+            self.on_frame(msg_type, payload)
+        if self.closing:
+            buf.clear()
+        elif pos:
+            del buf[:pos]
+
+    def on_frame(self, msg_type: int, payload: bytes) -> None:
+        self.last_rx = time.monotonic()
+        entry = self.handlers.get(msg_type)
+        if entry is None:
+            self.session_reject(
+                request_id_of(payload),
+                pb.UNSUPPORTED_MESSAGE_TYPE,
+                f"message type {msg_type} is not supported",
+                msg_type,
+            )
+            return
+        cls, handler = entry
+        msg = cls()
+        try:
+            msg.ParseFromString(payload)
+        except Exception as exc:
+            self.session_reject(
+                request_id_of(payload), pb.MALFORMED_MESSAGE, f"payload does not parse: {exc}", msg_type
+            )
+            return
+        if not self.logged_on and msg_type not in (pb.LOGON_REQUEST, pb.HEARTBEAT):
+            self.send(pb.LOGOUT, pb.Logout(reason="not logged on: send LogonRequest first"))
+            self.close()
+            return
+        try:
+            if msg_type == pb.INSERT_ORDER:
+                self.on_insert(msg, payload)
+            else:
+                handler(msg)
+        except Exception as exc:  # one bad request must not end the session
+            self.session_reject(
+                getattr(msg, "request_id", 0),
+                pb.MALFORMED_MESSAGE,
+                f"cannot process: {exc}",
+                msg_type,
+            )
 
     def session_reject(self, request_id: int, code: Any, text: str, ref_type: int = 0) -> None:
         self.send(pb.REJECT, pb.Reject(request_id=request_id, code=code, text=text, ref_message_type=ref_type))
