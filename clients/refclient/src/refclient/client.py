@@ -45,7 +45,7 @@ from refclient.errors import (
     SessionLost,
     Throttled,
 )
-from refclient.framing import FrameError, encode, read_frame
+from refclient.framing import HEADER, MAX_FRAME, FrameError, encode
 from refclient.wire import decode_extensions, encode_extensions
 
 PROTOCOL_RANGE = (2, 3)
@@ -208,8 +208,8 @@ class GatewayClient:
         self.host = host
         self.port = port
         self._logon_args = logon
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._protocol: _GatewayProtocol | None = None  # the current connection's
+        self._writer: Any = None  # its transport (write/close)
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._events: asyncio.Queue[Event] = asyncio.Queue()
@@ -221,7 +221,6 @@ class GatewayClient:
         self.last_seq = 0
         self.lost: str | None = None
         self._lost_event = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._hb_task: asyncio.Task[None] | None = None
         self._coid_prefix = format(time.time_ns() // 1000 % 36**8, "x")
         self._coids = itertools.count(1)
@@ -290,14 +289,17 @@ class GatewayClient:
 
     async def _open(self) -> None:
         timeout = self._logon_args["timeout"]
+        protocol = _GatewayProtocol(self)
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), timeout)
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(lambda: protocol, self.host, self.port), timeout
+            )
         except OSError as exc:
             raise SessionLost(f"cannot connect to {self.host}:{self.port}: {exc}") from None
-        self._reader, self._writer = reader, writer
+        self._protocol, self._writer = protocol, transport
         self.lost = None
         self._lost_event = asyncio.Event()
-        self._task = asyncio.create_task(self._read_loop(reader))
 
     async def _logon(self, resume_from_seq: int) -> Any:
         a = self._logon_args
@@ -423,30 +425,18 @@ class GatewayClient:
             timer.cancel()
             self._pending.pop(rid, None)
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        reason = "gateway closed the connection"
-        try:
-            while True:
-                msg_type, payload = await read_frame(reader)
-                cls = _INBOUND.get(msg_type)
-                if cls is None:
-                    if msg_type not in self._unknown_types:
-                        self._unknown_types.add(msg_type)
-                        print(f"refclient: skipping unknown message type {msg_type}", file=sys.stderr)
-                    continue
-                msg = cls()
-                msg.ParseFromString(payload)
-                if self.wire_hook is not None:
-                    self._hook("in", msg_type, msg)
-                self._dispatch(msg_type, msg, payload)
-        except (asyncio.IncompleteReadError, ConnectionError, FrameError) as exc:
-            if isinstance(exc, FrameError):
-                reason = str(exc)
-        except asyncio.CancelledError:
-            reason = "client closed"
-        except Exception as exc:
-            reason = f"client failed handling a gateway message: {exc!r}"
-        self._lose(reason)
+    def _on_frame(self, msg_type: int, payload: bytes) -> None:
+        cls = _INBOUND.get(msg_type)
+        if cls is None:
+            if msg_type not in self._unknown_types:
+                self._unknown_types.add(msg_type)
+                print(f"refclient: skipping unknown message type {msg_type}", file=sys.stderr)
+            return
+        msg = cls()
+        msg.ParseFromString(payload)
+        if self.wire_hook is not None:
+            self._hook("in", msg_type, msg)
+        self._dispatch(msg_type, msg, payload)
 
     def _lose(self, reason: str) -> None:
         if self.lost is not None:
@@ -732,11 +722,11 @@ class GatewayClient:
 
     async def _shutdown(self, reason: str) -> None:
         self._lose(reason)
-        for task in (self._task, self._hb_task):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        task = self._hb_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self._writer is not None:
             self._writer.close()
         self._lose(reason)
@@ -749,3 +739,61 @@ def _rejection(rep: Any) -> OrderRejected:
     if rep.reject_code == pb.THROTTLED:
         return Throttled(rep.retry_after_ms, rep.text)
     return OrderRejected(_code_name(rep.reject_code), rep.reject_code, rep.text)
+
+
+class _GatewayProtocol(asyncio.Protocol):
+    """One connection's reader: frames are cut from the byte stream and dispatched inside
+    data_received (a reader task on a StreamReader costs a future and a loop turn per report).
+    A connection that is no longer the client's current one reports nothing."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+        self.buf = bytearray()
+        self.failed = False
+
+    def _fail(self, reason: str) -> None:
+        self.failed = True
+        self.buf.clear()
+        if self.client._protocol is self:
+            self.client._lose(reason)
+
+    def data_received(self, data: bytes) -> None:
+        if self.failed:
+            return
+        buf = self.buf
+        buf += data
+        pos = 0
+        end = len(buf)
+        try:
+            while end - pos >= HEADER.size:
+                length, msg_type = HEADER.unpack_from(buf, pos)
+                if length < 4:
+                    raise FrameError(f"frame length {length} is below the 4-byte type", fatal=True)
+                if length - 4 > MAX_FRAME:
+                    raise FrameError(
+                        f"frame of {length - 4} payload bytes exceeds the {MAX_FRAME}-byte cap", fatal=True
+                    )
+                stop = pos + 4 + length
+                if stop > end:
+                    break
+                payload = bytes(buf[pos + HEADER.size : stop])
+                pos = stop
+                self.client._on_frame(msg_type, payload)
+        except FrameError as exc:
+            self._fail(str(exc))
+            return
+        except Exception as exc:
+            self._fail(f"client failed handling a gateway message: {exc!r}")
+            return
+        del buf[:pos]
+
+    def eof_received(self) -> bool:
+        buf = self.buf
+        if not self.failed and len(buf) >= HEADER.size:
+            length, _ = HEADER.unpack_from(buf)
+            self._fail(f"truncated frame: {len(buf) - HEADER.size} of {length - 4} payload bytes before EOF")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.failed:
+            self._fail("gateway closed the connection")
