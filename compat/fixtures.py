@@ -179,9 +179,8 @@ def instrument_pools(stack: Stack) -> dict[str, list[str]]:
     """Symbols grouped by pool prefix (``ABC007`` is in pool ``ABC``) from the stack's instruments."""
     from compat.exchange.instruments import load_config
 
-    path = stack.settings.instruments or Path(__file__).resolve().parent / "exchange" / "instruments.default.yaml"
     pools: dict[str, list[str]] = {}
-    for instrument in load_config(path).instruments:
+    for instrument in load_config(stack.instruments_path).instruments:
         symbol = str(instrument.symbol)
         pool = symbol.rstrip("0123456789") or symbol
         pools.setdefault(pool, []).append(symbol)

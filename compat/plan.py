@@ -50,8 +50,8 @@ def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:
             raise ConfigError(
                 f"{option} expects ROLE=VALUE (e.g. gateway=dist/refgw-3.1.0-py3-none-any.whl), got {value!r}"
             )
-        if role not in ("gateway", "client", "exchange", "clients"):
-            raise ConfigError(f"{option}: unknown role {role!r}; expected gateway or client")
+        if role not in ("gateway", "client", "exchange"):
+            raise ConfigError(f"{option}: unknown role {role!r}; expected gateway, client or exchange")
         parsed[role] = rest
     return parsed
 

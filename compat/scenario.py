@@ -7,7 +7,6 @@ client version's API, so the same body runs in every cell and on every venue.
 from __future__ import annotations
 
 import itertools
-import json
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from compat.cell import Release
 from compat.driver.handle import DriverCallError, DriverHandle, OperationUnsupported
+from compat.exchange.audit import read_audit
 from compat.stack import Stack
 from compat.timing import Deadline
 
@@ -202,13 +202,7 @@ class Scenario:
 
 
 def read_audit_records(path: Path) -> list[dict[str, Any]]:
-    """Complete JSON-lines records of an audit log (a torn last line is still being written)."""
+    """The exchange's audit records as plain dicts (none yet when the log does not exist)."""
     if not path.exists():
         return []
-    records: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            break
-    return records
+    return [dict(record.fields) for record in read_audit(path)]

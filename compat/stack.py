@@ -31,6 +31,7 @@ from compat.matrix import Matrix
 
 EXCHANGE_READY = r"^EXCHANGE READY (?P<addrs>.+)$"
 GATEWAY_READY = r"^GATEWAY READY (?P<addrs>.+)$"
+DEFAULT_INSTRUMENTS = Path(__file__).resolve().parent / "exchange" / "instruments.default.yaml"
 _ADDRESS = re.compile(r"(?P<key>[\w-]+)=(?P<host>[^\s:]+):(?P<port>\d+)")
 
 
@@ -181,6 +182,11 @@ class Stack:
         code = self.gateway.stop(grace_s=self.settings.stop_grace_s)
         return code
 
+    @property
+    def instruments_path(self) -> Path:
+        """The instruments file the exchange is started with."""
+        return self.settings.instruments or DEFAULT_INSTRUMENTS
+
     def healthy(self) -> bool:
         alive = [p for p in (self.exchange, self.gateway) if p is not None]
         return len(alive) == 2 and all(p.poll() is None for p in alive) \
@@ -209,7 +215,7 @@ class Stack:
     # -- internals -------------------------------------------------------------------------
 
     def _start_exchange(self) -> None:
-        instruments = self.settings.instruments or _default_instruments()
+        instruments = self.instruments_path
         command = Command(
             argv=(sys.executable, "-m", "compat.exchange", "--venue", self.cell.venue,
                   "--instruments", str(instruments), "--audit-log", str(self.audit_path),
@@ -292,6 +298,3 @@ class Stack:
                 handle.shutdown(timeout_s=self.settings.stop_grace_s)
         process.stop(grace_s=self.settings.stop_grace_s)
 
-
-def _default_instruments() -> Path:
-    return Path(__file__).resolve().parent / "exchange" / "instruments.default.yaml"
