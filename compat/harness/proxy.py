@@ -237,6 +237,9 @@ class FaultProxy:
         self._upstream = (upstream[0], int(upstream[1]))
         self._lock = threading.Lock()
         self._toxics: dict[Direction, Toxics] = {d: Toxics() for d in _DIRECTIONS}
+        # What clear() returns to: a run-wide link condition (e.g. --compat-link-delay) that
+        # outlives each scenario's own faults.
+        self._baseline: dict[Direction, Toxics] = dict(self._toxics)
         self._rules: dict[Direction, list[FrameDrop]] = {d: [] for d in _DIRECTIONS}
         self._rng = random.Random(seed)
         self._connections: set[_Connection] = set()  # touched on the loop thread only
@@ -351,13 +354,21 @@ class FaultProxy:
         logger.info("proxy %s: reset %d connection(s)", self.name, count)
         return count
 
+    def set_baseline(self, latency_ms: float = 0.0, jitter_ms: float = 0.0) -> None:
+        """The link's standing condition: applied now, and what ``clear()`` returns to."""
+        self.latency(latency_ms, jitter_ms)
+        with self._lock:
+            self._baseline = {d: Toxics(latency_ms=float(latency_ms), jitter_ms=float(jitter_ms))
+                              for d in _DIRECTIONS}
+
     def clear(self) -> None:
-        """Remove every toxic and pending frame rule, and heal a cut."""
+        """Remove every toxic and pending frame rule (back to the baseline), and heal a cut."""
         with self._lock:
             generation = max(t.drop_after_generation for t in self._toxics.values()) + 1
-            self._toxics = {d: Toxics(drop_after_generation=generation) for d in _DIRECTIONS}
+            self._toxics = {d: replace(self._baseline[d], drop_after_generation=generation) for d in _DIRECTIONS}
             self._rules = {d: [] for d in _DIRECTIONS}
-        logger.info("proxy %s: cleared all toxics", self.name)
+        logger.info("proxy %s: cleared toxics back to the baseline (%s)", self.name,
+                    self._baseline["upstream"].describe())
         if not self._closed:
             self.heal()
 

@@ -97,6 +97,24 @@ def test_latency_adds_at_least_the_delay(proxy: FaultProxy) -> None:
     assert proxy.toxics("upstream").latency_ms == 0
 
 
+def test_clear_returns_to_the_baseline_not_to_nothing(proxy: FaultProxy) -> None:
+    proxy.set_baseline(120, jitter_ms=10)
+    proxy.black_hole()
+    proxy.latency(500)
+    proxy.clear()
+    for direction in ("upstream", "downstream"):
+        toxics = proxy.toxics(direction)
+        assert (toxics.latency_ms, toxics.jitter_ms, toxics.black_hole) == (120, 10, False)
+    with connect(proxy) as sock:
+        started = timing.monotonic()
+        sock.sendall(b"ping")
+        assert recv_exactly(sock, 4) == b"ping"
+        assert timing.monotonic() - started >= 2 * 0.110  # both directions carry the baseline
+    proxy.set_baseline()
+    proxy.clear()
+    assert proxy.toxics("downstream").latency_ms == 0
+
+
 def test_jitter_is_deterministic_from_the_seed(echo: EchoServer) -> None:
     def delays(seed: int) -> list[float]:
         with FaultProxy(upstream=echo.server_address[:2], seed=seed) as p:  # type: ignore[arg-type]
