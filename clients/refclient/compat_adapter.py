@@ -51,6 +51,67 @@ class _Session:
         self.args: dict[str, Any] = {}
 
 
+class _LoadResume:
+    """bench --upgrade: one shared reconnect per session while its gateway is swapped.
+
+    Every order that meets the outage (its answer lost with the connection, or due while it
+    is down) awaits the same reconnect of its session, then is resent. Times are
+    ``perf_counter_ns`` (the host's monotonic clock), so the host lines them up with the swap.
+    """
+
+    def __init__(self, clients: list[Any], timeout_s: float) -> None:
+        self.clients = clients
+        self.timeout_s = timeout_s
+        self.generations = [0] * len(clients)  # successful reconnects per session
+        self.tasks: list[asyncio.Task[None] | None] = [None] * len(clients)
+        self.sessions = [
+            {"lost_ns": 0, "reconnected_ns": 0, "first_ack_ns": 0, "attempts": 0, "resumed": False,
+             "replayed": 0, "resume_gap": False}
+            for _ in clients
+        ]
+        self.resent = 0
+
+    async def recover(self, number: int, generation: int) -> None:
+        self.resent += 1
+        if self.generations[number] != generation:
+            return  # reconnected since this order was sent: just resend
+        task = self.tasks[number]
+        if task is None or task.done():
+            task = self.tasks[number] = asyncio.ensure_future(self._reconnect(number))
+        await asyncio.shield(task)
+
+    async def _reconnect(self, number: int) -> None:
+        client, record = self.clients[number], self.sessions[number]
+        if not record["lost_ns"]:
+            record["lost_ns"] = time.perf_counter_ns()
+        deadline = time.perf_counter_ns() + int(self.timeout_s * 1e9)
+        while True:
+            record["attempts"] += 1
+            try:
+                result = await client.reconnect()
+                record["resumed"], record["replayed"] = bool(result.resumed), int(result.replayed)
+                break
+            except Exception as exc:
+                if type(exc).__name__ == "ResumeGap":  # resumed; order status sent instead of a replay
+                    record["resumed"], record["resume_gap"] = True, True
+                    break
+                if type(exc).__name__ != "SessionLost" or time.perf_counter_ns() > deadline:
+                    raise
+            # The new gateway is not listening yet: the retry interval of a client
+            # reconnecting to a restarting server (bounded by the deadline above).
+            await asyncio.sleep(0.01)
+        record["reconnected_ns"] = time.perf_counter_ns()
+        self.generations[number] += 1
+
+    def acked(self, number: int, generation: int, ack_ns: int) -> None:
+        record = self.sessions[number]
+        if not record["first_ack_ns"] or ack_ns < record["first_ack_ns"]:
+            record["first_ack_ns"] = ack_ns
+
+    def report(self) -> dict[str, Any]:
+        return {"sessions": self.sessions, "resent": self.resent}
+
+
 class Adapter:
     def __init__(self, ctx: dict[str, Any]) -> None:
         self.Unsupported = ctx["Unsupported"]
@@ -455,20 +516,35 @@ class Adapter:
 
         # bench: the scale point spreads orders over many instruments (plan order "symbols").
         symbols = [str(name) for name in order.get("symbols") or [symbol]]
+        # bench --upgrade: survive a gateway swap (resume the session, resend the same order).
+        resume = _LoadResume(clients, float(order.get("reconnect_timeout_s", 30.0))) if order.get("reconnect") else None
+        if resume is not None and not HAS_RESUME:
+            raise self.Unsupported("session.resume", f"refclient {refclient.__version__} cannot resume a session")
 
         async def submit(i: int) -> tuple[str, int, int, int]:
-            client = clients[i % len(clients)]
+            number = i % len(clients)
+            client = clients[number]
             sent_ns = time.perf_counter_ns()
             extra = dict(kwargs)
             if VERSION >= (1, 1, 0):
                 extra["client_order_id"] = f"{prefix}{i}"
-            try:
-                await client.insert_order(symbols[i % len(symbols)], side, qty=qty, price=price, **extra)
-            except Exception as exc:
-                if type(exc).__name__ in ("OrderRejected", "Throttled"):
-                    return ("rejected", time.perf_counter_ns(), 0, sent_ns)
-                raise
-            return ("ack", time.perf_counter_ns(), 0, sent_ns)
+            while True:
+                generation = resume.generations[number] if resume is not None else 0
+                try:
+                    await client.insert_order(symbols[i % len(symbols)], side, qty=qty, price=price, **extra)
+                except Exception as exc:
+                    if type(exc).__name__ in ("OrderRejected", "Throttled"):
+                        return ("rejected", time.perf_counter_ns(), 0, sent_ns)
+                    if resume is None or type(exc).__name__ != "SessionLost":
+                        raise
+                    # The same client_order_id again: a gateway that already has the order
+                    # answers with it (duplicate), so nothing is sent twice.
+                    await resume.recover(number, generation)
+                    continue
+                ack_ns = time.perf_counter_ns()
+                if resume is not None and generation:
+                    resume.acked(number, generation, ack_ns)
+                return ("ack", ack_ns, 0, sent_ns)
 
         # bench: the wire-log hook turns every frame into a dict (~15% of the client's CPU under
         # load, measured with py-spy); it is a debugging aid, so it is off while measuring.
@@ -480,6 +556,8 @@ class Adapter:
             result: dict[str, Any] = await loadplan.run_load_plan(
                 plan, submit, session_counts=lambda: {"gaps": 0, "duplicates": 0}
             )
+            if resume is not None:
+                result["reconnect"] = resume.report()
         finally:
             for client, hook in zip(clients, hooks, strict=True):
                 if hasattr(client, "wire_hook"):
