@@ -94,10 +94,25 @@ def compat_cell_stack(
     stack = Stack(compat_cell, compat_plan.matrix, envs, compat_run_dir / compat_cell.id, compat_hosts,
                   _stack_settings(compat_plan))
     stack.start()
+    _apply_link_condition(request.config, stack)
     try:
         yield stack
     finally:
         stack.stop()
+
+
+def _apply_link_condition(config: pytest.Config, stack: Stack) -> None:
+    """--compat-link-delay/--compat-link-jitter: the client<->gateway link's standing condition,
+    which every scenario runs under (a scenario's own faults are cleared back to it). Validated
+    by the plugin at configure time."""
+    delay_ms, jitter_ms = config.getoption("compat_link_delay"), config.getoption("compat_link_jitter")
+    if (delay_ms or jitter_ms) and stack.gateway_proxy is not None:
+        stack.gateway_proxy.set_baseline(delay_ms, jitter_ms)
+
+
+def _link_condition(config: pytest.Config) -> str | None:
+    delay_ms, jitter_ms = config.getoption("compat_link_delay"), config.getoption("compat_link_jitter")
+    return f"fault proxy: delay {delay_ms:g}ms ± {jitter_ms:g}ms" if delay_ms or jitter_ms else None
 
 
 def _stack_settings(plan: Plan) -> StackSettings:
@@ -148,6 +163,7 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
     if not stack.healthy():
         stack.stop()
         stack.start()
+        _apply_link_condition(request.config, stack)
     request.node.user_properties.append((ENVS, json.dumps([_env_record(e) for e in stack.envs.values()])))
     yield stack
 
@@ -166,7 +182,10 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
     yield scenario
     reports = request.node.stash.get(_REPORTS, {})
     call = reports.get("call")
-    details: dict[str, Any] = {"hosts": {role: h.spec for role, h in compat_stack.hosts.items()},
+    hosts = {role: h.spec for role, h in compat_stack.hosts.items()}
+    if (link := _link_condition(request.config)) is not None:
+        hosts["client-gateway link"] = link  # the report names the injected condition next to the hosts
+    details: dict[str, Any] = {"hosts": hosts,
                                "metrics": scenario.metrics}
     if call is not None and not call.passed:
         details["log_tails"] = compat_stack.log_tails()

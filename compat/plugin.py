@@ -47,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--compat-report-html", metavar="PATH", help="write the HTML report here")
     group.addoption("--compat-host", metavar="ROLE=SPEC", action="append", default=[],
                     help="run ROLE (exchange, gateway, client) on a host: local, netns:NAME, ssh:user@host[:port]")
+    group.addoption("--compat-link-delay", metavar="MS", type=float, default=0.0,
+                    help="standing one-way delay on every client<->gateway link (the fault proxy), e.g. 20")
+    group.addoption("--compat-link-jitter", metavar="MS", type=float, default=0.0,
+                    help="jitter (+/- MS, uniform) on top of --compat-link-delay; bytes are never reordered")
     group.addoption("--compat-shard", metavar="K/N", help="run the K-th of N deterministic slices of the cells")
     group.addoption("--compat-bench", action="store_true", help="also run the latency benchmark")
     group.addoption("--compat-store", metavar="URL|PATH", help="record the run in this results store: a SQLite path or "
@@ -69,6 +73,10 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    delay_ms, jitter_ms = config.getoption("compat_link_delay"), config.getoption("compat_link_jitter")
+    if delay_ms < 0 or jitter_ms < 0 or jitter_ms > delay_ms:
+        raise pytest.UsageError(f"compat: --compat-link-delay {delay_ms:g} / --compat-link-jitter {jitter_ms:g}: "
+                                "both must be >= 0 and the jitter at most the delay")
     config.addinivalue_line("markers", "compat: a compatibility scenario, run in every matrix cell")
     config.addinivalue_line("markers", "bench: a latency benchmark on the compat harness")
     config.addinivalue_line("markers", "compat_disruptive: the scenario swaps, kills or stalls the gateway; "

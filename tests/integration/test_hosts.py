@@ -39,10 +39,12 @@ class CellRun:
     log_dir: Path
 
 
-def run_cell(tmp_path: Path, label: str, hosts: Mapping[str, str], env: Mapping[str, str] | None = None) -> CellRun:
+def run_cell(tmp_path: Path, label: str, hosts: Mapping[str, str], env: Mapping[str, str] | None = None,
+             extra_args: tuple[str, ...] = ()) -> CellRun:
     report = tmp_path / f"{label}.json"
     argv = [sys.executable, "-m", "pytest", "tests/compat", "-m", "compat", "-p", "no:randomly", "-q",
-            "--compat-no-candidate", "--compat-cells", CELL, "-k", SCENARIOS, "--compat-report-json", str(report)]
+            "--compat-no-candidate", "--compat-cells", CELL, "-k", SCENARIOS, "--compat-report-json", str(report),
+            *extra_args]
     for role, spec in hosts.items():
         argv += ["--compat-host", f"{role}={spec}"]
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPAT_", "PYTEST_"))}
@@ -82,10 +84,11 @@ def gateway_log(run: CellRun) -> str:
 
 @pytest.mark.skipif(netns_unavailable_reason() is not None, reason=f"netns: {netns_unavailable_reason()}")
 def test_three_machines_in_namespaces(local_run: CellRun, tmp_path: Path) -> None:
-    """Exchange and gateway each in their own namespace, the client driver in a third."""
+    """Exchange and gateway each in their own namespace, the client driver in a third, with
+    20 ms ± 5 ms injected on the client-gateway link by the fault proxy for every scenario."""
     hosts = {"exchange": "netns:hx", "gateway": "netns:hg", "client": "netns:hc"}
-    run = run_cell(tmp_path, "netns", hosts)
-    assert run.hosts == hosts
+    run = run_cell(tmp_path, "netns", hosts, extra_args=("--compat-link-delay", "20", "--compat-link-jitter", "5"))
+    assert run.hosts == {**hosts, "client-gateway link": "fault proxy: delay 20ms ± 5ms"}
     assert_same(run, local_run)
     log = gateway_log(run)
     assert "on host netns:hg: ip netns exec compat-hg-" in log and "10.231." in log

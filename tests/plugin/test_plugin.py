@@ -143,3 +143,10 @@ def test_missing_version_names_the_index(pytester: pytest.Pytester, fake_wheelho
     err = result.stderr.str()
     assert "9.9.9" in err and str(fake_wheelhouse) in err and "1.0.0" in err, err
     assert "Traceback" not in err
+
+
+def test_bad_link_delay_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-m", "compat", "--collect-only", "-q", "--compat-link-delay", "5",
+                                          "--compat-link-jitter", "9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--compat-link-jitter 9" in result.stderr.str() and "Traceback" not in result.stderr.str()
