@@ -75,6 +75,7 @@ class Stack:
         self.gateway: Process | None = None
         self.gateway_release: Release = cell.gateway
         self.exchange_address: tuple[str, int] | None = None
+        self.exchange_addresses: dict[str, tuple[str, int]] = {}  # every venue the exchange serves
         self.gateway_proxy: FaultProxy | None = None
         self._drivers: dict[str, tuple[Process, DriverHandle]] = {}
         self._exit = ExitStack()
@@ -192,6 +193,19 @@ class Stack:
         return len(alive) == 2 and all(p.poll() is None for p in alive) \
             and self.gateway_release == self.cell.gateway
 
+    def processes(self) -> dict[str, Process]:
+        """Role → current process: ``exchange``, ``gateway`` (whichever runs now), ``client:NAME``.
+
+        Safe to call from another thread (the resource sampler calls it on every tick).
+        """
+        found: dict[str, Process] = {}
+        for role, process in (("exchange", self.exchange), ("gateway", self.gateway)):
+            if process is not None:
+                found[role] = process
+        for name, (process, _) in list(self._drivers.items()):
+            found[f"client:{name}"] = process
+        return found
+
     def log_tails(self, lines: int = 30) -> dict[str, str]:
         tails: dict[str, str] = {}
         for role, process in (("exchange", self.exchange), ("gateway", self.gateway)):
@@ -217,7 +231,9 @@ class Stack:
     def _start_exchange(self) -> None:
         instruments = self.instruments_path
         command = Command(
-            argv=(sys.executable, "-m", "compat.exchange", "--venue", self.cell.venue,
+            # Both venues: the gateway uses the cell's, scenarios use OBX's admin messages
+            # (halt/resume an instrument) whatever the cell's venue.
+            argv=(sys.executable, "-m", "compat.exchange", "--venue", "both",
                   "--instruments", str(instruments), "--audit-log", str(self.audit_path),
                   "--host", self.hosts["exchange"].listen_host),
             name=f"exchange-{self.cell.venue}" + (f"-e{self._epoch}" if self._epoch > 1 else ""),
@@ -233,7 +249,9 @@ class Stack:
                 f"exchange reported {addresses} but no address for venue {self.cell.venue}; "
                 f"log: {process.log_path}"
             )
-        self.exchange_address = self.hosts["exchange"].reachable_address(addresses[self.cell.venue])
+        self.exchange_addresses = {venue: self.hosts["exchange"].reachable_address(address)
+                                   for venue, address in addresses.items()}
+        self.exchange_address = self.exchange_addresses[self.cell.venue]
 
     def _start_gateway(self, env: Env, release: Release) -> None:
         product = self.matrix.products["gateway"]
