@@ -80,6 +80,11 @@ class _LoadResume:
             task = self.tasks[number] = asyncio.ensure_future(self._reconnect(number))
         await asyncio.shield(task)
 
+    async def settled(self, number: int) -> None:
+        task = self.tasks[number]
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+
     async def _reconnect(self, number: int) -> None:
         client, record = self.clients[number], self.sessions[number]
         if not record["lost_ns"]:
@@ -529,6 +534,9 @@ class Adapter:
             if VERSION >= (1, 1, 0):
                 extra["client_order_id"] = f"{prefix}{i}"
             while True:
+                if resume is not None:
+                    # Never write on a connection whose resume logon is still pending.
+                    await resume.settled(number)
                 generation = resume.generations[number] if resume is not None else 0
                 try:
                     await client.insert_order(symbols[i % len(symbols)], side, qty=qty, price=price, **extra)
