@@ -4,6 +4,12 @@ A ``Stack`` starts the processes in that order inside an ``ExitStack`` and tears
 in reverse, also when a start fails half-way. Clients reach the gateway through a fault
 proxy whose upstream follows the gateway, so a live gateway swap (upgrade, downgrade, kill
 and restart) keeps the address clients know, exactly as a load balancer would in production.
+
+The gateway reaches the exchange through a second fault proxy, ``exchange_link``, on every
+host kind (on a netns gateway host it is the relay of the host's link, so there is no extra
+hop), so scenarios can drop, reset or partition that link anywhere. A stack whose settings
+say ``exchange_link_proxy=False`` (the benchmark, whose floor has no such hop) connects the
+gateway straight to the exchange and has no ``exchange_link``.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class StackSettings:
     instruments: Path | None = None
     auth: Path | None = None
     gateway_args: Mapping[str, str] = field(default_factory=dict)
+    exchange_link_proxy: bool = True  # a FaultProxy on the gateway→exchange link (fault scenarios)
 
 
 class Stack:
@@ -77,6 +84,9 @@ class Stack:
         self.exchange_address: tuple[str, int] | None = None
         self.exchange_addresses: dict[str, tuple[str, int]] = {}  # every venue the exchange serves
         self.gateway_proxy: FaultProxy | None = None
+        self.exchange_link: FaultProxy | None = None  # the gateway→exchange link's fault proxy
+        self._exchange_target: tuple[str, int] | None = None  # where the gateway connects for it
+        self._auth_override: Path | None = None
         self._drivers: dict[str, tuple[Process, DriverHandle]] = {}
         self._exit = ExitStack()
         self._generation = 0  # counts gateway starts, so each gets its own log file
@@ -111,6 +121,8 @@ class Stack:
         self._drivers.clear()
         self.exchange = self.gateway = None
         self.gateway_proxy = None
+        self.exchange_link = None
+        self._exchange_target = None
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -119,6 +131,11 @@ class Stack:
         self.stop()
 
     # -- roles -----------------------------------------------------------------------------
+
+    @property
+    def gateway_address(self) -> tuple[str, int]:
+        """The running gateway's own client address (how this process reaches it, no proxy)."""
+        return self._gateway_address()
 
     @property
     def gateway_client_address(self) -> tuple[str, int]:
@@ -160,12 +177,14 @@ class Stack:
         return {"host": host, "port": port, "username": username, "password": password, **extra}
 
     def restart_gateway(self, release: Release | None = None, env: Env | None = None, *,
-                        kill: bool = False) -> None:
+                        kill: bool = False, auth: Path | None = None) -> None:
         """Stop the gateway (gracefully, or SIGKILL) and start ``release`` on the same journal.
 
         The exchange keeps running and the proxy's upstream follows the new gateway, so clients
-        reconnect to the address they already know.
+        reconnect to the address they already know. ``auth`` replaces the settings' auth file for
+        this gateway only (a scenario's own limits); the next restart without it goes back.
         """
+        self._auth_override = auth
         if self.gateway is not None:
             if kill:
                 self.gateway.send_signal(signal.SIGKILL)
@@ -252,14 +271,35 @@ class Stack:
         self.exchange_addresses = {venue: self.hosts["exchange"].reachable_address(address)
                                    for venue, address in addresses.items()}
         self.exchange_address = self.exchange_addresses[self.cell.venue]
+        self._open_exchange_link()
+
+    def _open_exchange_link(self) -> None:
+        """Decide how the gateway reaches the exchange: through a fault proxy (``exchange_link``)
+        unless the settings turn it off. A netns gateway host already relays that connection
+        through a FaultProxy on its link: that relay is the link proxy (no second hop)."""
+        assert self.exchange_address is not None
+        gateway_host = self.hosts["gateway"]
+        direct = gateway_host.connect_address(self.exchange_address)
+        if not self.settings.exchange_link_proxy:
+            self._exchange_target = direct
+            return
+        relay = getattr(gateway_host, "relay", None)
+        if callable(relay) and direct != self.exchange_address:
+            link: FaultProxy = relay(self.exchange_address)
+            self._exchange_target = direct
+        else:
+            link = FaultProxy(upstream=self.exchange_address, name=f"{self.cell.id}:gateway->exchange")
+            self._exit.callback(link.close)
+            self._exchange_target = gateway_host.connect_address(link.address)
+        self.exchange_link = link
 
     def _start_gateway(self, env: Env, release: Release) -> None:
         product = self.matrix.products["gateway"]
         template = product.launch_for(release.version)
-        assert self.exchange_address is not None
-        # exchange_address is how this process reaches the exchange; the gateway's host may need
-        # another route to it (a netns gateway goes through a relay on its link).
-        exchange_host, exchange_port = self.hosts["gateway"].connect_address(self.exchange_address)
+        assert self._exchange_target is not None
+        # exchange_address is how this process reaches the exchange; the gateway goes through the
+        # link proxy (and, on a netns host, the relay on its link): _open_exchange_link decided.
+        exchange_host, exchange_port = self._exchange_target
         self._generation += 1
         workdir = self.log_dir / f"gateway-{self._generation}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -274,7 +314,7 @@ class Stack:
             "listen_host": self.hosts["gateway"].listen_host,  # 0.0.0.0 in a netns, so others reach it
             "listen_port": 0,
             "journal": self.journal_path,
-            "auth": self.settings.auth or "",
+            "auth": self._auth_override or self.settings.auth or "",
             "workdir": workdir,
             **self.settings.gateway_args,
         }

@@ -14,6 +14,8 @@ server → client, ``both`` is both.
 ``black_hole()``        read and discard everything; the connection stays open
 ``reset()``             send RST on every live connection now (SO_LINGER 0)
 ``cut()`` / ``heal()``  a partition: nothing moves and new connections wait; nothing is lost
+``pause_downstream()``  stop reading from the server (a client that stops reading): the
+                         server's send buffer fills; ``resume_downstream()`` reads again
 ``drop_next_frame(p)``  drop the next length-prefixed frame whose (type, payload) matches ``p``
 ``clear()``             remove every toxic and heal
 =====================  =========================================================================
@@ -249,6 +251,9 @@ class FaultProxy:
         self._loop = asyncio.new_event_loop()
         self._healed = asyncio.Event()  # created here, used only on the loop thread
         self._healed.set()
+        # Set while bytes from the server are read; cleared by pause_downstream().
+        self._downstream_flowing = asyncio.Event()
+        self._downstream_flowing.set()
         self._server: asyncio.base_events.Server | None = None
         started = threading.Event()
         failure: list[BaseException] = []
@@ -348,6 +353,17 @@ class FaultProxy:
         logger.info("proxy %s: healed", self.name)
         self._call(self._set_healed(True), 5.0)
 
+    def pause_downstream(self) -> None:
+        """A consumer that stops reading: nothing more is read from the server side of any
+        connection (live or new) until resume_downstream(), so the server's socket send buffer
+        fills and its writes queue up. Bytes already read are still delivered."""
+        logger.info("proxy %s: downstream paused (not reading from the server)", self.name)
+        self._call(self._set_downstream_flowing(False), 5.0)
+
+    def resume_downstream(self) -> None:
+        logger.info("proxy %s: downstream resumed", self.name)
+        self._call(self._set_downstream_flowing(True), 5.0)
+
     def reset(self, timeout_s: float = 5.0) -> int:
         """RST every live connection now; returns how many were reset."""
         count: int = self._call(self._reset_all(), timeout_s)
@@ -371,6 +387,7 @@ class FaultProxy:
                     self._baseline["upstream"].describe())
         if not self._closed:
             self.heal()
+            self._call(self._set_downstream_flowing(True), 5.0)
 
     def stats(self) -> dict[str, int]:
         """Bytes forwarded per direction and connections accepted so far."""
@@ -421,6 +438,24 @@ class FaultProxy:
             self._healed.set()
         else:
             self._healed.clear()
+        return 0
+
+    async def _set_downstream_flowing(self, flowing: bool) -> int:
+        # The pump stops calling read(), and the socket stops being read at all, so the kernel's
+        # receive buffer (not the StreamReader's 128 KiB) is all that absorbs the server's bytes.
+        for conn in self._connections:
+            transport = conn.upstream.transport if conn.upstream is not None else None
+            if transport is None or transport.is_closing():
+                continue
+            with contextlib.suppress(Exception):
+                if flowing:
+                    transport.resume_reading()  # type: ignore[attr-defined]
+                else:
+                    transport.pause_reading()  # type: ignore[attr-defined]
+        if flowing:
+            self._downstream_flowing.set()
+        else:
+            self._downstream_flowing.clear()
         return 0
 
     async def _count(self) -> int:
@@ -503,6 +538,8 @@ class FaultProxy:
         try:
             while not conn.closed:
                 await self._healed.wait()
+                if direction == "downstream":
+                    await self._downstream_flowing.wait()
                 try:
                     data = await reader.read(_READ_SIZE)
                 except (ConnectionError, OSError):
