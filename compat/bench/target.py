@@ -84,5 +84,7 @@ def resolve_target(matrix_path: Path, cache_dir: Path, log_dir: Path, *, gateway
         stop_grace_s=float(values.get("stop_grace_s", 3.0)),
         instruments=path("instruments"),
         auth=write_bench_auth(log_dir),
+        # The floor talks to the exchange directly: no fault-proxy hop on the gateway's link either.
+        exchange_link_proxy=False,
     )
     return Target(matrix, cell, envs, hosts, settings, cache, tuple(gateways))
