@@ -300,6 +300,11 @@ class GatewayClient:
         self._protocol, self._writer = protocol, transport
         self.lost = None
         self._lost_event = asyncio.Event()
+        if protocol.failed or transport.is_closing():
+            # Closed before create_connection returned (a proxy whose upstream is down accepts,
+            # then closes at once): the protocol was not yet current, so nothing reported it.
+            self._lose("connection closed while connecting")
+            raise SessionLost(f"cannot connect to {self.host}:{self.port}: connection closed while connecting")
 
     async def _logon(self, resume_from_seq: int) -> Any:
         a = self._logon_args
