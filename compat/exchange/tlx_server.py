@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TypeGuard, cast
 
 from compat import timing
 from compat.exchange import codes
@@ -107,6 +107,12 @@ class TlxMemberState:
         self.next_out = 1
         self.next_in = 1
         self.store.clear()
+
+
+def _is_number(text: str | None) -> TypeGuard[str]:
+    """ASCII digits that int() takes: str.isdigit alone also passes "²" (int() refuses it)
+    and 5000-digit strings (beyond int()'s 4300-digit limit)."""
+    return text is not None and text.isascii() and text.isdigit() and len(text) <= 18
 
 
 class _Reject(Exception):
@@ -332,7 +338,7 @@ class TlxSession(asyncio.Protocol):
             self.logout("Incorrect BeginString", codes.BAD_FRAMING)
             return
         seq_text = message.get(34)
-        if seq_text is None or not seq_text.isdigit():
+        if not _is_number(seq_text):
             self._send_reject(
                 message,
                 REJ_REQUIRED_MISSING if seq_text is None else REJ_FORMAT,
@@ -376,7 +382,7 @@ class TlxSession(asyncio.Protocol):
         msg_type = message.msg_type
         if msg_type == "4":  # gap fill: jump to 36
             new_seq = message.get(36)
-            if new_seq is None or not new_seq.isdigit() or int(new_seq) < state.next_in:
+            if not _is_number(new_seq) or int(new_seq) < state.next_in:
                 state.next_in += 1
                 self._send_reject(message, REJ_VALUE_INCORRECT, 36, "NewSeqNo (36) missing or going backwards")
                 return
@@ -412,7 +418,7 @@ class TlxSession(asyncio.Protocol):
     def _on_sequence_reset(self, message: TlxMessage, seq: int) -> None:
         assert self.state is not None
         new_seq = message.get(36)
-        if new_seq is None or not new_seq.isdigit() or int(new_seq) < self.state.next_in:
+        if not _is_number(new_seq) or int(new_seq) < self.state.next_in:
             self._send_reject(message, REJ_VALUE_INCORRECT, 36, "NewSeqNo (36) missing or going backwards")
             return
         self.state.next_in = int(new_seq)
@@ -430,11 +436,11 @@ class TlxSession(asyncio.Protocol):
             self.logout(f"logon refused: {text}", code)
             return
         heartbeat = message.get(108)
-        if heartbeat is None or not heartbeat.isdigit() or int(heartbeat) > 300:
+        if not _is_number(heartbeat) or int(heartbeat) > 300:
             self.logout("HeartBtInt (108) is required: 0..300 seconds", codes.MALFORMED_MESSAGE)
             return
         seq_text = message.get(34) or ""
-        if not seq_text.isdigit():
+        if not _is_number(seq_text):
             self.logout("MsgSeqNum (34) missing or not a number", codes.MALFORMED_MESSAGE)
             return
         seq = int(seq_text)
@@ -451,7 +457,7 @@ class TlxSession(asyncio.Protocol):
             self.logout(f"MsgSeqNum too low, expecting {state.next_in} but received {seq}", codes.SEQUENCE_ERROR)
             return
         expected_by_member = message.get(789)
-        if expected_by_member is not None and not expected_by_member.isdigit():
+        if expected_by_member is not None and not _is_number(expected_by_member):
             self.logout("NextExpectedMsgSeqNum (789) is not a number", codes.MALFORMED_MESSAGE)
             return
         if expected_by_member is not None and int(expected_by_member) > state.next_out:
@@ -499,7 +505,7 @@ class TlxSession(asyncio.Protocol):
 
     def _on_resend_request(self, message: TlxMessage) -> None:
         begin, end = message.get(7), message.get(16)
-        if begin is None or end is None or not begin.isdigit() or not end.isdigit():
+        if not _is_number(begin) or not _is_number(end):
             raise_reject = _Reject(REJ_REQUIRED_MISSING, 7 if begin is None else 16, "ResendRequest needs 7 and 16")
             self._send_reject(message, raise_reject.reason, raise_reject.tag, raise_reject.text)
             return
@@ -560,7 +566,7 @@ class TlxSession(asyncio.Protocol):
     @staticmethod
     def _int(message: TlxMessage, tag: int) -> int:
         text = message.get(tag) or ""
-        if not (text.isdigit() or (text.startswith("-") and text[1:].isdigit())):
+        if not (_is_number(text) or (text.startswith("-") and _is_number(text[1:]))):
             raise _Reject(REJ_FORMAT, tag, f"tag {tag} must be an integer, got {text!r}")
         return int(text)
 
