@@ -118,6 +118,9 @@ class CellResult:
     scenarios: tuple[ScenarioResult, ...] = ()
     hosts: dict[str, str] = field(default_factory=dict)  # role → host spec
     bench: dict[str, Any] | None = None  # latency figures when a benchmark ran
+    # CPU and RSS per role over the cell's stack (compat.harness.resources): {"interval_s", "duration_s",
+    # "roles": {role: RoleResources.to_dict()}}; None when nothing was sampled. Shape: docs/report-json.md.
+    resources: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> Verdict | None:

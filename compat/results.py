@@ -55,12 +55,17 @@ class ResultsCollector:
             decisive = next(p for p in entry.payloads if p["verdict"] == verdict.value)
             cell = cells.setdefault(first["cell_id"], {
                 "client_version": first["client_version"], "gateway_version": first["gateway_version"],
-                "venue": first["venue"], "scenarios": [], "hosts": {}, "bench": None,
+                "venue": first["venue"], "scenarios": [], "hosts": {}, "bench": None, "resources": None,
             })
             details = entry.details
             cell["hosts"].update(details.get("hosts", {}))
             if details.get("bench"):
                 cell["bench"] = details["bench"]
+            resources = details.get("resources")
+            # Every scenario carries the cell sampler's figures so far: the longest window is the latest.
+            if resources and (cell["resources"] is None
+                              or resources.get("duration_s", 0) >= cell["resources"].get("duration_s", 0)):
+                cell["resources"] = resources
             cell["scenarios"].append(ScenarioResult(
                 cell_id=first["cell_id"],
                 scenario=first["scenario"],
@@ -79,7 +84,7 @@ class ResultsCollector:
             cells=tuple(
                 CellResult(cell_id=cell_id, client_version=c["client_version"], gateway_version=c["gateway_version"],
                            venue=c["venue"], scenarios=tuple(sorted(c["scenarios"], key=lambda s: s.scenario)),
-                           hosts=c["hosts"], bench=c["bench"])
+                           hosts=c["hosts"], bench=c["bench"], resources=c["resources"])
                 for cell_id, c in sorted(cells.items())
             ),
             envs=tuple(sorted(self._envs.values(), key=lambda e: (e.product, e.version))),

@@ -7,7 +7,8 @@ string building.
 Stable DOM for tests: ``table.grid[data-venue]``, ``td.cell[data-cell-id][data-verdict]``
 (plus ``data-venue``, ``data-client``, ``data-gateway``), ``#detail``, inside it
 ``.scenario[data-scenario][data-verdict]``, ``pre.message``, ``pre.log[data-role]``,
-``.wire-summary``, ``table.wire``.
+``.wire-summary``, ``table.wire``, ``table.resources`` with ``tr[data-role][data-leak]``; a grid
+cell whose sampled RSS grew steadily carries ``span.leak`` and ``#leaks`` lists every such role.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from compat.report.grid import (
     verdict_counts,
 )
 from compat.report.junit import expectation_text
+from compat.report.resources import ResourceRow, leaks
+from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
 
 # Verdicts whose drill-down opens with message, log tails and wire diff.
@@ -78,6 +81,11 @@ class SlotView:
     schema: list[str]
     duration: str
     stats: dict[str, int] = field(default_factory=dict)
+    resources: list[ResourceRow] = field(default_factory=list)  # CPU/RSS per role of each cell
+
+    @property
+    def leak(self) -> bool:
+        return any(row.leak for row in self.resources)
 
 
 def _duration(seconds: float) -> str:
@@ -192,6 +200,7 @@ def _slot_view(results: RunResults, venue: str, client: str, gateway: str, slot:
         bench=bench,
         schema=[schema_notes.change_text(c) for c in changes] if changes is not None else [],
         duration=_duration(sum(s.duration_s for s in slot.scenarios)),
+        resources=[row for cell in slot.cells for row in resource_rows(cell)],
     )
 
 
@@ -232,6 +241,7 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "meta": flatten({k: v for k, v in results.meta.items() if k != schema_notes.META_KEY}),
         "envs": sorted(results.envs, key=lambda e: (e.product, e.version)),
         "disagreements": schema_notes.disagreements(results),
+        "leaks": leaks(results),
     }
 
 

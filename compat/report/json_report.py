@@ -113,6 +113,7 @@ class _CellAcc:
         self.cell = replace(cell, scenarios=())
         self.hosts = dict(cell.hosts)
         self.bench = dict(cell.bench) if cell.bench is not None else None
+        self.resources = dict(cell.resources) if cell.resources is not None else None
         self.scenarios: dict[str, tuple[ScenarioResult, str]] = {}
         self.first_shard = shard
 
@@ -130,6 +131,11 @@ class _CellAcc:
                 self.bench = dict(cell.bench)
             else:
                 _merge_mapping(self.bench, cell.bench, f"{where} bench", self.first_shard, shard)
+        if cell.resources is not None:
+            if self.resources is None:
+                self.resources = dict(cell.resources)
+            else:
+                _merge_mapping(self.resources, cell.resources, f"{where} resources", self.first_shard, shard)
 
     def add_scenario(self, scenario: ScenarioResult, shard: str) -> None:
         seen = self.scenarios.get(scenario.scenario)
@@ -147,6 +153,7 @@ class _CellAcc:
             self.cell,
             hosts=self.hosts,
             bench=self.bench,
+            resources=self.resources,
             scenarios=tuple(s for s, _ in self.scenarios.values()),
         )
 

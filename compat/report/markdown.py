@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
-from compat.report import schema_notes
+from compat.report import resources, schema_notes
 from compat.report.grid import (
     LEGEND,
     NOT_RUN,
@@ -114,6 +114,7 @@ def render_markdown(results: RunResults) -> str:
             for d in disagreements
         )
         lines.append("")
+    lines.extend(resources.markdown_lines(results))
     lines.extend(_env_warnings(results))
     return "\n".join(lines).rstrip("\n") + "\n"
 

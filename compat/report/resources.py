@@ -1,0 +1,123 @@
+"""CPU and RSS per role, as the reports show them (pure functions over ``CellResult.resources``).
+
+The figures come from ``compat.harness.resources.ResourceSampler.record()``; the leak rule
+that sets ``leak_suspected`` is documented there. Here: rows for the HTML drill-down, the
+Markdown section, and the warning lines of the terminal summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compat.outcome import CellResult, RunResults
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    """One role of one cell, formatted."""
+
+    cell_id: str
+    role: str
+    cpu_mean: str  # "12.3 %"
+    cpu_max: str
+    rss_max: str  # "41.2 MiB"
+    slope: str  # "+12 KiB/s"
+    samples: int
+    pids: str  # "123 → 456" after a restart
+    leak: bool
+    note: str  # the leak reason, or why the role was skipped
+
+
+@dataclass(frozen=True)
+class Leak:
+    cell: CellResult
+    role: str
+    reason: str
+
+
+def roles(cell: CellResult) -> Mapping[str, Mapping[str, Any]]:
+    """role → record of a cell (empty when the cell was not sampled)."""
+    if not cell.resources:
+        return {}
+    found = cell.resources.get("roles", {})
+    return found if isinstance(found, Mapping) else {}
+
+
+def mib(n: float) -> str:
+    return f"{n / _MIB:.1f} MiB"
+
+
+def rate(n: float) -> str:
+    return f"{n / _MIB:+.2f} MiB/s" if abs(n) >= _MIB else f"{n / 1024:+.0f} KiB/s"
+
+
+def rows(cell: CellResult) -> list[ResourceRow]:
+    out = []
+    for role, r in sorted(roles(cell).items()):
+        skipped = r.get("skipped")
+        out.append(ResourceRow(
+            cell_id=cell.cell_id,
+            role=role,
+            cpu_mean="" if skipped else f"{r.get('cpu_pct_mean', 0):.1f} %",
+            cpu_max="" if skipped else f"{r.get('cpu_pct_max', 0):.1f} %",
+            rss_max="" if skipped else mib(r.get("rss_max_bytes", 0)),
+            slope="" if skipped else rate(r.get("rss_slope_bytes_per_s", 0)),
+            samples=int(r.get("samples", 0)),
+            pids=" → ".join(str(p) for p in r.get("pids", ())),
+            leak=bool(r.get("leak_suspected")),
+            note=str(r.get("leak_reason") or (f"not sampled: {skipped}" if skipped else "")),
+        ))
+    return out
+
+
+def leaks(results: RunResults) -> list[Leak]:
+    """Every (cell, role) whose RSS grew steadily, in cell order."""
+    return [
+        Leak(cell, role, str(r.get("leak_reason") or "RSS grew steadily"))
+        for cell in results.cells
+        for role, r in sorted(roles(cell).items())
+        if r.get("leak_suspected")
+    ]
+
+
+def leak_lines(results: RunResults) -> list[str]:
+    """One warning line per suspected leak, for the terminal summary."""
+    return [f"compat: memory leak suspected: {leak.cell.cell_id} {leak.role}: {leak.reason}"
+            for leak in leaks(results)]
+
+
+def markdown_lines(results: RunResults) -> list[str]:
+    """``### Resources``: one line per suspected leak, then the peak figures per role across cells."""
+    sampled = [c for c in results.cells if roles(c)]
+    if not sampled:
+        return []
+    found = leaks(results)
+    lines = [f"### Resources ({len(sampled)} cells sampled, {len(found)} leak(s) suspected)", ""]
+    lines.extend(f"- ⚠ `{leak.cell.cell_id}` **{leak.role}**: {leak.reason}" for leak in found)
+    if found:
+        lines.append("")
+    lines.append("| role | cells | CPU mean (highest cell) | CPU max | RSS max | steepest RSS slope |")
+    lines.append("|---|---|---|---|---|---|")
+    peaks: dict[str, list[tuple[CellResult, Mapping[str, Any]]]] = {}
+    for cell in sampled:
+        for role, r in roles(cell).items():
+            if not r.get("skipped") and r.get("samples"):
+                # client:c1, client:c2 … are one role across cells
+                peaks.setdefault(role.split(":", 1)[0], []).append((cell, r))
+    for role, seen in sorted(peaks.items()):
+        cpu_mean = max(seen, key=lambda cr: cr[1].get("cpu_pct_mean", 0))
+        cpu_max = max(r.get("cpu_pct_max", 0) for _, r in seen)
+        rss = max(seen, key=lambda cr: cr[1].get("rss_max_bytes", 0))
+        slope = max(seen, key=lambda cr: cr[1].get("rss_slope_bytes_per_s", 0))
+        lines.append(
+            f"| {role} | {len({c.cell_id for c, _ in seen})} "
+            f"| {cpu_mean[1].get('cpu_pct_mean', 0):.1f} % (`{cpu_mean[0].cell_id}`) | {cpu_max:.1f} % "
+            f"| {mib(rss[1].get('rss_max_bytes', 0))} (`{rss[0].cell_id}`) "
+            f"| {rate(slope[1].get('rss_slope_bytes_per_s', 0))} (`{slope[0].cell_id}`) |"
+        )
+    lines.append("")
+    return lines
