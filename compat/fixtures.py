@@ -17,6 +17,7 @@ from compat.cell import Cell, Release
 from compat.envs import Env, EnvCache
 from compat.harness.host import Host, host_from_spec
 from compat.harness.leaks import assert_no_leaks
+from compat.harness.resources import ResourceSampler
 from compat.plan import Plan, parse_assignments
 from compat.results import ENVS
 from compat.scenario import Scenario
@@ -96,8 +97,11 @@ def compat_cell_stack(
     stack.start()
     _apply_link_condition(request.config, stack)
     try:
-        yield stack
+        # CPU/RSS of every role for the cell's lifetime; stack.processes() follows restarts.
+        with ResourceSampler.of_processes(stack.processes) as _SAMPLERS[compat_cell.id]:
+            yield stack
     finally:
+        _SAMPLERS.pop(compat_cell.id, None)
         stack.stop()
 
 
@@ -154,6 +158,7 @@ class _CellLeases:
 
 
 _LEASES: dict[str, _CellLeases] = {}
+_SAMPLERS: dict[str, ResourceSampler] = {}  # cell id → the sampler running over its stack
 
 
 @pytest.fixture
@@ -187,6 +192,8 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
         hosts["client-gateway link"] = link  # the report names the injected condition next to the hosts
     details: dict[str, Any] = {"hosts": hosts,
                                "metrics": scenario.metrics}
+    if (sampler := _SAMPLERS.get(compat_stack.cell.id)) is not None:
+        details["resources"] = sampler.record()  # the cell so far; the results keep the longest window
     if call is not None and not call.passed:
         details["log_tails"] = compat_stack.log_tails()
         details["wire"] = scenario.wire_logs()
