@@ -53,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="jitter (+/- MS, uniform) on top of --compat-link-delay; bytes are never reordered")
     group.addoption("--compat-shard", metavar="K/N", help="run the K-th of N deterministic slices of the cells")
     group.addoption("--compat-bench", action="store_true", help="also run the latency benchmark")
+    group.addoption("--compat-fail-on-leak", action="store_true",
+                    help="fail the session when a cell's sampled RSS grew steadily (a suspected memory leak); "
+                    "without it a suspected leak is a warning in the summary and the reports")
     group.addoption("--compat-store", metavar="URL|PATH", help="record the run in this results store: a SQLite path or "
                     "postgresql://... (default <cache dir>/results.db; 'none': do not record)")
     group.addoption("--compat-label", metavar="LABEL", help="label of the recorded run, e.g. release")
@@ -321,6 +324,11 @@ class _Recorder:
         self.recorded = record_run(self._results(), self.config.getoption("compat_store"),
                                    cache_dir(self.config) / "results.db", label=self.config.getoption("compat_label"),
                                    root=Path(self.config.rootpath))
+        if self.config.getoption("compat_fail_on_leak") and session.exitstatus == pytest.ExitCode.OK:
+            from compat.report.resources import leaks
+
+            if leaks(self._results()):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if hasattr(config, "workerinput") or not self.collector.has_results():
@@ -334,6 +342,17 @@ class _Recorder:
             terminalreporter.write_line(f"compat report: {path}")
         if self.recorded:
             terminalreporter.write_line(self.recorded)
+        from compat.report.resources import leak_lines
+
+        leak_warnings = leak_lines(self._results())
+        for line in leak_warnings:
+            terminalreporter.write_line(line, yellow=True, bold=True)
+        if leak_warnings:
+            fails = config.getoption("compat_fail_on_leak")
+            terminalreporter.write_line(
+                "compat: the session fails because of --compat-fail-on-leak" if fails else
+                "compat: a suspected leak is a warning only; --compat-fail-on-leak makes it fail the session",
+                yellow=True)
 
     def _results(self) -> RunResults:
         if self._cached is not None:
