@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import time
 from collections import deque
@@ -29,6 +30,8 @@ HAS_RESUME = hasattr(GatewayClient, "reconnect")
 HAS_AMEND = hasattr(GatewayClient, "amend_order")
 HAS_MASS = hasattr(GatewayClient, "mass_cancel")
 HAS_BOOK = hasattr(GatewayClient, "subscribe_book")
+# 2.0+ negotiate heartbeats (connect(heartbeat_ms=...)); 1.x have no heartbeat at all.
+HAS_HEARTBEAT = "heartbeat_ms" in inspect.signature(GatewayClient.connect).parameters
 WIRE_RING = 256
 
 
@@ -207,8 +210,13 @@ class Adapter:
         protocol_min: int | None = None,
         protocol_max: int | None = None,
         extensions: dict[str, Any] | None = None,
+        heartbeat_ms: int | None = None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"username": username, "password": password}
+        if heartbeat_ms:
+            if not HAS_HEARTBEAT:
+                raise self.Unsupported("session.heartbeat", f"refclient {refclient.__version__} has no heartbeats")
+            kwargs["heartbeat_ms"] = int(heartbeat_ms)
         if protocol_min is not None or protocol_max is not None:
             if VERSION < (1, 1, 0):
                 raise self.Unsupported("logon.protocol_range", "refclient 1.0 sends no protocol version")
@@ -244,6 +252,23 @@ class Adapter:
         s = self._s(session)
         await s.client.logout()
         return {}
+
+    async def op_mute_heartbeats(self, session: str = "s1") -> dict[str, Any]:
+        """Stop sending heartbeats but keep the connection open (a client that went silent).
+
+        Every heartbeat-capable version (2.0+) runs them as one task, ``_hb_task``, started at
+        logon when the gateway granted ``session.heartbeat``; there is no public switch.
+        """
+        s = self._s(session)
+        if not HAS_HEARTBEAT:
+            raise self.Unsupported("session.heartbeat", f"refclient {refclient.__version__} has no heartbeats")
+        task = getattr(s.client, "_hb_task", None)
+        if task is None:
+            raise self.Unsupported("session.heartbeat", "this session negotiated no heartbeat (none asked or granted)")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return {"muted": True}
 
     async def op_disconnect(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)
