@@ -16,7 +16,11 @@ from typing import Any
 
 from compat.cell import Release
 from compat.driver.handle import DriverCallError, DriverHandle, OperationUnsupported
+from compat.errors import ConfigError, HarnessError
 from compat.exchange.audit import read_audit
+from compat.exchange.client import ObxClient
+from compat.exchange.instruments import load_config
+from compat.exchange.proto import obx_pb2 as obx
 from compat.stack import Stack
 from compat.timing import Deadline
 
@@ -181,6 +185,36 @@ class Scenario:
                 return records
             time.sleep(0.02)
 
+    def set_instrument_status(self, symbol: str, status: str, cancel_resting: bool = False,
+                              timeout_s: float = 5.0) -> None:
+        """Halt (``"HALTED"``), resume (``"OPEN"``), ... ``symbol`` at the exchange.
+
+        Sent as an admin member over the exchange's OBX port, whatever venue the cell's gateway
+        uses (the stack's exchange serves both); returns once the exchange has applied it, so
+        an order sent afterwards meets the new status at the exchange.
+        """
+        names = list(obx.InstrumentStatus.keys())
+        if status not in names:
+            raise ValueError(f"unknown instrument status {status!r}; one of {names}")
+        address = self.stack.exchange_addresses.get("obx")
+        if address is None:
+            raise HarnessError(f"the exchange of {self.cell_id} serves no OBX port for admin messages "
+                               f"(it reported {sorted(self.stack.exchange_addresses)})")
+        member, token = _admin_member(self.stack.instruments_path, f"COMPAT-ADMIN-{self.test_number}")
+        with ObxClient(*address, timeout_s=timeout_s) as admin:
+            logon = admin.logon(member, token)
+            if logon.result_code != 0:
+                raise HarnessError(f"the exchange at {address} refused admin member {member!r}: "
+                                   f"{logon.result_code} {logon.text}")
+            rid = admin.request_id()
+            admin.send(obx.AdminSetInstrumentStatus(request_id=rid, symbol=symbol, cancel_resting=cancel_resting,
+                                                    status=status))
+            answer = admin.expect(obx.AdminResponse, where=lambda m: m.request_id == rid)
+            if answer.result_code != 0:
+                raise HarnessError(f"the exchange refused to set {symbol} {status}: "
+                                   f"{answer.result_code} {answer.text}")
+            admin.send(obx.LogoutRequest(reason="admin action done"))
+
     def wire_logs(self) -> list[dict[str, Any]]:
         frames: list[dict[str, Any]] = []
         for session in self._sessions:
@@ -206,3 +240,16 @@ def read_audit_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [dict(record.fields) for record in read_audit(path)]
+
+
+def _admin_member(instruments: Path, default: str) -> tuple[str, str]:
+    """(member_id, token) allowed to send admin messages: any member when the instruments file
+    lists none (open access), else its first member flagged ``admin: true``."""
+    members = load_config(instruments).members
+    if members is None:
+        return default, ""
+    for member in members:
+        if member.admin:
+            return member.member_id, member.token
+    raise ConfigError(f"{instruments}: lists members but none with 'admin: true'; scenarios that halt an "
+                      "instrument need one (e.g. {member_id: OPS, token: ops, admin: true})")
