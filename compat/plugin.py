@@ -47,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--compat-report-html", metavar="PATH", help="write the HTML report here")
     group.addoption("--compat-host", metavar="ROLE=SPEC", action="append", default=[],
                     help="run ROLE (exchange, gateway, client) on a host: local, netns:NAME, ssh:user@host[:port]")
+    group.addoption("--compat-reruns", metavar="N", type=int, default=0,
+                    help="rerun a failing scenario up to N times; one that then passes is reported 'flaky' "
+                    "(visible in every report, never a silent pass). Default 0: a failure is a failure")
     group.addoption("--compat-link-delay", metavar="MS", type=float, default=0.0,
                     help="standing one-way delay on every client<->gateway link (the fault proxy), e.g. 20")
     group.addoption("--compat-link-jitter", metavar="MS", type=float, default=0.0,
@@ -76,6 +79,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("compat_reruns") < 0:
+        raise pytest.UsageError(f"compat: --compat-reruns {config.getoption('compat_reruns')}: must be >= 0")
     delay_ms, jitter_ms = config.getoption("compat_link_delay"), config.getoption("compat_link_jitter")
     if delay_ms < 0 or jitter_ms < 0 or jitter_ms > delay_ms:
         raise pytest.UsageError(f"compat: --compat-link-delay {delay_ms:g} / --compat-link-jitter {jitter_ms:g}: "
@@ -204,6 +209,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if cell is None:
             continue
         item.add_marker(pytest.mark.xdist_group(name=cell.id))
+        if reruns := config.getoption("compat_reruns"):
+            item.add_marker(pytest.mark.flaky(reruns=reruns))  # pytest-rerunfailures runs the attempts
         plan = compat_plan(config)
         expectation = find_expectation(plan.matrix.expectations, cell, scenario_name(item))
         record = None
@@ -233,6 +240,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "venue": cell.venue,
             "scenario": scenario_name(item),
             "expectation": item.stash.get(_EXPECTATION, None),
+            # pytest-rerunfailures counts attempts on the item; without reruns there is one.
+            "attempt": int(getattr(item, "execution_count", 1) or 1),
             **verdict,
         }
         report.user_properties.append((PROPERTY, json.dumps(payload, default=str)))

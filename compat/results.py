@@ -51,8 +51,7 @@ class ResultsCollector:
             if not entry.payloads:
                 continue
             first = entry.payloads[0]
-            verdict = worst([Verdict(p["verdict"]) for p in entry.payloads]) or Verdict.ERROR
-            decisive = next(p for p in entry.payloads if p["verdict"] == verdict.value)
+            verdict, decisive, attempts = _final_verdict(entry.payloads)
             cell = cells.setdefault(first["cell_id"], {
                 "client_version": first["client_version"], "gateway_version": first["gateway_version"],
                 "venue": first["venue"], "scenarios": [], "hosts": {}, "bench": None, "resources": None,
@@ -77,7 +76,7 @@ class ResultsCollector:
                 log_tails=dict(details.get("log_tails", {})) if verdict.blocks_release
                 or verdict == Verdict.EXPECTED_FAIL else {},
                 wire=tuple(WireFrame(**f) for f in details.get("wire", ())),
-                attempts=len([p for p in entry.payloads if p.get("phase") == "call"]) or 1,
+                attempts=attempts,
                 nodeid=nodeid,
             ))
         return RunResults(
@@ -95,3 +94,21 @@ class ResultsCollector:
 
     def _entry(self, nodeid: str) -> _Entry:
         return self._entries.setdefault(nodeid, _Entry())
+
+
+def _final_verdict(payloads: list[dict[str, Any]]) -> tuple[Verdict, dict[str, Any], int]:
+    """(verdict, the payload that decided it, attempts). The last attempt decides; a pass after a
+    failed or errored attempt is ``flaky``, never a silent pass (``--compat-reruns``)."""
+    by_attempt: dict[int, list[dict[str, Any]]] = {}
+    for payload in payloads:
+        by_attempt.setdefault(int(payload.get("attempt", 1)), []).append(payload)
+    last = max(by_attempt)
+    verdict = worst([Verdict(p["verdict"]) for p in by_attempt[last]]) or Verdict.ERROR
+    decisive = next(p for p in by_attempt[last] if p["verdict"] == verdict.value)
+    earlier = [Verdict(p["verdict"]) for n, ps in by_attempt.items() if n != last for p in ps]
+    if verdict is Verdict.PASS and any(v in (Verdict.FAIL, Verdict.ERROR) for v in earlier):
+        failed = next(p for n, ps in sorted(by_attempt.items()) for p in ps
+                      if p["verdict"] in (Verdict.FAIL.value, Verdict.ERROR.value))
+        decisive = {**failed, "reason": f"passed on attempt {last} after: {failed.get('reason') or failed['verdict']}"}
+        verdict = Verdict.FLAKY
+    return verdict, decisive, len(by_attempt)

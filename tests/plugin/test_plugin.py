@@ -150,3 +150,49 @@ def test_bad_link_delay_is_a_usage_error(project: pytest.Pytester) -> None:
                                           "--compat-link-jitter", "9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--compat-link-jitter 9" in result.stderr.str() and "Traceback" not in result.stderr.str()
+
+
+FLAKY_SCENARIOS = textwrap.dedent("""
+    from pathlib import Path
+    import pytest
+
+    pytestmark = pytest.mark.compat
+
+    def test_fails_once(compat_cell, tmp_path_factory):
+        # The first attempt in each cell fails, the next one passes: a flake.
+        marker = Path(__file__).parent / ("attempted-" + compat_cell.id)
+        first = not marker.exists()
+        marker.touch()
+        assert not first, "first attempt fails"
+
+    def test_always_fails(compat_cell):
+        assert compat_cell.gateway.version != "2.0.0", "a real break fails every attempt"
+""")
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_reruns_report_flaky_never_a_silent_pass(pytester: pytest.Pytester, fake_wheelhouse: Path,
+                                                 write_matrix: Any, workers: tuple[str, ...]) -> None:
+    write_matrix(pytester.path, fake_wheelhouse)
+    pytester.makepyfile(test_scenarios=FLAKY_SCENARIOS)
+    result, verdicts = _run(pytester, "--compat-reruns", "2", "--compat-cells", "*venue-obx", *workers)
+    assert len(verdicts) == 4, (sorted(verdicts), result.stdout.str()[-3000:])
+    report = json.loads((pytester.path / "out" / "matrix.json").read_text())
+    scenarios = {(c["cell_id"], s["scenario"]): s for c in report["cells"] for s in c["scenarios"]}
+    for (cell, name), scenario in scenarios.items():
+        if name == "fails_once":
+            assert (scenario["verdict"], scenario["attempts"]) == ("flaky", 2), scenario
+            assert "passed on attempt 2 after" in scenario["reason"], scenario
+        elif "gateway-2.0.0" in cell:  # always_fails there: every attempt fails, 1 + 2 reruns
+            assert (scenario["verdict"], scenario["attempts"]) == ("fail", 3), scenario
+        else:
+            assert (scenario["verdict"], scenario["attempts"]) == ("pass", 1), scenario
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_without_reruns_a_flake_is_a_failure(pytester: pytest.Pytester, fake_wheelhouse: Path,
+                                             write_matrix: Any) -> None:
+    write_matrix(pytester.path, fake_wheelhouse)
+    pytester.makepyfile(test_scenarios=FLAKY_SCENARIOS)
+    _, verdicts = _run(pytester, "--compat-cells", "*gateway-1.0.0--venue-obx")
+    assert {v["fails_once"] for v in verdicts.values()} == {"fail"}, verdicts
