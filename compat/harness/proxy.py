@@ -234,8 +234,13 @@ class FaultProxy:
         seed: int = 0,
         listen_host: str = "127.0.0.1",
         start_timeout_s: float = 5.0,
+        recv_buffer: int | None = None,
     ) -> None:
+        """``recv_buffer``: SO_RCVBUF of the sockets to the server, set before connecting so the
+        window the server sees is small from the start (a small-window client: with
+        pause_downstream() the server's writes back up after a few KiB, not a few MiB)."""
         self.name = name
+        self._recv_buffer = recv_buffer
         self._upstream = (upstream[0], int(upstream[1]))
         self._lock = threading.Lock()
         self._toxics: dict[Direction, Toxics] = {d: Toxics() for d in _DIRECTIONS}
@@ -458,6 +463,20 @@ class FaultProxy:
             self._downstream_flowing.clear()
         return 0
 
+    async def _connect_upstream(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._recv_buffer is None:
+            return await asyncio.open_connection(host, port)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._recv_buffer)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except BaseException:
+            sock.close()
+            raise
+        return await asyncio.open_connection(sock=sock)
+
     async def _count(self) -> int:
         return len(self._connections)
 
@@ -505,7 +524,7 @@ class FaultProxy:
             await self._healed.wait()  # a partition holds new connections too
             host, port = self.upstream
             try:
-                upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
+                upstream_reader, upstream_writer = await self._connect_upstream(host, port)
             except OSError as exc:
                 logger.warning(
                     "proxy %s: upstream %s:%d refused: %s; closing client", self.name, host, port, exc

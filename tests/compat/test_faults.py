@@ -5,22 +5,28 @@ audit log for the scenario's own fresh symbol: zero orders lost (at the exchange
 reported, or reported but absent), zero duplicated (one exchange order per client order),
 fills identical on both sides.
 
-The gateway→exchange scenarios need a fault proxy on that link. On a netns gateway host the
-link runs through the host's relay (``NetnsHost.relay``); on ``local`` there is no such
-link proxy, so those two are n/a there (run them with ``--compat-host gateway=netns:gw``).
+The gateway→exchange scenarios use the stack's fault proxy on that link
+(``Stack.exchange_link``; on a netns gateway host it is the relay of the host's link), so they
+run on every host kind. The slow-consumer scenario puts its own FaultProxy in front of the
+gateway for the one session that stops reading.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
+from compat import timing
 from compat.driver.handle import DriverCallError, OperationUnsupported
+from compat.exchange.client import ObxClient
+from compat.exchange.proto import obx_pb2 as obx_pb
 from compat.harness.proxy import FaultProxy
 from compat.scenario import Scenario, Session, read_audit_records
 
@@ -237,43 +243,71 @@ def test_connection_reset_mid_stream(compat: Scenario) -> None:
 
 
 def _exchange_link(compat: Scenario) -> FaultProxy:
-    host = compat.stack.hosts["gateway"]
-    relay = getattr(host, "relay", None)
-    if relay is None or compat.stack.exchange_address is None:
+    link = compat.stack.exchange_link
+    if link is None:
         raise OperationUnsupported(
             "scenario", "link.gateway-exchange",
-            f"the gateway runs on {host.spec}: no fault proxy on its exchange link "
-            "(use --compat-host gateway=netns:gw)")
-    link: FaultProxy = relay(compat.stack.exchange_address)
+            "this stack runs without a fault proxy on the gateway's exchange link (exchange_link_proxy=False)")
     return link
+
+
+@contextmanager
+def _outside_member(compat: Scenario) -> Iterator[ObxClient]:
+    """A member trading at the exchange directly (not through the gateway): it can fill the
+    gateway's orders while the gateway's own link is down."""
+    host, port = compat.stack.exchange_addresses["obx"]
+    client = ObxClient(host, port)
+    try:
+        response = client.logon(f"OUT{compat.test_number}")
+        assert response.result_code == 0, f"outside member refused at the exchange: {response}"
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.mark.compat_disruptive
 def test_exchange_drop_rejects_then_recovers(compat: Scenario) -> None:
-    """The exchange link drops: new orders are rejected with a reason; it recovers when the link returns."""
+    """The exchange link drops: sessions stay up, new orders are rejected with a reason, a fill made
+    at the exchange meanwhile reaches its owner exactly once after the gateway reconnects, and new
+    orders are accepted again."""
     link = _exchange_link(compat)
     symbol = compat.symbol()
-    s = compat.session()
-    link.cut()  # new connections wait, nothing moves
-    link.reset()  # and the live one goes
+    maker, taker = compat.session("maker"), compat.session("taker")
+    resting = maker.insert(symbol=symbol, **_limit("SELL", 2, "50.00"))
+    maker.next_event(["accepted"], resting["client_order_id"])
+    link.cut()  # reconnects wait at the proxy, nothing moves
+    link.reset()  # and the live connection goes
     try:
         try:
-            during = s.place(symbol, "BUY", 1, "50.00", timeout_s=10.0)
+            during = taker.place(symbol, "BUY", 1, "49.00", timeout_s=5.0)
         except DriverCallError as error:
             raise AssertionError(
-                f"gateway {compat.gateway_version} did not reject an order while its exchange link was down: "
+                f"gateway {compat.gateway_version} did not answer an order while its exchange link was down: "
                 f"{error.type}: {error.error.get('message')}") from None
-        assert during["kind"] == "rejected", during
+        assert during["kind"] == "rejected", f"an order was accepted with the exchange link down: {during}"
         assert during.get("reason") or during.get("code"), f"a reject must say why: {during}"
+        compat.record("reject_while_down", f"{during.get('code')}: {during.get('reason')}")
+        with _outside_member(compat) as outside:  # fills the resting order while the gateway is away
+            outside.new_order(f"out-{compat.test_number}", symbol, obx_pb.BUY, 2, _ticks("50.00"))
+            outside.expect(obx_pb.OrderFill, timeout_s=5.0)
     finally:
         link.heal()
-    after = s.place(symbol, "BUY", 1, "50.00", timeout_s=15.0)
-    assert after["kind"] == "accepted", after
+    # The fill reaches the maker once the gateway is back (that is the wait: an event, not a sleep).
+    fill = maker.next_event(["fill"], resting["client_order_id"], timeout_s=15.0)
+    assert (fill["qty"], fill["price"]) == (2, "50.00"), fill
+    assert not _collect(maker, ["fill"], quiet_s=0.3), "the fill made during the outage was delivered twice"
+    after = taker.place(symbol, "BUY", 1, "49.00", timeout_s=5.0)
+    assert after["kind"] == "accepted", f"the gateway does not accept orders after the link came back: {after}"
+    records = compat.audit(until=lambda rs: _exchange_fill_qty(rs, symbol, 2) >= 2)
+    assert _exchange_fill_qty(records, symbol, 2) == 2
 
 
 @pytest.mark.compat_disruptive
 def test_partition_gateway_exchange_heals(compat: Scenario) -> None:
-    """A partition between gateway and exchange with an order resting: after healing, the state agrees."""
+    """A partition on the gateway's exchange link while the exchange fills a resting order, then the
+    connection dies in it: the fill the exchange wrote into the partition is lost on the wire, yet
+    after healing it reaches its owner exactly once (the member stream is resumed), and the
+    gateway trades again."""
     link = _exchange_link(compat)
     symbol = compat.symbol()
     maker, taker = compat.session("maker"), compat.session("taker")
@@ -281,13 +315,92 @@ def test_partition_gateway_exchange_heals(compat: Scenario) -> None:
     maker.next_event(["accepted"], resting["client_order_id"])
     link.cut()
     try:
-        cut_off = taker.place(symbol, "BUY", 2, "60.00", timeout_s=3.0)
-        assert cut_off["kind"] in ("rejected", "accepted"), cut_off
-    except DriverCallError as error:  # no answer while cut off is fine; what counts is the state after
-        compat.record("during_partition", f"{error.type}: {error.error.get('message')}")
+        with _outside_member(compat) as outside:
+            outside.new_order(f"out-{compat.test_number}", symbol, obx_pb.BUY, 2, _ticks("60.00"))
+            outside.expect(obx_pb.OrderFill, timeout_s=5.0)  # done at the exchange; its report is held in the cut
+        link.reset()  # the partition outlives the TCP connection: what it held is gone
     finally:
         link.heal()
-    records = compat.audit(until=lambda rs: _exchange_fill_qty(rs, symbol, 2) >= 2, timeout_s=15.0)
+    fill = maker.next_event(["fill"], resting["client_order_id"], timeout_s=15.0)
+    assert (fill["qty"], fill["price"]) == (2, "60.00"), fill
+    records = compat.audit(until=lambda rs: _exchange_fill_qty(rs, symbol, 2) >= 2)
     at_exchange = _exchange_fill_qty(records, symbol, 2)
-    maker_fills = _collect(maker, ["fill"])
-    assert _delivered_fill_qty(maker_fills) == at_exchange, (maker_fills, at_exchange)
+    maker_fills = [fill, *_collect(maker, ["fill"], quiet_s=0.3)]
+    assert _delivered_fill_qty(maker_fills) == at_exchange == 2, (maker_fills, at_exchange)
+    assert len([f for f in maker_fills if not f.get("poss_dup")]) == 1, f"the fill was delivered twice: {maker_fills}"
+    after = taker.place(symbol, "BUY", 1, "59.00", timeout_s=5.0)
+    assert after["kind"] == "accepted", f"the gateway does not accept orders after the partition healed: {after}"
+
+
+# A gateway whose outbound limits make a slow consumer visible after a few KiB, not MiB (refgw
+# 3.1 config ``outbound``), and a throttle that lets one session pump market data.
+# The mark stays above a burst of acks to a session that reads (the pumping one).
+SLOW_OUTBOUND = {"sndbuf": 4096, "high_water": 32768, "max_buffered": 4 << 20}
+PUMP_ORDERS = 500  # per round, until the gateway names the slow consumer
+PUMP_ROUNDS = 12
+PUMP_PRICES = ["10.00", "10.01", "10.02", "10.03", "10.04"]
+
+
+def _log_text(compat: Scenario) -> str:
+    gateway = compat.stack.gateway
+    assert gateway is not None
+    return gateway.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.compat_disruptive
+def test_slow_consumer_conflated_others_unaffected(compat: Scenario) -> None:
+    """A session that stops reading while a busy symbol's market data flows: the gateway names it a
+    slow consumer and conflates its market data (or disconnects it, by its documented policy);
+    the other sessions keep getting acks and market data; once it reads again its book is current
+    and its execution reports (a fill made meanwhile) arrive, none dropped."""
+    stack = compat.stack
+    auth = json.loads(stack.settings.auth.read_text(encoding="utf-8")) if stack.settings.auth else {}
+    auth["throttle"] = {"limit": 100_000, "window_s": 1.0}
+    auth["outbound"] = SLOW_OUTBOUND
+    auth_path = stack.log_dir / "slow-consumer-auth.json"
+    auth_path.write_text(json.dumps(auth), encoding="utf-8")
+    stack.restart_gateway(auth=auth_path)  # the autouse fixture restarts it with the matrix's auth after
+    symbol = compat.symbol()
+    fast, trader = compat.session("fast"), compat.session("trader")
+    compat.require(fast, "md.incremental")
+    with FaultProxy(upstream=stack.gateway_address, name="slow-consumer", recv_buffer=4096) as slow_link:
+        slow = compat.session("slow", connect=False)
+        host, port = stack.hosts["client"].connect_address(slow_link.address)
+        slow.connect_info = slow.call("connect", **{**stack.connect_args(slow.username), "host": host, "port": port})
+        for session in (slow, fast):
+            session.subscribe(symbol=symbol)
+        resting = slow.insert(symbol=symbol, **_limit("SELL", 5, "20.00"))
+        slow.next_event(["accepted"], resting["client_order_id"])
+
+        slow_link.pause_downstream()
+        named = f"(user {slow.username!r}) is a slow consumer"
+        sent = 0
+        while named not in _log_text(compat) and sent < PUMP_ORDERS * PUMP_ROUNDS:
+            trader.insert_burst(symbol=symbol, side="BUY", count=PUMP_ORDERS, qty=1, prices=PUMP_PRICES)
+            sent += PUMP_ORDERS
+        compat.record("orders_pumped", sent)
+        assert named in _log_text(compat), (
+            f"{sent} orders of market data on {symbol} and the gateway never named the non-reading session "
+            f"a slow consumer (outbound limits {SLOW_OUTBOUND})")
+
+        # The others are unaffected: an order is acked and fills promptly, market data is current.
+        began = timing.monotonic()
+        taken = fast.place(symbol, "BUY", 5, "20.00", timeout_s=2.0)  # fills the slow session's order
+        compat.record("fast_ack_ms", round((timing.monotonic() - began) * 1000, 1))
+        assert taken["kind"] == "accepted", taken
+        fast.next_event(["fill"], taken["client_order_id"], timeout_s=2.0)
+        per_level = sent // len(PUMP_PRICES)
+        bids = [[price, per_level] for price in reversed(PUMP_PRICES)]
+        fast.wait_book(symbol=symbol, bids=bids, asks=[], timeout_s=3.0)
+
+        slow_link.resume_downstream()
+        fill = slow.next_event(["fill"], resting["client_order_id"], timeout_s=10.0)
+        assert (fill["qty"], fill["price"]) == (5, "20.00"), fill
+        assert not _collect(slow, ["fill"], quiet_s=0.3), "the slow session got its fill twice"
+        slow.wait_book(symbol=symbol, bids=bids, asks=[], timeout_s=10.0)
+    log = _log_text(compat)
+    others = [line for line in log.splitlines() if "is a slow consumer" in line and named not in line]
+    compat.record("other_sessions_named_slow", len(others))
+    user = f"(user {slow.username!r})"
+    assert f"{user} drained" in log or f"{user} disconnected: slow consumer" in log, (
+        "the gateway conflated the slow session but never logged that it drained or was disconnected")

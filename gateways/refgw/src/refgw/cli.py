@@ -6,7 +6,9 @@
 
 Prints exactly one line ``GATEWAY READY client=HOST:PORT`` once it is logged on to the
 exchange and listening. Exit codes: 0 stopped by a signal, 2 could not start (reason on
-stderr), 3 the exchange connection was lost (sessions get a Logout naming it).
+stderr), 3 the exchange logged the member out because it logged on elsewhere (sessions get a
+Logout naming it). A dropped exchange connection is re-established with bounded backoff while
+client sessions stay up and new requests are rejected (see refgw.core).
 With ``--journal`` it resumes sessions, open orders and the venue cursor from the journal,
 or refuses to start with a clear reason. Without a journal (or with
 an empty one) orders the member still has at the exchange are orphans: they are cancelled.
@@ -73,7 +75,9 @@ async def serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     gw.on_fatal = lambda reason: stop.set()
+    gw.reconnect_enabled = True  # a dropped exchange link is re-established (3.1)
     await stop.wait()
+    gw.stop_reconnecting()
     server.close()
     reason = f"exchange connection lost: {gw.venue_lost}" if gw.venue_lost else "gateway stopping"
     for session in list(gw.sessions):

@@ -3,7 +3,15 @@
 {"users": {"u1": "token1", "u2": "token2"},          # absent or empty: open access
  "throttle": {"limit": 1000, "window_s": 1.0},        # messages per rolling window per session
  "risk": {"max_order_qty": 100000, "max_notional": "10000000",
-          "max_outstanding_qty": 1000000, "price_collar_ticks": 0}}   # 0 = no collar
+          "max_outstanding_qty": 1000000, "price_collar_ticks": 0},   # 0 = no collar
+ "outbound": {"sndbuf": 0, "high_water": 1048576, "max_buffered": 8388608}}   # 3.1, bytes
+
+Outbound (slow consumers, 3.1): ``sndbuf`` fixes each client socket's kernel send buffer
+(0 = the kernel's autotuning). When a session's unsent bytes in the gateway pass
+``high_water`` the session is a slow consumer: its requests are not read and its market
+data is conflated (dropped; a fresh snapshot per symbol once it has drained below a quarter
+of the mark). Execution reports are never dropped: if unsent bytes reach ``max_buffered``
+the connection is closed with a logged reason (a v2+ session resumes and gets them replayed).
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ class Limits:
     max_notional: Decimal = Decimal("100000000")
     max_outstanding_qty: int = 10_000_000
     price_collar_ticks: int = 0
+    sndbuf: int = 0
+    high_water: int = 1 << 20
+    max_buffered: int = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ def load_config(path: str | None) -> Config:
         raise ConfigError(f"auth config {path} must be a JSON object")
     throttle = data.get("throttle", {})
     risk = data.get("risk", {})
+    outbound = data.get("outbound", {})
     base = Limits()
     limits = Limits(
         throttle_limit=int(throttle.get("limit", base.throttle_limit)),
@@ -58,6 +70,14 @@ def load_config(path: str | None) -> Config:
         max_notional=Decimal(str(risk.get("max_notional", base.max_notional))),
         max_outstanding_qty=int(risk.get("max_outstanding_qty", base.max_outstanding_qty)),
         price_collar_ticks=int(risk.get("price_collar_ticks", base.price_collar_ticks)),
+        sndbuf=int(outbound.get("sndbuf", base.sndbuf)),
+        high_water=int(outbound.get("high_water", base.high_water)),
+        max_buffered=int(outbound.get("max_buffered", base.max_buffered)),
     )
+    if not 0 < limits.high_water < limits.max_buffered:
+        raise ConfigError(
+            f"auth config {path}: outbound high_water ({limits.high_water}) must be above 0 and below "
+            f"max_buffered ({limits.max_buffered})"
+        )
     users = {str(k): str(v) for k, v in dict(data.get("users", {})).items()}
     return Config(users=users, limits=limits)

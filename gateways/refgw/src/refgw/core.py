@@ -8,10 +8,21 @@ orders at the exchange.
 Sessions outlive connections (protocol v2): every execution report gets the session's next
 ``seq``, is journaled as raw bytes and kept in a bounded resend ring, and is written to the
 session's connection if it has one. A reconnect with the session id replays from a seq.
+
+Exchange link (3.1): when the venue connection drops, client sessions stay up and new
+requests are rejected (EXCHANGE_REJECT, "exchange link down ..."); the gateway reconnects with
+bounded backoff (50 ms doubling to 1 s, each attempt at most 10 s), logs on again resuming the
+member stream from its cursor (OBX ``resume_from_seq``; TLX session resume), so events made while
+it was down reach their sessions once (resent events at or below the cursor are skipped). An
+order sent but not acknowledged when the link dropped, that the replay does not mention, never
+reached the exchange: it is rejected; an unanswered cancel/amend likewise. A logout because the
+member logged on elsewhere (SUPERSEDED) is final: the gateway stops (exit 3).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import time
 import uuid
@@ -36,6 +47,13 @@ if TYPE_CHECKING:
 # ExecutionReport.poss_dup (field 19, varint true), appended to a stored frame on replay:
 # concatenated encodings merge, so replay never needs to decode the message.
 _POSS_DUP = bytes((0x98, 0x01, 0x01))  # key (19 << 3 | 0) as a varint, then true
+
+
+# Exchange logout code when the same member logged on from elsewhere: never fight it.
+SUPERSEDED = -4009
+RECONNECT_FIRST_S = 0.05  # first retry delay after a failed reconnect; doubles each time
+RECONNECT_MAX_S = 1.0  # the backoff's bound
+RECONNECT_ATTEMPT_S = 10.0  # one attempt (connect, logon, replay, instruments) at most
 
 
 def mark_poss_dup(frame: bytes) -> bytes:
@@ -76,6 +94,7 @@ class GwOrder:
     cum_qty: int = 0
     state: str = "PENDING"  # PENDING OPEN FILLED CANCELLED REJECTED
     mass_cancelled: bool = False  # a cancel this gateway sent for a MassCancel
+    pending: str = ""  # "cancel" or "amend" sent and not yet answered by the exchange
 
     @property
     def live(self) -> bool:
@@ -101,7 +120,11 @@ class Gateway:
         self.states: dict[str, SessionState] = {}
         self.cursor = 0  # newest venue member_seq processed
         self.venue_cursor = 0  # TLX: newest exchange MsgSeqNum of a processed order event
-        self.venue_lost: str | None = None
+        self.venue_lost: str | None = None  # final: the gateway stops
+        self.link_down: str | None = None  # why the exchange link is down while reconnecting
+        self.reconnect_enabled = False  # set by the server once serving (tests may leave it off)
+        self._unconfirmed: set[int] = set()  # gw ids awaiting the exchange when the link dropped
+        self._reconnect_task: asyncio.Task[None] | None = None
         self.on_fatal: Callable[[str], None] | None = None
         self.config = config
         self.limits = config.limits
@@ -144,7 +167,7 @@ class Gateway:
             self.journal.append(jr.OUTBOUND, jr.outbound_body(state.sid, seq, frame))
         conn = state.conn
         if conn is not None and not conn.closing:
-            conn.writer.write(frame)
+            conn.write(frame)
 
     def replay(self, state: SessionState, from_seq: int) -> tuple[int, bool]:
         """Resend stored reports with seq >= from_seq marked poss_dup; (count, gap)."""
@@ -155,7 +178,7 @@ class Gateway:
         count = 0
         for seq, frame in state.ring:
             if seq >= from_seq:
-                conn.writer.write(mark_poss_dup(frame))
+                conn.write(mark_poss_dup(frame))
                 count += 1
         return count, gap
 
@@ -272,6 +295,7 @@ class Gateway:
         extensions: bytes = b"",
     ) -> GwOrder:
         """Route a validated order (risk checked here); raises Reject."""
+        self._require_link()
         instr = self.instruments.get(symbol)
         if instr is None:
             raise Reject("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}")
@@ -338,7 +362,9 @@ class Gateway:
         order = self.find(session, gw_id, client_order_id)
         if not order.live:
             raise Reject("UNKNOWN_ORDER", f"order {order.gw_id} is {order.state}, not live")
+        self._require_link()
         order.request_id = request_id
+        order.pending = "cancel"
         self.venue.cancel(order.venue_coid, order.symbol, order.exch_order_id)
         return order
 
@@ -361,16 +387,20 @@ class Gateway:
         if qty is not None and qty > order.qty:
             instr = self.instruments[order.symbol]
             self.check_risk(order.username, instr, qty - order.qty, price_ticks or order.price_ticks, False)
+        self._require_link()
         order.request_id = request_id
+        order.pending = "amend"
         self.venue.amend(order.venue_coid, order.symbol, order.side, qty, price_ticks, order.exch_order_id)
         return order
 
     def mass_cancel(self, session: SessionState, symbol: str) -> int:
         """Cancel this user's live orders (not the whole member's): returns how many were sent."""
+        self._require_link()
         count = 0
         for order in self.orders.values():
             if order.username == session.username and order.live and (not symbol or order.symbol == symbol):
                 order.mass_cancelled = True
+                order.pending = "cancel"
                 self.venue.cancel(order.venue_coid, order.symbol, order.exch_order_id)
                 count += 1
         return count
@@ -383,7 +413,8 @@ class Gateway:
         book = self.books.get(symbol)
         if book is None:
             book = self.books[symbol] = Book(symbol)
-            self.venue.subscribe(symbol)
+            if self.link_down is None:  # else the reconnect subscribes every book
+                self.venue.subscribe(symbol)
         return book
 
     def drop_session(self, session: Session) -> None:
@@ -407,6 +438,8 @@ class Gateway:
         if order is None:
             return  # not ours (another gateway instance of the same member)
         kind = ev.kind
+        if kind in ("cancelled", "replaced", "cancel_rejected", "replace_rejected"):
+            order.pending = ""
         if kind == "accepted":
             order.exch_order_id = ev.exch_order_id
             order.state = "OPEN"
@@ -478,13 +511,124 @@ class Gateway:
             for session in self.sessions:
                 if session.negotiated_version >= 3:  # a v3 message: never sent to v2 sessions
                     session.send(pb.INSTRUMENT_STATUS, msg)
-        elif notice.kind == "closed" and self.venue_lost is None:
-            # Without its venue the gateway cannot trade: stop (the journal keeps everything
-            # for a restart) rather than accept orders it cannot route.
+        elif notice.kind == "closed" and self.venue_lost is None and self.link_down is None:
+            if self.reconnect_enabled and notice.code != SUPERSEDED:
+                self._link_lost(notice.text)
+                return
+            # Another gateway took the member over: reconnecting would only fight it. Stop (the
+            # journal keeps everything for a restart) rather than accept orders it cannot route.
             self.venue_lost = notice.text
             print(f"refgw: venue connection lost: {notice.text}; stopping", file=sys.stderr, flush=True)
             if self.on_fatal is not None:
                 self.on_fatal(notice.text)
+
+
+    # ------------------------------------------------------------------ exchange link
+    def _require_link(self) -> None:
+        if self.link_down is not None:
+            raise Reject(
+                "EXCHANGE_REJECT",
+                f"exchange link down ({self.link_down}): refgw is reconnecting; not sent, retry later",
+            )
+
+    def _link_lost(self, reason: str) -> None:
+        self.link_down = reason
+        self._unconfirmed = {o.gw_id for o in self.orders.values() if o.live and (o.state == "PENDING" or o.pending)}
+        print(
+            f"refgw: exchange link down: {reason}; rejecting new requests, client sessions stay up, "
+            f"{len(self._unconfirmed)} order(s) await the replay; reconnecting",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._restore_link())
+
+    async def _restore_link(self) -> None:
+        delay = RECONNECT_FIRST_S
+        attempt = 0
+        began = time.monotonic()
+        self.venue.after_replay = self._link_restored
+        try:
+            while self.link_down is not None:
+                attempt += 1
+                try:
+                    await asyncio.wait_for(
+                        self.venue.reconnect(self.cursor + 1, self.venue_cursor), RECONNECT_ATTEMPT_S
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if self.link_down is None:
+                        break  # restored (after_replay ran) just as the attempt timed out
+                    print(
+                        f"refgw: exchange reconnect attempt {attempt} failed: {exc!r}; next in {delay:.2f}s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    with contextlib.suppress(Exception):
+                        await self.venue.drop()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RECONNECT_MAX_S)
+        finally:
+            self.venue.after_replay = None
+        print(
+            f"refgw: exchange link restored after {attempt} attempt(s) in {time.monotonic() - began:.2f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _link_restored(self) -> None:
+        """The replay of a reconnect was processed: settle what it did not answer, then accept
+        requests again, in this same loop step."""
+        for symbol in self.books:  # fresh snapshots replace what the outage made stale
+            self.venue.subscribe(symbol)
+        settled = self._settle_unconfirmed()
+        was, self.link_down = self.link_down, None
+        print(
+            f"refgw: exchange link up again (was down: {was}); member stream resumed after {self.cursor}; "
+            f"{settled} unanswered request(s) never reached the exchange and were rejected",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _settle_unconfirmed(self) -> int:
+        """After the replay: what is still unanswered never reached the exchange; say so."""
+        settled = 0
+        for gw_id in sorted(self._unconfirmed):
+            order = self.orders.get(gw_id)
+            if order is None or not order.live or (order.state != "PENDING" and not order.pending):
+                continue
+            instr = self.instruments.get(order.symbol)
+            if instr is None:
+                continue
+            if order.state == "PENDING":
+                self._release(order)
+                order.state = "REJECTED"
+                text = "exchange link lost before the exchange received the order: it was not placed"
+            else:
+                text = f"exchange link lost before the exchange answered the {order.pending}: the order is unchanged"
+            order.pending = ""
+            settled += 1
+            journal = self.journal
+            if journal is not None:
+                journal.stage_json(
+                    jr.ORDER_STATE,
+                    {"gw": order.gw_id, "st": order.state, "lv": order.leaves_qty, "cq": order.cum_qty,
+                     "ex": order.exch_order_id},
+                )
+            if order.session is not None:
+                rep = base_report(instr, order)
+                rep.exec_type = pb.REJECTED
+                rep.reject_code = pb.EXCHANGE_REJECT
+                rep.text = text
+                self.deliver(order.session, order, rep)
+            if journal is not None:
+                journal.flush()
+        self._unconfirmed = set()
+        return settled
+
+    def stop_reconnecting(self) -> None:
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
 
 
 def to_decimal(instr: InstrumentDef, ticks: int) -> Decimal:

@@ -8,11 +8,18 @@ resynchronised (length below 4, EOF inside a frame) is rejected and the connecti
 Execution reports belong to the connection's ``SessionState`` (see core): they are
 sequenced, journaled and resent on resume. New message types (book snapshot/incremental)
 go only to sessions that negotiated v2.
+
+Slow consumers (3.1, limits in refgw.config ``outbound``): above ``high_water`` unsent bytes
+the session's requests are not read and its market data is conflated (a fresh snapshot per
+symbol once drained); at ``max_buffered`` the connection is closed with a logged reason.
+One slow reader never delays the others: every write is non-blocking.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 import time
 from typing import Any
 
@@ -85,11 +92,37 @@ class Session(asyncio.Protocol):
         self.last_rx = time.monotonic()
         self._hb_handle: asyncio.TimerHandle | None = None
         self.snapshotted: set[str] = set()
+        self.subscribed: set[str] = set()
+        self.conflating = False  # above the outbound high-water mark: market data is dropped
+        self.conflated = 0  # market data messages dropped since conflating began
+
+    def _describe(self) -> str:
+        sid = self.state.sid if self.state is not None else "-"
+        return f"session {sid} (user {self.username!r})"
 
     # ------------------------------------------------------------------ plumbing
     def send(self, msg_type: int, msg: Any) -> None:
         if not self.closing:
-            self.writer.write(encode(msg_type, msg.SerializeToString()))
+            self.write(encode(msg_type, msg.SerializeToString()))
+
+    def write(self, frame: bytes) -> None:
+        if self.closing:
+            return
+        self.writer.write(frame)
+        if self.conflating:
+            unsent = self.writer.get_write_buffer_size()
+            limit = self.gw.limits.max_buffered
+            if unsent >= limit:
+                print(
+                    f"refgw: {self._describe()} disconnected: slow consumer, {unsent} bytes unsent "
+                    f"reached the {limit}-byte limit",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.closing = True
+                if self._hb_handle is not None:
+                    self._hb_handle.cancel()
+                self.writer.abort()
 
     def close(self) -> None:
         self.closing = True
@@ -99,6 +132,12 @@ class Session(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.writer = transport
+        limits = self.gw.limits
+        if limits.sndbuf:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limits.sndbuf)
+        self.writer.set_write_buffer_limits(high=limits.high_water)
         self.gw.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -107,12 +146,34 @@ class Session(asyncio.Protocol):
             self.close()
 
     def pause_writing(self) -> None:
-        # The client is not reading its reports: stop reading its requests until it does.
+        # The client is not reading: stop reading its requests and conflate its market data
+        # until it has drained (execution reports still queue, up to max_buffered).
         self.writer.pause_reading()
+        self.conflating = True
+        self.conflated = 0
+        print(
+            f"refgw: {self._describe()} is a slow consumer: {self.writer.get_write_buffer_size()} bytes unsent "
+            f"above the {self.gw.limits.high_water}-byte high-water mark; conflating its market data",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def resume_writing(self) -> None:
-        if not self.closing:
-            self.writer.resume_reading()
+        self.conflating = False
+        if self.closing:
+            return
+        self.writer.resume_reading()
+        stale = sorted(self.subscribed - self.snapshotted)
+        print(
+            f"refgw: {self._describe()} drained: {self.conflated} market data message(s) conflated, "
+            f"fresh snapshots for {stale}",
+            file=sys.stderr,
+            flush=True,
+        )
+        for symbol in stale:
+            book = self.gw.books.get(symbol)
+            if book is not None and book.ready:
+                self.push(book)
 
     def eof_received(self) -> bool:
         buf = self._buf
@@ -530,7 +591,11 @@ class Session(asyncio.Protocol):
 
     def on_mass_cancel(self, m: Any) -> None:
         assert self.state is not None
-        count = self.gw.mass_cancel(self.state, m.symbol)
+        try:
+            count = self.gw.mass_cancel(self.state, m.symbol)
+        except Reject as rej:
+            self.session_reject(m.request_id, pb.RejectCode.Value(rej.code), rej.text, pb.MASS_CANCEL)
+            return
         self.send(pb.MASS_CANCEL_ACK, pb.MassCancelAck(request_id=m.request_id, cancelled_count=count))
 
     # ------------------------------------------------------------------ market data
@@ -541,10 +606,15 @@ class Session(asyncio.Protocol):
             self.session_reject(m.request_id, pb.RejectCode.Value(rej.code), rej.text, pb.SUBSCRIBE)
             return
         self.snapshotted.discard(m.symbol)
+        self.subscribed.add(m.symbol)
         if book.ready:
             self.push(book, m.request_id)
 
     def book_event(self, book: Book, ev: BookEvent) -> None:
+        if self.conflating:
+            self.conflated += 1
+            self.snapshotted.discard(book.symbol)  # a snapshot follows once drained
+            return
         if ev.trades and self.negotiated_version >= 3 and book.symbol in self.snapshotted:
             for trade_id, ticks, qty, aggressor in ev.trades:
                 aggressor_side = _AGGRESSOR.get(aggressor, pb.SIDE_UNSPECIFIED)

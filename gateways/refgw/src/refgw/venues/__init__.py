@@ -48,6 +48,9 @@ class Venue:
         self.last_member_seq = 0  # newest member-stream event seen: the journal's cursor
         # Order events that arrive while logging on (a replay) wait for the instrument list.
         self._held_events: list[VenueOrderEvent] | None = []
+        # Called right after a logon's replay has been handed over, in the same loop step (so no
+        # client request can slip in between the replayed events and what the core does next).
+        self.after_replay: Callable[[], None] | None = None
 
     def emit_order(self, ev: VenueOrderEvent) -> None:
         if self._held_events is not None:
@@ -60,10 +63,22 @@ class Venue:
         held, self._held_events = self._held_events or [], None
         for ev in held:
             self.on_order(ev)
+        if self.after_replay is not None:
+            self.after_replay()
 
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
         """Connect and log on; ``resume_from_seq``: member stream (OBX), ``venue_cursor``: the
         last journaled venue MsgSeqNum (TLX session resume)."""
+        raise NotImplementedError
+
+    async def reconnect(self, resume_from_seq: int, venue_cursor: int) -> None:
+        """Log on again after the connection dropped (3.1+), resuming the member stream so that
+        every event the exchange made while the link was down is delivered (once: the core skips
+        resent events it already processed). Returns once the replay has been handed over."""
+        raise NotImplementedError
+
+    async def drop(self) -> None:
+        """Abandon the current connection without a logout (a failed or dead link)."""
         raise NotImplementedError
 
     async def close(self) -> None:

@@ -57,6 +57,8 @@ class ObxVenue(Venue):
         self._pending_trades: dict[str, list[tuple[str, int, int, str]]] = {}
 
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
+        self._closing = self._lost = False
+        self._pending_trades.clear()
         loop = asyncio.get_running_loop()
         self._logon = loop.create_future()
         self._instr = loop.create_future()
@@ -81,6 +83,19 @@ class ObxVenue(Venue):
         self._send(pb.INSTRUMENT_LIST_REQUEST, pb.InstrumentListRequest(request_id=next(self._ids)))
         await asyncio.wait_for(self._instr, 10.0)
         self.release_held_events()
+
+    async def reconnect(self, resume_from_seq: int, venue_cursor: int) -> None:
+        await self.drop()
+        self._held_events = []  # the replay waits for the instrument list, as at start
+        # The member stream replays everything from the cursor on, synchronously after the
+        # LogonResponse and before the InstrumentList answer: start() returns after it.
+        await self.start(resume_from_seq=max(1, resume_from_seq))
+
+    async def drop(self) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            self._closing = True  # this connection's loss is no news
+            transport.abort()
 
     async def close(self) -> None:
         self._closing = True
@@ -146,7 +161,9 @@ class ObxVenue(Venue):
         except Exception as exc:  # one bad message must not stop the venue stream
             print(f"refgw: OBX message type {msg_type} not handled: {exc!r}", file=sys.stderr, flush=True)
 
-    def _on_lost(self, reason: str) -> None:
+    def _on_lost(self, reason: str, transport: asyncio.BaseTransport | None = None) -> None:
+        if transport is not None and transport is not self._transport:
+            return  # an abandoned connection (dropped before a reconnect) ending late
         if self._closing or self._lost:
             return  # close() ended it, or the loss was already reported
         self._lost = True
@@ -163,7 +180,9 @@ class ObxVenue(Venue):
             self._logon.set_result(msg)
 
     def _on_logout(self, msg: Any) -> None:
-        self.on_notice(VenueNotice(kind="closed", code=msg.code, text=f"OBX logout: {msg.reason}"))
+        if not self._lost:
+            self._lost = True
+            self.on_notice(VenueNotice(kind="closed", code=msg.code, text=f"OBX logout: {msg.reason}"))
 
     def _on_reject(self, msg: Any) -> None:
         self.on_notice(VenueNotice(kind="reject", code=msg.code, text=msg.text))
@@ -371,4 +390,4 @@ class _ObxProtocol(asyncio.Protocol):
             del buf[:pos]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.venue._on_lost("exchange closed the connection")
+        self.venue._on_lost("exchange closed the connection", self.transport)

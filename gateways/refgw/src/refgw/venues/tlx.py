@@ -70,9 +70,21 @@ class TlxVenue(Venue):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
-        if venue_cursor:
+        await self._start(venue_cursor + 1 if venue_cursor else 0)
+
+    async def reconnect(self, resume_from_seq: int, venue_cursor: int) -> None:
+        # Always resume the FIX session (even with no order event yet: from MsgSeqNum 1): a
+        # fresh logon (ResetSeqNumFlag=Y) would not resend what the exchange wrote to the
+        # dead connection, and the in-flight events would be lost.
+        await self.drop()
+        self._starting = True
+        self._held_events = []
+        await self._start(venue_cursor + 1)
+
+    async def _start(self, next_expected: int) -> None:
+        if next_expected:
             try:
-                await self._logon_once(venue_cursor)
+                await self._logon_once(next_expected)
             except VenueError as exc:
                 print(f"refgw: TLX session resume refused ({exc}); logging on afresh", file=sys.stderr, flush=True)
                 await self._drop_connection()
@@ -86,7 +98,8 @@ class TlxVenue(Venue):
         self._starting = False
         self.release_held_events()
 
-    async def _logon_once(self, venue_cursor: int) -> None:
+    async def _logon_once(self, next_expected: int) -> None:
+        """Log on: afresh (``next_expected`` 0) or resuming the session from that exchange MsgSeqNum."""
         try:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         except OSError as exc:
@@ -96,11 +109,11 @@ class TlxVenue(Venue):
         self._instr = loop.create_future()
         self._gap_answered = loop.create_future()
         self._task = asyncio.create_task(self._read_loop())
-        if venue_cursor:
+        if next_expected:
             # Our own MsgSeqNum is not journaled: start far above anything used before and let
             # the exchange's ResendRequest for the gap be answered with a SequenceReset.
             self._out_seq = itertools.count(time.time_ns() // 1_000_000)
-            self._send("A", [(98, "0"), (108, "0"), (141, "N"), (789, str(venue_cursor + 1)), (554, self.token)])
+            self._send("A", [(98, "0"), (108, "0"), (141, "N"), (789, str(next_expected)), (554, self.token)])
         else:
             self._out_seq = itertools.count(1)
             self._send("A", [(98, "0"), (108, "0"), (141, "Y"), (554, self.token)])
@@ -108,14 +121,17 @@ class TlxVenue(Venue):
         if dict(fields).get(35) != "A":
             raise VenueError(f"TLX refused logon of member {self.member!r}: {dict(fields).get(58, '')}")
         gap_answered = self._gap_answered
-        if venue_cursor and gap_answered is not None:
+        if next_expected and gap_answered is not None:
             await asyncio.wait_for(gap_answered, 10.0)
 
     async def _drop_connection(self) -> None:
         if self._task is not None:
             self._task.cancel()
         if self._writer is not None:
-            self._writer.close()
+            self._writer.transport.abort()
+
+    async def drop(self) -> None:
+        await self._drop_connection()
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -266,7 +282,8 @@ class TlxVenue(Venue):
             if self._logon is not None and not self._logon.done():
                 self._logon.set_result(fields)
             if not self._starting:
-                self.on_notice(VenueNotice(kind="closed", text=f"TLX logout: {tags.get(58, '')}"))
+                code = int(tags.get(4000, "0") or 0)
+                self.on_notice(VenueNotice(kind="closed", code=code, text=f"TLX logout: {tags.get(58, '')}"))
         elif mt == "y":
             self._on_security_list(fields)
         elif mt == "3":
