@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 
 from compat.driver.handle import DriverCallError
-from compat.scenario import Scenario
+from compat.scenario import Scenario, Session
 
 pytestmark = pytest.mark.compat
+
+# S29: 2**40 + 7 keeps 7 in its low 32 bits, so an int32 reader truncates it to a small, valid
+# looking order; 2**63 - 1 is the largest int64. Both are far above any max_order_qty.
+WIDE_QUANTITIES = (2**40 + 7, 2**63 - 1)
+QTY_REJECT_CODES = frozenset({"QTY_OUT_OF_RANGE", "INVALID_QUANTITY", "RISK_MAX_QUANTITY", "RISK_REJECT"})
+# A client whose quantity field is int32 cannot even encode the number: it refuses locally
+# (protobuf's "Value out of range"), which sends nothing, so nothing can be truncated.
+LOCAL_REFUSALS = frozenset({"ValueError", "OverflowError"})
 
 
 def _limit(side: str, qty: int, price: str, **extra: object) -> dict[str, object]:
@@ -137,3 +148,50 @@ def test_risk_max_quantity(compat: Scenario) -> None:
     event = s.place(compat.symbol(), "BUY", 5_000_000, "10.00")
     assert event["kind"] == "rejected", event
     assert event.get("reason") or event.get("code"), "a risk reject must carry a reason or code"
+
+
+def _wide_order(s: Session, symbol: str, qty: int) -> dict[str, Any]:
+    """The gateway's answer to an order of ``qty``, or the client's local refusal to send it."""
+    try:
+        return s.place(symbol, "BUY", qty, "10.00")
+    except DriverCallError as error:
+        if error.type not in LOCAL_REFUSALS:
+            raise
+        return {"kind": "refused", "reason": error.error.get("message"), "raised": error.type}
+
+
+def test_int64_quantity(compat: Scenario) -> None:
+    """S29: a quantity wider than int32 (and above max_order_qty) gets a clear reject, never
+    truncation, on the default session and, for v3 pairs, on a session pinned to protocol 2."""
+    symbol = compat.symbol()
+    s = compat.session()
+    sessions = [s]
+    if s.negotiated_version >= 3:  # both sides speak v2 too: where int32 quantities meet int64 ones
+        sessions.append(compat.session("v2", protocol_min=2, protocol_max=2))
+    for session in sessions:
+        for qty in WIDE_QUANTITIES:
+            answer = _wide_order(session, symbol, qty)
+            where = f"qty {qty} on a v{session.negotiated_version} session"
+            assert answer["kind"] in ("rejected", "refused"), f"{where} was not refused: {answer}"
+            # Clients put a reject's words in the event's text, or in the raised error's message.
+            reason = " ".join(str(answer.get(key) or "") for key in ("reason", "text")).strip()
+            assert reason, f"{where}: a refusal must say why: {answer}"
+            if answer["kind"] == "refused":
+                assert "range" in reason.lower() or str(qty) in reason, f"{where}: unclear refusal {answer}"
+                continue
+            assert answer.get("code") in QTY_REJECT_CODES, f"{where}: not a quantity reject: {answer}"
+            # The reason must not name what an int32 reader makes of the number (7, -1).
+            truncated = (qty + 2**31) % 2**32 - 2**31
+            assert not re.search(rf"quantity {truncated}\b", reason), \
+                f"{where}: the gateway saw the quantity truncated to {truncated}: {answer}"
+    # A control order the exchange must see; the audit log is written in order, so once it is
+    # there any earlier order that got through (truncated) would be there too.
+    control = s.place(symbol, "SELL", 3, "11.00")
+    assert control["kind"] == "accepted", control
+
+    def orders(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in records if r.get("symbol") == symbol and r.get("kind") in ("accepted", "rejected")]
+
+    seen = orders(compat.audit(until=lambda rs: any(r.get("kind") == "accepted" for r in orders(rs))))
+    assert [(r["kind"], r.get("qty")) for r in seen] == [("accepted", 3)], \
+        f"orders other than the control reached the exchange for {symbol}: {seen}"

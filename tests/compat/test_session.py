@@ -1,13 +1,18 @@
-"""Session scenarios: logon and negotiation, auth, logout, reconnect with resend."""
+"""Session scenarios: logon and negotiation, auth, logout, reconnect with resend, heartbeat timeout."""
 
 from __future__ import annotations
 
 import pytest
 
+from compat import timing
 from compat.driver.handle import DriverCallError, OperationUnsupported
 from compat.scenario import Scenario
 
 pytestmark = pytest.mark.compat
+
+# Short, so the scenario costs about a second: the gateway logs a session out once it has
+# heard nothing for more than 2x the interval (checked every interval), i.e. within ~3x.
+HEARTBEAT_MS = 250
 
 KNOWN_CAPABILITIES = {
     "tif.ioc", "tif.fok", "price.ticks", "session.resume", "md.incremental", "order.amend",
@@ -77,3 +82,27 @@ def test_reconnect_resend(compat: Scenario) -> None:
     with pytest.raises(DriverCallError) as more:
         maker.next_event(["fill"], order["client_order_id"], timeout_s=0.5)
     assert more.value.type == "Timeout", more.value.error
+
+
+def test_heartbeat_timeout(compat: Scenario) -> None:
+    """S28: a session that negotiated heartbeats and then went silent is logged out with a
+    reason, and the client reports the session as lost; a session that keeps sending
+    heartbeats through the same stretch of time stays logged on (the control)."""
+    symbol = compat.symbol()
+    live = compat.session("live", heartbeat_ms=HEARTBEAT_MS)
+    compat.require(live, "session.heartbeat")
+    silent = compat.session("silent", heartbeat_ms=HEARTBEAT_MS)
+    silent.mute_heartbeats()
+    muted_at = timing.monotonic()
+    lost = silent.next_event(["session_lost"], timeout_s=10 * HEARTBEAT_MS / 1000)
+    compat.record("logout_after_s", round(timing.monotonic() - muted_at, 3))
+    assert "heartbeat" in str(lost.get("reason") or "").lower(), f"the logout must say why: {lost}"
+    error = silent.expect_error("insert", symbol=symbol, side="BUY", qty=1, price="10.00", tif="GTC",
+                                order_type="LIMIT")
+    assert error.type in ("SessionLost", "NotConnected"), error.error
+    # The live session logged on first, so without heartbeats it would have been logged out
+    # no later than the silent one; one more interval covers the gateway's check period.
+    with pytest.raises(DriverCallError) as still_on:
+        live.next_event(["session_lost"], timeout_s=HEARTBEAT_MS / 1000)
+    assert still_on.value.type == "Timeout", f"a session sending heartbeats was logged out: {still_on.value.error}"
+    assert live.place(symbol, "BUY", 1, "10.00")["kind"] == "accepted", "the live session is unusable"
