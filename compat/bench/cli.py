@@ -3,6 +3,7 @@
     compat bench                               floor, then the candidate gateway (matrix.yaml)
     compat bench --sweep 1000,2000,4000 --slo-ms 5     ... plus a rate sweep and its knee
     compat bench --compare gateway=2.0.0,HEAD  A/B, interleaved rounds, bootstrap CI
+    compat bench --upgrade 3.0.0,HEAD          live-upgrade blip: load through a gateway swap
     compat bench --floor-only                  floor + instrument self-test only (no matrix)
     compat bench --floor-only --quick          the CI smoke: validity only, a few seconds
     compat bench history --store .compat/bench  change points over stored runs
@@ -50,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--venue", default=None, help="venue (default: the first in matrix.yaml)")
     parser.add_argument("--compare", default=None, metavar="gateway=A,B",
                         help="A/B two gateway versions (HEAD = the candidate)")
+    parser.add_argument("--upgrade", default=None, metavar="FROM,TO",
+                        help="live-upgrade blip: swap the gateway FROM -> TO mid-run (HEAD = the candidate); "
+                             "latency before/during/after, reconnect gap, timeline plot")
     parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per side")
     parser.add_argument("--quick", action="store_true",
                         help="CI-sized: 2 s per point, 0.5 s warm-up (validity only; p99.9 is thin)")
@@ -86,6 +90,9 @@ def _run(args: argparse.Namespace) -> int:
     versions = _compare_versions(args.compare) if args.compare else None
     if versions is not None and args.floor_only:
         raise ConfigError("--compare and --floor-only exclude each other")
+    swap = _upgrade_versions(args.upgrade) if args.upgrade else None
+    if swap is not None and (args.floor_only or versions is not None):
+        raise ConfigError("--upgrade excludes --floor-only and --compare")
     if args.quick:
         args.duration, args.warmup = 2.0, 0.5
     settings = BenchSettings(rate=args.rate, duration_s=args.duration, warmup_s=args.warmup,
@@ -102,7 +109,12 @@ def _run(args: argparse.Namespace) -> int:
 
         target = resolve_target(args.matrix, args.cache_dir, out_dir / "logs", gateway=args.gateway,
                                 client=args.client, venue=args.venue, progress=_progress)
-        run = session.compare_gateways(target, versions, args.rounds) if versions else session.gateway(target)
+        if swap is not None:
+            run = session.upgrade(target, swap)
+        elif versions is not None:
+            run = session.compare_gateways(target, versions, args.rounds)
+        else:
+            run = session.gateway(target)
     print()
     void = _print_run(run)
     written = write_outputs(out_dir, run.as_dict(), run.points(), run.floor, timing.wall_ns(), run.run_id)
@@ -120,6 +132,13 @@ def _compare_versions(text: str) -> tuple[str, str]:
     versions = [v.strip() for v in rest.split(",") if v.strip()]
     if role != "gateway" or len(versions) != 2:
         raise ConfigError(f"--compare expects gateway=A,B (e.g. gateway=2.0.0,HEAD), got {text!r}")
+    return versions[0], versions[1]
+
+
+def _upgrade_versions(text: str) -> tuple[str, str]:
+    versions = [v.strip() for v in text.split(",") if v.strip()]
+    if len(versions) != 2:
+        raise ConfigError(f"--upgrade expects FROM,TO (e.g. 3.0.0,HEAD), got {text!r}")
     return versions[0], versions[1]
 
 
@@ -164,6 +183,23 @@ def _print_run(run: Any) -> bool:
         void = void or any(not p.valid for p in points)
     for comparison in run.comparisons:
         print(f"  compare        {comparison.describe()}")
+    if run.scale is not None:
+        extra = run.scale.extra
+        print(f"SCALE {extra.get('sessions')} sessions over {run.scale.drivers} drivers, "
+              f"{extra.get('instruments')} instruments, one gateway (logon of all sessions: "
+              f"{extra.get('logon_seconds')}s)")
+        _print_point(run.scale, floor)
+        void = void or not run.scale.valid
+    if run.upgrade is not None:
+        from compat.bench.upgrade import describe
+
+        print(f"UPGRADE {run.upgrade.label} (live gateway swap; clients through the stack's fault proxy, "
+              "so the proxy hop is in every figure)")
+        _print_point(run.upgrade, floor)
+        if run.blip is not None:
+            for line in describe(run.blip):
+                print(line)
+        void = void or not run.upgrade.valid
     if run.audit:
         audit = run.audit
         if audit.get("checked"):
@@ -172,13 +208,6 @@ def _print_run(run: Any) -> bool:
                   f"{audit['accepted_in_audit']}: {state}")
         else:
             print(f"  audit          not checked: {audit.get('reason')}")
-    if run.scale is not None:
-        extra = run.scale.extra
-        print(f"SCALE {extra.get('sessions')} sessions over {run.scale.drivers} drivers, "
-              f"{extra.get('instruments')} instruments, one gateway (logon of all sessions: "
-              f"{extra.get('logon_seconds')}s)")
-        _print_point(run.scale, floor)
-        void = void or not run.scale.valid
     for note in run.notes:
         print(f"  note           {note}")
     return void

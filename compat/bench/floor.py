@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -63,12 +63,42 @@ def run_drivers(
     Used for the floor and for the gateway alike. Returns the merged load point and, when a
     stall was injected, how long the target was actually stopped.
     """
+    midrun: MidRun | None = None
+    if stall is not None:
+        if stall_target is None:
+            raise HarnessError("a stall was requested but no process to stop was given")
+        target = stall_target
+        midrun = MidRun(stall.after_s, lambda: stall_process(stall, target), "the stall")
+    point, _, record = run_drivers_raw(label, handles, plan, sessions=sessions, midrun=midrun,
+                                       path_pids=path_pids)
+    return point, record
+
+
+@dataclass(frozen=True)
+class MidRun:
+    """Call ``action`` once, ``after_s`` after the load plans were sent (a stall, a swap)."""
+
+    after_s: float
+    action: Callable[[], Any]
+    what: str = "the mid-run action"
+
+
+def run_drivers_raw(
+    label: str,
+    handles: Mapping[str, DriverHandle],
+    plan: Mapping[str, Any],
+    *,
+    sessions: Mapping[str, list[str]],
+    midrun: MidRun | None = None,
+    path_pids: Mapping[str, int] | None = None,
+) -> tuple[LoadPoint, list[dict[str, Any]], Any]:
+    """``run_drivers`` that also returns every driver's raw result and ``midrun``'s return value."""
     count = len(handles)
     per_driver = dict(plan)
     per_driver["rate"] = float(plan["rate"]) / count
     timeout_s = float(plan.get("warmup_s", 1.0)) + float(plan["duration_s"]) + \
         float(plan.get("drain_timeout_s", 5.0)) + 30.0
-    record: StallRecord | None = None
+    done: Any = None
     pids = dict(path_pids or {})
     pids.update({name: pid for name, handle in handles.items() if (pid := _pid_of(handle)) is not None})
     meter = CpuMeter(pids).start()
@@ -77,14 +107,13 @@ def run_drivers(
             pool.submit(_call_plan, handle, per_driver, sessions[name], timeout_s)
             for name, handle in handles.items()
         ]
-        if stall is not None:
-            if stall_target is None:
-                raise HarnessError("a stall was requested but no process to stop was given")
-            record = _inject_stall(stall, stall_target, futures)
+        if midrun is not None:
+            _wait_until_due(midrun, futures)
+            done = midrun.action()
         results = [future.result() for future in futures]
     point = from_driver_results(label, results)
     point.extra["cpu_us_per_order"] = meter.per_order(point.counts.get("sent", 0))
-    return point, record
+    return point, results, done
 
 
 def _pid_of(handle: DriverHandle) -> int | None:
@@ -98,15 +127,18 @@ def _call_plan(handle: DriverHandle, plan: Mapping[str, Any], sessions: list[str
                        sessions=sessions)
 
 
-def _inject_stall(stall: Stall, target: Process, futures: list[Future[dict[str, Any]]]) -> StallRecord:
+def _wait_until_due(midrun: MidRun, futures: list[Future[dict[str, Any]]]) -> None:
     # Waiting here schedules the fault at a point of the run; it synchronises nothing.
     # A driver that fails early ends the wait at once.
     finished = Event()
     for future in futures:
         future.add_done_callback(lambda _: finished.set())
-    if finished.wait(stall.after_s):
-        raise HarnessError(f"a driver finished before the stall was due ({stall.after_s:.2f}s); "
+    if finished.wait(midrun.after_s):
+        raise HarnessError(f"a driver finished before {midrun.what} was due ({midrun.after_s:.2f}s); "
                            "lengthen duration_s or check the driver log")
+
+
+def stall_process(stall: Stall, target: Process) -> StallRecord:
     began = timing.monotonic_ns()
     target.send_signal(signal.SIGSTOP)
     try:

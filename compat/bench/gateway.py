@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from compat.bench.floor import Stall, StallRecord, run_drivers
+from compat.bench.floor import MidRun, Stall, StallRecord, run_drivers_raw, stall_process
 from compat.bench.loadpoint import LoadPoint
 from compat.driver.handle import DriverHandle, OperationUnsupported
 from compat.errors import ConfigError, HarnessError
@@ -71,7 +71,8 @@ class GatewayLoad:
 
     def __init__(self, stack: Stack, *, drivers: int = 1, connections: int = 1,
                  usernames: Sequence[str] = (), password: str = "", symbol: str | None = None,
-                 order: Mapping[str, Any] | None = None, start_timeout_s: float = 20.0) -> None:
+                 order: Mapping[str, Any] | None = None, start_timeout_s: float = 20.0,
+                 via_proxy: bool = False) -> None:
         if usernames and len(usernames) < drivers * connections:
             raise ConfigError(f"{drivers} drivers x {connections} sessions need {drivers * connections} "
                               f"usernames, got {len(usernames)}")
@@ -82,6 +83,9 @@ class GatewayLoad:
         self.password = password
         self.symbol = symbol
         self.start_timeout_s = start_timeout_s
+        # Through the stack's fault proxy (its address survives a gateway swap; its hop is
+        # measured too): only the upgrade blip wants it. Else straight to the gateway.
+        self.via_proxy = via_proxy
         self.handles: dict[str, DriverHandle] = {}
         self.sessions: dict[str, list[str]] = {}
         # Given: sent as is (e.g. the scale point's 16,000 symbols). Else: from the instrument list.
@@ -89,7 +93,10 @@ class GatewayLoad:
         self._runs = 0
 
     def connect(self) -> GatewayLoad:
-        host, port = gateway_address(self.stack)
+        if self.via_proxy:
+            host, port = self.stack.hosts["client"].connect_address(self.stack.gateway_client_address)
+        else:
+            host, port = gateway_address(self.stack)
         users = iter(self.usernames)
         plan: dict[str, list[tuple[str, str]]] = {}
         for number in range(1, self.drivers + 1):
@@ -120,14 +127,30 @@ class GatewayLoad:
     def run(self, plan: Mapping[str, Any], label: str,
             stall: Stall | None = None) -> tuple[LoadPoint, StallRecord | None]:
         """One load point; with ``stall``, the gateway is SIGSTOPped mid-run."""
+        midrun = None
+        if stall is not None:
+            target = self.stack.gateway
+            if target is None:
+                raise HarnessError("a stall was requested but the stack has no running gateway")
+            midrun = MidRun(stall.after_s, lambda: stall_process(stall, target), "the stall")
+        point, _, record = self.run_raw(plan, label, midrun)
+        return point, record
+
+    def run_raw(self, plan: Mapping[str, Any], label: str, midrun: MidRun | None = None,
+                order: Mapping[str, Any] | None = None) -> tuple[LoadPoint, list[dict[str, Any]], Any]:
+        """One load point, the drivers' raw results and what ``midrun`` returned.
+
+        ``order`` adds keys to the plan's order (e.g. ``reconnect``).
+        """
         self._runs += 1
         full = dict(plan)
-        full["order"] = {**self.order, "client_order_id_prefix": f"b{self._runs}"}
+        full["order"] = {**self.order, "client_order_id_prefix": f"b{self._runs}", **(order or {})}
         try:
+            # Pids of this moment: a gateway swapped mid-run is measured until it stops.
             path = {role: p.pid for role, p in (("gateway", self.stack.gateway),
                                                  ("exchange", self.stack.exchange)) if p is not None}
-            return run_drivers(label, self.handles, full, sessions=self.sessions, stall=stall,
-                               stall_target=self.stack.gateway, path_pids=path)
+            return run_drivers_raw(label, self.handles, full, sessions=self.sessions, midrun=midrun,
+                                   path_pids=path)
         except OperationUnsupported as exc:
             adapter = self.stack.matrix.products["client"].adapter
             raise UnsupportedLoadPlan(

@@ -21,6 +21,7 @@ from compat.bench.loadpoint import CORRECTED, LoadPoint
 
 if TYPE_CHECKING:
     from compat.bench.run import BenchRun
+    from compat.bench.upgrade import Blip
 
 _TICKS = ((50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%"),
           (99.999, "99.999%"))
@@ -92,9 +93,36 @@ def plot_sessions(points: Sequence[tuple[int, LoadPoint]], path: Path, metric: s
     return path
 
 
+def plot_timeline(blip: Blip, path: Path) -> Path:
+    """Corrected latency over intended send time, per bucket: max and p99, the swap marked."""
+    rows = blip.series()
+    figure, axes = plt.subplots(figsize=(9, 5))
+    xs = [t for t, _, _, _ in rows]
+    axes.step(xs, [top for _, top, _, _ in rows], where="post", label="max")
+    axes.step(xs, [p99 for _, _, p99, _ in rows], where="post", label="p99")
+    swap = blip.swap
+    marks = ((0.0, f"gateway {swap.from_version} stop", "red"),
+             ((swap.new_ready_ns - swap.began_ns) / 1e9, f"gateway {swap.to_version} ready", "orange"),
+             (blip.gap_ns / 1e9, "first ack after restart", "green"))
+    for x, text, colour in marks:
+        axes.axvline(x, color=colour, linestyle="--", linewidth=1, label=text)
+    axes.axvspan(0.0, blip.gap_ns / 1e9, color="red", alpha=0.08)
+    axes.set_yscale("log")
+    axes.set_xlabel(f"intended send time, s since the swap began (buckets of {blip.bucket_ns / 1e6:.0f} ms)")
+    axes.set_ylabel("order -> ack latency, ms (from intended send time)")
+    axes.set_title(f"live upgrade {swap.from_version} -> {swap.to_version}: reconnect gap "
+                   f"{blip.gap_ns / 1e6:.0f} ms, max {blip.max_ns / 1e6:.0f} ms")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc="upper right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
 def write_plots(directory: Path, run: BenchRun) -> list[Path]:
     written = []
-    headline = [p for p in (run.floor, run.self_test) if p is not None] + run.gateway
+    headline = [p for p in (run.floor, run.self_test, run.upgrade) if p is not None] + run.gateway
     if headline:
         written.append(plot_spectrum(headline, directory / "spectrum.png"))
     if run.sweep:
@@ -105,4 +133,6 @@ def write_plots(directory: Path, run: BenchRun) -> list[Path]:
         written.append(plot_sessions([(sessions, run.gateway[0]),
                                       (int(run.scale.extra.get("sessions", 0)), run.scale)],
                                      directory / "sessions.png"))
+    if run.blip is not None:
+        written.append(plot_timeline(run.blip, directory / "upgrade.png"))
     return written

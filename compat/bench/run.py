@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from compat import timing
 from compat.bench.analysis import Comparison, Knee, SweepPoint, compare, find_knee
-from compat.bench.floor import FloorRig, Stall, StallRecord
+from compat.bench.floor import FloorRig, MidRun, Stall, StallRecord
 from compat.bench.gateway import GatewayLoad
 from compat.bench.loadpoint import LoadPoint
 from compat.bench.selftest import StallCheck, check_stall
+from compat.bench.upgrade import DEFAULT_BUCKET_MS, Blip, analyse, swap_gateway
 from compat.harness.host import host_from_spec
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class BenchRun:
     ab_rounds: dict[str, list[LoadPoint]] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
     scale: LoadPoint | None = None
+    upgrade: LoadPoint | None = None  # the load point that ran through a live gateway swap
+    blip: Blip | None = None  # what the swap did to it (gap, windows, affected, check)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -79,7 +82,9 @@ class BenchRun:
 
     def points(self) -> list[LoadPoint]:
         found = [p for p in (self.floor, self.self_test) if p is not None]
-        return found + self.sweep + self.gateway + ([self.scale] if self.scale else [])
+        upgrade = [self.upgrade] if self.upgrade else []
+        windows = list(self.blip.windows.values()) if self.blip else []
+        return found + self.sweep + self.gateway + ([self.scale] if self.scale else []) + upgrade + windows
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +107,8 @@ class BenchRun:
             "ab_rounds": {label: [p.as_dict() for p in points] for label, points in self.ab_rounds.items()},
             "audit": dict(self.audit),
             "scale": self.scale.as_dict() if self.scale else None,
+            "upgrade": ({"point": self.upgrade.as_dict(), "blip": self.blip.as_dict() if self.blip else None}
+                        if self.upgrade else None),
             "notes": list(self.notes),
         }
 
@@ -254,6 +261,45 @@ class BenchSession:
             self.run.comparisons.append(compare(a, b, metric=f"{key} {label_b} / {label_a}"))
         return self.run
 
+    def upgrade(self, target: Target, versions: tuple[str, str]) -> BenchRun:
+        """The live-upgrade blip: load through the fault proxy while the gateway is swapped FROM -> TO.
+
+        The swap starts 30% into the measured window (the rest shows the recovery). The
+        drivers resume their sessions and resend what met the outage; the exchange's audit
+        log must then hold exactly the orders the harness saw acked.
+        """
+        from compat.bench.target import pick
+        from compat.stack import Stack
+
+        settings = self.settings
+        old, new = (pick(target.gateway_releases, version, "gateway") for version in versions)
+        self._floor_for(target)
+        cell = type(target.cell)(client=target.cell.client, gateway=old, venue=target.cell.venue)
+        envs = {"gateway": target.env_for(old), "client": target.envs["client"]}
+        new_env = target.env_for(new)
+        label = f"upgrade-{old.version}-{new.version}"
+        self.progress(f"starting the stack of {cell.id}; clients through its fault proxy")
+        with Stack(cell, target.matrix, envs, self.log_dir / label, target.hosts, target.settings) as stack:
+            load = GatewayLoad(stack, drivers=settings.drivers, connections=settings.connections,
+                               via_proxy=True).connect()
+            plan = {**settings.plan(), "timeline_bucket_ms": DEFAULT_BUCKET_MS,
+                    "drain_timeout_s": max(15.0, settings.duration_s)}
+            after_s = settings.warmup_s + 0.3 * settings.duration_s
+            self.progress(f"{label}: {settings.rate:.0f}/s for {settings.duration_s:.1f}s; gateway "
+                          f"{old.version} -> {new.version} swapped {after_s:.1f}s in")
+            midrun = MidRun(after_s, lambda: swap_gateway(stack, new, new_env), "the gateway swap")
+            point, results, swap = load.run_raw(plan, label, midrun, order={"reconnect": True})
+        self.run.upgrade = point
+        self.run.blip = blip = analyse(point, results, swap)
+        audit = reconcile_points(stack.audit_path, [point])
+        self.run.audit = audit
+        if audit.get("checked") and not audit.get("match"):
+            point.invalid_reasons.append(f"audit mismatch: harness acked {audit['acked_by_harness']}, exchange "
+                                         f"accepted {audit['accepted_in_audit']}")
+        if not blip.valid:
+            point.invalid_reasons += [f"blip: {reason}" for reason in blip.reasons]
+        return self.run
+
     def _floor_for(self, target: Target) -> None:
         """The floor on the gateway's host with the gateway's and client's interpreters."""
         settings = self.settings
@@ -279,13 +325,17 @@ class BenchSession:
 
 
 def reconcile_audit(audit_path: Path, run: BenchRun) -> dict[str, Any]:
-    """Acked orders by the harness against orders the exchange's audit log accepted.
+    """Acked orders by the harness against orders the exchange's audit log accepted."""
+    return reconcile_points(audit_path, run.gateway + run.sweep + ([run.self_test] if run.self_test else []))
+
+
+def reconcile_points(audit_path: Path, points: list[LoadPoint]) -> dict[str, Any]:
+    """Acked orders of ``points`` (every order on one stack) against the audit's accepted orders.
 
     Best effort: the audit log format belongs to the exchange; when it cannot be read the
     reason is recorded (and shown), never silently skipped.
     """
-    acked = sum(p.counts.get("acked", 0) for p in run.gateway + run.sweep +
-                ([run.self_test] if run.self_test else []))
+    acked = sum(p.counts.get("acked", 0) for p in points)
     try:
         from compat.exchange.audit import read_audit
 

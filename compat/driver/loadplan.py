@@ -87,6 +87,9 @@ class LoadPlan:
     catch_up_yield_every: int = 32
     # Opaque to the runner: what the adapter should send (symbol, side, qty, price, tif...).
     order: dict[str, Any] | None = None
+    # > 0: also return the corrected latency over time, one histogram per bucket of this many
+    # ms of *intended* send time, aligned to the monotonic clock so drivers' buckets merge.
+    timeline_bucket_ms: float = 0.0
 
     @classmethod
     def from_dict(cls, plan: Mapping[str, Any]) -> LoadPlan:
@@ -293,7 +296,7 @@ def summarise(config: LoadPlan, raw: RawRun) -> dict[str, Any]:
 
     reasons = validity_reasons(config, counts, achieved)
     reasons += errors
-    return {
+    result: dict[str, Any] = {
         "version": RESULT_VERSION,
         "plan": asdict(config),
         "valid": not reasons,
@@ -306,6 +309,35 @@ def summarise(config: LoadPlan, raw: RawRun) -> dict[str, Any]:
         "summaries": summaries,
         "record_ns_per_sample": record_ns / recorded if recorded else 0.0,
     }
+    if config.timeline_bucket_ms > 0:
+        result["timeline"] = timeline(config, raw)
+    return result
+
+
+def timeline(config: LoadPlan, raw: RawRun) -> dict[str, Any]:
+    """Corrected ack latency per bucket of intended send time (measured window only).
+
+    Bucket ``k`` holds the orders intended in ``[k * bucket_ns, (k + 1) * bucket_ns)`` of the
+    monotonic clock (``perf_counter_ns``, one clock for every process of a host), so the host
+    merges the same bucket of several drivers and lines them up with its own events.
+    """
+    bucket_ns = max(int(config.timeline_bucket_ms * 1e6), 1)
+    values: dict[int, list[int]] = {}
+    for index in range(config.warmup_messages, len(raw.outcomes)):
+        outcome = raw.outcomes[index]
+        if outcome is None or isinstance(outcome, BaseException):
+            continue
+        status, ack_ns, _, _ = _unpack(outcome)
+        if ack_ns <= 0 or status not in (ACK, REJECTED):
+            continue
+        intended = config.intended_ns(raw.start_ns, index)
+        values.setdefault(intended // bucket_ns, []).append(ack_ns - intended)
+    buckets = []
+    for key in sorted(values):
+        histogram = hdrlite.HdrLite(1, config.highest_ns, config.significant_figures)
+        histogram.record_many(values[key])
+        buckets.append([key, histogram.encode()])
+    return {"metric": "corrected_ack", "bucket_ns": bucket_ns, "buckets": buckets}
 
 
 def validity_reasons(config: LoadPlan, counts: Mapping[str, int], achieved: float) -> list[str]:
