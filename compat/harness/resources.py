@@ -168,12 +168,13 @@ class RoleResources:
     rss_start_bytes: int
     rss_max_bytes: int
     rss_end_bytes: int
-    rss_slope_bytes_per_s: float  # Theil–Sen, of the pid with the most samples
+    rss_slope_bytes_per_s: float  # Theil–Sen, of the pid with the most samples (noisy unless leak_judged)
     leak_suspected: bool
     leak_reason: str | None
     duration_s: float = 0.0  # first to last sample
     pids: tuple[int, ...] = ()  # in the order seen: more than one after a restart or live upgrade
     skipped: str | None = None  # why this role was not sampled (e.g. an ssh host's remote pid)
+    leak_judged: bool = False  # some pid ran long enough for the leak rule to say anything
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -211,6 +212,7 @@ def summarize(series: Sequence[Sample], rule: LeakRule = LeakRule(), *, ticks: i
         leak_reason=reason,
         duration_s=round(series[-1].t - series[0].t, 3),
         pids=tuple(runs),
+        leak_judged=any(v.judged for v in verdicts.values()),
     )
 
 

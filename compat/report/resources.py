@@ -65,7 +65,8 @@ def rows(cell: CellResult) -> list[ResourceRow]:
             cpu_mean="" if skipped else f"{r.get('cpu_pct_mean', 0):.1f} %",
             cpu_max="" if skipped else f"{r.get('cpu_pct_max', 0):.1f} %",
             rss_max="" if skipped else mib(r.get("rss_max_bytes", 0)),
-            slope="" if skipped else rate(r.get("rss_slope_bytes_per_s", 0)),
+            slope="" if skipped else rate(r.get("rss_slope_bytes_per_s", 0))
+            + ("" if r.get("leak_judged", True) else " (window too short to judge)"),
             samples=int(r.get("samples", 0)),
             pids=" → ".join(str(p) for p in r.get("pids", ())),
             leak=bool(r.get("leak_suspected")),
@@ -112,7 +113,9 @@ def markdown_lines(results: RunResults) -> list[str]:
         cpu_mean = max(seen, key=lambda cr: cr[1].get("cpu_pct_mean", 0))
         cpu_max = max(r.get("cpu_pct_max", 0) for _, r in seen)
         rss = max(seen, key=lambda cr: cr[1].get("rss_max_bytes", 0))
-        slope = max(seen, key=lambda cr: cr[1].get("rss_slope_bytes_per_s", 0))
+        # A slope from a few seconds of samples is noise: prefer windows the leak rule could judge.
+        judged = [cr for cr in seen if cr[1].get("leak_judged", True)] or seen
+        slope = max(judged, key=lambda cr: cr[1].get("rss_slope_bytes_per_s", 0))
         lines.append(
             f"| {role} | {len({c.cell_id for c, _ in seen})} "
             f"| {cpu_mean[1].get('cpu_pct_mean', 0):.1f} % (`{cpu_mean[0].cell_id}`) | {cpu_max:.1f} % "

@@ -74,6 +74,8 @@ def test_rows_format_each_role_and_say_why_one_was_skipped(lit: Any) -> None:
     assert (gateway.role, gateway.cpu_mean, gateway.rss_max, gateway.slope, gateway.pids, gateway.leak) == (
         "gateway", "4.0 %", "33.0 MiB", "+512 KiB/s", "7 → 8", True)
     assert gateway.note == LEAK_REASON
+    short: CellResult = lit.cell("1.0.0", "2.1.0", "obx", resources=record(gateway=role(leak_judged=False)))
+    assert rows(short)[0].slope == "+1 KiB/s (window too short to judge)"
     assert exchange.cpu_mean == "" and exchange.note.startswith("not sampled: exchange-obx runs on host ssh:h")
 
 
