@@ -281,3 +281,29 @@ def test_frame_rule_never_stalls_an_unframed_stream(proxy: FaultProxy) -> None:
         sock.sendall(text)
         assert recv_exactly(sock, len(text)) == text
     assert not rule.dropped
+
+
+def test_pause_downstream_backs_the_server_up_and_resume_delivers_everything() -> None:
+    """A consumer that stops reading: the server's writes block after a bounded amount (its send
+    buffer plus the proxy's small window), and resuming delivers every byte in order."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    with server, FaultProxy(upstream=server.getsockname()[:2], name="pause", recv_buffer=4096) as proxy:
+        client = socket.create_connection(proxy.address, timeout=10)
+        conn, _ = server.accept()
+        with client, conn:
+            conn.sendall(b"x")
+            assert recv_exactly(client, 1) == b"x"  # flowing before the pause
+            proxy.pause_downstream()
+            conn.setblocking(False)
+            written: list[bytes] = []
+            sent = 0
+            with pytest.raises(BlockingIOError):
+                while sent < 64 << 20:
+                    chunk = bytes([len(written) % 251]) * 4096
+                    count = conn.send(chunk)
+                    written.append(chunk[:count])
+                    sent += count
+            assert 0 < sent < 8 << 20, f"the server wrote {sent} bytes to a consumer that stopped reading"
+            proxy.resume_downstream()
+            assert recv_exactly(client, sent) == b"".join(written)
