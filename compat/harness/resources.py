@@ -267,6 +267,7 @@ class ResourceSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at = 0.0
+        self._stopped_at: float | None = None
         self._source_error: str | None = None
 
     @classmethod
@@ -297,6 +298,8 @@ class ResourceSampler:
         return self
 
     def stop(self) -> None:
+        if self._stopped_at is None and self._thread is not None:
+            self._stopped_at = timing.monotonic()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=max(2.0, 4 * self.interval_s))
@@ -331,7 +334,8 @@ class ResourceSampler:
         """The JSON-able summary a report carries: ``{"interval_s", "duration_s", "roles": {...}}``."""
         record: dict[str, Any] = {
             "interval_s": self.interval_s,
-            "duration_s": round(timing.monotonic() - self._started_at, 3) if self._started_at else 0.0,
+            "duration_s": round((self._stopped_at or timing.monotonic()) - self._started_at, 3)
+            if self._started_at else 0.0,
             "roles": {name: r.to_dict() for name, r in self.summary().items()},
         }
         if self._source_error:
@@ -369,7 +373,11 @@ class ResourceSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             tick = timing.monotonic()
-            self._tick()
+            try:
+                self._tick()
+            except Exception as exc:  # keep sampling; the record names what went wrong
+                self._source_error = f"sampling failed: {type(exc).__name__}: {exc}"
+                logger.debug("resource sampler: %s", self._source_error, exc_info=True)
             elapsed = timing.monotonic() - tick
             self._stop.wait(max(0.0, self.interval_s - elapsed))  # pacing, not synchronisation
 
@@ -378,7 +386,7 @@ class ResourceSampler:
             pids = dict(self._pids())
             skipped = dict(self._skipped_source()) if self._skipped_source else {}
         except Exception as exc:  # a source raising must not kill sampling of a whole cell
-            self._source_error = f"pids() raised {type(exc).__name__}: {exc}"
+            self._source_error = f"pids() raised {type(exc).__name__}: {exc}"  # the last error wins
             logger.debug("resource sampler: %s", self._source_error)
             return
         now = timing.monotonic()

@@ -205,3 +205,20 @@ def test_of_processes_skips_remote_roles_with_the_reason(start_helper: StartHelp
     record = sampler.record()
     assert record["roles"]["gateway"]["skipped"] == summary["gateway"].skipped
     assert record["roles"]["exchange"]["pids"] == [local.pid]
+
+
+def test_a_failing_pid_source_is_recorded_and_sampling_goes_on() -> None:
+    calls = {"n": 0}
+
+    def pids() -> dict[str, int]:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("stack is restarting")
+        return {"self": os.getpid()}
+
+    with ResourceSampler(pids, interval_s=0.02) as sampler:
+        assert sampler.wait_for_samples("self", 3, timeout_s=10.0) >= 3
+    record = sampler.record()
+    assert record["error"] == "pids() raised RuntimeError: stack is restarting"
+    assert record["roles"]["self"]["samples"] >= 3
+    assert record["duration_s"] == sampler.record()["duration_s"]  # frozen once stopped
