@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -251,6 +252,15 @@ def _exchange_link(compat: Scenario) -> FaultProxy:
     return link
 
 
+def _wait_until(condition: Callable[[], bool], timeout_s: float, failure: str) -> None:
+    """Wait (bounded) for a condition only the harness can observe; fail with ``failure``."""
+    deadline = timing.Deadline(timeout_s)
+    while not condition():
+        if deadline.expired():
+            raise AssertionError(f"{failure} (within {timeout_s:.0f}s)")
+        time.sleep(0.01)
+
+
 @contextmanager
 def _outside_member(compat: Scenario) -> Iterator[ObxClient]:
     """A member trading at the exchange directly (not through the gateway): it can fill the
@@ -276,8 +286,13 @@ def test_exchange_drop_rejects_then_recovers(compat: Scenario) -> None:
     resting = maker.insert(symbol=symbol, **_limit("SELL", 2, "50.00"))
     maker.next_event(["accepted"], resting["client_order_id"])
     link.cut()  # reconnects wait at the proxy, nothing moves
+    accepted = link.stats()["accepted"]
     link.reset()  # and the live connection goes
     try:
+        # The gateway noticed once it tries to reconnect (the proxy holds that connection): only
+        # then is an order certain to meet a gateway that knows its link is down.
+        _wait_until(lambda: link.stats()["accepted"] > accepted, 10.0,
+                    f"gateway {compat.gateway_version} never tried to reconnect after its exchange link dropped")
         try:
             during = taker.place(symbol, "BUY", 1, "49.00", timeout_s=5.0)
         except DriverCallError as error:
