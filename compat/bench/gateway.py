@@ -72,7 +72,7 @@ class GatewayLoad:
     def __init__(self, stack: Stack, *, drivers: int = 1, connections: int = 1,
                  usernames: Sequence[str] = (), password: str = "", symbol: str | None = None,
                  order: Mapping[str, Any] | None = None, start_timeout_s: float = 20.0,
-                 via_proxy: bool = False) -> None:
+                 via_proxy: bool = False, name: str = "bench") -> None:
         if usernames and len(usernames) < drivers * connections:
             raise ConfigError(f"{drivers} drivers x {connections} sessions need {drivers * connections} "
                               f"usernames, got {len(usernames)}")
@@ -86,6 +86,7 @@ class GatewayLoad:
         # Through the stack's fault proxy (its address survives a gateway swap; its hop is
         # measured too): only the upgrade blip wants it. Else straight to the gateway.
         self.via_proxy = via_proxy
+        self.name = name  # driver processes are <name>1, <name>2...: a stack keeps its drivers by name
         self.handles: dict[str, DriverHandle] = {}
         self.sessions: dict[str, list[str]] = {}
         # Given: sent as is (e.g. the scale point's 16,000 symbols). Else: from the instrument list.
@@ -100,10 +101,10 @@ class GatewayLoad:
         users = iter(self.usernames)
         plan: dict[str, list[tuple[str, str]]] = {}
         for number in range(1, self.drivers + 1):
-            name = f"bench{number}"
+            name = f"{self.name}{number}"
             self.handles[name] = self.stack.client(name)  # process starts stay sequential
             self.sessions[name] = [f"s{k}" for k in range(1, self.connections + 1)]
-            plan[name] = [(session, next(users, f"bench{number}-{session}")) for session in self.sessions[name]]
+            plan[name] = [(session, next(users, f"{self.name}{number}-{session}")) for session in self.sessions[name]]
 
         def logon(name: str) -> None:
             for session, username in plan[name]:

@@ -21,7 +21,6 @@ From these and the host's own record of the swap this module derives:
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -56,12 +55,10 @@ class SwapRecord:
         return asdict(self)
 
 
-def swap_gateway(stack: Stack, release: Release, env: Env, *, kill: bool = False) -> SwapRecord:
-    """Stop the stack's gateway and start ``release`` on its journal, timing each step."""
+def swap_gateway(stack: Stack, release: Release, env: Env) -> SwapRecord:
+    """Stop the stack's gateway (gracefully) and start ``release`` on its journal, timing each step."""
     old = stack.gateway_release.version
     began = timing.monotonic_ns()
-    if kill and stack.gateway is not None:
-        stack.gateway.send_signal(signal.SIGKILL)
     code = stack.stop_gateway()
     exited = timing.monotonic_ns()
     stack.restart_gateway(release, env)  # the old process is already down: this starts the new one
