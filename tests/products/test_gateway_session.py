@@ -21,6 +21,7 @@ from refclient import (
     TIF,
     GatewayClient,
     LogonRejected,
+    OrderRejected,
     ProtocolVersionError,
     Side,
     Throttled,
@@ -343,7 +344,9 @@ def test_silence_beyond_twice_the_heartbeat_ends_the_session_with_a_reason(gatew
     run(scenario())
 
 
-def test_losing_the_exchange_logs_clients_out_and_exits_3(tmp_path: Path) -> None:
+def test_losing_the_exchange_keeps_clients_and_rejects_orders_with_a_reason(tmp_path: Path) -> None:
+    """3.1: the exchange gone, the session stays up and an order is rejected EXCHANGE_REJECT naming the
+    link; the gateway keeps trying to reconnect (bounded backoff) instead of exiting."""
     import sys as _sys
 
     from procs import GW_SRC, start
@@ -360,14 +363,50 @@ def test_losing_the_exchange_logs_clients_out_and_exits_3(tmp_path: Path) -> Non
         async def scenario() -> None:
             client = await GatewayClient.connect(*gw.addrs["client"], username="u1")
             exchange.stop()
-            ev = await _events_until(client, "session_lost", timeout=10.0)
-            assert "exchange connection lost" in ev[-1].reason
+            with pytest.raises(OrderRejected) as rejected:
+                for _ in range(200):  # until the gateway has seen the exchange go (each try is answered)
+                    await client.insert_order("ABC", Side.BUY, 1, Decimal("10.00"))
+            assert rejected.value.code == "EXCHANGE_REJECT", rejected.value
+            assert "exchange link down" in str(rejected.value), rejected.value
+            assert (await client.instruments()), "the session no longer answers while the exchange is away"
+            await client.close()
 
         run(scenario())
-        assert gw.popen.wait(10.0) == 3
+        assert gw.popen.poll() is None, f"the gateway exited without its exchange: {gw.lines[-5:]}"
+        assert any("exchange reconnect attempt" in line for line in gw.lines) or any(
+            "exchange link down" in line for line in gw.lines
+        ), gw.lines[-5:]
     finally:
         gw.stop()
         exchange.stop()
+
+
+def test_superseded_member_logs_clients_out_and_exits_3(exchange: Any) -> None:
+    """The member logged on from elsewhere: reconnecting would fight the other gateway, so stop (exit 3)."""
+    import sys as _sys
+
+    from procs import GW_SRC, start
+
+    host, port = exchange.addrs["obx"]
+    argv = [_sys.executable, "-m", "refgw", "--listen", "127.0.0.1:0", "--exchange", f"{host}:{port}",
+            "--member", f"SUPER{id(exchange) % 100000}"]
+    first = start(argv, "gateway", env={"PYTHONPATH": str(GW_SRC)})
+    second = None
+    try:
+
+        async def scenario() -> None:
+            nonlocal second
+            client = await GatewayClient.connect(*first.addrs["client"], username="u1")
+            second = start(argv, "gateway", env={"PYTHONPATH": str(GW_SRC)})
+            ev = await _events_until(client, "session_lost", timeout=10.0)
+            assert "exchange connection lost" in ev[-1].reason, ev[-1]
+
+        run(scenario())
+        assert first.popen.wait(10.0) == 3
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
 
 
 @pytest.mark.parametrize("venue", ["obx", "tlx"])
