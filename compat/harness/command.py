@@ -124,6 +124,17 @@ def run(command: Command, timeout_s: float) -> Outcome:
             f"--- stderr (last 20 lines)\n{_tail(outcome.stderr)}",
             outcome,
         ) from None
+    except BaseException:
+        # Ctrl-C (KeyboardInterrupt) or any other escape: the child leads its own session, so the
+        # terminal's SIGINT never reached it; without this it would outlive us (a uv build kept
+        # writing into an env scratch directory that our cleanup had already removed).
+        _kill_group(popen.pid)
+        for pipe in (popen.stdout, popen.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        popen.wait()
+        raise
     return Outcome(command, popen.returncode, _decode(out), _decode(err), timing.monotonic() - started)
 
 
