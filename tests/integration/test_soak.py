@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -117,3 +120,36 @@ def test_cache_audit_flags_a_marked_env_that_does_not_work_and_a_rebuild(tmp_pat
     replaced = envs.rebuilt(before, envs.scan(tmp_path), allowed=set())
     assert len(replaced) == 1 and broken.name in replaced[0]
     assert envs.rebuilt(before, envs.scan(tmp_path), allowed={broken.name}) == []
+
+
+_RUN_A_SLEEPER = (
+    "import sys\n"
+    "from compat.harness.command import Command, run\n"
+    "run(Command(argv=('sleep', sys.argv[1]), name='sleeper'), timeout_s=60)\n"
+)
+
+
+def test_ctrl_c_during_command_run_stops_the_child(tmp_path: Path) -> None:
+    """Found by the env-build soak: command.run's child leads its own session, so Ctrl-C never
+    reached it and a uv build outlived the run. Now the interrupted run kills its group."""
+    token = f"59.{uuid.uuid4().int % 10**6}"  # a sleep length no other process uses
+    parent = subprocess.Popen([sys.executable, "-c", _RUN_A_SLEEPER, token], cwd=ROOT, process_group=0,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def sleepers() -> list[psutil.Process]:
+        return [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[:2] == ["sleep", token]]
+
+    try:
+        deadline = time.monotonic() + 30
+        while not sleepers() and time.monotonic() < deadline and parent.poll() is None:
+            threading.Event().wait(0.02)  # re-check the process table until the child exists
+        assert sleepers(), "the command's child never started"
+        os.killpg(parent.pid, signal.SIGINT)  # what Ctrl-C does to a foreground job
+        assert parent.wait(timeout=30) != 0
+        assert sleepers() == [], "the child of an interrupted command.run survived it"
+    finally:
+        for proc in sleepers():
+            proc.kill()
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
