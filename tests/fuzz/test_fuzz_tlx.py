@@ -58,9 +58,9 @@ def tlx_message(draw: st.DrawFn, seq: int, member: str = "FUZZ") -> bytes:
     return encode(draw(st.sampled_from(["TLX.2", "TLX.1"])), fields)
 
 
-def logon(member: str = "FUZZ") -> bytes:
+def logon(member: str = "FUZZ", token: str = "") -> bytes:
     body = [(35, "A"), (34, "1"), (49, member), (56, "TLX"), (52, SENDING_TIME), (98, "0"), (108, "0"), (141, "Y")]
-    return encode("TLX.2", body)
+    return encode("TLX.2", body + ([(554, token)] if token else []))
 
 
 valid_stream = st.integers(1, 4).flatmap(lambda n: st.tuples(*[tlx_message(s) for s in range(2, n + 2)]).map(b"".join))
