@@ -301,9 +301,9 @@ def _follow_up(soak: Soak, number: int, cell: str, ref: dict[tuple[str, str], st
                     *rebuilt(before, after, allowed=set())})
     problems = report_problems(report, {k: v for k, v in ref.items() if k[0] == cell})
     if code != 0:
-        problems.insert(0, f"exit {code}; log {run.paths.log_path}")
+        soak.find(number, "run_failed", f"{run.paths.run_id}: exit {code}; log {run.paths.log_path}")
     soak.find(number, "rebuilt_complete", again)
-    soak.find(number, "run_failed", problems)
+    soak.find(number, "verdict_mismatch", problems)
     soak.find(number, "collision", collisions(run.output, run.paths.run_dir))
     soak.find(number, "corrupt_env", soak.auditor().corrupt(after))
     return {"exit_code": code, "built": sorted(n for n, b in built.items() if b),
@@ -338,7 +338,7 @@ def concurrency_mode(soak: Soak, args: argparse.Namespace) -> None:
         after = scan(envs_dir)
         problems = report_problems(report, ref)
         if code != 0:
-            problems.insert(0, f"exit {code}; log {run.paths.log_path}")
+            soak.find(number, "run_failed", f"{run.paths.run_id}: exit {code}; log {run.paths.log_path}")
         complete_before = {n for n, s in before.items() if s.complete}
         again = sorted({*(f"{n}: the run reported it built" for n, b in envs_built(report).items()
                           if b and n in complete_before),
@@ -389,21 +389,16 @@ def summarise(soak: Soak, args: argparse.Namespace, seconds: float, aborted: boo
         "findings_by_kind": {kind: kinds.get(kind, 0) for kind in KINDS},
         "findings": soak.findings, "runs": soak.records,
     }
+    for key, kind in (("survivors_found", "survivor"), ("envs_rebuilt_that_were_complete", "rebuilt_complete"),
+                      ("corrupt_envs", "corrupt_env"), ("collisions", "collision"),
+                      ("verdict_mismatches", "verdict_mismatch"), ("crosstalk", "crosstalk"),
+                      ("failed_runs", "run_failed"), ("hung_runs", "hung")):
+        summary[key] = kinds.get(kind, 0)
     if soak.mode == "interrupt":
         summary["phases"] = dict(Counter(r["phase"] for r in soak.records))
-        summary["survivors_found"] = sum(len(r["survivors"]) + len(r["follow_up"]["survivors"])
-                                         for r in soak.records)
-        summary["envs_rebuilt_that_were_complete"] = sum(
-            len(r["envs"]["rebuilt"]) + len(r["follow_up"]["rebuilt_complete"]) for r in soak.records)
-        summary["corrupt_envs"] = sum(len(r["envs"]["corrupt"]) for r in soak.records)
+        summary["phases_missed"] = kinds.get("phase_missed", 0)
         summary["ready_before_sigint"] = sum(bool(r["hit"].get("ready_before_sigint")) for r in soak.records)
-    else:
-        summary["survivors_found"] = sum(len(r["survivors"]) for r in soak.records)
-        summary["envs_rebuilt_that_were_complete"] = sum(len(r["rebuilt_complete"]) for r in soak.records)
-        summary["corrupt_envs"] = sum(len(r["corrupt"]) for r in soak.records)
-        summary["collisions"] = sum(len(r["collisions"]) for r in soak.records)
-        summary["verdict_mismatches"] = sum(len(r["verdict_problems"]) for r in soak.records)
-        summary["crosstalk"] = sum(len(r["crosstalk"]) for r in soak.records)
+        summary["exit_after_sigint_s_max"] = max((r["exit_after_sigint_s"] for r in soak.records), default=None)
     return summary
 
 
@@ -414,7 +409,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  interrupted at: {summary['phases']} (process-start runs where the process was already "
               f"ready: {summary['ready_before_sigint']})")
     for key in ("survivors_found", "envs_rebuilt_that_were_complete", "corrupt_envs", "collisions",
-                "verdict_mismatches", "crosstalk"):
+                "verdict_mismatches", "crosstalk", "failed_runs", "hung_runs", "phases_missed",
+                "exit_after_sigint_s_max"):
         if key in summary:
             print(f"  {key.replace('_', ' ')}: {summary[key]}")
     print(f"  findings by kind: {summary['findings_by_kind']}")

@@ -89,14 +89,16 @@ class PytestRun:
     def argv(self) -> list[str]:
         return [sys.executable, "-m", "pytest", *self.selection.pytest_args(),
                 "--compat-no-candidate", "--compat-store", "none",
-                "--compat-cache-dir", str(self.paths.cache_dir), "--compat-report-dir", str(self.paths.report_dir),
+                "--compat-cache-dir", str(self.paths.cache_dir),
+                "--compat-report-json", str(self.paths.report_dir / "matrix.json"),  # no md/html: not judged
                 *self.extra_args]
 
     def start(self) -> None:
         # A soak started from inside a pytest session (the CI test) must not hand that session's
-        # worker identity to the runs it starts.
+        # worker identity to the runs it starts, nor fill a CI job's step summary with 100 grids.
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST")) and k != "COMPAT_RUN_ID"}
+               if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))
+               and k not in ("COMPAT_RUN_ID", "GITHUB_STEP_SUMMARY")}
         env[MARKER_VAR] = self.paths.run_id
         env["COMPAT_RUN_ID"] = self.paths.run_id
         self.paths.log_path.parent.mkdir(parents=True, exist_ok=True)
