@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,7 @@ class Soak:
     records: list[dict[str, Any]] = field(default_factory=list)
     counter: int = 0
     current: PytestRun | None = None
+    stop_at: float | None = None  # monotonic; no new run starts after it
 
     @property
     def cache(self) -> Path:
@@ -225,9 +227,8 @@ def interrupt_mode(soak: Soak, args: argparse.Namespace) -> None:
     auditor = soak.auditor()
     ref, report = _reference(soak, Selection(cells, QUICK_TESTS))
     env_names = _env_names(report, cells)
-    started = time.monotonic()
     for index in range(args.runs):
-        if _out_of_time(started, args.max_minutes, index, args.runs):
+        if _out_of_time(soak, index, args.runs):
             break
         number = index + 1
         phase = phases[index % len(phases)]
@@ -323,9 +324,8 @@ def concurrency_mode(soak: Soak, args: argparse.Namespace) -> None:
     shared = Counter(name for names in env_names.values() for name in names.values() if name)
     churn = sorted(name for name, uses in shared.items() if uses >= 2) if args.churn else []
     envs_dir = soak.cache / "envs"
-    started = time.monotonic()
     for index in range(args.runs):
-        if _out_of_time(started, args.max_minutes, index, args.runs):
+        if _out_of_time(soak, index, args.runs):
             break
         number = index + 1
         deleted = {churn[index % len(churn)]} if churn else set()
@@ -370,11 +370,26 @@ def concurrency_mode(soak: Soak, args: argparse.Namespace) -> None:
 # --- driver ----------------------------------------------------------------------------------
 
 
-def _out_of_time(started: float, max_minutes: float | None, index: int, runs: int) -> bool:
-    if max_minutes is None or time.monotonic() - started < max_minutes * 60:
+def _out_of_time(soak: Soak, index: int, runs: int) -> bool:
+    if soak.stop_at is None or time.monotonic() < soak.stop_at:
         return False
-    print(f"stopping after {index} of {runs} runs: --max-minutes {max_minutes} reached", flush=True)
+    print(f"stopping after {index} of {runs} runs: the time limit (--max-minutes/--until) was reached", flush=True)
     return True
+
+
+def _stop_at(args: argparse.Namespace) -> float | None:
+    """The monotonic instant after which no new run starts, from --max-minutes and --until HH:MM (UTC)."""
+    limits = []
+    if args.max_minutes is not None:
+        limits.append(time.monotonic() + args.max_minutes * 60)
+    if args.until:
+        now = datetime.now(UTC)
+        hour, minute = (int(x) for x in args.until.split(":"))
+        until = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if until <= now:
+            until += timedelta(days=1)
+        limits.append(time.monotonic() + (until - now).total_seconds())
+    return min(limits) if limits else None
 
 
 KINDS = ("survivor", "hung", "phase_missed", "rebuilt_complete", "corrupt_env", "collision",
@@ -433,6 +448,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.add_argument("--pytest-arg", action="append", default=[], dest="pytest_args",
                        help="extra argument for every soak run's pytest (repeatable; use --pytest-arg=-p)")
         p.add_argument("--max-minutes", type=float, help="start no new run after this many minutes")
+        p.add_argument("--until", metavar="HH:MM", help="start no new run after this UTC time of day")
         p.add_argument("--run-timeout", type=float, default=600.0, help="bound on one uninterrupted run (s)")
         p.add_argument("--exit-timeout", type=float, default=60.0, help="bound on pytest's exit after Ctrl-C (s)")
         p.add_argument("--phase-timeout", type=float, default=180.0, help="bound on waiting for a phase (s)")
@@ -457,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
               "environment marker and command line", file=sys.stderr)
     soak = Soak(args.mode, work.resolve(), tuple(args.pytest_args), args.run_timeout, args.exit_timeout,
                 args.phase_timeout)
+    soak.stop_at = _stop_at(args)
     print(f"soak {args.mode}: {args.runs} runs, work dir {soak.work}", flush=True)
     started = time.monotonic()
     aborted = False
