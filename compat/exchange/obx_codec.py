@@ -56,12 +56,16 @@ TYPE_OF: dict[type[Message], int] = {cls: number for number, cls in MESSAGE_CLAS
 
 
 class FrameError(Exception):
-    """The byte stream cannot be framed any more; the connection must be closed."""
+    """The byte stream cannot be framed any more; the connection must be closed.
+
+    ``frames``: the whole frames that came before the bad header in the same feed (they are
+    as valid as if they had arrived in an earlier read, and must be handled first)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.frames: list[Frame] = []
 
 
 class PayloadError(Exception):
@@ -128,10 +132,14 @@ class FrameDecoder:
         size = len(buffer)
         while size - offset >= 4:
             (length,) = _LENGTH.unpack_from(buffer, offset)
-            if length > self._max:
-                raise FrameError(codes.FRAME_TOO_LARGE, f"frame length {length} exceeds the {self._max}-byte cap")
-            if length < 4:
-                raise FrameError(codes.BAD_FRAMING, f"frame length {length} is below the minimum of 4")
+            if length > self._max or length < 4:
+                error = (
+                    FrameError(codes.FRAME_TOO_LARGE, f"frame length {length} exceeds the {self._max}-byte cap")
+                    if length > self._max
+                    else FrameError(codes.BAD_FRAMING, f"frame length {length} is below the minimum of 4")
+                )
+                error.frames = frames
+                raise error
             if size - offset - 4 < length:
                 break
             (msg_type,) = _LENGTH.unpack_from(buffer, offset + 4)

@@ -235,6 +235,10 @@ class ObxSession(asyncio.Protocol):
         try:
             frames = self.decoder.feed(data)
         except FrameError as exc:
+            for frame in exc.frames:  # whole frames before the bad header: as if read earlier
+                if self.closing:
+                    return
+                self._on_frame(frame)
             self.logout(exc.code, exc.reason)
             return
         for frame in frames:
