@@ -22,10 +22,13 @@ _MAX_HEADER = 64  # bytes of "8=...|9=...|" before we give up finding BodyLength
 
 
 class TlxFramingError(Exception):
+    """``messages``: the whole messages before the bad one in the same feed (handle them first)."""
+
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.messages: list[TlxMessage] = []
 
 
 @dataclass
@@ -101,9 +104,17 @@ class TlxDecoder:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[TlxMessage]:
+        out: list[TlxMessage] = []
+        try:
+            self._cut(data, out)
+        except TlxFramingError as exc:
+            exc.messages = out
+            raise
+        return out
+
+    def _cut(self, data: bytes, out: list[TlxMessage]) -> None:
         buffer = self._buffer
         buffer += data
-        out: list[TlxMessage] = []
         while buffer:
             if len(buffer) < 2:
                 break
@@ -149,4 +160,3 @@ class TlxDecoder:
             if problem is None and (not fields or fields[0][0] != 35):
                 problem = (1, 35, "MsgType (35) must be the third field")
             out.append(TlxMessage(begin, fields, problem))
-        return out

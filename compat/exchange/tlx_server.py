@@ -194,8 +194,12 @@ class TlxSession(asyncio.Protocol):
         try:
             messages = self.decoder.feed(data)
         except TlxFramingError as exc:
+            self._on_messages(exc.messages)  # whole messages before the bad one: as if read earlier
             self.logout(exc.reason, exc.code)
             return
+        self._on_messages(messages)
+
+    def _on_messages(self, messages: list[TlxMessage]) -> None:
         for message in messages:
             if self.closing:
                 return
