@@ -92,7 +92,7 @@ def decode_stream(chunks: list[bytes]) -> tuple[list[TlxMessage], TlxFramingErro
         try:
             messages += decoder.feed(chunk)
         except TlxFramingError as exc:
-            return messages, exc, most
+            return messages + exc.messages, exc, most
         most = max(most, decoder.pending)
     return messages, None, most
 
@@ -104,10 +104,9 @@ def shape(messages: list[TlxMessage]) -> list[tuple[str, list[tuple[int, str]], 
 def check_stream(data: bytes, chunks: list[bytes]) -> tuple[list[TlxMessage], TlxFramingError | None]:
     messages, error, most = decode_stream(chunks)
     whole, whole_error, _ = decode_stream([data])
-    # An error drops the messages completed earlier in the same feed: with an error, the
-    # one-read messages are a prefix of the chunked ones.
-    got = shape(messages) if whole_error is None else shape(messages)[: len(whole)]
-    assert got == shape(whole), "cutting the stream differently changed the messages"
+    # TlxFramingError.messages carries the messages before the bad one, so that a bad
+    # message costs the same messages however the reads were cut (it once dropped them).
+    assert shape(messages) == shape(whole), "cutting the stream differently changed the messages"
     assert (error is None) == (whole_error is None), f"chunked: {error!r}, whole: {whole_error!r}"
     if error is not None:
         assert error.code in FRAMING_CODES and error.reason, f"TlxFramingError {error.code}: {error.reason!r}"
@@ -193,6 +192,7 @@ REPRODUCERS = [  # found by this test: str.isdigit() passed these to int(), whic
     (logon(), with_seq("9" * 5000)),
     (encode("TLX.2", [(35, "A"), (34, "1"), (49, "FUZZ"), (56, "TLX"), (52, SENDING_TIME), (108, "²")]), b""),
     (logon(), with_seq("2", "2", ((7, "²"), (16, "0")))),
+    (logon(), with_seq("2", "1", ((112, "T"),)) + b"8=TLX.2\x019=9999999\x01"),  # the TestRequest was dropped
 ]
 
 
@@ -202,11 +202,14 @@ REPRODUCERS = [  # found by this test: str.isdigit() passed these to int(), whic
 @example([], *REPRODUCERS[1])
 @example([], *REPRODUCERS[2])
 @example([], *REPRODUCERS[3])
+@example([len(REPRODUCERS[4][0] + REPRODUCERS[4][1]) - 20], *REPRODUCERS[4])  # one read dropped the TestRequest
 def test_session_answers_bad_input_with_reject_or_logout(cuts: list[int], prefix: bytes, stream: bytes) -> None:
     chunks = cut(prefix + stream, cuts)
     _, framing_error, _ = decode_stream([prefix + stream])
     with ErrorRecords("compat.exchange") as errors:
         answers, transport, most = run_session(chunks)
+        one_read, _, _ = run_session([prefix + stream])
+    assert [a.msg_type for a in answers] == [a.msg_type for a in one_read], "the answers depend on the read cuts"
     assert not errors.records, f"a request reached the session's catch-all:\n{errors.describe()}"
     assert most <= MOST_PENDING
     if framing_error is not None:
