@@ -27,7 +27,7 @@ from fuzz_support import (
     split_frames,
 )
 from google.protobuf.message import Message
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from refgw import refgw_pb2 as pb
 from refgw.config import Config
@@ -115,6 +115,21 @@ garbage = st.one_of(
 )
 
 
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+ORDER = pb.InsertOrder(
+    request_id=5, symbol="ABC", side=pb.BUY, qty=1, order_type=pb.LIMIT, price_ticks=100, client_order_id="g1"
+).SerializeToString()
+GROUP_EXTENSION = varint(1500 << 3 | 3) + varint(1 << 3) + varint(7) + varint(1500 << 3 | 4)
+
+
 def logon(version: int = 3) -> bytes:
     msg = pb.LogonRequest(request_id=1, username="fuzz", protocol_min=1, protocol_max=version)
     return encode(pb.LOGON_REQUEST, msg.SerializeToString())
@@ -154,6 +169,7 @@ def rejects(answers: list[tuple[int, object]]) -> list[pb.Reject]:
 
 @fuzz_settings(150)
 @given(CUTS, st.sampled_from([b"", logon(2), logon(3)]), garbage)
+@example([], logon(3), encode(pb.INSERT_ORDER, ORDER + GROUP_EXTENSION))  # a group once reached the catch-all
 def test_session_decodes_any_bytes_in_any_cutting(cuts: list[int], prefix: bytes, stream: bytes) -> None:
     answers, _, most = run_session(cut(prefix + stream, cuts))
     assert most <= MAX_FRAME + 8, f"{most} bytes buffered, more than one capped frame"
@@ -233,33 +249,33 @@ def test_read_frame_raises_only_its_documented_errors(cuts: list[int], stream: b
 # ---------------------------------------------------------------------------- wire.extension_bytes
 
 
+FIELD_NUMBERS = st.sampled_from([1, 2, 15, 16, 999, EXT_MIN, 1500, EXT_MAX, 2000]) | st.integers(1, 2**29 - 1)
+
+
 @st.composite
-def protobuf_fields(draw: st.DrawFn) -> tuple[bytes, bytes]:
-    """(payload, its fields numbered EXT_MIN..EXT_MAX) built from varint/64/len/32 fields."""
-
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-            n >>= 7
-            if not n:
-                return bytes(out)
-
-    payload, ext = bytearray(), bytearray()
-    for _ in range(draw(st.integers(0, 6))):
-        number = draw(st.sampled_from([1, 2, 15, 16, 999, EXT_MIN, 1500, EXT_MAX, 2000]) | st.integers(1, 2**29 - 1))
-        wire_type = draw(st.sampled_from([0, 1, 2, 5]))
+def protobuf_field(draw: st.DrawFn, depth: int = 0) -> tuple[int, bytes]:
+    """(number, encoding) of one varint/64-bit/length/32-bit field or a group of them."""
+    number = draw(FIELD_NUMBERS)
+    wire_type = draw(st.sampled_from([0, 1, 2, 5, 3] if depth < 2 else [0, 1, 2, 5]))
+    if wire_type == 3:
+        inner = draw(st.lists(protobuf_field(depth + 1), max_size=3))
+        body = b"".join(f for _, f in inner) + varint(number << 3 | 4)
+    else:
         body = {
             0: varint(draw(st.integers(0, 2**64 - 1))),
             1: draw(st.binary(min_size=8, max_size=8)),
             2: (lambda b: varint(len(b)) + b)(draw(st.binary(max_size=20))),
             5: draw(st.binary(min_size=4, max_size=4)),
         }[wire_type]
-        field = varint(number << 3 | wire_type) + body
-        payload += field
-        if EXT_MIN <= number <= EXT_MAX:
-            ext += field
-    return bytes(payload), bytes(ext)
+    return number, varint(number << 3 | wire_type) + body
+
+
+@st.composite
+def protobuf_fields(draw: st.DrawFn) -> tuple[bytes, bytes]:
+    """(payload, its fields numbered EXT_MIN..EXT_MAX)."""
+    fields = draw(st.lists(protobuf_field(), max_size=6))
+    payload = b"".join(f for _, f in fields)
+    return payload, b"".join(f for n, f in fields if EXT_MIN <= n <= EXT_MAX)
 
 
 @fuzz_settings(80)
@@ -278,3 +294,14 @@ def test_extension_bytes_returns_bytes_or_raises_value_error(payload: bytes) -> 
         assert str(exc)
     else:
         assert len(out) <= len(payload)
+
+
+@fuzz_settings(100)
+@given(st.one_of(protobuf_fields().map(lambda f: ORDER + f[0]), protobuf_fields().flatmap(lambda f: mutated(f[0]))))
+@example(ORDER + GROUP_EXTENSION)
+def test_extension_bytes_takes_whatever_the_parser_takes(payload: bytes) -> None:
+    try:
+        pb.InsertOrder().ParseFromString(payload)
+    except Exception:
+        return  # the session rejects it before extension_bytes is reached
+    extension_bytes(payload)  # must not raise: the order would get the catch-all Reject
