@@ -97,6 +97,8 @@ class ScenarioResult:
     wire: tuple[WireFrame, ...] = ()
     attempts: int = 1
     nodeid: str = ""
+    # Figures the scenario recorded (Scenario.record), e.g. {"reconnect_gap_s": 0.41} of a live upgrade.
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

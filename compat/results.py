@@ -77,6 +77,7 @@ class ResultsCollector:
                 or verdict == Verdict.EXPECTED_FAIL else {},
                 wire=tuple(WireFrame(**f) for f in details.get("wire", ())),
                 attempts=attempts,
+                metrics=dict(details.get("metrics", {})),
                 nodeid=nodeid,
             ))
         return RunResults(

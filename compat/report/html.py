@@ -54,6 +54,7 @@ class ScenarioView:
     logs: list[tuple[str, str]]
     detailed: bool
     wire: WireView | None = None
+    metrics: str = ""
 
 
 @dataclass
@@ -164,6 +165,7 @@ def _scenario_view(results: RunResults, cell: CellResult, scenario: ScenarioResu
         message=scenario.message,
         logs=sorted(scenario.log_tails.items()),
         detailed=detailed,
+        metrics=", ".join(f"{k} {v}" for k, v in sorted(scenario.metrics.items())),
     )
     if scenario.verdict in (Verdict.FAIL, Verdict.ERROR):
         diff = wire_diff(results, cell, scenario)

@@ -114,9 +114,29 @@ def render_markdown(results: RunResults) -> str:
             for d in disagreements
         )
         lines.append("")
+    lines.extend(_metrics_lines(results))
     lines.extend(resources.markdown_lines(results))
     lines.extend(_env_warnings(results))
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _metrics_lines(results: RunResults) -> list[str]:
+    """Numeric figures scenarios recorded (e.g. the live-upgrade reconnect gap), over the cells."""
+    series: dict[tuple[str, str], list[float]] = {}
+    for cell in results.cells:
+        for scenario in cell.scenarios:
+            for key, value in scenario.metrics.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    series.setdefault((scenario.scenario, key), []).append(float(value))
+    if not series:
+        return []
+    lines = ["### Recorded figures", "", "| scenario | figure | cells | min | median | max |",
+             "|---|---|---|---|---|---|"]
+    for (name, key), values in sorted(series.items()):
+        values.sort()
+        lines.append(f"| {_cell_md(name)} | {key} | {len(values)} | {values[0]:g} | "
+                     f"{values[len(values) // 2]:g} | {values[-1]:g} |")
+    return [*lines, ""]
 
 
 def _env_warnings(results: RunResults) -> list[str]:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from compat.outcome import RunResults
+from compat.report.html import render_html
 from compat.report.junit import junit_properties
 from compat.report.markdown import render_markdown, write_step_summary
 from compat.report.terminal import render_terminal_grid
@@ -105,3 +107,17 @@ def test_junit_properties(results: RunResults) -> None:
         ("verdict", "n/a"),
         ("expectation", "compatible"),
     ]
+
+
+def test_recorded_figures_reach_json_markdown_and_html(results: RunResults) -> None:
+    gaps = [0.4, 1.2, 0.7]
+    cells = [replace(c, scenarios=(replace(c.scenarios[0], scenario="live_upgrade",
+                                           metrics={"reconnect_gap_s": gap, "note": "text is not a figure"}),))
+             for c, gap in zip(results.cells, gaps, strict=False)]
+    with_metrics = replace(results, cells=tuple(cells))
+    again = RunResults.from_dict(json.loads(json.dumps(with_metrics.to_dict())))
+    assert again.cells[0].scenarios[0].metrics["reconnect_gap_s"] == 0.4
+    md = render_markdown(with_metrics)
+    assert "### Recorded figures" in md
+    assert f"| live_upgrade | reconnect_gap_s | {len(cells)} | 0.4 |" in md and "note" not in md.split("Recorded")[1]
+    assert "reconnect_gap_s 0.4" in render_html(with_metrics)
