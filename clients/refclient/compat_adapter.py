@@ -506,8 +506,14 @@ class Adapter:
         if subscribe_session and not subscribed:
             tasks.append(asyncio.ensure_future(self.op_subscribe(subscribe_session, symbol)))
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        errors = [repr(r) for r in results if isinstance(r, BaseException)]
-        return {"sent": count, "errors": errors[:5], "error_count": len(errors)}
+        raised = [r for r in results if isinstance(r, BaseException)]
+        # The first few failures in the shape the driver gives any error (type, message, codes),
+        # for clients that raise a reject from insert instead of delivering an event.
+        failures = [{"type": type(r).__name__, "message": str(r),
+                     **{a: _plain(getattr(r, a)) for a in ("code", "raw_code") if getattr(r, a, None) is not None}}
+                    for r in raised[:5]]
+        return {"sent": count, "errors": [repr(r) for r in raised[:5]], "error_count": len(raised),
+                "failures": failures}
 
     async def op_reset(self) -> dict[str, Any]:
         """Disconnect every session of this driver."""
@@ -602,3 +608,8 @@ class Adapter:
         for s in self.sessions.values():
             with contextlib.suppress(Exception):
                 await s.client.close()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able scalar: enums and other objects become their text."""
+    return value if isinstance(value, int | float | str | bool) else str(value)
