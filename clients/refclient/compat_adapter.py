@@ -72,7 +72,8 @@ class _LoadResume:
              "replayed": 0, "resume_gap": False}
             for _ in clients
         ]
-        self.resent = 0
+        self.resent = 0  # answer lost with the connection (or sent into it): sent again
+        self.held = 0
 
     async def recover(self, number: int, generation: int) -> None:
         self.resent += 1
@@ -86,6 +87,7 @@ class _LoadResume:
     async def settled(self, number: int) -> None:
         task = self.tasks[number]
         if task is not None and not task.done():
+            self.held += 1  # due while its session was down: first sent after the resume
             await asyncio.shield(task)
 
     async def _reconnect(self, number: int) -> None:
@@ -117,7 +119,7 @@ class _LoadResume:
             record["first_ack_ns"] = ack_ns
 
     def report(self) -> dict[str, Any]:
-        return {"sessions": self.sessions, "resent": self.resent}
+        return {"sessions": self.sessions, "resent": self.resent, "held": self.held}
 
 
 class Adapter:
