@@ -97,7 +97,7 @@ def check_stream(data: bytes, chunks: list[bytes]) -> tuple[list[Frame], FrameEr
     return frames, error
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(CUTS, garbage)
 def test_frame_decoder_takes_any_bytes_in_any_cutting(cuts: list[int], stream: bytes) -> None:
     check_stream(stream, cut(stream, cuts))
@@ -171,7 +171,7 @@ def run_session(chunks: list[bytes]) -> tuple[list[Message], RecordingTransport,
     return [decode_payload(Frame(t, p)) for t, p in frames], transport, most
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(CUTS, st.booleans(), garbage)
 @example([len(logon("FUZZ")) + 8], True, encode(pb.Heartbeat()) + U32.pack(2**32 - 1))  # one read dropped both
 def test_session_answers_bad_input_with_reject_or_logout(cuts: list[int], logged_on: bool, stream: bytes) -> None:

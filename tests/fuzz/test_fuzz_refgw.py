@@ -167,7 +167,7 @@ def rejects(answers: list[tuple[int, object]]) -> list[pb.Reject]:
     return [m for t, m in answers if t == pb.REJECT and isinstance(m, pb.Reject)]
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(CUTS, st.sampled_from([b"", logon(2), logon(3)]), garbage)
 @example([], logon(3), encode(pb.INSERT_ORDER, ORDER + GROUP_EXTENSION))  # a group once reached the catch-all
 def test_session_decodes_any_bytes_in_any_cutting(cuts: list[int], prefix: bytes, stream: bytes) -> None:

@@ -120,7 +120,7 @@ def check_stream(data: bytes, chunks: list[bytes]) -> tuple[list[TlxMessage], Tl
     return messages, error
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(CUTS, garbage)
 def test_decoder_takes_any_bytes_in_any_cutting(cuts: list[int], stream: bytes) -> None:
     check_stream(stream, cut(stream, cuts))
@@ -196,7 +196,7 @@ REPRODUCERS = [  # found by this test: str.isdigit() passed these to int(), whic
 ]
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(CUTS, st.sampled_from([b"", logon()]) | hostile_logon(), garbage)
 @example([], *REPRODUCERS[0])
 @example([], *REPRODUCERS[1])
