@@ -74,6 +74,7 @@ class Blip:
     timeline: dict[int, HdrHistogram]  # bucket index -> merged corrected-ack histogram
     sessions: list[dict[str, Any]]  # every driver's sessions' reconnect records
     resent: int
+    held: int = 0  # due while their session was down: first sent after its resume
     windows: dict[str, LoadPoint] = field(default_factory=dict)
     gap_ns: int = 0  # swap began -> first ack after the restart (earliest session)
     all_back_ns: int = 0  # swap began -> the last session's first ack after the restart
@@ -106,6 +107,7 @@ class Blip:
             "max_ns": self.max_ns,
             "affected": self.affected,
             "resent": self.resent,
+            "held": self.held,
             "sessions": self.sessions,
             "windows": {name: point.percentiles().as_dict() for name, point in self.windows.items()},
             "timeline": [{"t_s": round(t, 3), "max_ms": round(top, 3), "p99_ms": round(p99, 3), "count": n}
@@ -140,7 +142,8 @@ def analyse(point: LoadPoint, results: Sequence[Mapping[str, Any]], swap: SwapRe
     bucket_ns, timeline = merge_timelines(results)
     sessions = [dict(s) for result in results for s in (result.get("reconnect") or {}).get("sessions", [])]
     resent = sum(int((result.get("reconnect") or {}).get("resent", 0)) for result in results)
-    blip = Blip(swap, bucket_ns, timeline, sessions, resent)
+    held = sum(int((result.get("reconnect") or {}).get("held", 0)) for result in results)
+    blip = Blip(swap, bucket_ns, timeline, sessions, resent, held)
     firsts = [int(s["first_ack_ns"]) for s in sessions if s.get("first_ack_ns")]
     losses = [int(s["lost_ns"]) for s in sessions if s.get("lost_ns")]
     if not sessions:
@@ -206,8 +209,8 @@ def describe(blip: Blip) -> list[str]:
     attempts = sum(int(s.get("attempts", 0)) for s in blip.sessions)
     replayed = sum(int(s.get("replayed", 0)) for s in blip.sessions)
     lines.append(f"  max latency    {blip.max_ns / 1e6:.1f} ms; affected {blip.affected} orders slower than the "
-                 f"before window's max; {blip.resent} resent after the loss ({attempts} reconnect attempts, "
-                 f"{replayed} reports replayed on resume)")
+                 f"before window's max; {blip.held} held for the resume, {blip.resent} resent ({attempts} reconnect "
+                 f"attempts, {replayed} reports replayed on resume)")
     state = "valid" if blip.valid else "INVALID: " + "; ".join(blip.reasons)
     lines.append(f"  blip check     {state} (windows are whole {blip.bucket_ns / 1e6:.0f} ms buckets of intended "
                  "send time)")

@@ -41,7 +41,7 @@ def _run(config: LoadPlan, *, blind: bool = False) -> dict[str, Any]:
         outcomes.append(AckTimes("ack", ack))
     result = summarise(config, RawRun(START, sent, outcomes))
     result["overhead"] = {}
-    result["reconnect"] = {"resent": 400, "sessions": [
+    result["reconnect"] = {"resent": 3, "held": 397, "sessions": [
         {"lost_ns": LOST, "reconnected_ns": BACK - MS, "first_ack_ns": BACK, "attempts": 3, "resumed": True,
          "replayed": 2, "resume_gap": False}]}
     return result
@@ -88,6 +88,7 @@ def test_the_blip_gap_windows_and_affected_orders() -> None:
     assert rows[0][0] == -1.0 and max(top for _, top, _, _ in rows) >= 349.0
     text = "\n".join(describe(blip))
     assert "reconnect gap  400.0 ms" in text and "blip check     valid" in text
+    assert "397 held for the resume, 3 resent" in text and blip.held == 397
 
 
 def test_a_coordinated_omission_blind_timeline_fails_the_check() -> None:
