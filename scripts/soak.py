@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -263,6 +264,9 @@ def interrupt_mode(soak: Soak, args: argparse.Namespace) -> None:
             run.interrupt()
         code, survivors = soak.finish(run, number, soak.exit_timeout_s)
         exit_s = run.elapsed() - sigint_at
+        if reached and code != 2:  # pytest's exit status for "interrupted"
+            soak.find(number, "not_interrupted", f"{run.paths.run_id}: exit {code} after Ctrl-C, not 2 "
+                      f"(interrupted); the run ignored or outran the SIGINT; log {run.paths.log_path}")
         after = scan(envs_dir)
         corrupt = auditor.corrupt(after)
         replaced = rebuilt(before, after, allowed=deleted)
@@ -392,7 +396,7 @@ def _stop_at(args: argparse.Namespace) -> float | None:
     return min(limits) if limits else None
 
 
-KINDS = ("survivor", "hung", "phase_missed", "rebuilt_complete", "corrupt_env", "collision",
+KINDS = ("survivor", "hung", "phase_missed", "not_interrupted", "rebuilt_complete", "corrupt_env", "collision",
          "verdict_mismatch", "crosstalk", "run_failed")
 
 
@@ -412,6 +416,7 @@ def summarise(soak: Soak, args: argparse.Namespace, seconds: float, aborted: boo
     if soak.mode == "interrupt":
         summary["phases"] = dict(Counter(r["phase"] for r in soak.records))
         summary["phases_missed"] = kinds.get("phase_missed", 0)
+        summary["not_interrupted"] = kinds.get("not_interrupted", 0)
         summary["ready_before_sigint"] = sum(bool(r["hit"].get("ready_before_sigint")) for r in soak.records)
         summary["exit_after_sigint_s_max"] = max((r["exit_after_sigint_s"] for r in soak.records), default=None)
     return summary
@@ -424,7 +429,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  interrupted at: {summary['phases']} (process-start runs where the process was already "
               f"ready: {summary['ready_before_sigint']})")
     for key in ("survivors_found", "envs_rebuilt_that_were_complete", "corrupt_envs", "collisions",
-                "verdict_mismatches", "crosstalk", "failed_runs", "hung_runs", "phases_missed",
+                "verdict_mismatches", "crosstalk", "failed_runs", "hung_runs", "phases_missed", "not_interrupted",
                 "exit_after_sigint_s_max"):
         if key in summary:
             print(f"  {key.replace('_', ' ')}: {summary[key]}")
@@ -434,6 +439,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     if len(summary["findings"]) > 40:
         print(f"  ... {len(summary['findings']) - 40} more in the JSON summary")
     print(f"  verdict: {'FINDINGS' if summary['findings'] else 'clean'}")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # stop the current run and its processes, then summarise
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -473,6 +482,11 @@ def main(argv: list[str] | None = None) -> int:
               "environment marker and command line", file=sys.stderr)
     soak = Soak(args.mode, work.resolve(), tuple(args.pytest_args), args.run_timeout, args.exit_timeout,
                 args.phase_timeout)
+    # A shell's background job (`soak.py ... &` in a script) starts with SIGINT ignored, and
+    # an ignored signal stays ignored across exec: pytest would shrug off our Ctrl-C. A terminal
+    # never starts a foreground job like that, so restore the default before starting any run.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
     soak.stop_at = _stop_at(args)
     print(f"soak {args.mode}: {args.runs} runs, work dir {soak.work}", flush=True)
     started = time.monotonic()
