@@ -40,8 +40,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--sweep", type=_rates, default=(), help="rates to step through, e.g. 1000,2000,4000")
     parser.add_argument("--slo-ms", type=float, default=5.0, help="p99 SLO for the sweep knee (ms)")
     parser.add_argument("--spin-us", type=float, default=None, help="spin window before each send (us)")
-    parser.add_argument("--host", default="local",
-                        help="host spec of the floor-only rig (default local; gateway mode uses matrix.yaml hosts)")
+    parser.add_argument("--host", action="append", default=[], metavar="[ROLE=]SPEC",
+                        help="where to run: SPEC (local, netns:NAME, ssh:user@host[:port]) for every role, or "
+                        "ROLE=SPEC (exchange, gateway, client; repeatable) over matrix.yaml's hosts; the floor "
+                        "runs on the gateway's host")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="results store directory")
     parser.add_argument("--no-plots", action="store_true", help="skip the matplotlib PNGs")
     parser.add_argument("--matrix", type=Path, default=Path("matrix.yaml"), help="matrix file (gateway mode)")
@@ -95,9 +97,11 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--upgrade excludes --floor-only and --compare")
     if args.quick:
         args.duration, args.warmup = 2.0, 0.5
+    host_specs = _host_specs(args.host)
     settings = BenchSettings(rate=args.rate, duration_s=args.duration, warmup_s=args.warmup,
                              drivers=args.drivers, connections=args.connections, stall_ms=args.stall_ms,
-                             sweep=args.sweep, slo_p99_ms=args.slo_ms, host=args.host, spin_us=args.spin_us,
+                             sweep=args.sweep, slo_p99_ms=args.slo_ms, spin_us=args.spin_us,
+                             host=host_specs.get("gateway", "local"),
                              scale=args.scale)
     started = timing.monotonic()
     out_dir = args.store / _run_dir_name()
@@ -108,13 +112,17 @@ def _run(args: argparse.Namespace) -> int:
         from compat.bench.target import resolve_target
 
         target = resolve_target(args.matrix, args.cache_dir, out_dir / "logs", gateway=args.gateway,
-                                client=args.client, venue=args.venue, progress=_progress)
-        if swap is not None:
-            run = session.upgrade(target, swap)
-        elif versions is not None:
-            run = session.compare_gateways(target, versions, args.rounds)
-        else:
-            run = session.gateway(target)
+                                client=args.client, venue=args.venue, progress=_progress, host_specs=host_specs)
+        try:
+            if swap is not None:
+                run = session.upgrade(target, swap)
+            elif versions is not None:
+                run = session.compare_gateways(target, versions, args.rounds)
+            else:
+                run = session.gateway(target)
+        finally:
+            for host in {id(h): h for h in target.hosts.values()}.values():
+                host.close()  # namespaces and remote run dirs go; local: nothing
     print()
     void = _print_run(run)
     written = write_outputs(out_dir, run.as_dict(), run.points(), run.floor, timing.wall_ns(), run.run_id)
@@ -125,6 +133,22 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  wall time      {timing.monotonic() - started:.1f}s")
     print("  RESULT         " + ("VOID (see reasons above)" if void else "valid"))
     return EXIT_VOID if void else 0
+
+
+def _host_specs(values: list[str]) -> dict[str, str]:
+    """``--host SPEC`` places every role; ``--host ROLE=SPEC`` one role (the later wins)."""
+    from compat.bench.target import ROLES
+
+    specs: dict[str, str] = {}
+    for value in values:
+        role, sep, spec = value.partition("=")
+        if not sep:
+            specs.update(dict.fromkeys(ROLES, value))
+        elif role in ROLES and spec:
+            specs[role] = spec
+        else:
+            raise ConfigError(f"--host {value!r}: expected SPEC or ROLE=SPEC with ROLE one of {', '.join(ROLES)}")
+    return specs
 
 
 def _compare_versions(text: str) -> tuple[str, str]:

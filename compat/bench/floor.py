@@ -214,8 +214,9 @@ class FloorRig:
         return {"PYTHONPATH": _SOURCE_ROOT}
 
     def _start_relay(self, mode: str, extra: list[str]) -> Process:
+        # Bind where the host says others can connect (0.0.0.0 inside a netns, not its loopback).
         command = Command(argv=(self.relay_python, "-m", "compat.bench.relay", "--mode", mode,
-                                "--loop", self.relay_loop, *extra),
+                                "--loop", self.relay_loop, "--listen", f"{self.host.listen_host}:0", *extra),
                           name=f"floor-{mode}", env=self._environment())
         process = self.host.start(command, ReadyLine.named(mode.upper(), self.start_timeout_s), self.log_dir)
         self._exit.callback(_stop, process)

@@ -135,8 +135,9 @@ class BenchSession:
         settings = self.settings
         host = host_from_spec(settings.host)
         self.progress(f"starting floor rig (echo, relay, {settings.drivers} driver(s)) on {settings.host}")
-        with FloorRig(host, self.log_dir, drivers=settings.drivers, connections=settings.connections,
-                      payload_size=settings.payload_size) as rig:
+        with contextlib.closing(host), FloorRig(host, self.log_dir, drivers=settings.drivers,
+                                                connections=settings.connections,
+                                                payload_size=settings.payload_size) as rig:
             self.progress(f"floor: {settings.rate:.0f}/s for {settings.duration_s:.1f}s "
                           f"(+{settings.warmup_s:.1f}s warm-up)")
             self.run.floor, _ = rig.run(settings.plan())

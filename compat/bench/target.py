@@ -8,7 +8,7 @@ auth file: the bench raises the gateway's throttle, which would otherwise reject
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,9 @@ def pick(releases: Sequence[Release], wanted: str | None, role: str) -> Release:
 
 def resolve_target(matrix_path: Path, cache_dir: Path, log_dir: Path, *, gateway: str | None = None,
                    client: str | None = None, venue: str | None = None,
-                   progress: Callable[[str], None] | None = None) -> Target:
+                   progress: Callable[[str], None] | None = None,
+                   host_specs: Mapping[str, str] | None = None) -> Target:
+    """The cell to benchmark; ``host_specs`` (role -> spec) overrides matrix.yaml's hosts."""
     if not matrix_path.exists():
         raise ConfigError(f"{matrix_path}: no such matrix file; pass --matrix PATH or use --floor-only")
     plan = build_plan(matrix_path, cache_dir=cache_dir)
@@ -72,7 +74,12 @@ def resolve_target(matrix_path: Path, cache_dir: Path, log_dir: Path, *, gateway
                 gateway=pick(gateways, gateway, "gateway"), venue=chosen_venue)
     cache = EnvCache(cache_dir / "envs", progress)
     envs = {"gateway": cache.ensure(cell.gateway), "client": cache.ensure(cell.client)}
-    hosts = {role: host_from_spec(matrix.hosts.get(role, "local")) for role in ROLES}
+    specs = {role: matrix.hosts.get(role, "local") for role in ROLES} | dict(host_specs or {})
+    unknown = sorted(set(specs) - set(ROLES))
+    if unknown:
+        raise ConfigError(f"bench hosts: unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
+    by_spec = {spec: host_from_spec(spec) for spec in dict.fromkeys(specs.values())}  # roles on one spec share it
+    hosts = {role: by_spec[spec] for role, spec in specs.items()}
     values = matrix.settings
 
     def path(key: str) -> Path | None:
