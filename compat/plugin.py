@@ -7,7 +7,10 @@ Hooks stay thin: they call pure functions (``compat.plan``, ``compat.expectation
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -85,6 +88,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if delay_ms < 0 or jitter_ms < 0 or jitter_ms > delay_ms:
         raise pytest.UsageError(f"compat: --compat-link-delay {delay_ms:g} / --compat-link-jitter {jitter_ms:g}: "
                                 "both must be >= 0 and the jitter at most the delay")
+    if _wants_compat(config):  # only in compat runs: other suites keep pytest's own SIGTERM behaviour
+        _stop_on_sigterm()
     config.addinivalue_line("markers", "compat: a compatibility scenario, run in every matrix cell")
     config.addinivalue_line("markers", "bench: a latency benchmark on the compat harness")
     config.addinivalue_line("markers", "compat_disruptive: the scenario swaps, kills or stalls the gateway; "
@@ -100,6 +105,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_PLAN] = None
     config.stash[_PLAN_ERROR] = None
     config.pluginmanager.register(_Recorder(config), "compat-recorder")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a CI job cancelled, `timeout`, `kill`) unwinds like Ctrl-C, so every fixture's
+    teardown stops the processes it started. Left to its default, SIGTERM ends pytest at once
+    and the exchange, gateways and drivers (each in its own session) outlive the run."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # someone (the user, another plugin) chose a behaviour already
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it the hard way
+        raise KeyboardInterrupt("compat: SIGTERM received; stopping the run's processes")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def compat_plan(config: pytest.Config) -> Plan:
