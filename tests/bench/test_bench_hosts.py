@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from compat.cli import main
 from compat.harness.netns import netns_unavailable_reason
-from compat.harness.sshd import SshdServer, sshd_missing, throwaway_sshd
+from compat.harness.sshd import SshdServer
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = ["--rate", "300", "--duration", "1.5", "--warmup", "0.3", "--stall-ms", "150", "--no-plots"]
@@ -58,15 +57,6 @@ def test_gateway_in_a_namespace_clients_local(tmp_path: Path, capsys: pytest.Cap
     assert gateway["valid"] is True, gateway
     assert run["audit"]["match"] is True, run["audit"]  # type: ignore[index]
     _no_namespaces_left()
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
-    missing = sshd_missing()
-    if missing is not None:
-        pytest.skip(f"ssh: {missing}")
-    with throwaway_sshd(tmp_path_factory.mktemp("sshd")) as server:
-        yield server
 
 
 def test_gateway_and_clients_over_ssh(sshd: SshdServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],

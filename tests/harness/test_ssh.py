@@ -30,7 +30,7 @@ from compat.errors import ConfigError, HostError, StartError
 from compat.harness import Command, Host, LocalHost, ReadyLine, host_from_spec
 from compat.harness.shipping import ENV_MARKER, PathMapper
 from compat.harness.ssh import SshHost, SshTarget
-from compat.harness.sshd import SshdServer, sshd_missing, throwaway_sshd
+from compat.harness.sshd import SshdServer, sshd_missing
 from compat.uvtool import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,14 +136,6 @@ def test_path_mapper_rewrites_and_ships(tmp_path: Path) -> None:
 
 
 # -- against a real sshd ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
-    if MISSING is not None:
-        pytest.skip(f"ssh host test needs a real sshd: {MISSING}")
-    with throwaway_sshd(tmp_path_factory.mktemp("sshd")) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from compat.harness.netns import netns_unavailable_reason
-from compat.harness.sshd import SshdServer, sshd_missing, throwaway_sshd
+from compat.harness.sshd import SshdServer
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = "client-2.0.0--gateway-2.0.0--venue-obx"
@@ -94,15 +94,6 @@ def test_three_machines_in_namespaces(local_run: CellRun, tmp_path: Path) -> Non
     assert "on host netns:hg: ip netns exec compat-hg-" in log and "10.231." in log
     leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert "compat-hx-" not in leftover and "compat-hg-" not in leftover  # removed at session end
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
-    missing = sshd_missing()
-    if missing is not None:
-        pytest.skip(f"ssh: {missing}")
-    with throwaway_sshd(tmp_path_factory.mktemp("sshd")) as server:
-        yield server
 
 
 def test_gateway_and_client_over_ssh(local_run: CellRun, sshd: SshdServer, tmp_path: Path) -> None:
