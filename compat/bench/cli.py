@@ -138,16 +138,14 @@ def _run(args: argparse.Namespace) -> int:
 def _host_specs(values: list[str]) -> dict[str, str]:
     """``--host SPEC`` places every role; ``--host ROLE=SPEC`` one role (the later wins)."""
     from compat.bench.target import ROLES
+    from compat.plan import parse_assignments
 
     specs: dict[str, str] = {}
     for value in values:
-        role, sep, spec = value.partition("=")
-        if not sep:
-            specs.update(dict.fromkeys(ROLES, value))
-        elif role in ROLES and spec:
-            specs[role] = spec
+        if "=" in value:
+            specs.update(parse_assignments([value], "--host"))
         else:
-            raise ConfigError(f"--host {value!r}: expected SPEC or ROLE=SPEC with ROLE one of {', '.join(ROLES)}")
+            specs.update(dict.fromkeys(ROLES, value))
     return specs
 
 
