@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,15 @@ import pytest
 from compat.harness.sshd import SshdServer, sshd_missing, throwaway_sshd
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Several tests prove that the harness stops processes with SIGINT (the graceful path).
+    A suite started as a background job of a non-interactive shell inherits SIGINT *ignored*,
+    and so would every process it spawns: those tests would then see the SIGTERM fallback and
+    fail for a reason that has nothing to do with the code. Restore the default first."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")
