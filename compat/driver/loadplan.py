@@ -20,6 +20,7 @@ How a run measures (wrk2's lesson on coordinated omission):
 The callback contract, for adapters (see docs/bench.md)::
 
     submit(i: int) -> Awaitable[AckTimes]
+    outcome(value) -> AckTimes            # optional; value = the awaitable's result or exception
 
 ``submit`` is called at order ``i``'s send time. It should write order ``i`` before it
 returns (then return a Future the reader resolves); a coroutine is accepted too and is
@@ -27,6 +28,11 @@ scheduled as a task, in which case it should report ``sent_ns`` itself. The awai
 resolves to an :class:`AckTimes` (or a plain tuple in the same order) once the order is
 acked, and filled too when the plan trades. Timestamps are ``time.perf_counter_ns()`` taken
 where the adapter *read* the ack/fill, not where a waiting coroutine resumed.
+
+When the client library's own future resolves to something else (an order handle carrying
+its receive time, say), ``outcome`` turns each result -- or exception, such as a reject --
+into an AckTimes after the run, so ``submit`` can return the library's future as it is: no
+wrapper future, callback or task on the hot path.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class AckTimes(NamedTuple):
 
 
 Submit = Callable[[int], Awaitable[Any]]
+Outcome = Callable[[Any], Any]
 Clock = Callable[[], int]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -136,6 +143,7 @@ async def run_load_plan(
     submit: Submit,
     *,
     session_counts: Callable[[], Mapping[str, int]] | None = None,
+    outcome: Outcome | None = None,
     clock: Clock = time.perf_counter_ns,
     sleep: Sleep = asyncio.sleep,
 ) -> dict[str, Any]:
@@ -143,10 +151,11 @@ async def run_load_plan(
 
     ``session_counts`` (optional) returns the adapter's own ``{"gaps": n, "duplicates": m}``
     (sequence gaps and duplicate acks it saw on the sessions), read once after the drain.
+    ``outcome`` (optional) maps each completed order's result or exception to an AckTimes.
     """
     config = LoadPlan.from_dict(plan)
     raw = await pace(config, submit, clock=clock, sleep=sleep)
-    await drain(raw, config)
+    await drain(raw, config, outcome)
     if session_counts is not None:
         extra = session_counts()
         raw.gaps = int(extra.get("gaps", 0))
@@ -193,11 +202,13 @@ async def pace(config: LoadPlan, submit: Submit, *, clock: Clock = time.perf_cou
     return RawRun(start_ns=start_ns, sent_ns=sent, outcomes=pending, tasks=wrap)
 
 
-async def drain(raw: RawRun, config: LoadPlan) -> None:
+async def drain(raw: RawRun, config: LoadPlan, outcome: Outcome | None = None) -> None:
     """Wait (bounded) for every outstanding ack; replace awaitables with their outcomes.
 
     A ``submit`` that broke the contract and returned a plain value instead of an awaitable
     has that value taken as the outcome (so a bad adapter voids the run, it does not crash it).
+    ``outcome`` converts each completed result or exception; if it raises, that exception is
+    the order's outcome (an error that voids the run).
     """
     items = [asyncio.ensure_future(item) if inspect.isawaitable(item) else item for item in raw.outcomes]
     futures = [item for item in items if isinstance(item, asyncio.Future)]
@@ -212,11 +223,18 @@ async def drain(raw: RawRun, config: LoadPlan) -> None:
             outcomes.append(None)
         elif item.cancelled():
             outcomes.append(None)
-        elif item.exception() is not None:
-            outcomes.append(item.exception())
         else:
-            outcomes.append(item.result())
+            error = item.exception()
+            value = error if error is not None else item.result()
+            outcomes.append(value if outcome is None else _converted(outcome, value))
     raw.outcomes = outcomes
+
+
+def _converted(outcome: Outcome, value: Any) -> Any:
+    try:
+        return outcome(value)
+    except Exception as exc:  # a broken converter voids the run with its reason, never crashes it
+        return exc
 
 
 def summarise(config: LoadPlan, raw: RawRun) -> dict[str, Any]:

@@ -149,3 +149,53 @@ def test_a_submit_that_breaks_the_contract_voids_the_run_instead_of_crashing() -
     assert result["valid"] is False
     assert result["counts"]["errors"] == 10
     assert "unknown status" in " ".join(result["invalid_reasons"])
+
+
+class _Rejected(Exception):
+    def __init__(self, received_ns: int) -> None:
+        super().__init__("rejected")
+        self.received_ns = received_ns
+
+
+def test_outcome_converts_library_futures_results_and_exceptions_after_the_run() -> None:
+    """submit returns the library's own future (a handle, or a reject exception); ``outcome``
+    maps each to AckTimes after the run. A converter that raises voids the run, naming why."""
+
+    class Handle:
+        def __init__(self, received_ns: int) -> None:
+            self.received_ns = received_ns
+
+    def outcome(value: Any) -> tuple[str, int]:
+        if isinstance(value, _Rejected):
+            return ("rejected", value.received_ns)
+        if isinstance(value, BaseException):
+            raise value
+        if value.received_ns < 0:
+            raise ValueError("a handle from the future")
+        return ("ack", value.received_ns)
+
+    async def main(bad_every: int) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+
+        def submit(index: int) -> Any:
+            future = loop.create_future()
+            if index % 10 == 9:
+                loop.call_soon(future.set_exception, _Rejected(time.perf_counter_ns()))
+            elif bad_every and index % bad_every == 0:
+                loop.call_soon(future.set_result, Handle(-1))
+            else:
+                loop.call_soon(future.set_result, Handle(time.perf_counter_ns()))
+            return future
+
+        return await run_load_plan({"rate": 2000, "duration_s": 0.1, "warmup_s": 0.0, "allow_rejects": True,
+                                    "calibration_messages": 100}, submit, outcome=outcome)
+
+    result = asyncio.run(main(0))
+    assert result["valid"], result["invalid_reasons"]
+    assert result["counts"]["acked"] == 180 and result["counts"]["rejected"] == 20
+    assert result["overhead"]["submit"] == "future"
+    assert HdrHistogram.decode(result["histograms"]["corrected_ack"]).get_total_count() == 200
+
+    broken = asyncio.run(main(50))
+    assert broken["valid"] is False and broken["counts"]["errors"] == 4
+    assert "ValueError: a handle from the future" in " ".join(broken["invalid_reasons"])

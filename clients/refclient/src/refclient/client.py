@@ -4,6 +4,7 @@
     gw.negotiated_version, gw.capabilities, gw.gateway_version, gw.session_id
     instruments = await gw.instruments()                       # tick_size as Decimal
     order = await gw.insert_order("ABC", Side.BUY, qty=10, price=Decimal("100.25"), tif=TIF.IOC)
+    future = gw.send_order("ABC", Side.BUY, qty=10, price=Decimal("100.25"))  # no coroutine/task
     await gw.amend_order(order, qty=5); await gw.cancel_order(order); await gw.mass_cancel("ABC")
     book = await gw.subscribe_book("ABC")                        # LocalBook, resyncs on a gap
     ev = await gw.next_event(timeout=5.0)
@@ -98,6 +99,7 @@ class OrderHandle:
     exchange_order_id: str = ""
     client_order_id: str = ""
     duplicate: bool = False  # the gateway answered a repeated client_order_id with the existing order
+    received_ns: int = 0  # time.perf_counter_ns() when its first report was read off the socket
 
 
 @dataclass(frozen=True)
@@ -187,20 +189,17 @@ def _code_name(raw: int) -> str:
     return _enum_name(pb.RejectCode, raw)
 
 
-class _Expired(Exception):
-    """A request's answer did not arrive in time (turned into ClientError by _request)."""
-
-
-def _expire(fut: asyncio.Future[Any]) -> None:
-    if not fut.done():
-        fut.set_exception(_Expired())
+# The exec types that answer an InsertOrder (a REJECTED report always does).
+_ORDER_ANSWERS = frozenset({pb.ACCEPTED, pb.FILL, pb.CANCELLED})
 
 
 @dataclass
 class _Pending:
     future: asyncio.Future[Any]
-    want: set[int] = field(default_factory=set)  # exec types that complete it
+    want: frozenset[int] = frozenset()  # exec types that complete it
     msg_type: int = 0
+    order: OrderHandle | None = None  # an InsertOrder: the future resolves to this handle
+    timer: asyncio.TimerHandle | None = None
 
 
 class GatewayClient:
@@ -406,29 +405,53 @@ class GatewayClient:
         assert self.wire_hook is not None
         self.wire_hook(direction, _enum_name(pb.MessageType, msg_type), MessageToDict(msg))
 
+    def _expect(
+        self,
+        rid: int,
+        msg_type: int,
+        msg: Any,
+        timeout: float | None,
+        want: frozenset[int] = frozenset(),
+        extra: bytes = b"",
+        order: OrderHandle | None = None,
+    ) -> asyncio.Future[Any]:
+        """Register the answer's future, then send: the future of request ``rid``."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(loop.create_future(), want, msg_type, order)
+        self._pending[rid] = pending
+        try:
+            self._send(msg_type, msg, extra)
+        except BaseException:
+            del self._pending[rid]
+            raise
+        # A timer on the future itself rather than asyncio.wait_for: wait_for wraps it in a
+        # second future, and its done-callback chain costs one more event-loop turn per answer.
+        if timeout is not None:
+            pending.timer = loop.call_later(timeout, self._expire, rid, timeout)
+        return pending.future
+
+    def _expire(self, rid: int, timeout: float) -> None:
+        pending = self._pending.pop(rid, None)
+        if pending is not None and not pending.future.done():
+            pending.future.set_exception(ClientError(f"no answer from the gateway within {timeout}s (request {rid})"))
+
     async def _request(
         self,
         rid: int,
         msg_type: int,
         msg: Any,
         timeout: float,
-        want: set[int] | None = None,
+        want: frozenset[int] = frozenset(),
         extra: bytes = b"",
     ) -> Any:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self._pending[rid] = _Pending(fut, want or set(), msg_type)
-        self._send(msg_type, msg, extra)
-        # A timer on the future itself rather than asyncio.wait_for: wait_for wraps it in a
-        # second future, and its done-callback chain costs one more event-loop turn per answer.
-        timer = loop.call_later(timeout, _expire, fut)
+        future = self._expect(rid, msg_type, msg, timeout, want, extra)
         try:
-            return await fut
-        except _Expired:
-            raise ClientError(f"no answer from the gateway within {timeout}s (request {rid})") from None
+            return await future
         finally:
-            timer.cancel()
-            self._pending.pop(rid, None)
+            # Cancelled while waiting: nothing will read the answer.
+            pending = self._pending.pop(rid, None)
+            if pending is not None and pending.timer is not None:
+                pending.timer.cancel()
 
     def _on_frame(self, msg_type: int, payload: bytes) -> None:
         cls = _INBOUND.get(msg_type)
@@ -448,17 +471,46 @@ class GatewayClient:
             return
         self.lost = reason
         self._lost_event.set()
-        for pending in self._pending.values():
+        pendings = list(self._pending.values())
+        self._pending.clear()
+        for pending in pendings:
+            if pending.timer is not None:
+                pending.timer.cancel()
             if not pending.future.done():
                 pending.future.set_exception(SessionLost(reason))
         self._events.put_nowait(Event(kind="session_lost", reason=reason))
 
     def _complete(self, rid: int, msg: Any, exec_type: int | None = None) -> None:
         pending = self._pending.get(rid)
-        if pending is None or pending.future.done():
+        if pending is None:
             return
         if exec_type is None or exec_type == pb.REJECTED or exec_type in pending.want:
-            pending.future.set_result(msg)
+            del self._pending[rid]
+            if pending.timer is not None:
+                pending.timer.cancel()
+            if pending.future.done():  # its caller gave up (cancelled)
+                return
+            if pending.order is not None:
+                self._order_answered(pending.order, pending.future, msg)
+            else:
+                pending.future.set_result(msg)
+
+    def _order_answered(self, handle: OrderHandle, future: asyncio.Future[Any], rep: Any) -> None:
+        """An InsertOrder's first report: fill in its handle, or fail its future."""
+        received_ns = time.perf_counter_ns()
+        duplicate = rep.reject_code == pb.DUPLICATE_CLORDID_REPLAYED
+        if rep.exec_type == pb.REJECTED and not duplicate:
+            rejection = _rejection(rep)
+            rejection.received_ns = received_ns
+            future.set_exception(rejection)
+            return
+        handle.order_id = rep.order_id
+        handle.exchange_order_id = rep.exchange_order_id
+        handle.duplicate = duplicate
+        handle.received_ns = received_ns
+        self._orders[handle.client_order_id] = handle
+        self._coid_by_oid[rep.order_id] = handle.client_order_id
+        future.set_result(handle)
 
     def _dispatch(self, msg_type: int, msg: Any, payload: bytes = b"") -> None:
         if msg_type == pb.EXECUTION_REPORT:
@@ -504,12 +556,18 @@ class GatewayClient:
             status = _enum_name(pb.InstrumentState, msg.status)
             self._events.put_nowait(Event(kind="instrument_status", symbol=msg.symbol, reason=status))
         elif msg_type == pb.REJECT:
-            pending = self._pending.get(msg.request_id)
-            if pending is None and not msg.request_id:
+            rid = msg.request_id
+            if not rid:
                 # Gateways before 2.2 do not echo request_id: match the oldest request of that type.
-                pending = next((p for p in self._pending.values() if p.msg_type == msg.ref_message_type), None)
-            if pending is not None and not pending.future.done():
-                pending.future.set_exception(OrderRejected(_code_name(msg.code), msg.code, msg.text))
+                rid = next((r for r, p in self._pending.items() if p.msg_type == msg.ref_message_type), 0)
+            pending = self._pending.pop(rid, None)
+            if pending is not None:
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                if not pending.future.done():
+                    rejection = OrderRejected(_code_name(msg.code), msg.code, msg.text)
+                    rejection.received_ns = time.perf_counter_ns()
+                    pending.future.set_exception(rejection)
         elif msg_type == pb.LOGOUT:
             self._lose(f"logged out by the gateway: {msg.reason}")
         elif msg_type in (pb.LOGON_RESPONSE, pb.INSTRUMENTS_RESPONSE, pb.HEARTBEAT, pb.MASS_CANCEL_ACK):
@@ -587,6 +645,29 @@ class GatewayClient:
         one again is answered with the existing order (``handle.duplicate``), never a new one.
         ``extensions``: fields 1000-1999 the gateway echoes on this order's reports.
         """
+        return await self.send_order(symbol, side, qty, price, market, tif, client_order_id, extensions, timeout)
+
+    def send_order(
+        self,
+        symbol: str,
+        side: Side,
+        qty: int,
+        price: Decimal | None = None,
+        market: bool = False,
+        tif: TIF = TIF.GTC,
+        client_order_id: str | None = None,
+        extensions: dict[int, Any] | None = None,
+        timeout: float | None = 5.0,
+    ) -> asyncio.Future[OrderHandle]:
+        """:meth:`insert_order` without a coroutine: the order is written before this returns.
+
+        Returns a future that the connection's reader resolves with the OrderHandle (or fails
+        with OrderRejected, SessionLost, or ClientError after ``timeout``; ``None`` = no timer)
+        as it reads the first report, so a sender pacing thousands of orders a second pays no
+        task or event-loop turn per order. Errors found locally (FeatureUnsupported, a price off
+        the tick, SessionLost) are raised here, with nothing sent. ``handle.received_ns`` and
+        ``OrderRejected.received_ns`` are ``time.perf_counter_ns()`` when the report was read.
+        """
         capability = _TIF_CAPABILITY.get(tif)
         if capability is not None and capability not in self.capabilities:
             raise FeatureUnsupported(capability, f"gateway {self.gateway_version or '(pre-1.1)'} lacks {capability}")
@@ -617,24 +698,8 @@ class GatewayClient:
                 raise ClientError(f"unknown instrument {symbol!r}: call instruments() first")
             msg.price_ticks = ticks
         extra = encode_extensions(extensions) if extensions else b""
-        want: set[int] = {pb.ACCEPTED, pb.FILL, pb.CANCELLED}
-        rep = await self._request(rid, pb.INSERT_ORDER, msg, timeout, want=want, extra=extra)
-        duplicate = rep.reject_code == pb.DUPLICATE_CLORDID_REPLAYED
-        if rep.exec_type == pb.REJECTED and not duplicate:
-            raise _rejection(rep)
-        handle = OrderHandle(
-            order_id=rep.order_id,
-            symbol=symbol,
-            side=side,
-            qty=qty,
-            price=price,
-            exchange_order_id=rep.exchange_order_id,
-            client_order_id=coid,
-            duplicate=duplicate,
-        )
-        self._orders[coid] = handle
-        self._coid_by_oid[rep.order_id] = coid
-        return handle
+        handle = OrderHandle(order_id=0, symbol=symbol, side=side, qty=qty, price=price, client_order_id=coid)
+        return self._expect(rid, pb.INSERT_ORDER, msg, timeout, _ORDER_ANSWERS, extra, order=handle)
 
     async def cancel_order(self, order: OrderHandle | str, timeout: float = 5.0) -> None:
         """Cancel (by handle or client_order_id) and wait for CANCELLED; raises OrderRejected."""
@@ -645,7 +710,7 @@ class GatewayClient:
             msg = pb.CancelOrder(order_id=order.order_id, client_order_id=order.client_order_id)
         rid = next(self._ids)
         msg.request_id = rid
-        rep = await self._request(rid, pb.CANCEL_ORDER, msg, timeout, want={pb.CANCELLED})
+        rep = await self._request(rid, pb.CANCEL_ORDER, msg, timeout, want=frozenset({pb.CANCELLED}))
         if rep.exec_type == pb.REJECTED:
             raise _rejection(rep)
 
@@ -668,7 +733,7 @@ class GatewayClient:
             if ticks is None:
                 raise OrderRejected("PRICE_NOT_ON_TICK", pb.PRICE_NOT_ON_TICK, f"price {price} is not on the tick")
             msg.price_ticks = ticks
-        rep = await self._request(rid, pb.AMEND_ORDER, msg, timeout, want={pb.REPLACED})
+        rep = await self._request(rid, pb.AMEND_ORDER, msg, timeout, want=frozenset({pb.REPLACED}))
         if rep.exec_type == pb.REJECTED:
             raise _rejection(rep)
 

@@ -41,6 +41,7 @@ class OrderRejected(ClientError):
         self.code = code
         self.raw_code = raw_code
         self.text = text
+        self.received_ns = 0  # time.perf_counter_ns() when the gateway's reject was read; 0 = local
 
 
 class ResumeGap(ClientError):
