@@ -6,6 +6,7 @@ Hooks stay thin: they call pure functions (``compat.plan``, ``compat.expectation
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import threading
@@ -81,7 +82,30 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         option.dist = "loadgroup"
 
 
+def _rootdir_taken_from_an_option_value(config: pytest.Config) -> str | None:
+    """pytest settles its rootdir before plugins add their options, so in
+    ``--compat-report-dir /tmp/out`` it takes an existing ``/tmp/out`` for a test path; outside
+    the project (no ini file above it) that directory becomes the rootdir, and the run then
+    looks there for matrix.yaml and the tests. Name the cause instead of "no matrix.yaml"."""
+    args = [str(arg) for arg in config.invocation_params.args]
+    rootpath = Path(config.rootpath).resolve()
+    invocation = Path(config.invocation_params.dir).resolve()
+    matrix = Path(str(config.getoption("compat_matrix") or config.getini("compat_matrix")))
+    if matrix.is_absolute() or (rootpath / matrix).exists() or not (invocation / matrix).exists():
+        return None  # the rootdir holds the matrix (or the run is not from a project): not the trap
+    for option, value in itertools.pairwise(args):
+        if option.startswith("--compat-") and "=" not in option and Path(value).is_dir() \
+                and Path(value).resolve().is_relative_to(rootpath):
+            return (f"compat: pytest took {value} (the value of `{option} {value}`) for a test path and made "
+                    f"it the rootdir, so matrix.yaml and the tests would be looked for there; "
+                    f"write `{option}={value}` (pytest reads a joined value as an option's)")
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    hijacked = _rootdir_taken_from_an_option_value(config)
+    if hijacked is not None:
+        raise pytest.UsageError(hijacked)
     if config.getoption("compat_reruns") < 0:
         raise pytest.UsageError(f"compat: --compat-reruns {config.getoption('compat_reruns')}: must be >= 0")
     delay_ms, jitter_ms = config.getoption("compat_link_delay"), config.getoption("compat_link_jitter")

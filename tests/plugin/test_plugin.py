@@ -152,6 +152,19 @@ def test_bad_link_delay_is_a_usage_error(project: pytest.Pytester) -> None:
     assert "--compat-link-jitter 9" in result.stderr.str() and "Traceback" not in result.stderr.str()
 
 
+
+def test_an_existing_report_dir_outside_the_project_names_the_rootdir_trap(
+        project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`--compat-report-dir /elsewhere` (space-separated, existing, no ini above it) becomes
+    pytest's rootdir; the run says so and how to write it, instead of "no matrix.yaml"."""
+    elsewhere = tmp_path_factory.mktemp("reports-elsewhere")
+    spaced = project.runpytest_subprocess("-m", "compat", "--collect-only", "-q",
+                                          "--compat-report-dir", str(elsewhere))
+    assert spaced.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"write `--compat-report-dir={elsewhere}`" in spaced.stderr.str()
+    joined = project.runpytest_subprocess("-m", "compat", "--collect-only", "-q", f"--compat-report-dir={elsewhere}")
+    assert joined.ret == pytest.ExitCode.OK, joined.stdout.str()[-2000:]
+
 FLAKY_SCENARIOS = textwrap.dedent("""
     from pathlib import Path
     import pytest
