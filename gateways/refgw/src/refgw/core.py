@@ -323,23 +323,12 @@ class Gateway:
         )
         self._index(order)
         if self.journal is not None:
-            self.journal.append_json(
+            self.journal.append(
                 jr.ORDER_MAP,
-                {
-                    "gw": gw_id,
-                    "vc": order.venue_coid,
-                    "sid": session.sid,
-                    "user": order.username,
-                    "coid": client_order_id,
-                    "sym": symbol,
-                    "side": side,
-                    "type": order_type,
-                    "tif": tif,
-                    "qty": qty,
-                    "px": order.price_ticks,
-                    "rid": request_id,
-                    "ext": extensions.hex(),
-                },
+                jr.order_map_body(
+                    gw_id, order.venue_coid, session.sid, order.username, client_order_id, symbol, side,
+                    order_type, tif, qty, order.price_ticks, request_id, extensions.hex(),
+                ),
             )
         self.outstanding[order.username] = self.outstanding.get(order.username, 0) + qty
         self.venue.new_order(order.venue_coid, symbol, side, order_type, tif, qty, order.price_ticks)
@@ -468,15 +457,9 @@ class Gateway:
         # record in deliver() (before the frame goes out), or by the flush below.
         journal = self.journal
         if journal is not None:
-            journal.stage_json(
+            journal.stage(
                 jr.ORDER_STATE,
-                {
-                    "gw": order.gw_id,
-                    "st": order.state,
-                    "lv": order.leaves_qty,
-                    "cq": order.cum_qty,
-                    "ex": order.exch_order_id,
-                },
+                jr.order_state_body(order.gw_id, order.state, order.leaves_qty, order.cum_qty, order.exch_order_id),
             )
         if ev.member_seq > self.cursor:
             self.cursor = ev.member_seq
@@ -610,10 +593,9 @@ class Gateway:
             settled += 1
             journal = self.journal
             if journal is not None:
-                journal.stage_json(
+                journal.stage(
                     jr.ORDER_STATE,
-                    {"gw": order.gw_id, "st": order.state, "lv": order.leaves_qty, "cq": order.cum_qty,
-                     "ex": order.exch_order_id},
+                    jr.order_state_body(order.gw_id, order.state, order.leaves_qty, order.cum_qty, order.exch_order_id),
                 )
             if order.session is not None:
                 rep = base_report(instr, order)

@@ -25,6 +25,7 @@ older journal to format 3 (rewritten beside it and renamed over it) before its f
 from __future__ import annotations
 
 import json
+import json.encoder
 import os
 import struct
 import time
@@ -249,6 +250,30 @@ def _encode_record(rtype: int, body: bytes, time_ns: int) -> bytes:
     kind = _TYPE_BYTES[rtype]
     crc = zlib.crc32(body, zlib.crc32(kind, zlib.crc32(_STAMP.pack(time_ns))))
     return RECORD3.pack(len(body) + 1, crc, time_ns) + kind + body
+
+
+# The two JSON records every order writes, without a dict or the encoder: byte-identical to
+# _JSON.encode of the dict with these keys in this order (strings through the encoder's own C
+# escaper, ASCII-only as ensure_ascii gives; ints as int.__repr__, as the encoder writes them).
+_s = json.encoder.encode_basestring_ascii
+_i = int.__repr__
+
+
+def order_map_body(
+    gw: int, vc: str, sid: str, user: str, coid: str, sym: str, side: str, type_: str, tif: str,
+    qty: int, px: int, rid: int, ext: str,
+) -> bytes:
+    """The ORDER_MAP record body (keys gw vc sid user coid sym side type tif qty px rid ext)."""
+    return (
+        f'{{"gw":{_i(gw)},"vc":{_s(vc)},"sid":{_s(sid)},"user":{_s(user)},"coid":{_s(coid)},'
+        f'"sym":{_s(sym)},"side":{_s(side)},"type":{_s(type_)},"tif":{_s(tif)},"qty":{_i(qty)},'
+        f'"px":{_i(px)},"rid":{_i(rid)},"ext":{_s(ext)}}}'
+    ).encode()
+
+
+def order_state_body(gw: int, st: str, lv: int, cq: int, ex: str) -> bytes:
+    """The ORDER_STATE record body (keys gw st lv cq ex)."""
+    return f'{{"gw":{_i(gw)},"st":{_s(st)},"lv":{_i(lv)},"cq":{_i(cq)},"ex":{_s(ex)}}}'.encode()
 
 
 def outbound_body(session_id: str, seq: int, frame: bytes) -> bytes:
