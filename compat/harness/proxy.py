@@ -275,6 +275,7 @@ class FaultProxy:
                 return
             started.set()
             self._loop.run_forever()
+            self._finish_tasks()
             self._loop.close()
 
         self._thread = threading.Thread(target=serve, name=f"compat-proxy-{name}", daemon=True)
@@ -424,6 +425,15 @@ class FaultProxy:
     ) -> None:
         self.close()
 
+    def _finish_tasks(self) -> None:
+        """On the loop thread, after the loop stopped: let every connection task end (as
+        asyncio.run does), so closing never leaves "Task was destroyed but it is pending"."""
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            self._loop.run_until_complete(asyncio.wait(pending, timeout=5.0))
+
     def _call(self, coro: Coroutine[object, object, int], timeout_s: float) -> int:
         """Run ``coro`` on the loop thread and wait for it, so its effect is in place on return."""
         if self._closed:
@@ -536,6 +546,10 @@ class FaultProxy:
                 asyncio.create_task(self._pump(conn, upstream_reader, client_writer, "downstream")),
             ]
             await asyncio.gather(*conn.tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            # Only close() cancels this, the connection's outermost task. Ending normally keeps
+            # asyncio's stream callback (3.11) from logging the cancellation as an error.
+            return
         finally:
             conn.close()
             self._connections.discard(conn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -307,3 +309,33 @@ def test_pause_downstream_backs_the_server_up_and_resume_delivers_everything() -
             assert 0 < sent < 8 << 20, f"the server wrote {sent} bytes to a consumer that stopped reading"
             proxy.resume_downstream()
             assert recv_exactly(client, sent) == b"".join(written)
+
+
+def test_close_with_live_connections_ends_every_task(echo: EchoServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Closing while connections are open (one held behind latency, one held by a partition)
+    lets their tasks finish on the loop: none is left pending for the garbage collector."""
+    import gc
+    import logging
+
+    proxy = FaultProxy(upstream=echo.server_address[:2], name="closing")  # type: ignore[arg-type]
+    socks = [connect(proxy) for _ in range(3)]
+    for sock in socks:
+        sock.sendall(b"ping")
+        assert recv_exactly(sock, 4) == b"ping"
+    proxy.latency(2000)
+    socks[0].sendall(b"held")  # queued behind 2 s of latency when the proxy closes
+    proxy.cut()  # a partition: a new connection is accepted and held until heal()
+    socks.append(connect(proxy))
+    deadline = timing.monotonic() + 10.0
+    while proxy.connection_count() < 4:  # each count is a round trip to the proxy's loop
+        assert timing.monotonic() < deadline, "the proxy never accepted the connection held by the partition"
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        proxy.close()
+        gc.collect()
+    assert proxy._loop.is_closed()
+    assert asyncio.all_tasks(proxy._loop) == set()  # nothing left pending on the closed loop
+    assert [r.getMessage() for r in caplog.records] == []  # no pending task destroyed, no error
+    for sock in socks:
+        with contextlib.suppress(ConnectionResetError):
+            assert sock.recv(16) == b""  # every client sees its connection end (EOF or reset)
+        sock.close()
