@@ -191,7 +191,9 @@ def test_outcome_converts_library_futures_results_and_exceptions_after_the_run()
                                     "calibration_messages": 100}, submit, outcome=outcome)
 
     result = asyncio.run(main(0))
-    assert result["valid"], result["invalid_reasons"]
+    # (validity also needs the achieved rate, which a loaded machine can miss: not this test's point)
+    assert not [reason for reason in result["invalid_reasons"] if not reason.startswith("achieved rate")]
+    assert result["counts"]["errors"] == 0
     assert result["counts"]["acked"] == 180 and result["counts"]["rejected"] == 20
     assert result["overhead"]["submit"] == "future"
     assert HdrHistogram.decode(result["histograms"]["corrected_ack"]).get_total_count() == 200
