@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -17,15 +18,21 @@ class InstrumentDef:
     max_order_qty: int
     status: str  # PRE_OPEN | OPEN | HALTED | CLOSED
 
-    @property
+    # Cached: the risk check converts every order's price (frozen, so they never go stale;
+    # cached_property writes the instance __dict__, which a frozen dataclass allows).
+    @cached_property
     def tick(self) -> Decimal:
         return Decimal(self.tick_size_units).scaleb(-self.price_scale)
 
+    @cached_property
+    def _quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.price_scale)
+
     def ticks_to_decimal(self, ticks: int) -> Decimal:
-        return (Decimal(ticks) * self.tick).quantize(Decimal(1).scaleb(-self.price_scale))
+        return (Decimal(ticks) * self.tick).quantize(self._quantum)
 
 
-@dataclass
+@dataclass(slots=True)  # one per venue event, on the order->ack path
 class VenueOrderEvent:
     """One member-stream event, normalised from OBX or TLX.
 
