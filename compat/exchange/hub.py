@@ -231,7 +231,19 @@ class Hub:
         if self.audit is not None:
             self.audit.write_events(events)
         for event in events:
-            self._deliver(event)
+            kind = type(event)
+            if kind is BookUpdate or kind is TradePrint or kind is StatusChange or kind is InstrumentCreated:
+                self._deliver(event)
+                continue
+            # A member event (OrderAccepted, OrderFill, ...: every order's ack): delivered
+            # here, without the isinstance chain and the _safely call of the public events.
+            for sink in tuple(self._member_sinks.get(event.member, ())):  # type: ignore[union-attr]
+                try:
+                    sink.on_member_event(event)  # type: ignore[arg-type]
+                except Exception:
+                    log.exception(
+                        "delivering %s to %r failed; other sessions are unaffected", kind.__name__, sink
+                    )
 
     def _deliver(self, event: Event) -> None:
         if isinstance(event, BookUpdate):
