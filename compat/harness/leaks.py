@@ -1,7 +1,8 @@
 """Leak check: after the session, no process the run started may still be alive.
 
 Every child started through :mod:`compat.harness.command` is registered here with its
-create time (so a recycled pid is never mistaken for ours). Each child leads its own
+create time (so a recycled pid, or a session id recycled by another run, is never mistaken
+for ours). Each child leads its own
 session, so :func:`check_leaks` finds survivors three ways:
 
 1. a registered child that is still running;
@@ -120,11 +121,16 @@ def check_leaks(
 
     if records:
         earliest = min(r.create_time for r in records)
+        ours: dict[int, bool] = {}
         for proc in psutil.process_iter(["create_time"]):
             with contextlib.suppress(OSError, psutil.Error):
                 sid = os.getsid(proc.pid)
                 leader = by_pid.get(sid)
-                if leader is not None and proc.info["create_time"] >= earliest:
+                if leader is None or proc.info["create_time"] < earliest:
+                    continue
+                if sid not in ours:
+                    ours[sid] = _session_still_ours(leader)
+                if ours[sid]:
                     add(proc, f"session of {leader.name}")
 
     if include_descendants:
@@ -132,6 +138,24 @@ def check_leaks(
             for proc in psutil.Process(me).children(recursive=True):
                 add(proc, "descendant of pytest")
     return sorted(found.values(), key=lambda leak: leak.pid)
+
+
+def _session_still_ours(leader: Started) -> bool:
+    """Whether session id ``leader.pid`` is still the session our child led.
+
+    Linux keeps a pid number allocated while any process still uses it as a session id, so
+    while members of our child's session live, nobody else can get that pid. Once the whole
+    session has died the number is free: another run's process may get it and call setsid(),
+    and its session then carries our old id (seen: a concurrent matrix run's exchange was
+    killed as this run's leak). A live process at that pid with another create time means
+    exactly that. (If that other leader has died too and only its members remain, they are
+    still taken for ours: nothing left tells the two apart.)"""
+    try:
+        return psutil.Process(leader.pid).create_time() == leader.create_time
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
 
 
 def kill(leaks: Sequence[Leak]) -> None:

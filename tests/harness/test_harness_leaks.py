@@ -79,3 +79,24 @@ def test_assert_no_leaks_raises_and_kills(tmp_path: Path) -> None:
     assert proc.wait(10) == -signal.SIGKILL  # type: ignore[attr-defined]
     proc.stop()  # type: ignore[attr-defined]
     assert not [leak for leak in check_leaks() if leak.pid in (parent_pid, grandchild_pid)]
+
+
+def test_a_session_id_recycled_by_another_run_is_not_ours(tmp_path: Path) -> None:
+    """Our child's session died, its pid was handed to another run's process, which called
+    setsid(): that session carries our old id but is not ours, and must never be killed as
+    our leak (a concurrent matrix run lost its exchange that way)."""
+    other_run = psutil.Popen([sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True)
+    try:
+        assert os.getsid(other_run.pid) == other_run.pid
+        recycled = leaks.Started(other_run.pid, "gateway-of-a-finished-cell", other_run.create_time() - 60.0)
+        with leaks._lock:
+            leaks._started.append(recycled)
+        try:
+            found = {leak.pid for leak in check_leaks(include_descendants=False)}
+        finally:
+            with leaks._lock:
+                leaks._started.remove(recycled)
+        assert other_run.pid not in found
+    finally:
+        other_run.kill()
+        other_run.wait(10)
