@@ -7,8 +7,7 @@ complete frames; it never trusts a length before checking it against the cap.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError, Message
 
@@ -78,8 +77,10 @@ class PayloadError(Exception):
         self.msg_type = msg_type
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
+    """One whole frame. A NamedTuple, not a frozen dataclass: one is built per message on
+    the hot path, and a frozen dataclass's __init__ sets each field via object.__setattr__."""
+
     msg_type: int
     payload: bytes
 
