@@ -100,9 +100,13 @@ class Stack:
         self._epoch += 1
         if self._epoch > 1:
             # A fresh exchange knows nothing of the old journal's orders: keep it as evidence only.
-            for path in (self.journal_path, self.audit_path):
-                if path.exists():
-                    path.rename(path.with_name(f"{path.name}.epoch{self._epoch - 1}"))
+            # The journal lives on the gateway's host (remote over ssh, where a rename here would
+            # miss it and the next gateway would resume a journal some other release wrote), so
+            # the new epoch gets a journal of its own name. The audit log is always on this
+            # machine's filesystem (the exchange never runs over ssh).
+            self.journal_path = self.log_dir / f"gateway-e{self._epoch}.journal"
+            if self.audit_path.exists():
+                self.audit_path.rename(self.audit_path.with_name(f"{self.audit_path.name}.epoch{self._epoch - 1}"))
         try:
             self._start_exchange()
             self._start_gateway(self.envs["gateway"], self.cell.gateway)

@@ -157,6 +157,11 @@ class PathMapper:
             return self._join(self.ensure_env(env_root), path.relative_to(env_root))
         resolved = path.resolve()
         if resolved == log_dir or log_dir in resolved.parents:
+            if resolved.is_file() and resolved.suffix != ".log":
+                # An input a scenario wrote into the run's dir (an auth file, say): the remote
+                # program must read its content. Outputs (journal, workdir) never exist here: the
+                # program writes them remotely; the *.log files here are the harness's own tees.
+                return self.ensure_file(resolved)
             remote = self._join(run_dir, resolved.relative_to(log_dir))
             self._mkdir(remote if resolved.is_dir() else str(PurePosixPath(remote).parent))
             return remote

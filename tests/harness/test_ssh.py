@@ -127,6 +127,14 @@ def test_path_mapper_rewrites_and_ships(tmp_path: Path) -> None:
     assert copied[tuple(DRIVER_FILES)].startswith("/r/files/driver-")
     build = next(s for s in transport.scripts if "venv --relocatable" in s)
     assert "protobuf==7.36.2" in build and "refgw @" not in build and "--python 3.11" in build
+    # A file a scenario wrote into the run's dir is an input: shipped by content, not mapped.
+    scenario_auth = log_dir / "slow-consumer-auth.json"
+    scenario_auth.write_text('{"users": {}}')
+    (log_dir / "gateway-1.log").write_text("the harness's local tee")
+    inputs = mapper.translate(["refgw", "--auth", str(scenario_auth), str(log_dir / "gateway-1.log")], {}, None,
+                              log_dir)
+    assert inputs.argv[2] == f"/r/files/{file_sha256(scenario_auth)[:16]}/slow-consumer-auth.json"
+    assert inputs.argv[3] == f"{run_dir}/gateway-1.log"
     # Cached: the second translation ships nothing new.
     before = (len(transport.scripts), len(transport.copies))
     mapper.translate([f"{env}/bin/python", str(auth)], {}, None, log_dir)
