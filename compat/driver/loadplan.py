@@ -40,6 +40,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -79,10 +81,11 @@ class LoadPlan:
     duration_s: float
     warmup_s: float = 1.0
     trades: bool = False
-    # Sleep until this long before an order is due, then spin; asyncio.sleep is up to ~1 ms late
-    # (epoll rounds its timeout up to whole milliseconds). -1 = automatic: 1.2 ms with 4+ cores;
-    # 0.25 ms on smaller machines, where a spinning driver would steal the core the system
-    # under test needs (measured on 2 cores: a 1.2 ms spin at 1000/s doubled the floor's p50).
+    # Sleep until this long before an order is due, then spin. The runner's own sleep (ThreadSleep)
+    # wakes within ~0.1 ms, so the spin only covers that; asyncio.sleep would be up to 1 ms late
+    # (epoll rounds its timeout up to whole milliseconds). -1 = automatic: 0.2 ms with 4+ cores,
+    # 0.1 ms on smaller machines, where a spinning driver steals the core the system under test
+    # needs (measured on 2 cores: a 1.2 ms spin at 1000/s doubled the floor's p50).
     spin_ns: int = -1
     drain_timeout_s: float = 5.0
     highest_ns: int = hdrlite.DEFAULT_HIGHEST_NS
@@ -111,7 +114,7 @@ class LoadPlan:
 
     def __post_init__(self) -> None:
         if self.spin_ns < 0:
-            object.__setattr__(self, "spin_ns", 1_200_000 if (os.cpu_count() or 1) >= 4 else 250_000)
+            object.__setattr__(self, "spin_ns", 200_000 if (os.cpu_count() or 1) >= 4 else 100_000)
 
     @property
     def warmup_messages(self) -> int:
@@ -145,16 +148,22 @@ async def run_load_plan(
     session_counts: Callable[[], Mapping[str, int]] | None = None,
     outcome: Outcome | None = None,
     clock: Clock = time.perf_counter_ns,
-    sleep: Sleep = asyncio.sleep,
+    sleep: Sleep | None = None,
 ) -> dict[str, Any]:
     """Run one load point and return a JSON-able result with hdrlite-encoded histograms.
 
     ``session_counts`` (optional) returns the adapter's own ``{"gaps": n, "duplicates": m}``
     (sequence gaps and duplicate acks it saw on the sessions), read once after the drain.
     ``outcome`` (optional) maps each completed order's result or exception to an AckTimes.
+    ``sleep`` defaults to a :class:`ThreadSleep` for the run (tests inject a fake clock's).
     """
     config = LoadPlan.from_dict(plan)
-    raw = await pace(config, submit, clock=clock, sleep=sleep)
+    timer = ThreadSleep(asyncio.get_running_loop()) if sleep is None else None
+    try:
+        raw = await pace(config, submit, clock=clock, sleep=timer or sleep or asyncio.sleep)
+    finally:
+        if timer is not None:
+            timer.close()
     await drain(raw, config, outcome)
     if session_counts is not None:
         extra = session_counts()
@@ -163,7 +172,51 @@ async def run_load_plan(
     result = summarise(config, raw)
     result["overhead"] = await measure_overhead(config, clock, tasks=raw.tasks)
     result["event_loop"] = type(asyncio.get_running_loop()).__module__
+    result["pacer_sleep"] = "thread timer (clock_nanosleep)" if timer is not None else "injected"
     return result
+
+
+class ThreadSleep:
+    """``await sleep(seconds)`` that wakes within ~0.1 ms, for the pacer.
+
+    asyncio's epoll timeout is whole milliseconds, rounded up, so ``asyncio.sleep(0.00075)``
+    returns up to 1 ms late, and how late depends on whether other I/O happens to wake the loop
+    first: a floor run (fast acks, an idle loop) came out ~0.35 ms later at p50 than a gateway
+    run, which flattered the gateway's ratio to it. Here a helper thread sleeps in
+    ``time.sleep`` (clock_nanosleep) and wakes the loop through ``call_soon_threadsafe``; a
+    zero wait yields like ``asyncio.sleep(0)``. One thread per run, closed by the runner.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._requests: queue.SimpleQueue[tuple[int, asyncio.Future[None]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="loadplan-timer", daemon=True)
+        self._thread.start()
+
+    async def __call__(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        woken: asyncio.Future[None] = self._loop.create_future()
+        self._requests.put((time.perf_counter_ns() + int(seconds * 1e9), woken))
+        await woken
+
+    def _serve(self) -> None:
+        while (request := self._requests.get()) is not None:
+            deadline_ns, woken = request
+            remaining_ns = deadline_ns - time.perf_counter_ns()
+            if remaining_ns > 0:
+                time.sleep(remaining_ns / 1e9)
+            self._loop.call_soon_threadsafe(_wake, woken)
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._thread.join(timeout=5.0)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():  # its waiter may have been cancelled
+        woken.set_result(None)
 
 
 async def pace(config: LoadPlan, submit: Submit, *, clock: Clock = time.perf_counter_ns,

@@ -201,3 +201,25 @@ def test_outcome_converts_library_futures_results_and_exceptions_after_the_run()
     broken = asyncio.run(main(50))
     assert broken["valid"] is False and broken["counts"]["errors"] == 4
     assert "ValueError: a handle from the future" in " ".join(broken["invalid_reasons"])
+
+
+def test_thread_sleep_never_wakes_early_yields_on_zero_and_survives_a_cancelled_waiter() -> None:
+    async def main() -> None:
+        timer = loadplan.ThreadSleep(asyncio.get_running_loop())
+        try:
+            for wait_s in (0.0005, 0.002, 0.0001):
+                began = time.perf_counter_ns()
+                await timer(wait_s)
+                assert time.perf_counter_ns() - began >= wait_s * 1e9  # a lower bound, never early
+            await timer(0)  # yields like asyncio.sleep(0)
+            waiter = asyncio.ensure_future(timer(0.05))
+            await asyncio.sleep(0)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            await timer(0.001)  # the thread goes on after a cancelled waiter's wake-up
+        finally:
+            timer.close()
+        assert not timer._thread.is_alive()
+
+    asyncio.run(main())
