@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from compat import timing
 from compat.exchange import codes
@@ -31,6 +31,9 @@ from compat.exchange.instruments import ExchangeConfig, InstrumentSpec
 
 EXCHANGE_VERSION = "compat-exchange 1"
 log = logging.getLogger("compat.exchange.hub")
+
+# Events every subscriber of a symbol (or of status) sees; anything else belongs to one member.
+_PUBLIC_EVENTS: frozenset[type[Event]] = frozenset({BookUpdate, TradePrint, StatusChange, InstrumentCreated})
 
 
 class MemberSink(Protocol):
@@ -231,22 +234,20 @@ class Hub:
         if self.audit is not None:
             self.audit.write_events(events)
         for event in events:
-            kind = type(event)
-            if kind is BookUpdate or kind is TradePrint or kind is StatusChange or kind is InstrumentCreated:
-                self._deliver(event)
-                continue
-            # A member event (OrderAccepted, OrderFill, ...: every order's ack): delivered
-            # here, without the isinstance chain and the _safely call of the public events.
-            for sink in tuple(self._member_sinks.get(event.member, ())):  # type: ignore[union-attr]
-                try:
-                    sink.on_member_event(event)  # type: ignore[arg-type]
-                except Exception:
-                    log.exception(
-                        "delivering %s to %r failed; other sessions are unaffected", kind.__name__, sink
-                    )
+            self._deliver(event)
 
     def _deliver(self, event: Event) -> None:
-        if isinstance(event, BookUpdate):
+        kind = type(event)
+        if kind not in _PUBLIC_EVENTS:
+            # A member event (OrderAccepted, OrderFill, ...: every order's ack, the hot path):
+            # one type test, not the isinstance chain, and no _safely call per sink.
+            member_event = cast(MemberEvent, event)
+            for sink in tuple(self._member_sinks.get(member_event.member, ())):
+                try:
+                    sink.on_member_event(member_event)
+                except Exception:
+                    log.exception("delivering %s to %r failed; other sessions are unaffected", kind.__name__, sink)
+        elif isinstance(event, BookUpdate):
             for md in tuple(self._md_sinks.get(event.symbol, ())):
                 self._safely(md.on_book_update, event, md)
         elif isinstance(event, TradePrint):
@@ -255,11 +256,6 @@ class Hub:
         elif isinstance(event, StatusChange):
             for watcher in tuple(self._status_sinks):
                 self._safely(watcher.on_status, event, watcher)
-        elif isinstance(event, InstrumentCreated):
-            pass
-        else:
-            for sink in tuple(self._member_sinks.get(event.member, ())):
-                self._safely(sink.on_member_event, event, sink)
 
     @staticmethod
     def _safely(deliver: Callable[[Any], None], event: Event, sink: object) -> None:
