@@ -430,8 +430,15 @@ class GatewayClient:
             pending.timer = loop.call_later(timeout, self._expire, rid, timeout)
         return pending.future
 
-    def _expire(self, rid: int, timeout: float) -> None:
+    def _take(self, rid: int) -> _Pending | None:
+        """Remove request ``rid`` (answered, refused, expired or abandoned) and its timer."""
         pending = self._pending.pop(rid, None)
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+        return pending
+
+    def _expire(self, rid: int, timeout: float) -> None:
+        pending = self._take(rid)
         if pending is not None and not pending.future.done():
             pending.future.set_exception(ClientError(f"no answer from the gateway within {timeout}s (request {rid})"))
 
@@ -448,10 +455,7 @@ class GatewayClient:
         try:
             return await future
         finally:
-            # Cancelled while waiting: nothing will read the answer.
-            pending = self._pending.pop(rid, None)
-            if pending is not None and pending.timer is not None:
-                pending.timer.cancel()
+            self._take(rid)  # cancelled while waiting: nothing will read the answer
 
     def _on_frame(self, msg_type: int, payload: bytes) -> None:
         cls = _INBOUND.get(msg_type)
@@ -485,9 +489,7 @@ class GatewayClient:
         if pending is None:
             return
         if exec_type is None or exec_type == pb.REJECTED or exec_type in pending.want:
-            del self._pending[rid]
-            if pending.timer is not None:
-                pending.timer.cancel()
+            self._take(rid)
             if pending.future.done():  # its caller gave up (cancelled)
                 return
             if pending.order is not None:
@@ -560,14 +562,11 @@ class GatewayClient:
             if not rid:
                 # Gateways before 2.2 do not echo request_id: match the oldest request of that type.
                 rid = next((r for r, p in self._pending.items() if p.msg_type == msg.ref_message_type), 0)
-            pending = self._pending.pop(rid, None)
-            if pending is not None:
-                if pending.timer is not None:
-                    pending.timer.cancel()
-                if not pending.future.done():
-                    rejection = OrderRejected(_code_name(msg.code), msg.code, msg.text)
-                    rejection.received_ns = time.perf_counter_ns()
-                    pending.future.set_exception(rejection)
+            pending = self._take(rid)
+            if pending is not None and not pending.future.done():
+                rejection = OrderRejected(_code_name(msg.code), msg.code, msg.text)
+                rejection.received_ns = time.perf_counter_ns()
+                pending.future.set_exception(rejection)
         elif msg_type == pb.LOGOUT:
             self._lose(f"logged out by the gateway: {msg.reason}")
         elif msg_type in (pb.LOGON_RESPONSE, pb.INSTRUMENTS_RESPONSE, pb.HEARTBEAT, pb.MASS_CANCEL_ACK):
