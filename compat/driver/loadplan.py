@@ -71,6 +71,9 @@ Submit = Callable[[int], Awaitable[Any]]
 Outcome = Callable[[Any], Any]
 Clock = Callable[[], int]
 Sleep = Callable[[float], Awaitable[None]]
+# The harness's costs are timed in CPU time of the driver's thread: on a busy machine a replay
+# that is preempted half-way would otherwise report the other processes' time as overhead.
+_cpu_ns = time.thread_time_ns
 
 
 @dataclass(frozen=True)
@@ -158,9 +161,11 @@ async def run_load_plan(
     ``sleep`` defaults to a :class:`ThreadSleep` for the run (tests inject a fake clock's).
     """
     config = LoadPlan.from_dict(plan)
-    timer = ThreadSleep(asyncio.get_running_loop()) if sleep is None else None
+    timer: ThreadSleep | None = None
+    if sleep is None:
+        sleep = timer = ThreadSleep(asyncio.get_running_loop())
     try:
-        raw = await pace(config, submit, clock=clock, sleep=timer or sleep or asyncio.sleep)
+        raw = await pace(config, submit, clock=clock, sleep=sleep)
     finally:
         if timer is not None:
             timer.close()
@@ -477,10 +482,6 @@ def _replay_hot_path(config: LoadPlan, clock: Clock, submit: Callable[[int], Any
         record_pending(asyncio.ensure_future(acked) if wrap else acked)
     return _cpu_ns() - began, pending
 
-
-# The harness's costs are timed in CPU time of the driver's thread: on a busy machine a replay
-# that is preempted half-way would otherwise report the other processes' time as overhead.
-_cpu_ns = time.thread_time_ns
 
 _NULL_ACK = AckTimes(ACK, 1)
 _TASK_BATCH = 64
