@@ -212,8 +212,7 @@ class Journal:
 
     def append(self, rtype: int, body: bytes) -> None:
         """Write one record now, after any staged ones (one write call for all of them)."""
-        head = _HEAD.pack(time.time_ns(), rtype)
-        record = RECORD.pack(len(body) + 1, _crc32(body, _crc32(head))) + head + body
+        record = _encode_record(rtype, body, time.time_ns())
         staged = self._staged
         if staged:
             staged += record
@@ -226,8 +225,7 @@ class Journal:
         """Queue a record for the next ``append`` or ``flush``: the records one venue event
         makes (state, cursors, the outbound report) then cost one write call, not four.
         The caller flushes before anything depending on them leaves the process."""
-        head = _HEAD.pack(time.time_ns(), rtype)
-        self._staged += RECORD.pack(len(body) + 1, _crc32(body, _crc32(head))) + head + body
+        self._staged += _encode_record(rtype, body, time.time_ns())
 
     def flush(self) -> None:
         if self._staged:
@@ -251,7 +249,6 @@ class Journal:
 def _encode_record(rtype: int, body: bytes, time_ns: int) -> bytes:
     # Same bytes as RECORD3.pack(len, crc32(stamp + type + body), time_ns) + type + body: the
     # stamp and type packed as one head, the CRC chained over head and body (no joined copy).
-    # Journal.append/stage inline this (it runs up to four times per order).
     head = _HEAD.pack(time_ns, rtype)
     return RECORD.pack(len(body) + 1, _crc32(body, _crc32(head))) + head + body
 
