@@ -90,7 +90,7 @@ def _rootdir_taken_from_an_option_value(config: pytest.Config) -> str | None:
     args = [str(arg) for arg in config.invocation_params.args]
     rootpath = Path(config.rootpath).resolve()
     invocation = Path(config.invocation_params.dir).resolve()
-    matrix = Path(str(config.getoption("compat_matrix") or config.getini("compat_matrix")))
+    matrix = _configured_matrix(config)
     if matrix.is_absolute() or (rootpath / matrix).exists() or not (invocation / matrix).exists():
         return None  # the rootdir holds the matrix (or the run is not from a project): not the trap
     for option, value in itertools.pairwise(args):
@@ -178,9 +178,13 @@ def compat_plan(config: pytest.Config) -> Plan:
     return plan
 
 
+def _configured_matrix(config: pytest.Config) -> Path:
+    """The matrix file as given (option, else ini); relative to the rootdir when relative."""
+    return Path(str(config.getoption("compat_matrix") or config.getini("compat_matrix")))
+
+
 def matrix_path(config: pytest.Config) -> Path:
-    value = config.getoption("compat_matrix") or config.getini("compat_matrix")
-    path = Path(str(value))
+    path = _configured_matrix(config)
     return path if path.is_absolute() else Path(config.rootpath) / path
 
 
