@@ -2,8 +2,8 @@
 
 Every child started through :mod:`compat.harness.command` is registered here with its
 create time (so a recycled pid, or a session id recycled by another run, is never mistaken
-for ours). Each child leads its own
-session, so :func:`check_leaks` finds survivors three ways:
+for ours). Each child leads its own session, so :func:`check_leaks` finds survivors three
+ways:
 
 1. a registered child that is still running;
 2. any process still in the session of a registered child: grandchildren that were
