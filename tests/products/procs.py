@@ -7,6 +7,7 @@ ready lines, never on sleeps, and are stopped (TERM, then KILL) at teardown.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -211,3 +212,8 @@ class Driver:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5.0)
+
+
+def run(coro: Any) -> Any:
+    """Run one in-process client scenario, bounded: a hung await fails the test, never the suite."""
+    return asyncio.run(asyncio.wait_for(coro, 30.0))

@@ -12,17 +12,12 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import GatewayFactory
+from procs import GatewayFactory, run
 from refclient import ClientError, GatewayClient, OrderRejected, SessionLost, Side
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30.0))
 
 
 def test_send_order_resolves_in_the_reader_with_the_read_time(gateway: GatewayFactory) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import GatewayFactory
+from procs import GatewayFactory, run
 from refclient import (
     TIF,
     GatewayClient,
@@ -28,10 +28,6 @@ from refclient import (
 )
 
 AUTH = {"users": {"alice": "s3cret", "bob": "b0b"}}
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30.0))
 
 
 async def _events_until(client: GatewayClient, kind: str, timeout: float = 5.0) -> list[Any]:
