@@ -83,7 +83,12 @@ def test_pass_through_keeps_every_byte(proxy: FaultProxy) -> None:
         received = recv_exactly(sock, len(blob))
         sender.join()
     assert received == blob
+    # The proxy counts a chunk after its drain() returns, which can be after the client has
+    # read it: wait (bounded) for the counters to catch up before comparing them.
+    deadline = timing.monotonic() + 10.0
     stats = proxy.stats()
+    while stats["downstream"] < len(blob) and timing.monotonic() < deadline:
+        stats = proxy.stats()  # a lock round trip, no sleep
     assert stats["upstream"] == len(blob)
     assert stats["downstream"] == len(blob)
     assert stats["accepted"] == 1
