@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from filelock import FileLock, Timeout
 from packaging.version import InvalidVersion, Version
 
 from compat import timing
@@ -165,11 +166,22 @@ class _Sqlite:
         self.where = str(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for writers),
-            # so two processes never both hold a read lock and then deadlock upgrading it.
-            self.conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            # Switching a file to WAL (and opening one while another process switches it)
+            # can fail with "database is locked" without SQLite's busy handler ever waiting,
+            # so processes opening the same store take turns here. The sidecar lock file
+            # stays: deleting it would race with the next opener.
+            with FileLock(f"{path}.lock", timeout=_BUSY_TIMEOUT_S):
+                # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE for
+                # writers), so two processes never both hold a read lock and then deadlock
+                # upgrading it.
+                self.conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+                self.conn.execute("PRAGMA foreign_keys = ON")
+                self.conn.execute("PRAGMA journal_mode = WAL")
+        except Timeout as exc:
+            raise ReportError(
+                f"results store {self.where}: another process held {path}.lock for "
+                f"{_BUSY_TIMEOUT_S:.0f}s while opening the store"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise _unusable(self.where, exc) from exc
 
