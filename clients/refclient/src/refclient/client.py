@@ -33,6 +33,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.unknown_fields import UnknownFieldSet
+
 from refclient import __version__
 from refclient import refgw_pb2 as pb
 from refclient.book import LocalBook
@@ -596,7 +598,9 @@ class GatewayClient:
             raw_code=m.reject_code,
             text=m.text,
             client_order_id=m.client_order_id or self._coid_by_oid.get(m.order_id, ""),
-            extensions=decode_extensions(payload) if payload else {},
+            # Extension fields (1000-1999) are unknown to ExecutionReport: skip the byte-level
+            # scan when the parser kept no unknown field (the common case).
+            extensions=decode_extensions(payload) if payload and UnknownFieldSet(m) else {},
             seq=m.seq,
             poss_dup=m.poss_dup,
             liquidity=_enum_name(pb.Liquidity, m.liquidity) if m.liquidity else "",
