@@ -1,4 +1,4 @@
-"""Pure decisions over measured numbers: the rate-sweep knee and the A/B verdict.
+"""Pure decisions over measured numbers: the rate-sweep knee, the A/B verdict and the goal line.
 
 No I/O and no clocks here, so each rule is tested on literal data.
 """
@@ -92,19 +92,7 @@ def compare(a: Sequence[float], b: Sequence[float], *, metric: str = "p50", thre
     ``a[i]`` and ``b[i]`` come from the same round (interleaved), so the bootstrap resamples
     rounds as pairs, which keeps the drift both sides saw together.
     """
-    if len(a) != len(b) or len(a) < 2:
-        raise ValueError(f"compare needs the same number (>= 2) of rounds on each side, "
-                         f"got {len(a)} and {len(b)}")
-    ratio = statistics.median(b) / statistics.median(a)
-    rng = random.Random(seed)
-    n = len(a)
-    ratios = []
-    for _ in range(resamples):
-        picks = [rng.randrange(n) for _ in range(n)]
-        ratios.append(statistics.median(b[i] for i in picks) / statistics.median(a[i] for i in picks))
-    ratios.sort()
-    low = ratios[int(0.025 * (resamples - 1))]
-    high = ratios[int(0.975 * (resamples - 1))]
+    ratio, low, high = paired_ratio_ci(a, b, resamples=resamples, seed=seed)
     center = statistics.median(a)
     noise = statistics.median(abs(x - center) for x in a) / center if center else 0.0
     change = ratio - 1.0
@@ -115,4 +103,60 @@ def compare(a: Sequence[float], b: Sequence[float], *, metric: str = "p50", thre
         verdict = "improvement"
     else:
         verdict = "no change"
-    return Comparison(metric, ratio, low, high, noise, threshold, verdict, n)
+    return Comparison(metric, ratio, low, high, noise, threshold, verdict, len(a))
+
+
+def paired_ratio_ci(a: Sequence[float], b: Sequence[float], *, resamples: int = 2000,
+                    seed: int = 1) -> tuple[float, float, float]:
+    """median(b) / median(a), and its 95% bootstrap CI resampling the rounds as (a, b) pairs."""
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"a paired ratio needs the same number (>= 2) of rounds on each side, "
+                         f"got {len(a)} and {len(b)}")
+    ratio = statistics.median(b) / statistics.median(a)
+    rng = random.Random(seed)
+    n = len(a)
+    ratios = []
+    for _ in range(resamples):
+        picks = [rng.randrange(n) for _ in range(n)]
+        ratios.append(statistics.median(b[i] for i in picks) / statistics.median(a[i] for i in picks))
+    ratios.sort()
+    return ratio, ratios[int(0.025 * (resamples - 1))], ratios[int(0.975 * (resamples - 1))]
+
+
+# -- the goal line ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoalCheck:
+    """Gateway p50 against ``limit`` x the floor's p50, over floor/gateway rounds run alternately."""
+
+    ratio: float  # median of the gateway rounds' p50 / median of the floor rounds' p50
+    ci_low: float | None  # None with a single round: nothing to resample
+    ci_high: float | None
+    limit: float
+    rounds: int
+    verdict: str  # "met", "NOT met" or "undecided"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.ci_low is None or self.ci_high is None:
+            spread = "one round, no confidence interval"
+        else:
+            spread = f"95% CI {self.ci_low:.2f}-{self.ci_high:.2f} over {self.rounds} alternating rounds"
+        why = " (the CI spans the limit: more rounds or a quieter machine)" if self.verdict == "undecided" else ""
+        return f"order->ack p50 <= {self.limit} x floor p50: {self.ratio:.2f} x ({spread}) -> {self.verdict}{why}"
+
+
+def check_goal(floor_p50s: Sequence[float], gateway_p50s: Sequence[float], limit: float = 1.5) -> GoalCheck:
+    """Met only when the whole CI is at or under ``limit``; NOT met when it is all above."""
+    if len(floor_p50s) != len(gateway_p50s) or not floor_p50s:
+        raise ValueError(f"the goal needs the same number (>= 1) of floor and gateway rounds, "
+                         f"got {len(floor_p50s)} and {len(gateway_p50s)}")
+    if len(floor_p50s) == 1:
+        ratio = gateway_p50s[0] / floor_p50s[0]
+        return GoalCheck(ratio, None, None, limit, 1, "met" if ratio <= limit else "NOT met")
+    ratio, low, high = paired_ratio_ci(floor_p50s, gateway_p50s)
+    verdict = "met" if high <= limit else "NOT met" if low > limit else "undecided"
+    return GoalCheck(ratio, low, high, limit, len(floor_p50s), verdict)

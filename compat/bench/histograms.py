@@ -7,7 +7,7 @@ together), never averaged across drivers: the mean of two p99s is not a p99 of a
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from hdrh.histogram import HdrHistogram
@@ -32,6 +32,16 @@ def merge(encoded: Iterable[str]) -> HdrHistogram:
             merged.add(histogram)
     if merged is None:
         raise ValueError("merge() needs at least one histogram")
+    return merged
+
+
+def merge_histograms(histograms: Sequence[HdrHistogram]) -> HdrHistogram:
+    """A new histogram holding the counts of all of ``histograms`` (which are left as they are)."""
+    if not histograms:
+        raise ValueError("merge_histograms() needs at least one histogram")
+    merged = HdrHistogram.decode(histograms[0].encode())  # a copy: add() mutates
+    for histogram in histograms[1:]:
+        merged.add(histogram)
     return merged
 
 

@@ -7,13 +7,13 @@ target. An invalid load point is reported as invalid, never as a result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from compat.bench.histograms import Percentiles, merge
+from compat.bench.histograms import Percentiles, merge, merge_histograms
 
 CORRECTED = "corrected_ack"
 UNCORRECTED = "uncorrected_ack"
@@ -123,3 +123,56 @@ def from_driver_results(label: str, results: Sequence[Mapping[str, Any]]) -> Loa
         bookkeeping_ns_mean=bookkeeping_weighted / overhead_messages if overhead_messages else 0.0,
         submit_mode=",".join(sorted(modes)),
     )
+
+
+def combine_rounds(label: str, rounds: Sequence[LoadPoint]) -> LoadPoint:
+    """One load point from rounds of the same plan run at different times (interleaved runs).
+
+    Histograms merge and counts add, as across drivers; rates, overheads and CPU per order are
+    averaged over the rounds weighted by what each sent (every round asked for the same rate).
+    A round's invalid reasons carry its label: one void round voids the combined point.
+    """
+    if not rounds:
+        raise ValueError(f"load point {label!r}: no rounds to combine")
+    weights = [max(point.counts.get("sent", 0), 1) for point in rounds]
+    total = sum(weights)
+
+    def weighted(value: Callable[[LoadPoint], float]) -> float:
+        return sum(value(point) * weight for point, weight in zip(rounds, weights, strict=True)) / total
+
+    counts: dict[str, int] = {}
+    exact_max: dict[str, int] = {}
+    for point in rounds:
+        for key, count in point.counts.items():
+            counts[key] = counts.get(key, 0) + count
+        for name, value in point.exact_max.items():
+            exact_max[name] = max(exact_max.get(name, 0), value)
+    histograms = {name: merge_histograms([point.histograms[name] for point in rounds])
+                  for name in rounds[0].histograms}
+    roles = {role for point in rounds for role in point.extra.get("cpu_us_per_order", {})}
+    cpu = {role: round(weighted(_cpu_of(role)), 1) for role in sorted(roles)}
+    first = rounds[0]
+    return LoadPoint(
+        label=label,
+        target_rate=weighted(lambda p: p.target_rate),
+        achieved_rate=weighted(lambda p: p.achieved_rate),
+        ack_rate=weighted(lambda p: p.ack_rate),
+        counts=counts,
+        histograms=histograms,
+        exact_max=exact_max,
+        overhead_ns_mean=weighted(lambda p: p.overhead_ns_mean),
+        record_ns_per_sample=weighted(lambda p: p.record_ns_per_sample),
+        invalid_reasons=[f"{point.label}: {reason}" for point in rounds for reason in point.invalid_reasons],
+        drivers=first.drivers,
+        event_loop=first.event_loop,
+        bookkeeping_ns_mean=weighted(lambda p: p.bookkeeping_ns_mean),
+        submit_mode=first.submit_mode,
+        extra={"cpu_us_per_order": cpu, "rounds": len(rounds)} if cpu else {"rounds": len(rounds)},
+    )
+
+
+def _cpu_of(role: str) -> Callable[[LoadPoint], float]:
+    def cpu(point: LoadPoint) -> float:
+        return float(point.extra.get("cpu_us_per_order", {}).get(role, 0.0))
+
+    return cpu

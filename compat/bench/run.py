@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compat import timing
-from compat.bench.analysis import Comparison, Knee, SweepPoint, compare, find_knee
+from compat.bench.analysis import Comparison, GoalCheck, Knee, SweepPoint, check_goal, compare, find_knee
 from compat.bench.floor import FloorRig, MidRun, Stall, StallRecord
 from compat.bench.gateway import GatewayLoad
-from compat.bench.loadpoint import LoadPoint
+from compat.bench.loadpoint import LoadPoint, combine_rounds
 from compat.bench.selftest import StallCheck, check_stall
 from compat.bench.upgrade import DEFAULT_BUCKET_MS, Blip, analyse, swap_gateway
 from compat.harness.host import host_from_spec
@@ -47,6 +47,14 @@ class BenchSettings:
     scale_drivers: int = 4
     scale_sessions: int = 200
     scale_instruments: int = 16_000
+    # The headline point alternates floor and gateway rounds (duration split over them), so
+    # that machine drift hits both sides alike and the goal ratio gets a confidence interval.
+    rounds: int = 6
+    min_round_s: float = 1.0  # fewer rounds rather than rounds shorter than this
+
+    @property
+    def headline_rounds(self) -> int:
+        return max(1, min(self.rounds, int(self.duration_s / self.min_round_s)))
 
     def plan(self, rate: float | None = None, duration_s: float | None = None) -> dict[str, Any]:
         plan: dict[str, Any] = {"rate": rate or self.rate, "duration_s": duration_s or self.duration_s,
@@ -74,6 +82,8 @@ class BenchRun:
     upgrade: LoadPoint | None = None  # the load point that ran through a live gateway swap
     blip: Blip | None = None  # what the swap did to it (gap, windows, affected, check)
     notes: list[str] = field(default_factory=list)
+    rounds: dict[str, list[LoadPoint]] = field(default_factory=dict)  # the headline's alternating rounds
+    goal: GoalCheck | None = None
 
     @property
     def headline(self) -> LoadPoint | None:
@@ -110,6 +120,8 @@ class BenchRun:
             "upgrade": ({"point": self.upgrade.as_dict(), "blip": self.blip.as_dict() if self.blip else None}
                         if self.upgrade else None),
             "notes": list(self.notes),
+            "rounds": {label: [p.as_dict() for p in points] for label, points in self.rounds.items()},
+            "goal": self.goal.as_dict() if self.goal else None,
         }
 
 
@@ -156,21 +168,20 @@ class BenchSession:
         return self.run
 
     def gateway(self, target: Target) -> BenchRun:
-        """Floor first, then the gateway of ``target``'s cell: point, self-test, sweep, knee."""
+        """Floor and gateway of ``target``'s cell in alternating rounds; then self-test, sweep, knee."""
         from compat.stack import Stack
 
         settings = self.settings
         cell = target.cell
-        self._floor_for(target)
         self.progress(f"starting the stack of {cell.id} (exchange -> gateway {cell.gateway.version})")
         with Stack(cell, target.matrix, target.envs, self.log_dir / cell.id, target.hosts,
                    target.settings) as stack:
             load = GatewayLoad(stack, drivers=settings.drivers, connections=settings.connections).connect()
             label = f"gateway-{cell.gateway.version}"
-            self.progress(f"{label}: {settings.rate:.0f}/s for {settings.duration_s:.1f}s, "
-                          f"order {load.order}")
-            point, _ = load.run(settings.plan(), label)
-            self.run.gateway.append(point)
+            self.progress(f"{label}: order {load.order}")
+            # Both rigs stay up through the rounds; the idle one only waits on its sockets.
+            with self._floor_rig(target) as rig:
+                self._alternate(rig, load, label)
             if settings.stall_ms > 0:
                 stall = Stall(after_s=settings.warmup_s + 0.4 * settings.duration_s,
                               duration_s=settings.stall_ms / 1000)
@@ -302,14 +313,43 @@ class BenchSession:
         return self.run
 
     def _floor_for(self, target: Target) -> None:
+        """The floor alone (A/B and upgrade runs, whose headline is not the goal ratio)."""
+        with self._floor_rig(target) as rig:
+            self.run.floor, _ = rig.run(self.settings.plan())
+
+    def _floor_rig(self, target: Target) -> FloorRig:
         """The floor on the gateway's host with the gateway's and client's interpreters."""
         settings = self.settings
         self.progress("floor: relay/echo with the gateway venv's Python, drivers with the client's")
-        with FloorRig(target.hosts["gateway"], self.log_dir / "floor", drivers=settings.drivers,
-                      connections=settings.connections, payload_size=settings.payload_size,
-                      driver_python=str(target.envs["client"].python),
-                      relay_python=str(target.envs["gateway"].python), relay_loop="auto") as rig:
-            self.run.floor, _ = rig.run(settings.plan())
+        return FloorRig(target.hosts["gateway"], self.log_dir / "floor", drivers=settings.drivers,
+                        connections=settings.connections, payload_size=settings.payload_size,
+                        driver_python=str(target.envs["client"].python),
+                        relay_python=str(target.envs["gateway"].python), relay_loop="auto")
+
+    def _alternate(self, rig: FloorRig, load: GatewayLoad, label: str) -> None:
+        """Floor, gateway, floor, gateway ...: the headline point and the goal ratio with its CI.
+
+        Each side's rounds merge into one load point (histograms add), so the headline keeps the
+        full sample count; the goal compares the rounds' p50s in pairs, so drift cancels.
+        """
+        settings = self.settings
+        count = settings.headline_rounds
+        plan = settings.plan(duration_s=settings.duration_s / count)
+        floors: list[LoadPoint] = []
+        gateways: list[LoadPoint] = []
+        for number in range(1, count + 1):
+            self.progress(f"round {number}/{count}: floor, then {label}, {settings.rate:.0f}/s for "
+                          f"{plan['duration_s']:.1f}s each (+{settings.warmup_s:.1f}s warm-up)")
+            floor, _ = rig.run(plan)
+            floor.label = f"floor#{number}"
+            floors.append(floor)
+            gateway, _ = load.run(plan, f"{label}#{number}")
+            gateways.append(gateway)
+        self.run.rounds = {"floor": floors, label: gateways}
+        self.run.floor = combine_rounds("floor", floors)
+        self.run.gateway.append(combine_rounds(label, gateways))
+        self.run.goal = check_goal([float(p.percentiles().p50) for p in floors],
+                                   [float(p.percentiles().p50) for p in gateways])
 
     def _self_test(self, rig: FloorRig) -> None:
         settings = self.settings

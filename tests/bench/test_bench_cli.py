@@ -1,4 +1,4 @@
-"""`compat bench --floor-only` end to end (real processes), and `compat bench history`."""
+"""`compat bench` end to end (real processes): floor only, the gateway's alternating rounds, history."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from compat.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_floor_only_run_writes_every_output_and_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,6 +28,32 @@ def test_floor_only_run_writes_every_output_and_is_valid(tmp_path: Path, capsys:
     assert run["self_test"]["check"]["detected"] is True
     assert (run_dir / "bench.om.txt").read_text().endswith("# EOF\n")
     assert "Percentile" in (run_dir / "floor.corrected_ack.hgrm").read_text()
+
+
+def test_gateway_run_alternates_floor_and_gateway_rounds_and_merges_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # matrix.yaml and the candidate's envs
+    code = main(["bench", "--rate", "300", "--duration", "2.0", "--warmup", "0.3", "--rounds", "2",
+                 "--stall-ms", "0", "--no-plots", "--store", str(tmp_path / "store"),
+                 "--cache-dir", str(REPO / ".compat")])
+    out = capsys.readouterr().out
+    assert code == 0, out[-4000:]
+    (run_dir,) = [p for p in (tmp_path / "store").iterdir() if p.is_dir()]
+    run = json.loads((run_dir / "bench.json").read_text())
+    floor_rounds, gateway_rounds = run["rounds"].values()
+    assert [p["label"] for p in floor_rounds] == ["floor#1", "floor#2"]
+    assert len(gateway_rounds) == 2 and gateway_rounds[1]["label"].endswith("#2")
+    # The headline points are the rounds merged: every measured sample of both rounds.
+    for merged, rounds in ((run["floor"], floor_rounds), (run["gateway"][0], gateway_rounds)):
+        assert merged["valid"] is True, merged["invalid_reasons"]
+        assert merged["counts"]["sent"] == sum(p["counts"]["sent"] for p in rounds)
+        assert merged["percentiles_ns"]["corrected_ack"]["count"] == \
+            sum(p["percentiles_ns"]["corrected_ack"]["count"] for p in rounds)
+    goal = run["goal"]
+    assert goal["rounds"] == 2 and goal["verdict"] in ("met", "NOT met", "undecided")
+    assert goal["ci_low"] <= goal["ratio"] <= goal["ci_high"]
+    assert "alternating rounds" in out and "goal           order->ack p50" in out
+    assert run["audit"]["match"] is True, run["audit"]
 
 
 def _store_run(store: Path, run_id: str, p50_ns: int, gateway_version: str = "3.0.0") -> None:
