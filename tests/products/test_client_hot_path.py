@@ -1,17 +1,38 @@
-"""refclient HEAD's per-order path keeps its results while doing less work per report.
+"""refclient HEAD's per-order path keeps its results while doing less work per report:
+extension fields decoded only when a report has unknown fields, Events filled without their
+frozen __init__, price <-> ticks conversions memoised per instrument.
 
-Real processes: ``compat exchange`` and the HEAD gateway; the HEAD client runs in-process.
+Real processes: a private ``compat exchange`` (this module trades, so no other test's resting
+orders may match) and the HEAD gateway; the HEAD client runs in-process.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import GatewayFactory, run
-from refclient import GatewayClient, Side
+from procs import GatewayFactory, Proc, run, start
+from refclient import Event, GatewayClient, OrderRejected, Side
+
+
+@pytest.fixture(scope="module")
+def exchange() -> Iterator[Proc]:
+    """Overrides the session-wide exchange: an empty book on every symbol."""
+    proc = start([sys.executable, "-m", "compat.exchange", "--venue", "both"], "exchange")
+    yield proc
+    proc.stop()
+
+
+def _built_like_the_constructor(ev: Event) -> None:
+    assert list(vars(ev)) == [f.name for f in fields(Event)]
+    twin = Event(**vars(ev))
+    assert ev == twin and repr(ev) == repr(twin)
 
 
 def test_extension_fields_are_decoded_only_when_the_report_has_them(gateway: GatewayFactory) -> None:
@@ -28,6 +49,56 @@ def test_extension_fields_are_decoded_only_when_the_report_has_them(gateway: Gat
         assert events["X1"].extensions == {1001: "desk-7", 1500: 42}
         assert events["X2"].order_id == plain.order_id
         assert events["X2"].extensions == {}
+        for ev in events.values():
+            _built_like_the_constructor(ev)
         await client.logout()
+
+    run(scenario())
+
+
+def test_fill_events_and_prices_are_unchanged_by_the_memo(gateway: GatewayFactory) -> None:
+    gw = gateway()
+
+    async def scenario() -> None:
+        maker = await GatewayClient.connect(*gw.addrs["client"], username="m1")
+        taker = await GatewayClient.connect(*gw.addrs["client"], username="t1")
+        resting = await maker.send_order("XYZ", Side.SELL, qty=3, price=Decimal("2.675"), client_order_id="S1")
+        # The same price twice, the second time spelled differently: one memo entry, same ticks.
+        for coid, price in (("B1", Decimal("2.675")), ("B2", Decimal("2.6750"))):
+            handle = await taker.send_order("XYZ", Side.BUY, qty=1, price=price, client_order_id=coid)
+            assert handle.price == price and str(handle.price) == str(price)  # as given
+        for _ in range(2):  # off the tick, memo cold then warm: refused locally each time
+            with pytest.raises(OrderRejected) as off_tick:
+                taker.send_order("XYZ", Side.BUY, qty=1, price=Decimal("2.676"))
+            assert off_tick.value.code == "PRICE_NOT_ON_TICK" and "0.005" in off_tick.value.text
+
+        fills = []
+        while len(fills) < 2:
+            ev = await taker.next_event(timeout=5.0)
+            _built_like_the_constructor(ev)
+            if ev.kind == "fill":
+                fills.append(ev)
+        assert [ev.client_order_id for ev in fills] == ["B1", "B2"]
+        for ev in fills:
+            assert str(ev.last_price) == "2.675" and str(ev.price) == "2.675"
+            assert ev.last_qty == 1 and ev.leaves_qty == 0 and ev.liquidity == "TAKER"
+            assert ev.code == "" and ev.reason == "" and ev.extensions == {}
+
+        maker_fills = []
+        while len(maker_fills) < 2:
+            ev = await maker.next_event(timeout=5.0)
+            _built_like_the_constructor(ev)
+            if ev.kind == "fill":
+                maker_fills.append(ev)
+        assert all(ev.order_id == resting.order_id and ev.liquidity == "MAKER" for ev in maker_fills)
+        assert [ev.leaves_qty for ev in maker_fills] == [2, 1]
+        assert all(str(ev.last_price) == "2.675" for ev in maker_fills)
+
+        await maker.cancel_order(resting)
+        cancelled = [ev for ev in maker.drain_events() if ev.kind == "cancelled"]
+        assert len(cancelled) == 1 and cancelled[0].reason == "USER"
+        _built_like_the_constructor(cancelled[0])
+        await maker.logout()
+        await taker.logout()
 
     run(scenario())

@@ -91,6 +91,44 @@ class Instrument:
         return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.price_scale))
 
 
+# A memo holds at most this many conversions per instrument (a load repeats a few prices).
+_MEMO_MAX = 4096
+_MISSING: Any = object()
+
+
+class _TickMemo:
+    """One instrument's price <-> ticks conversions, memoised: the Decimal arithmetic of
+    ``to_ticks``/``to_price`` ran twice per order (send, report); a dict lookup replaces it."""
+
+    __slots__ = ("instrument", "prices", "ticks")
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.ticks: dict[Decimal, int | None] = {}
+        self.prices: dict[int, Decimal] = {}
+
+    def to_ticks(self, price: Decimal) -> int | None:
+        try:
+            ticks = self.ticks.get(price, _MISSING)
+        except TypeError:  # a signalling NaN cannot be hashed: to_ticks raises its own error
+            return self.instrument.to_ticks(price)
+        if ticks is _MISSING:
+            ticks = self.instrument.to_ticks(price)
+            if len(self.ticks) >= _MEMO_MAX:
+                self.ticks.clear()
+            self.ticks[price] = ticks
+        return ticks  # type: ignore[no-any-return]
+
+    def to_price(self, ticks: int) -> Decimal:
+        price = self.prices.get(ticks)
+        if price is None:
+            price = self.instrument.to_price(ticks)
+            if len(self.prices) >= _MEMO_MAX:
+                self.prices.clear()
+            self.prices[ticks] = price
+        return price
+
+
 @dataclass
 class OrderHandle:
     order_id: int
@@ -194,6 +232,12 @@ def _code_name(raw: int) -> str:
 # The exec types that answer an InsertOrder (a REJECTED report always does).
 _ORDER_ANSWERS = frozenset({pb.ACCEPTED, pb.FILL, pb.CANCELLED})
 
+# Hot-path constants bound once (a module attribute lookup per use otherwise).
+_EXECUTION_REPORT = pb.EXECUTION_REPORT
+_CANCELLED = pb.CANCELLED
+_REJECTED = pb.REJECTED
+_new_object = object.__new__
+
 
 @dataclass
 class _Pending:
@@ -228,6 +272,7 @@ class GatewayClient:
         self._orders: dict[str, OrderHandle] = {}  # client_order_id -> handle
         self._coid_by_oid: dict[int, str] = {}
         self._instruments: dict[str, Instrument] = {}
+        self._memos: dict[str, _TickMemo] = {}  # per symbol of _instruments
         self._books: dict[str, LocalBook] = {}
         self._unknown_types: set[int] = set()
         self.wire_hook: WireHook | None = None  # called with (direction, type name, fields)
@@ -466,8 +511,7 @@ class GatewayClient:
                 self._unknown_types.add(msg_type)
                 print(f"refclient: skipping unknown message type {msg_type}", file=sys.stderr)
             return
-        msg = cls()
-        msg.ParseFromString(payload)
+        msg = cls.FromString(payload)
         if self.wire_hook is not None:
             self._hook("in", msg_type, msg)
         self._dispatch(msg_type, msg, payload)
@@ -517,19 +561,21 @@ class GatewayClient:
         future.set_result(handle)
 
     def _dispatch(self, msg_type: int, msg: Any, payload: bytes = b"") -> None:
-        if msg_type == pb.EXECUTION_REPORT:
-            if msg.seq:
-                if msg.seq <= self.last_seq:
+        if msg_type == _EXECUTION_REPORT:
+            seq = msg.seq
+            if seq:
+                if seq <= self.last_seq:
                     return  # a poss-dup replay of something already delivered
-                self.last_seq = msg.seq
+                self.last_seq = seq
                 if self._store is not None:
                     self._persist()
             ev = self._event(msg, payload)
-            if ev.client_order_id and msg.order_id:
-                self._coid_by_oid.setdefault(msg.order_id, ev.client_order_id)
+            # The event's fields are plain attributes: cheaper to read than the message's.
+            if ev.client_order_id and ev.order_id:
+                self._coid_by_oid.setdefault(ev.order_id, ev.client_order_id)
             self._events.put_nowait(ev)
-            if msg.request_id and not msg.poss_dup:
-                self._complete(msg.request_id, msg, msg.exec_type)
+            if ev.request_id and not ev.poss_dup:
+                self._complete(ev.request_id, msg, msg.exec_type)
         elif msg_type == pb.BOOK_SNAPSHOT:
             book = self._books.get(msg.symbol)
             if book is not None:
@@ -575,36 +621,52 @@ class GatewayClient:
             self._complete(msg.request_id, msg)
 
     def _price(self, symbol: str, ticks: int) -> Decimal | None:
-        instr = self._instruments.get(symbol)
-        if not ticks or instr is None:
+        memo = self._memos.get(symbol)
+        if not ticks or memo is None:
             return None
-        return instr.to_price(ticks)
+        return memo.to_price(ticks)
 
     def _event(self, m: Any, payload: bytes = b"") -> Event:
-        return Event(
-            kind=_KINDS.get(m.exec_type, "unknown"),
-            order_id=m.order_id,
-            request_id=m.request_id,
-            symbol=m.symbol,
-            qty=m.qty,
-            price=self._price(m.symbol, m.price_ticks),
-            leaves_qty=m.leaves_qty,
-            cum_qty=m.cum_qty,
-            last_qty=m.last_qty,
-            last_price=self._price(m.symbol, m.last_price_ticks) if m.last_qty else None,
-            trade_id=m.trade_id,
-            reason=_enum_name(pb.CancelReason, m.cancel_reason) if m.exec_type == pb.CANCELLED else "",
-            code=_code_name(m.reject_code) if m.reject_code else "",
-            raw_code=m.reject_code,
-            text=m.text,
-            client_order_id=m.client_order_id or self._coid_by_oid.get(m.order_id, ""),
-            # Extension fields (1000-1999) are unknown to ExecutionReport: skip the byte-level
-            # scan when the parser kept no unknown field (the common case).
-            extensions=decode_extensions(payload) if payload and UnknownFieldSet(m) else {},
-            seq=m.seq,
-            poss_dup=m.poss_dup,
-            liquidity=_enum_name(pb.Liquidity, m.liquidity) if m.liquidity else "",
+        exec_type = m.exec_type
+        symbol = m.symbol
+        order_id = m.order_id
+        last_qty = m.last_qty
+        reject_code = m.reject_code
+        liquidity = m.liquidity
+        price = self._price(symbol, m.price_ticks)
+        ev = _new_object(Event)
+        # Event is frozen, so its generated __init__ sets each of its 21 fields through
+        # object.__setattr__ (a few microseconds per report); filling the new instance's dict
+        # gives the same object. tests/products/test_client_hot_path.py checks that this sets
+        # exactly Event's fields, in their order.
+        ev.__dict__.update(
+            {
+                "kind": _KINDS.get(exec_type, "unknown"),
+                "order_id": order_id,
+                "request_id": m.request_id,
+                "symbol": symbol,
+                "qty": m.qty,
+                "price": price,
+                "leaves_qty": m.leaves_qty,
+                "cum_qty": m.cum_qty,
+                "last_qty": last_qty,
+                "last_price": self._price(symbol, m.last_price_ticks) if last_qty else None,
+                "trade_id": m.trade_id,
+                "reason": _enum_name(pb.CancelReason, m.cancel_reason) if exec_type == _CANCELLED else "",
+                "code": _code_name(reject_code) if reject_code else "",
+                "raw_code": reject_code,
+                "text": m.text,
+                "client_order_id": m.client_order_id or self._coid_by_oid.get(order_id, ""),
+                # Extension fields (1000-1999) are unknown to ExecutionReport: skip the
+                # byte-level scan when the parser kept no unknown field (the common case).
+                "extensions": decode_extensions(payload) if payload and UnknownFieldSet(m) else {},
+                "seq": m.seq,
+                "poss_dup": m.poss_dup,
+                "liquidity": _enum_name(pb.Liquidity, liquidity) if liquidity else "",
+                "aggressor_side": "",
+            }
         )
+        return ev
 
     # ------------------------------------------------------------------ API
     async def instruments(self, timeout: float = 5.0) -> list[Instrument]:
@@ -627,6 +689,7 @@ class GatewayClient:
                 )
             )
         self._instruments = {i.symbol: i for i in out}
+        self._memos = {i.symbol: _TickMemo(i) for i in out}
         return out
 
     async def insert_order(
