@@ -70,6 +70,7 @@ class TIF(enum.Enum):
 
 # The gateway capability each non-default time in force needs.
 _TIF_CAPABILITY = {TIF.DAY: "tif.day", TIF.IOC: "tif.ioc", TIF.FOK: "tif.fok"}
+_GTC = TIF.GTC
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ _ORDER_ANSWERS = frozenset({pb.ACCEPTED, pb.FILL, pb.CANCELLED})
 _EXECUTION_REPORT = pb.EXECUTION_REPORT
 _CANCELLED = pb.CANCELLED
 _REJECTED = pb.REJECTED
+_LIMIT = pb.LIMIT
 _new_object = object.__new__
 
 
@@ -734,7 +736,8 @@ class GatewayClient:
         the tick, SessionLost) are raised here, with nothing sent. ``handle.received_ns`` and
         ``OrderRejected.received_ns`` are ``time.perf_counter_ns()`` when the report was read.
         """
-        capability = _TIF_CAPABILITY.get(tif)
+        # GTC needs no capability (and hashing an enum member runs Python code).
+        capability = _TIF_CAPABILITY.get(tif) if tif is not _GTC else None
         if capability is not None and capability not in self.capabilities:
             raise FeatureUnsupported(capability, f"gateway {self.gateway_version or '(pre-1.1)'} lacks {capability}")
         coid = client_order_id or f"{self._coid_prefix}-{next(self._coids)}"
@@ -742,23 +745,23 @@ class GatewayClient:
         msg = pb.InsertOrder(
             request_id=rid,
             symbol=symbol,
-            side=side.value,
+            side=side._value_,  # what .value returns, without its Python-level property
             qty=qty,
-            order_type=pb.MARKET if market else pb.LIMIT,
-            time_in_force=tif.value,
+            order_type=pb.MARKET if market else _LIMIT,
+            time_in_force=tif._value_,
             client_order_id=coid,
         )
         if not market:
             if price is None:
                 raise ValueError("a limit order needs a price")
             price = Decimal(price)
-            instr = self._instruments.get(symbol)
-            ticks = instr.to_ticks(price) if instr is not None else None
-            if instr is not None and ticks is None:
+            memo = self._memos.get(symbol)
+            ticks = memo.to_ticks(price) if memo is not None else None
+            if memo is not None and ticks is None:
                 raise OrderRejected(
                     "PRICE_NOT_ON_TICK",
                     pb.PRICE_NOT_ON_TICK,
-                    f"price {price} is not a multiple of {instr.tick_size}",
+                    f"price {price} is not a multiple of {memo.instrument.tick_size}",
                 )
             if ticks is None:
                 raise ClientError(f"unknown instrument {symbol!r}: call instruments() first")
