@@ -8,17 +8,21 @@ orders may match) and the HEAD gateway; the HEAD client runs in-process.
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procs import GatewayFactory, Proc, run, start
 from refclient import Event, GatewayClient, OrderRejected, Side
+from refclient.client import _GatewayProtocol
+from refclient.framing import encode
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def test_fill_events_and_prices_are_unchanged_by_the_memo(gateway: GatewayFactor
                 taker.send_order("XYZ", Side.BUY, qty=1, price=Decimal("2.676"))
             assert off_tick.value.code == "PRICE_NOT_ON_TICK" and "0.005" in off_tick.value.text
 
-        fills = []
+        fills: list[Event] = []
         while len(fills) < 2:
             ev = await taker.next_event(timeout=5.0)
             _built_like_the_constructor(ev)
@@ -84,7 +88,7 @@ def test_fill_events_and_prices_are_unchanged_by_the_memo(gateway: GatewayFactor
             assert ev.last_qty == 1 and ev.leaves_qty == 0 and ev.liquidity == "TAKER"
             assert ev.code == "" and ev.reason == "" and ev.extensions == {}
 
-        maker_fills = []
+        maker_fills: list[Event] = []
         while len(maker_fills) < 2:
             ev = await maker.next_event(timeout=5.0)
             _built_like_the_constructor(ev)
@@ -102,3 +106,51 @@ def test_fill_events_and_prices_are_unchanged_by_the_memo(gateway: GatewayFactor
         await taker.logout()
 
     run(scenario())
+
+
+class _Recorder:
+    """Stands in for GatewayClient behind one _GatewayProtocol: records frames and losses."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, bytes]] = []
+        self.lost: list[str] = []
+        self._protocol: object = None
+
+    def _on_frame(self, msg_type: int, payload: bytes) -> None:
+        assert type(payload) is bytes
+        self.frames.append((msg_type, payload))
+
+    def _lose(self, reason: str) -> None:
+        self.lost.append(reason)
+
+
+def _reader() -> tuple[Any, _Recorder]:
+    recorder = _Recorder()
+    protocol = _GatewayProtocol(recorder)  # type: ignore[arg-type]
+    recorder._protocol = protocol
+    return protocol, recorder
+
+
+def test_frames_are_cut_the_same_wherever_the_reads_split_the_stream() -> None:
+    frames = [(9, b"\x08\x01" * 20), (4, b""), (2, bytes(range(200)))]
+    stream = b"".join(encode(t, p) for t, p in frames)
+    for cut in range(len(stream) + 1):
+        protocol, recorder = _reader()
+        protocol.data_received(stream[:cut])
+        protocol.data_received(stream[cut:])
+        assert recorder.frames == frames, f"split at byte {cut}"
+        assert not protocol.buf and not recorder.lost
+    protocol, recorder = _reader()
+    for i in range(len(stream)):
+        protocol.data_received(stream[i : i + 1])
+    assert recorder.frames == frames and not protocol.buf
+
+
+def test_a_bad_frame_length_fails_the_connection_even_after_a_partial_read() -> None:
+    protocol, recorder = _reader()
+    protocol.data_received(encode(9, b"ok")[:5])
+    protocol.data_received(encode(9, b"ok")[5:] + struct.pack(">II", 2, 9))
+    assert recorder.frames == [(9, b"ok")]
+    assert recorder.lost == ["frame length 2 is below the 4-byte type"] and protocol.failed
+    protocol.data_received(encode(9, b"late"))  # nothing after a failure
+    assert recorder.frames == [(9, b"ok")]
