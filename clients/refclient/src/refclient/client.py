@@ -28,7 +28,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,11 @@ class Event:
     aggressor_side: str = ""  # public trades (kind "trade"): BUY or SELL
 
 
+# Event's fields in order, with their defaults (None where a factory makes it): the template
+# GatewayClient._event copies for each execution report.
+_EVENT_FIELDS: dict[str, Any] = {f.name: None if f.default is MISSING else f.default for f in fields(Event)}
+
+
 class FileSessionStore:
     """Keeps (username, session_id, last_seq) in a JSON file so another process can resume."""
 
@@ -239,6 +244,7 @@ _CANCELLED = pb.CANCELLED
 _REJECTED = pb.REJECTED
 _LIMIT = pb.LIMIT
 _new_object = object.__new__
+_object_setattr = object.__setattr__
 _HEADER_SIZE = HEADER.size
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
@@ -642,39 +648,37 @@ class GatewayClient:
         last_qty = m.last_qty
         reject_code = m.reject_code
         liquidity = m.liquidity
-        price = self._price(symbol, m.price_ticks)
-        ev = _new_object(Event)
         # Event is frozen, so its generated __init__ sets each of its 21 fields through
-        # object.__setattr__ (a few microseconds per report); filling the new instance's dict
-        # gives the same object. tests/products/test_client_hot_path.py checks that this sets
-        # exactly Event's fields, in their order.
-        ev.__dict__.update(
-            {
-                "kind": _KINDS.get(exec_type, "unknown"),
-                "order_id": order_id,
-                "request_id": m.request_id,
-                "symbol": symbol,
-                "qty": m.qty,
-                "price": price,
-                "leaves_qty": m.leaves_qty,
-                "cum_qty": m.cum_qty,
-                "last_qty": last_qty,
-                "last_price": self._price(symbol, m.last_price_ticks) if last_qty else None,
-                "trade_id": m.trade_id,
-                "reason": _enum_name(pb.CancelReason, m.cancel_reason) if exec_type == _CANCELLED else "",
-                "code": _code_name(reject_code) if reject_code else "",
-                "raw_code": reject_code,
-                "text": m.text,
-                "client_order_id": m.client_order_id or self._coid_by_oid.get(order_id, ""),
-                # Extension fields (1000-1999) are unknown to ExecutionReport: skip the
-                # byte-level scan when the parser kept no unknown field (the common case).
-                "extensions": decode_extensions(payload) if payload and UnknownFieldSet(m) else {},
-                "seq": m.seq,
-                "poss_dup": m.poss_dup,
-                "liquidity": _enum_name(pb.Liquidity, liquidity) if liquidity else "",
-                "aggressor_side": "",
-            }
-        )
+        # object.__setattr__; a copy of the field template, filled and installed as the new
+        # instance's __dict__, gives the same object for a quarter of the work (a dict display
+        # this long is built key by key, with resizes). Every field is set below;
+        # tests/products/test_client_hot_path.py checks the result against the constructor.
+        d = _EVENT_FIELDS.copy()
+        d["kind"] = _KINDS.get(exec_type, "unknown")
+        d["order_id"] = order_id
+        d["request_id"] = m.request_id
+        d["symbol"] = symbol
+        d["qty"] = m.qty
+        d["price"] = self._price(symbol, m.price_ticks)
+        d["leaves_qty"] = m.leaves_qty
+        d["cum_qty"] = m.cum_qty
+        d["last_qty"] = last_qty
+        d["last_price"] = self._price(symbol, m.last_price_ticks) if last_qty else None
+        d["trade_id"] = m.trade_id
+        d["reason"] = _enum_name(pb.CancelReason, m.cancel_reason) if exec_type == _CANCELLED else ""
+        d["code"] = _code_name(reject_code) if reject_code else ""
+        d["raw_code"] = reject_code
+        d["text"] = m.text
+        d["client_order_id"] = m.client_order_id or self._coid_by_oid.get(order_id, "")
+        # Extension fields (1000-1999) are unknown to ExecutionReport: skip the byte-level scan
+        # when the parser kept no unknown field (the common case).
+        d["extensions"] = decode_extensions(payload) if payload and UnknownFieldSet(m) else {}
+        d["seq"] = m.seq
+        d["poss_dup"] = m.poss_dup
+        d["liquidity"] = _enum_name(pb.Liquidity, liquidity) if liquidity else ""
+        d["aggressor_side"] = ""
+        ev = _new_object(Event)
+        _object_setattr(ev, "__dict__", d)
         return ev
 
     # ------------------------------------------------------------------ API
