@@ -173,6 +173,12 @@ class Event:
 _EVENT_FIELDS: dict[str, Any] = {f.name: None if f.default is MISSING else f.default for f in fields(Event)}
 
 
+# An execution report queued for the application, built into its Event when read: the parsed
+# message, its payload (for extension fields), then the fields already read on arrival, in
+# GatewayClient._event's order (client_order_id, price and last_price as they were then).
+_Report = tuple[Any, bytes, int, int, int, str, Decimal | None, int, Decimal | None, str, int, bool]
+
+
 class FileSessionStore:
     """Keeps (username, session_id, last_seq) in a JSON file so another process can resume."""
 
@@ -213,7 +219,7 @@ _INBOUND: dict[int, Any] = {
     pb.MASS_CANCEL_ACK: pb.MassCancelAck,
 }
 
-_KINDS = {
+_KINDS: dict[int, str] = {
     pb.ACCEPTED: "accepted",
     pb.FILL: "fill",
     pb.CANCELLED: "cancelled",
@@ -268,7 +274,7 @@ class GatewayClient:
         self._writer: Any = None  # its transport (write/close)
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._events: asyncio.Queue[Event | _Report] = asyncio.Queue()  # _built() reads them
         self.negotiated_version = 1
         self.capabilities: frozenset[str] = frozenset()
         self.gateway_version = ""
@@ -584,13 +590,37 @@ class GatewayClient:
                 self.last_seq = seq
                 if self._store is not None:
                     self._persist()
-            ev = self._event(msg, payload)
-            # The event's fields are plain attributes: cheaper to read than the message's.
-            if ev.client_order_id and ev.order_id:
-                self._coid_by_oid.setdefault(ev.order_id, ev.client_order_id)
-            self._events.put_nowait(ev)
-            if ev.request_id and not ev.poss_dup:
-                self._complete(ev.request_id, msg, msg.exec_type)
+            order_id = msg.order_id
+            coid = msg.client_order_id or self._coid_by_oid.get(order_id, "")
+            if coid and order_id:
+                self._coid_by_oid.setdefault(order_id, coid)
+            # The Event is built when the application reads it (the reports answering a
+            # load of send_orders are mostly never read one by one). What depends on the
+            # client's state or could fail (prices) is settled now, so it is the Event an
+            # eager build gives; the rest is read from the parsed message, never changed.
+            symbol = msg.symbol
+            last_qty = msg.last_qty
+            request_id = msg.request_id
+            poss_dup = msg.poss_dup
+            exec_type = msg.exec_type
+            self._events.put_nowait(
+                (
+                    msg,
+                    payload,
+                    exec_type,
+                    order_id,
+                    request_id,
+                    symbol,
+                    self._price(symbol, msg.price_ticks),
+                    last_qty,
+                    self._price(symbol, msg.last_price_ticks) if last_qty else None,
+                    coid,
+                    seq,
+                    poss_dup,
+                )
+            )
+            if request_id and not poss_dup:
+                self._complete(request_id, msg, exec_type)
         elif msg_type == pb.BOOK_SNAPSHOT:
             book = self._books.get(msg.symbol)
             if book is not None:
@@ -641,11 +671,26 @@ class GatewayClient:
             return None
         return memo.to_price(ticks)
 
-    def _event(self, m: Any, payload: bytes = b"") -> Event:
-        exec_type = m.exec_type
-        symbol = m.symbol
-        order_id = m.order_id
-        last_qty = m.last_qty
+    def _built(self, item: Event | _Report) -> Event:
+        """A queued event as the application reads it."""
+        return item if isinstance(item, Event) else self._event(*item)
+
+    def _event(
+        self,
+        m: Any,
+        payload: bytes,
+        exec_type: int,
+        order_id: int,
+        request_id: int,
+        symbol: str,
+        price: Decimal | None,
+        last_qty: int,
+        last_price: Decimal | None,
+        client_order_id: str,
+        seq: int,
+        poss_dup: bool,
+    ) -> Event:
+        """The Event of a queued execution report (fields already read are passed in)."""
         reject_code = m.reject_code
         liquidity = m.liquidity
         # Event is frozen, so its generated __init__ sets each of its 21 fields through
@@ -656,25 +701,25 @@ class GatewayClient:
         d = _EVENT_FIELDS.copy()
         d["kind"] = _KINDS.get(exec_type, "unknown")
         d["order_id"] = order_id
-        d["request_id"] = m.request_id
+        d["request_id"] = request_id
         d["symbol"] = symbol
         d["qty"] = m.qty
-        d["price"] = self._price(symbol, m.price_ticks)
+        d["price"] = price
         d["leaves_qty"] = m.leaves_qty
         d["cum_qty"] = m.cum_qty
         d["last_qty"] = last_qty
-        d["last_price"] = self._price(symbol, m.last_price_ticks) if last_qty else None
+        d["last_price"] = last_price
         d["trade_id"] = m.trade_id
         d["reason"] = _enum_name(pb.CancelReason, m.cancel_reason) if exec_type == _CANCELLED else ""
         d["code"] = _code_name(reject_code) if reject_code else ""
         d["raw_code"] = reject_code
         d["text"] = m.text
-        d["client_order_id"] = m.client_order_id or self._coid_by_oid.get(order_id, "")
+        d["client_order_id"] = client_order_id
         # Extension fields (1000-1999) are unknown to ExecutionReport: skip the byte-level scan
         # when the parser kept no unknown field (the common case).
         d["extensions"] = decode_extensions(payload) if payload and UnknownFieldSet(m) else {}
-        d["seq"] = m.seq
-        d["poss_dup"] = m.poss_dup
+        d["seq"] = seq
+        d["poss_dup"] = poss_dup
         d["liquidity"] = _enum_name(pb.Liquidity, liquidity) if liquidity else ""
         d["aggressor_side"] = ""
         ev = _new_object(Event)
@@ -851,17 +896,17 @@ class GatewayClient:
         await self._request(rid, pb.HEARTBEAT, pb.Heartbeat(request_id=rid), timeout)
 
     async def next_event(self, timeout: float = 5.0) -> Event:
-        return await asyncio.wait_for(self._events.get(), timeout)
+        return self._built(await asyncio.wait_for(self._events.get(), timeout))
 
     def drain_events(self) -> list[Event]:
         out = []
         while not self._events.empty():
-            out.append(self._events.get_nowait())
+            out.append(self._built(self._events.get_nowait()))
         return out
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
-            yield await self._events.get()
+            yield self._built(await self._events.get())
 
     async def logout(self, timeout: float = 5.0) -> None:
         if self.lost is None:
