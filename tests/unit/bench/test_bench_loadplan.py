@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -203,9 +205,11 @@ def test_outcome_converts_library_futures_results_and_exceptions_after_the_run()
     assert "ValueError: a handle from the future" in " ".join(broken["invalid_reasons"])
 
 
-def test_thread_sleep_never_wakes_early_yields_on_zero_and_survives_a_cancelled_waiter() -> None:
+@pytest.mark.parametrize("kind", ["thread", "timerfd", "timerfd-uvloop"])
+def test_pacer_sleeps_never_wake_early_yield_on_zero_and_survive_a_cancelled_waiter(kind: str) -> None:
     async def main() -> None:
-        timer = loadplan.ThreadSleep(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        timer = loadplan.ThreadSleep(loop) if kind == "thread" else loadplan.TimerFdSleep(loop)
         try:
             for wait_s in (0.0005, 0.002, 0.0001):
                 began = time.perf_counter_ns()
@@ -220,6 +224,27 @@ def test_thread_sleep_never_wakes_early_yields_on_zero_and_survives_a_cancelled_
             await timer(0.001)  # the thread goes on after a cancelled waiter's wake-up
         finally:
             timer.close()
-        assert not timer._thread.is_alive()
+        if isinstance(timer, loadplan.ThreadSleep):
+            assert not timer._thread.is_alive()
+        else:
+            with pytest.raises(OSError):
+                os.fstat(timer._fd)  # closed
 
-    asyncio.run(main())
+    if kind == "timerfd-uvloop":
+        uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed in this Python")
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+def test_the_run_paces_with_a_timerfd_on_linux() -> None:
+    async def main() -> dict[str, Any]:
+        async def submit(_: int) -> AckTimes:
+            return AckTimes(loadplan.ACK, time.perf_counter_ns())
+
+        return await loadplan.run_load_plan({"rate": 500, "duration_s": 0.2, "warmup_s": 0.0,
+                                             "calibration_messages": 100}, submit)
+
+    result = asyncio.run(main())
+    assert result["pacer_sleep"] == ("timerfd" if sys.platform == "linux" else "thread timer (clock_nanosleep)")
+    assert result["counts"]["acked"] == 100
