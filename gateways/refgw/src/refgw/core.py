@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from refgw import journal as jr
 from refgw import refgw_pb2 as pb
 from refgw.book import Book
-from refgw.config import Config
+from refgw.config import Config, Limits
 from refgw.framing import HEADER, encode
 from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
 from refgw.venues import Venue
@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 # concatenated encodings merge, so replay never needs to decode the message.
 _POSS_DUP = bytes((0x98, 0x01, 0x01))  # key (19 << 3 | 0) as a varint, then true
 
+
+# Below this many units (|price_ticks * tick_size_units * qty|) the Decimal notional (28
+# digits) is exact, so the integer comparison decides the same way.
+_EXACT_UNITS = 10**27
 
 # Exchange logout code when the same member logged on from elsewhere: never fight it.
 SUPERSEDED = -4009
@@ -128,6 +132,8 @@ class Gateway:
         self.on_fatal: Callable[[str], None] | None = None
         self.config = config
         self.limits = config.limits
+        self._notional_caps: dict[int, int] = {}  # price_scale -> max_notional in its units
+        self._caps_limits: Limits | None = None  # the limits those caps were computed from
         self.boot = format(time.time_ns() // 1_000_000 % 36**6, "x")
         self.next_gw_id = 1
         self.orders: dict[int, GwOrder] = {}
@@ -257,6 +263,25 @@ class Gateway:
         self.by_venue_coid[order.venue_coid] = order
 
     # ------------------------------------------------------------------ requests
+    def _notional_cap(self, price_scale: int) -> int:
+        """The largest notional in units of 10**-price_scale within ``max_notional`` (floor);
+        -1 (never proves anything) for a limit that is not a finite number."""
+        lim = self.limits
+        if lim is not self._caps_limits:
+            self._notional_caps = {}
+            self._caps_limits = lim
+        cap = lim.max_notional
+        if not cap.is_finite():
+            units = -1 - _EXACT_UNITS
+        else:
+            sign, digits, exponent = cap.as_tuple()
+            assert isinstance(exponent, int)
+            units = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+            shift = exponent + price_scale
+            units = units * 10**shift if shift >= 0 else units // 10**-shift
+        self._notional_caps[price_scale] = units
+        return units
+
     def check_risk(self, username: str, instr: InstrumentDef, qty: int, price_ticks: int, market: bool) -> None:
         lim = self.limits
         if qty <= 0:
@@ -264,9 +289,16 @@ class Gateway:
         if qty > lim.max_order_qty:
             raise Reject("RISK_MAX_QUANTITY", f"quantity {qty} exceeds the maximum order quantity {lim.max_order_qty}")
         if not market:
-            notional = instr.ticks_to_decimal(price_ticks) * qty
-            if notional > lim.max_notional:
-                raise Reject("RISK_NOTIONAL", f"notional {notional} exceeds the limit {lim.max_notional}")
+            # Integer maths in units of 10**-price_scale when that proves the notional within
+            # the limit; otherwise (over it, or too large to be exact) the Decimal check decides.
+            units = price_ticks * instr.tick_size_units * qty
+            cap = self._notional_caps.get(instr.price_scale) if lim is self._caps_limits else None
+            if cap is None:
+                cap = self._notional_cap(instr.price_scale)
+            if not (-_EXACT_UNITS < units < _EXACT_UNITS and units <= cap):
+                notional = instr.ticks_to_decimal(price_ticks) * qty
+                if notional > lim.max_notional:
+                    raise Reject("RISK_NOTIONAL", f"notional {notional} exceeds the limit {lim.max_notional}")
         outstanding = self.outstanding.get(username, 0) + qty
         if outstanding > lim.max_outstanding_qty:
             raise Reject(
