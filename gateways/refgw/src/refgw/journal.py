@@ -248,16 +248,18 @@ class Journal:
 
 def _encode_record(rtype: int, body: bytes, time_ns: int) -> bytes:
     # Same bytes as RECORD3.pack(len, crc32(stamp + type + body), time_ns) + type + body: the
-    # stamp and type packed as one head, the CRC chained over head and body (no joined copy).
-    head = _HEAD.pack(time_ns, rtype)
-    return RECORD.pack(len(body) + 1, _crc32(body, _crc32(head))) + head + body
+    # stamp and type packed as one head; one CRC call over head + body (cheaper than chaining
+    # two calls for these short bodies).
+    data = _HEAD.pack(time_ns, rtype) + body
+    return RECORD.pack(len(body) + 1, _crc32(data)) + data
 
 
 # The two JSON records every order writes, without a dict or the encoder: byte-identical to
 # _JSON.encode of the dict with these keys in this order (strings through the encoder's own C
-# escaper, ASCII-only as ensure_ascii gives; ints as int.__repr__, as the encoder writes them).
+# escaper, ASCII-only as ensure_ascii gives; ints formatted by the f-string, which for an
+# exact int is int.__repr__, as the encoder writes them: the callers pass protobuf and
+# journal integers, never bool or another int subclass).
 _s = json.encoder.encode_basestring_ascii
-_i = int.__repr__
 
 
 def order_map_body(
@@ -266,15 +268,15 @@ def order_map_body(
 ) -> bytes:
     """The ORDER_MAP record body (keys gw vc sid user coid sym side type tif qty px rid ext)."""
     return (
-        f'{{"gw":{_i(gw)},"vc":{_s(vc)},"sid":{_s(sid)},"user":{_s(user)},"coid":{_s(coid)},'
-        f'"sym":{_s(sym)},"side":{_s(side)},"type":{_s(type_)},"tif":{_s(tif)},"qty":{_i(qty)},'
-        f'"px":{_i(px)},"rid":{_i(rid)},"ext":{_s(ext)}}}'
+        f'{{"gw":{gw},"vc":{_s(vc)},"sid":{_s(sid)},"user":{_s(user)},"coid":{_s(coid)},'
+        f'"sym":{_s(sym)},"side":{_s(side)},"type":{_s(type_)},"tif":{_s(tif)},"qty":{qty},'
+        f'"px":{px},"rid":{rid},"ext":{_s(ext)}}}'
     ).encode()
 
 
 def order_state_body(gw: int, st: str, lv: int, cq: int, ex: str) -> bytes:
     """The ORDER_STATE record body (keys gw st lv cq ex)."""
-    return f'{{"gw":{_i(gw)},"st":{_s(st)},"lv":{_i(lv)},"cq":{_i(cq)},"ex":{_s(ex)}}}'.encode()
+    return f'{{"gw":{gw},"st":{_s(st)},"lv":{lv},"cq":{cq},"ex":{_s(ex)}}}'.encode()
 
 
 def outbound_body(session_id: str, seq: int, frame: bytes) -> bytes:
