@@ -470,71 +470,78 @@ class Session(asyncio.Protocol):
     def on_insert(self, m: Any, payload: bytes = b"") -> None:
         if self.throttled(m):
             return
-        existing = self.gw.existing(self.username, m.client_order_id)
+        # Each field read once: a protobuf attribute read looks the name up and builds a new
+        # Python object every time.
+        request_id = m.request_id
+        client_order_id = m.client_order_id
+        gw = self.gw
+        existing = gw.existing(self.username, client_order_id)
         if existing is not None:
-            self.replay_duplicate(existing, m.request_id)
+            self.replay_duplicate(existing, request_id)
             return
+        symbol = m.symbol
         tif = _TIFS.get(m.time_in_force)
         if tif is None:
             self.reject(
-                m.request_id,
+                request_id,
                 pb.UNSUPPORTED_TIME_IN_FORCE,
                 f"time in force {m.time_in_force} is not supported by refgw {__version__}",
-                symbol=m.symbol,
-                client_order_id=m.client_order_id,
+                symbol=symbol,
+                client_order_id=client_order_id,
             )
             return
-        instr = self.gw.instruments.get(m.symbol)
+        instr = gw.venue.instruments.get(symbol)
         side = _SIDES.get(m.side)
         if side is None:
             self.reject(
-                m.request_id,
+                request_id,
                 pb.INVALID_QUANTITY,
                 "side must be BUY or SELL",
-                symbol=m.symbol,
-                client_order_id=m.client_order_id,
+                symbol=symbol,
+                client_order_id=client_order_id,
             )
             return
         order_type = "MARKET" if m.order_type == pb.MARKET else "LIMIT"
-        if self.qty_out_of_range(m, m.qty):
+        qty = m.qty
+        if qty > _INT32_MAX and self.qty_out_of_range(m, qty):
             return
         ticks = 0
         if instr is not None and order_type == "LIMIT":
             if not m.HasField("price_ticks"):
                 self.reject(
-                    m.request_id,
+                    request_id,
                     pb.INVALID_PRICE,
                     f"a limit order needs price_ticks (refgw {__version__} has no double price)",
-                    symbol=m.symbol,
-                    client_order_id=m.client_order_id,
+                    symbol=symbol,
+                    client_order_id=client_order_id,
                 )
                 return
-            ticks = int(m.price_ticks)
+            ticks = m.price_ticks
         if order_type == "MARKET" and tif in ("GTC", "DAY"):
             tif = "IOC"
         assert self.state is not None
         try:
-            self.gw.insert(
+            gw.insert(
                 self.state,
-                m.request_id,
-                m.symbol,
+                request_id,
+                symbol,
                 side,
-                m.qty,
+                qty,
                 ticks,
                 order_type,
                 tif,
-                client_order_id=m.client_order_id,
+                client_order_id=client_order_id,
                 # Extension fields (1000-1999) are unknown to InsertOrder: skip the byte-level
                 # scan when the parser saw no unknown field at all (the common case).
                 extensions=extension_bytes(payload) if UnknownFieldSet(m) else b"",
             )
         except Reject as rej:
             self.reject(
-                m.request_id,
+                request_id,
                 pb.RejectCode.Value(rej.code),
                 rej.text,
-                symbol=m.symbol,
-                client_order_id=m.client_order_id,
+                symbol=symbol,
+                client_order_id=client_order_id,
             )
 
     def replay_duplicate(self, order: GwOrder, request_id: int) -> None:
