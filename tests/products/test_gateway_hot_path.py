@@ -8,6 +8,7 @@ must reject exactly the orders the Decimal check rejects, with the same text.
 from __future__ import annotations
 
 import sys
+from collections import deque
 from decimal import Decimal
 from pathlib import Path
 
@@ -82,3 +83,62 @@ def test_notional_cap_follows_replaced_limits() -> None:
         assert rej.text == "notional 1000.00 exceeds the limit 999.99"
     else:
         raise AssertionError("the cap cached for the old limits was used after the limits changed")
+
+
+def test_obx_order_events_built_positionally_carry_every_field() -> None:
+    """_on_accepted/_on_fill build VenueOrderEvent positionally: the fields land where the
+    keyword build put them."""
+    from refgw.model import VenueOrderEvent
+    from refgw.venues import obx_pb2 as opb
+    from refgw.venues.obx import ObxVenue
+
+    got: list[VenueOrderEvent] = []
+    venue = ObxVenue(
+        host="127.0.0.1", port=1, member="M", token="t", client_name="test",
+        on_order=got.append, on_book=_ignore, on_notice=_ignore,
+    )
+    venue._held_events = None
+    venue._on_accepted(
+        opb.OrderAccepted(
+            client_order_id="b-7", order_id=99, symbol="ABC", qty=5, price_ticks=101, leaves_qty=4,
+            member_seq=12, poss_dup=True,
+        )
+    )
+    venue._on_fill(
+        opb.OrderFill(
+            client_order_id="b-7", order_id=99, symbol="ABC", qty=3, price_ticks=102, trade_id=55,
+            liquidity=opb.MAKER, leaves_qty=1, cum_qty=4, member_seq=13,
+        )
+    )
+    assert got == [
+        VenueOrderEvent(
+            kind="accepted", venue_coid="b-7", exch_order_id="99", symbol="ABC", qty=5, price_ticks=101,
+            leaves_qty=4, member_seq=12, poss_dup=True,
+        ),
+        VenueOrderEvent(
+            kind="fill", venue_coid="b-7", exch_order_id="99", symbol="ABC", last_qty=3, last_price_ticks=102,
+            trade_id="55", liquidity="MAKER", leaves_qty=1, cum_qty=4, member_seq=13, poss_dup=False,
+        ),
+    ]
+    assert venue.last_member_seq == 13
+
+
+def test_insert_builds_the_order_and_sends_it() -> None:
+    """Gateway.insert builds GwOrder positionally: every field lands in its place."""
+    from refgw.core import GwOrder, SessionState
+
+    sent: list[tuple[object, ...]] = []
+    gw = _gateway(Decimal("1e9"))
+    gw.venue.instruments["ABC"] = InstrumentDef("ABC", "", "EUR", 2, 1, 1, 10**30, "OPEN")
+    gw.venue.new_order = lambda *a: sent.append(a)  # type: ignore[method-assign]
+    state = SessionState("s1", "u1", 3, ring=deque())
+    order = gw.insert(state, 7, "ABC", "SELL", 3, 250, "LIMIT", "DAY", client_order_id="c1", extensions=b"\x01")
+    assert order == GwOrder(
+        gw_id=1, venue_coid=f"{gw.boot}-1", username="u1", symbol="ABC", side="SELL", order_type="LIMIT",
+        tif="DAY", qty=3, price_ticks=250, session=state, request_id=7, client_order_id="c1", extensions=b"\x01",
+        leaves_qty=3,
+    )
+    assert sent == [(f"{gw.boot}-1", "ABC", "SELL", "LIMIT", "DAY", 3, 250)]
+    market = gw.insert(state, 8, "ABC", "BUY", 2, 999, "MARKET", "IOC")
+    assert (market.price_ticks, market.leaves_qty, market.exch_order_id, market.state) == (0, 2, "", "PENDING")
+    assert gw.outstanding == {"u1": 5}

@@ -342,9 +342,9 @@ class Gateway:
         venue_coid = f"{self.boot}-{gw_id}"
         if market:
             price_ticks = 0
-        order = GwOrder(  # positional in GwOrder's field order: cheaper than 14 keywords per order
+        order = GwOrder(  # positional, in GwOrder's field order: a keyword call to a class builds a dict
             gw_id, venue_coid, username, symbol, side, order_type, tif, qty, price_ticks, session,
-            request_id, client_order_id, extensions, leaves_qty=qty,
+            request_id, client_order_id, extensions, "", qty,
         )
         self._index(order)
         if self.journal is not None:

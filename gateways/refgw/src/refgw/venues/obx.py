@@ -216,18 +216,14 @@ class ObxVenue(Venue):
             self.last_member_seq = msg.member_seq
 
     def _on_accepted(self, m: Any) -> None:
-        self._seq(m)
+        member_seq = m.member_seq
+        if member_seq > self.last_member_seq:
+            self.last_member_seq = member_seq
+        # Positional, in VenueOrderEvent's field order: a keyword call to a class builds a dict.
         self.emit_order(
             VenueOrderEvent(
-                kind="accepted",
-                venue_coid=m.client_order_id,
-                exch_order_id=str(m.order_id),
-                symbol=m.symbol,
-                qty=m.qty,
-                price_ticks=m.price_ticks,
-                leaves_qty=m.leaves_qty,
-                member_seq=m.member_seq,
-                poss_dup=m.poss_dup,
+                "accepted", m.client_order_id, str(m.order_id), m.symbol, m.qty, m.price_ticks, m.leaves_qty,
+                0, 0, 0, "", "", "", 0, "", member_seq, m.poss_dup,
             )
         )
 
@@ -246,21 +242,15 @@ class ObxVenue(Venue):
         )
 
     def _on_fill(self, m: Any) -> None:
-        self._seq(m)
+        member_seq = m.member_seq
+        if member_seq > self.last_member_seq:
+            self.last_member_seq = member_seq
+        # Positional, in VenueOrderEvent's field order (see _on_accepted).
         self.emit_order(
             VenueOrderEvent(
-                kind="fill",
-                venue_coid=m.client_order_id,
-                exch_order_id=str(m.order_id),
-                symbol=m.symbol,
-                last_qty=m.qty,
-                last_price_ticks=m.price_ticks,
-                trade_id=str(m.trade_id),
-                liquidity="MAKER" if m.liquidity == pb.MAKER else "TAKER",
-                leaves_qty=m.leaves_qty,
-                cum_qty=m.cum_qty,
-                member_seq=m.member_seq,
-                poss_dup=m.poss_dup,
+                "fill", m.client_order_id, str(m.order_id), m.symbol, 0, 0, m.leaves_qty, m.cum_qty, m.qty,
+                m.price_ticks, str(m.trade_id), "MAKER" if m.liquidity == pb.MAKER else "TAKER", "", 0, "",
+                member_seq, m.poss_dup,
             )
         )
 
