@@ -496,7 +496,7 @@ class Gateway:
             if journal is not None:
                 journal.stage(jr.VENUE_CURSOR, jr.cursor_body(ev.venue_seq))
         if order.session is not None:
-            rep = build_report(self.instruments[order.symbol], order, ev)
+            rep = build_report(self.venue.instruments[order.symbol], order, ev)
             if rep is not None:
                 if ev.liquidity and order.session.version >= 3:
                     rep.liquidity = pb.MAKER if ev.liquidity == "MAKER" else pb.TAKER

@@ -57,6 +57,9 @@ _OPTIONAL_FROM = 128
 
 _HEAD = struct.Struct(">QB")  # a format-3 record's u64 time_ns and u8 type (CRC-covered)
 _crc32 = zlib.crc32
+_time_ns = time.time_ns
+_OUTBOUND_HEAD = struct.Struct(">HQ")  # an OUTBOUND body's session id length and seq
+_CURSOR = struct.Struct(">Q")  # an EXCH_CURSOR/VENUE_CURSOR body
 # One encoder for every JSON record: json.dumps with non-default separators builds a new
 # JSONEncoder per call. Output is byte-identical to json.dumps(value, separators=(",", ":")).
 _JSON = json.JSONEncoder(separators=(",", ":"))
@@ -212,7 +215,7 @@ class Journal:
 
     def append(self, rtype: int, body: bytes) -> None:
         """Write one record now, after any staged ones (one write call for all of them)."""
-        record = _encode_record(rtype, body, time.time_ns())
+        record = _encode_record(rtype, body, _time_ns())
         staged = self._staged
         if staged:
             staged += record
@@ -225,7 +228,7 @@ class Journal:
         """Queue a record for the next ``append`` or ``flush``: the records one venue event
         makes (state, cursors, the outbound report) then cost one write call, not four.
         The caller flushes before anything depending on them leaves the process."""
-        self._staged += _encode_record(rtype, body, time.time_ns())
+        self._staged += _encode_record(rtype, body, _time_ns())
 
     def flush(self) -> None:
         if self._staged:
@@ -281,7 +284,7 @@ def order_state_body(gw: int, st: str, lv: int, cq: int, ex: str) -> bytes:
 
 def outbound_body(session_id: str, seq: int, frame: bytes) -> bytes:
     sid = session_id.encode()
-    return struct.pack(">HQ", len(sid), seq) + sid + frame
+    return _OUTBOUND_HEAD.pack(len(sid), seq) + sid + frame
 
 
 def parse_outbound(body: bytes) -> tuple[str, int, bytes]:
@@ -291,7 +294,7 @@ def parse_outbound(body: bytes) -> tuple[str, int, bytes]:
 
 
 def cursor_body(member_seq: int) -> bytes:
-    return struct.pack(">Q", member_seq)
+    return _CURSOR.pack(member_seq)
 
 
 def parse_cursor(body: bytes) -> int:
