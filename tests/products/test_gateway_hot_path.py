@@ -142,3 +142,77 @@ def test_insert_builds_the_order_and_sends_it() -> None:
     market = gw.insert(state, 8, "ABC", "BUY", 2, 999, "MARKET", "IOC")
     assert (market.price_ticks, market.leaves_qty, market.exch_order_id, market.state) == (0, 2, "", "PENDING")
     assert gw.outstanding == {"u1": 5}
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        pass
+
+
+def _client_frames() -> list[tuple[int, bytes]]:
+    return [(7, b""), (5, b"\x08\x01" * 150), (9, bytes(range(40))), (5, b"\x08\x02")]
+
+
+def _feed_session(pieces: list[bytes]) -> tuple[list[tuple[int, bytes]], list[bytes]]:
+    from refgw.session import Session
+
+    session = Session(_gateway(Decimal(1)))
+    transport = _Transport()
+    session.writer = transport
+    got: list[tuple[int, bytes]] = []
+    session.on_frame = lambda msg_type, payload: got.append((msg_type, payload))  # type: ignore[method-assign]
+    for piece in pieces:
+        session.data_received(piece)
+    assert not session._buf, "a complete stream left bytes buffered"
+    return got, transport.written
+
+
+def test_client_frames_are_cut_the_same_at_every_split() -> None:
+    from refgw.framing import encode
+
+    frames = _client_frames()
+    stream = b"".join(encode(t, p) for t, p in frames)
+    for cut in range(len(stream) + 1):
+        assert _feed_session([stream[:cut], stream[cut:]])[0] == frames, f"split at {cut}"
+    assert _feed_session([stream[i : i + 1] for i in range(len(stream))])[0] == frames
+
+
+def test_an_oversize_client_frame_is_skipped_across_reads() -> None:
+    from refgw.framing import HEADER, MAX_FRAME, encode
+
+    oversize = HEADER.pack(MAX_FRAME + 5, 5) + b"\0" * (MAX_FRAME + 1)
+    stream = encode(7, b"a") + oversize + encode(9, b"bc")
+    pieces = [stream[i : i + 65_536] for i in range(0, len(stream), 65_536)]
+    got, written = _feed_session(pieces)
+    assert got == [(7, b"a"), (9, b"bc")]
+    assert len(written) == 1, "one MALFORMED_MESSAGE reject for the oversize frame"
+
+
+def test_obx_frames_are_cut_the_same_at_every_split() -> None:
+    from refgw.venues.obx import _HEADER, _ObxProtocol
+
+    frames = [(3, b""), (20, b"\x10\x05" * 200), (21, b"xyz")]
+    stream = b"".join(_HEADER.pack(len(p) + 4, t) + p for t, p in frames)
+
+    def feed(pieces: list[bytes]) -> list[tuple[int, bytes]]:
+        got: list[tuple[int, bytes]] = []
+
+        class _Venue:
+            def _on_frame(self, msg_type: int, payload: bytes) -> None:
+                got.append((msg_type, payload))
+
+        proto = _ObxProtocol(_Venue())  # type: ignore[arg-type]
+        for piece in pieces:
+            proto.data_received(piece)
+        assert not proto.buf
+        return got
+
+    for cut in range(len(stream) + 1):
+        assert feed([stream[:cut], stream[cut:]]) == frames, f"split at {cut}"
+    assert feed([stream[i : i + 1] for i in range(len(stream))]) == frames

@@ -194,12 +194,24 @@ class Session(asyncio.Protocol):
             dropped = min(self._skip, len(data))
             self._skip -= dropped
             data = data[dropped:]
+        # Frames are sliced straight from the read; only a frame cut across reads is buffered
+        # (joining every read into the bytearray would copy each payload twice). A cut frame is
+        # taken out of the buffer once it is complete (a large one arriving in many reads is
+        # not copied out at each read).
         buf = self._buf
-        buf += data
+        if buf:
+            buf += data
+            if len(buf) < HEADER.size:
+                return
+            length = HEADER.unpack_from(buf)[0]
+            if 4 <= length <= MAX_FRAME + 4 and len(buf) < 4 + length:
+                return
+            data = bytes(buf)
+            buf.clear()
         pos = 0
-        end = len(buf)
+        end = len(data)
         while not self.closing and end - pos >= HEADER.size:
-            length, msg_type = HEADER.unpack_from(buf, pos)
+            length, msg_type = HEADER.unpack_from(data, pos)
             if length < 4:
                 self.session_reject(0, pb.MALFORMED_MESSAGE, f"frame length {length} is below the 4-byte type")
                 self.close()
@@ -222,13 +234,11 @@ class Session(asyncio.Protocol):
             stop = pos + 4 + length
             if stop > end:
                 break
-            payload = bytes(buf[pos + HEADER.size : stop])
+            payload = data[pos + HEADER.size : stop]
             pos = stop
             self.on_frame(msg_type, payload)
-        if self.closing:
-            buf.clear()
-        elif pos:
-            del buf[:pos]
+        if pos < end and not self.closing:
+            buf += data[pos:]
 
     def on_frame(self, msg_type: int, payload: bytes) -> None:
         self.last_rx = time.monotonic()

@@ -358,15 +358,26 @@ class _ObxProtocol(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        # Frames are sliced straight from the read; only a frame cut across reads is buffered
+        # (joining every read into the bytearray would copy each payload twice). A cut frame is
+        # taken out of the buffer once it is complete (a large one arriving in many reads is
+        # not copied out at each read).
         buf = self.buf
-        buf += data
+        if buf:
+            buf += data
+            if len(buf) < 8:
+                return
+            length = _HEADER.unpack_from(buf)[0]
+            if 4 <= length <= _MAX_FRAME and len(buf) < 4 + length:
+                return
+            data = bytes(buf)
+            buf.clear()
         pos = 0
-        end = len(buf)
+        end = len(data)
         venue = self.venue
         while end - pos >= 8:
-            length, msg_type = _HEADER.unpack_from(buf, pos)
+            length, msg_type = _HEADER.unpack_from(data, pos)
             if length < 4 or length > _MAX_FRAME:
-                del buf[:]
                 venue._on_lost(f"bad OBX frame length {length}")
                 if self.transport is not None:
                     self.transport.close()
@@ -374,10 +385,10 @@ class _ObxProtocol(asyncio.Protocol):
             stop = pos + 4 + length
             if stop > end:
                 break
-            venue._on_frame(msg_type, bytes(buf[pos + 8 : stop]))
+            venue._on_frame(msg_type, data[pos + 8 : stop])
             pos = stop
-        if pos:
-            del buf[:pos]
+        if pos < end:
+            buf += data[pos:]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.venue._on_lost("exchange closed the connection", self.transport)
