@@ -216,3 +216,38 @@ def test_obx_frames_are_cut_the_same_at_every_split() -> None:
     for cut in range(len(stream) + 1):
         assert feed([stream[:cut], stream[cut:]]) == frames, f"split at {cut}"
     assert feed([stream[i : i + 1] for i in range(len(stream))]) == frames
+
+
+_I64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+_U64 = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@given(rid=_U64, gw_id=_U64, sym=st.text(max_size=6), side=st.sampled_from(["BUY", "SELL"]), px=_I64, qty=_I64,
+       leaves=_I64, cum=_I64, ex=st.text(max_size=8), coid=st.text(max_size=8))
+def test_reports_and_new_orders_set_field_by_field_are_the_keyword_builds_bytes(
+    rid: int, gw_id: int, sym: str, side: str, px: int, qty: int, leaves: int, cum: int, ex: str, coid: str
+) -> None:
+    from refgw import refgw_pb2 as pb
+    from refgw.core import GwOrder, base_report
+    from refgw.venues import obx_pb2 as opb
+    from refgw.venues.obx import ObxVenue
+
+    order = GwOrder(gw_id, "b-1", "u1", sym, side, "LIMIT", "GTC", qty, px, None, rid, coid, b"", ex, leaves, cum)
+    expected = pb.ExecutionReport(
+        request_id=rid, order_id=gw_id, symbol=sym, side=pb.BUY if side == "BUY" else pb.SELL, price_ticks=px,
+        qty=qty, leaves_qty=leaves, cum_qty=cum, exchange_order_id=ex, client_order_id=coid,
+    )
+    assert base_report(None, order).SerializeToString() == expected.SerializeToString()  # type: ignore[arg-type]
+
+    venue = ObxVenue(
+        host="127.0.0.1", port=1, member="M", token="t", client_name="test",
+        on_order=_ignore, on_book=_ignore, on_notice=_ignore,
+    )
+    sent = _Transport()
+    venue._transport = sent  # type: ignore[assignment]
+    venue.new_order(coid, sym, side, "LIMIT", "IOC", qty, px)
+    wanted = opb.NewOrder(
+        request_id=1, client_order_id=coid, symbol=sym, side=opb.BUY if side == "BUY" else opb.SELL,
+        order_type=opb.LIMIT, tif=opb.IOC, qty=qty, price_ticks=px,
+    ).SerializeToString()
+    assert sent.written == [(len(wanted) + 4).to_bytes(4, "big") + opb.NEW_ORDER.to_bytes(4, "big") + wanted]

@@ -662,18 +662,19 @@ _EXCH_CODES = {
 
 def base_report(instr: InstrumentDef, order: GwOrder) -> Any:
     """An ExecutionReport with the order's ids and state; prices in ticks."""
-    return pb.ExecutionReport(
-        request_id=order.request_id,
-        order_id=order.gw_id,
-        symbol=order.symbol,
-        side=pb.BUY if order.side == "BUY" else pb.SELL,
-        price_ticks=order.price_ticks,
-        qty=order.qty,
-        leaves_qty=order.leaves_qty,
-        cum_qty=order.cum_qty,
-        exchange_order_id=order.exch_order_id,
-        client_order_id=order.client_order_id,
-    )
+    # Fields set one by one: a keyword call builds a dict the message constructor then walks.
+    rep = pb.ExecutionReport()
+    rep.request_id = order.request_id
+    rep.order_id = order.gw_id
+    rep.symbol = order.symbol
+    rep.side = pb.BUY if order.side == "BUY" else pb.SELL
+    rep.price_ticks = order.price_ticks
+    rep.qty = order.qty
+    rep.leaves_qty = order.leaves_qty
+    rep.cum_qty = order.cum_qty
+    rep.exchange_order_id = order.exch_order_id
+    rep.client_order_id = order.client_order_id
+    return rep
 
 
 def build_report(instr: InstrumentDef, order: GwOrder, ev: VenueOrderEvent) -> Any | None:

@@ -115,19 +115,17 @@ class ObxVenue(Venue):
     def new_order(
         self, coid: str, symbol: str, side: str, order_type: str, tif: str, qty: int, price_ticks: int
     ) -> None:
-        self._send(
-            pb.NEW_ORDER,
-            pb.NewOrder(
-                request_id=next(self._ids),
-                client_order_id=coid,
-                symbol=symbol,
-                side=_SIDES[side],
-                order_type=_TYPES[order_type],
-                tif=_TIFS[tif],
-                qty=qty,
-                price_ticks=price_ticks,
-            ),
-        )
+        # Fields set one by one: a keyword call builds a dict the message constructor then walks.
+        msg = pb.NewOrder()
+        msg.request_id = next(self._ids)
+        msg.client_order_id = coid
+        msg.symbol = symbol
+        msg.side = _SIDES[side]
+        msg.order_type = _TYPES[order_type]
+        msg.tif = _TIFS[tif]
+        msg.qty = qty
+        msg.price_ticks = price_ticks
+        self._send(pb.NEW_ORDER, msg)
 
     def cancel(self, coid: str, symbol: str, exch_order_id: str = "") -> None:
         self._send(pb.CANCEL_ORDER, pb.CancelOrder(request_id=next(self._ids), orig_client_order_id=coid))
