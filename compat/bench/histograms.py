@@ -23,16 +23,7 @@ def decode(encoded: str) -> HdrHistogram:
 
 def merge(encoded: Iterable[str]) -> HdrHistogram:
     """Add the counts of every payload into one histogram (same settings required)."""
-    merged: HdrHistogram | None = None
-    for payload in encoded:
-        histogram = decode(payload)
-        if merged is None:
-            merged = histogram
-        else:
-            merged.add(histogram)
-    if merged is None:
-        raise ValueError("merge() needs at least one histogram")
-    return merged
+    return merge_histograms([decode(payload) for payload in encoded])
 
 
 def merge_histograms(histograms: Sequence[HdrHistogram]) -> HdrHistogram:
