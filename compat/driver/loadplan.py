@@ -159,7 +159,7 @@ async def run_load_plan(
     ``session_counts`` (optional) returns the adapter's own ``{"gaps": n, "duplicates": m}``
     (sequence gaps and duplicate acks it saw on the sessions), read once after the drain.
     ``outcome`` (optional) maps each completed order's result or exception to an AckTimes.
-    ``sleep`` defaults to a :class:`ThreadSleep` for the run (tests inject a fake clock's).
+    ``sleep`` defaults to :func:`make_sleep`'s for the run (tests inject a fake clock's).
     """
     config = LoadPlan.from_dict(plan)
     timer: TimerFdSleep | ThreadSleep | None = None

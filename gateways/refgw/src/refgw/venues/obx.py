@@ -209,14 +209,16 @@ class ObxVenue(Venue):
             self.instruments[msg.symbol] = replace(old, status=status)
         self.on_notice(VenueNotice(kind="status", symbol=msg.symbol, status=status))
 
-    def _seq(self, msg: Any) -> None:
-        if msg.member_seq > self.last_member_seq:
-            self.last_member_seq = msg.member_seq
-
-    def _on_accepted(self, m: Any) -> None:
-        member_seq = m.member_seq
+    def _seq(self, msg: Any) -> int:
+        """Advance the member cursor; the event's member_seq (read once: each protobuf read
+        builds a new object)."""
+        member_seq: int = msg.member_seq
         if member_seq > self.last_member_seq:
             self.last_member_seq = member_seq
+        return member_seq
+
+    def _on_accepted(self, m: Any) -> None:
+        member_seq = self._seq(m)
         # Positional, in VenueOrderEvent's field order: a keyword call to a class builds a dict.
         self.emit_order(
             VenueOrderEvent(
@@ -240,9 +242,7 @@ class ObxVenue(Venue):
         )
 
     def _on_fill(self, m: Any) -> None:
-        member_seq = m.member_seq
-        if member_seq > self.last_member_seq:
-            self.last_member_seq = member_seq
+        member_seq = self._seq(m)
         # Positional, in VenueOrderEvent's field order (see _on_accepted).
         self.emit_order(
             VenueOrderEvent(
