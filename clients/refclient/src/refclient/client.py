@@ -48,7 +48,7 @@ from refclient.errors import (
     SessionLost,
     Throttled,
 )
-from refclient.framing import HEADER, MAX_FRAME, FrameError
+from refclient.framing import HEADER, MAX_FRAME, FrameError, encode
 from refclient.wire import decode_extensions, encode_extensions
 
 PROTOCOL_RANGE = (2, 3)
@@ -253,7 +253,6 @@ _new_object = object.__new__
 _object_setattr = object.__setattr__
 _HEADER_SIZE = HEADER.size
 _unpack_header = HEADER.unpack_from
-_pack_header = HEADER.pack
 
 
 @dataclass(slots=True)
@@ -464,8 +463,7 @@ class GatewayClient:
         payload = msg.SerializeToString()
         if extra:
             payload += extra
-        # framing.encode, inline (one call less per order).
-        self._writer.write(_pack_header(len(payload) + 4, msg_type) + payload)
+        self._writer.write(encode(msg_type, payload))
 
     def _hook(self, direction: str, msg_type: int, msg: Any) -> None:
         from google.protobuf.json_format import MessageToDict
