@@ -16,12 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import GW_SRC, Proc, start
+from procs import GW_SRC, Proc, start, start_exchange
 
 
 @pytest.fixture(scope="session")
 def exchange() -> Iterator[Proc]:
-    proc = start([sys.executable, "-m", "compat.exchange", "--venue", "both"], "exchange")
+    proc = start_exchange()
     yield proc
     proc.stop()
 

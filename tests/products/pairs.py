@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import Driver, Proc, gateway_argv, start, venv_for, versions
+from procs import Driver, Proc, gateway_argv, start, start_exchange, venv_for, versions
 
 PROBES = ("logon", "odd_tick", "ioc", "amend", "mass_cancel", "float_edge")
 
@@ -108,7 +108,7 @@ def render(table: dict[tuple[str, str], dict[str, str]]) -> str:
 if __name__ == "__main__":
     import tempfile
 
-    exch = start([sys.executable, "-m", "compat.exchange", "--venue", "both"], "exchange")
+    exch = start_exchange()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             print(render(observe(exch, Path(tmp) / "venvs", Path(tmp))))

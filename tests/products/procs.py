@@ -51,6 +51,11 @@ class Proc:
 GatewayFactory = Callable[..., "Proc"]
 
 
+def start_exchange(venue: str = "both", name: str = "exchange") -> Proc:
+    """A real ``compat exchange`` (both venues by default), ready; the caller stops it."""
+    return start([sys.executable, "-m", "compat.exchange", "--venue", venue], name)
+
+
 def start(argv: list[str], name: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Proc:
     """Start a process and wait for its ``NAME READY k=h:p ...`` line on stdout."""
     full_env = dict(os.environ)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import GatewayFactory, Proc, run, start
+from procs import GatewayFactory, Proc, run, start_exchange
 from refclient import Event, GatewayClient, OrderRejected, Side
 from refclient.client import _GatewayProtocol
 from refclient.framing import encode
@@ -28,7 +28,7 @@ from refclient.framing import encode
 @pytest.fixture(scope="module")
 def exchange() -> Iterator[Proc]:
     """Overrides the session-wide exchange: an empty book on every symbol."""
-    proc = start([sys.executable, "-m", "compat.exchange", "--venue", "both"], "exchange")
+    proc = start_exchange()
     yield proc
     proc.stop()
 
@@ -37,6 +37,17 @@ def _built_like_the_constructor(ev: Event) -> None:
     assert list(vars(ev)) == [f.name for f in fields(Event)]
     twin = Event(**vars(ev))
     assert ev == twin and repr(ev) == repr(twin)
+
+
+async def _fills(client: GatewayClient, count: int) -> list[Event]:
+    """The client's next ``count`` fill events; every event read on the way is checked too."""
+    fills: list[Event] = []
+    while len(fills) < count:
+        ev = await client.next_event(timeout=5.0)
+        _built_like_the_constructor(ev)
+        if ev.kind == "fill":
+            fills.append(ev)
+    return fills
 
 
 def test_extension_fields_are_decoded_only_when_the_report_has_them(gateway: GatewayFactory) -> None:
@@ -76,24 +87,14 @@ def test_fill_events_and_prices_are_unchanged_by_the_memo(gateway: GatewayFactor
                 taker.send_order("XYZ", Side.BUY, qty=1, price=Decimal("2.676"))
             assert off_tick.value.code == "PRICE_NOT_ON_TICK" and "0.005" in off_tick.value.text
 
-        fills: list[Event] = []
-        while len(fills) < 2:
-            ev = await taker.next_event(timeout=5.0)
-            _built_like_the_constructor(ev)
-            if ev.kind == "fill":
-                fills.append(ev)
+        fills = await _fills(taker, 2)
         assert [ev.client_order_id for ev in fills] == ["B1", "B2"]
         for ev in fills:
             assert str(ev.last_price) == "2.675" and str(ev.price) == "2.675"
             assert ev.last_qty == 1 and ev.leaves_qty == 0 and ev.liquidity == "TAKER"
             assert ev.code == "" and ev.reason == "" and ev.extensions == {}
 
-        maker_fills: list[Event] = []
-        while len(maker_fills) < 2:
-            ev = await maker.next_event(timeout=5.0)
-            _built_like_the_constructor(ev)
-            if ev.kind == "fill":
-                maker_fills.append(ev)
+        maker_fills = await _fills(maker, 2)
         assert all(ev.order_id == resting.order_id and ev.liquidity == "MAKER" for ev in maker_fills)
         assert [ev.leaves_qty for ev in maker_fills] == [2, 1]
         assert all(str(ev.last_price) == "2.675" for ev in maker_fills)

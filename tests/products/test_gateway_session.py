@@ -345,9 +345,9 @@ def test_losing_the_exchange_keeps_clients_and_rejects_orders_with_a_reason(tmp_
     link; the gateway keeps trying to reconnect (bounded backoff) instead of exiting."""
     import sys as _sys
 
-    from procs import GW_SRC, start
+    from procs import GW_SRC, start, start_exchange
 
-    exchange = start([_sys.executable, "-m", "compat.exchange", "--venue", "obx"], "private exchange")
+    exchange = start_exchange("obx", "private exchange")
     host, port = exchange.addrs["obx"]
     gw = start(
         [_sys.executable, "-m", "refgw", "--listen", "127.0.0.1:0", "--exchange", f"{host}:{port}", "--member", "LOSS"],
