@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-MARKER = "compat-env.json"  # compat.envs.MARKER; not imported so the soak judges from outside
+MARKER = "compat-env.json"  # compat.artifacts.envs.MARKER; not imported so the soak judges from outside
 _IMPORT_TIMEOUT_S = 60.0
 _CHECK = (
     "import importlib, importlib.metadata, sys\n"

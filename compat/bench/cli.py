@@ -144,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
 def _host_specs(values: list[str]) -> dict[str, str]:
     """``--host SPEC`` places every role; ``--host ROLE=SPEC`` one role (the later wins)."""
     from compat.bench.target import ROLES
-    from compat.plan import parse_assignments
+    from compat.run.plan import parse_assignments
 
     specs: dict[str, str] = {}
     for value in values:

@@ -18,7 +18,7 @@ from compat.bench.floor import MidRun, Stall, StallRecord, run_drivers_raw, stal
 from compat.bench.loadpoint import LoadPoint
 from compat.driver.handle import DriverHandle, OperationUnsupported
 from compat.errors import ConfigError, HarnessError
-from compat.stack import Stack, parse_addresses
+from compat.run.stack import Stack, parse_addresses
 
 # Throttle and risk limits far above any bench rate; no users (open access). The gateway's
 # default throttle (1000 msgs/s per session) would otherwise reject the load as THROTTLED.

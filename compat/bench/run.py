@@ -169,7 +169,7 @@ class BenchSession:
 
     def gateway(self, target: Target) -> BenchRun:
         """Floor and gateway of ``target``'s cell in alternating rounds; then self-test, sweep, knee."""
-        from compat.stack import Stack
+        from compat.run.stack import Stack
 
         settings = self.settings
         cell = target.cell
@@ -215,7 +215,7 @@ class BenchSession:
         import dataclasses
 
         from compat.bench.scale import scale_order, write_instruments
-        from compat.stack import Stack
+        from compat.run.stack import Stack
 
         settings = self.settings
         scale_dir = self.log_dir / "scale"
@@ -242,7 +242,7 @@ class BenchSession:
     def compare_gateways(self, target: Target, versions: tuple[str, str], rounds: int = 6) -> BenchRun:
         """A/B: two stacks side by side, load alternated A, B, A, B so machine drift cancels."""
         from compat.bench.target import pick
-        from compat.stack import Stack
+        from compat.run.stack import Stack
 
         settings = self.settings
         releases = [pick(target.gateway_releases, version, "gateway") for version in versions]
@@ -281,7 +281,7 @@ class BenchSession:
         log must then hold exactly the orders the harness saw acked.
         """
         from compat.bench.target import pick
-        from compat.stack import Stack
+        from compat.run.stack import Stack
 
         settings = self.settings
         old, new = (pick(target.gateway_releases, version, "gateway") for version in versions)

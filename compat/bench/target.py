@@ -1,6 +1,6 @@
 """What the gateway bench runs against, resolved from matrix.yaml like the matrix run does.
 
-``resolve_target`` builds the same ``Plan`` (``compat.plan.build_plan``), picks one cell
+``resolve_target`` builds the same ``Plan`` (``compat.run.plan.build_plan``), picks one cell
 (the candidate gateway and the candidate client unless versions are named), ensures both
 envs, and returns everything a ``Stack`` needs. Nothing here is bench-specific except the
 auth file: the bench raises the gateway's throttle, which would otherwise reject the load.
@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from compat.artifacts.envs import Env, EnvCache
 from compat.bench.gateway import write_bench_auth
-from compat.cell import Cell, Release
-from compat.envs import Env, EnvCache
+from compat.config.cell import Cell, Release
+from compat.config.matrix import Matrix
 from compat.errors import ConfigError
 from compat.harness.host import Host, host_from_spec
-from compat.matrix import Matrix
-from compat.plan import build_plan
-from compat.stack import StackSettings
+from compat.run.plan import build_plan
+from compat.run.stack import StackSettings
 
 ROLES = ("exchange", "gateway", "client")
 

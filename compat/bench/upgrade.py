@@ -32,9 +32,9 @@ from compat.bench.histograms import Percentiles, count_at_or_above, decode
 from compat.bench.loadpoint import CORRECTED, LoadPoint
 
 if TYPE_CHECKING:
-    from compat.cell import Release
-    from compat.envs import Env
-    from compat.stack import Stack
+    from compat.artifacts.envs import Env
+    from compat.config.cell import Release
+    from compat.run.stack import Stack
 
 DEFAULT_BUCKET_MS = 100.0
 WINDOWS = ("before", "during", "after")

@@ -41,7 +41,7 @@ from packaging.utils import canonicalize_name
 from compat.driver import DRIVER_DIR, DRIVER_FILES
 from compat.errors import HostError
 
-ENV_MARKER = "compat-env.json"  # written by compat.envs into every complete venv
+ENV_MARKER = "compat-env.json"  # written by compat.artifacts.envs into every complete venv
 SYSTEM_PREFIXES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/", "/dev/", "/proc/", "/sys/")
 _PY_TAG = re.compile(r"-py(?P<major>\d)(?P<minor>\d+)-")
 

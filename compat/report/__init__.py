@@ -1,4 +1,4 @@
-"""Reports, history and the release gate: pure functions over ``compat.outcome.RunResults``.
+"""Reports, history and the release gate: pure functions over ``compat.results.model.RunResults``.
 
 Public API (import from here):
     render_json, load_json, merge, merge_files       the JSON report and shard merge
@@ -13,12 +13,12 @@ Public API (import from here):
 from __future__ import annotations
 
 from compat.report.html import render_html
-from compat.report.json_report import load_json, merge, merge_files, render_json
 from compat.report.junit import junit_properties
 from compat.report.markdown import render_markdown, write_step_summary
 from compat.report.terminal import render_terminal_grid
 from compat.report.wirediff import first_divergence, nearest_passing
 from compat.report.writer import write_reports
+from compat.results.jsonfile import load_json, merge, merge_files, render_json
 
 __all__ = [
     "first_divergence",

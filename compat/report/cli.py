@@ -13,11 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from compat.matrix import load_matrix
-from compat.outcome import CellResult, RunResults
+from compat.artifacts.schema_diff import schema_diff
+from compat.config.matrix import load_matrix
 from compat.report.demo import demo_results
 from compat.report.errors import ReportError
-from compat.report.gate import (
+from compat.report.markdown import render_markdown
+from compat.report.schema_join import annotate_from_wheels
+from compat.report.writer import write_reports, write_text_atomically
+from compat.results.gate import (
     Lookup,
     Pair,
     SupportWindow,
@@ -26,14 +29,11 @@ from compat.report.gate import (
     gate,
     load_inventory,
 )
-from compat.report.history import flake_rates, flip_lines, git_head_sha, latest_for_pair, list_runs, store_run
-from compat.report.json_report import load_json
-from compat.report.markdown import render_markdown
-from compat.report.schema_diff import schema_diff
-from compat.report.schema_join import annotate_from_wheels
-from compat.report.shard import merge_shards
-from compat.report.store import DEFAULT_STORE, ResultsStore, open_store
-from compat.report.writer import write_reports, write_text_atomically
+from compat.results.history import flake_rates, flip_lines, git_head_sha, latest_for_pair, list_runs, store_run
+from compat.results.jsonfile import load_json
+from compat.results.model import CellResult, RunResults
+from compat.results.shards import merge_shards
+from compat.results.store import DEFAULT_STORE, ResultsStore, open_store
 
 
 def _results(paths: list[Path]) -> RunResults:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from compat.outcome import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame
+from compat.results.model import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame
 
 _SCENARIOS = ("S01_logon", "S04_insert_cancel", "S05_cross", "S08_ioc", "S11_amend", "S13_md_snapshot")
 

@@ -19,9 +19,12 @@ from typing import Any
 
 import jinja2
 
-from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
-from compat.report import schema_notes
-from compat.report.grid import (
+from compat.report.junit import expectation_text
+from compat.report.resources import ResourceRow, leaks
+from compat.report.resources import rows as resource_rows
+from compat.report.wirediff import WireDiff, frame_text, wire_diff
+from compat.results import schema_notes
+from compat.results.grid import (
     LEGEND,
     NOT_RUN,
     Slot,
@@ -30,10 +33,7 @@ from compat.report.grid import (
     venue_grids,
     verdict_counts,
 )
-from compat.report.junit import expectation_text
-from compat.report.resources import ResourceRow, leaks
-from compat.report.resources import rows as resource_rows
-from compat.report.wirediff import WireDiff, frame_text, wire_diff
+from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
 
 # Verdicts whose drill-down opens with message, log tails and wire diff.
 _DETAILED = (Verdict.FAIL, Verdict.ERROR, Verdict.STALE, Verdict.FLAKY, Verdict.EXPECTED_FAIL)

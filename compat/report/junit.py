@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compat.outcome import CellResult, ScenarioResult
+from compat.results.model import CellResult, ScenarioResult
 
 
 def expectation_text(scenario: ScenarioResult) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
-from compat.report import resources, schema_notes
-from compat.report.grid import (
+from compat.report import resources
+from compat.report.junit import expectation_text
+from compat.report.wirediff import wire_diff
+from compat.results import schema_notes
+from compat.results.grid import (
     LEGEND,
     NOT_RUN,
     counts_text,
@@ -16,8 +18,7 @@ from compat.report.grid import (
     venue_grids,
     verdict_counts,
 )
-from compat.report.junit import expectation_text
-from compat.report.wirediff import wire_diff
+from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
 
 
 def _cell_md(text: str) -> str:

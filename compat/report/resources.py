@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compat.outcome import CellResult, RunResults
+from compat.results.model import CellResult, RunResults
 
 _MIB = 1024 * 1024
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from compat.outcome import RunResults, Verdict
+from compat.artifacts.schema_diff import Schema, SchemaDiff, build_schema, diff_schemas, load_descriptor_files
 from compat.report.errors import SchemaDiffError
-from compat.report.schema_diff import Schema, SchemaDiff, build_schema, diff_schemas, load_descriptor_files
-from compat.report.schema_notes import META_KEY
+from compat.results.model import RunResults, Verdict
+from compat.results.schema_notes import META_KEY
 
 DiffFor = Callable[[str, str], SchemaDiff | None]
 _QUIET = (Verdict.PASS, Verdict.NA, Verdict.FLAKY)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compat.outcome import RunResults
-from compat.report.grid import LEGEND, NOT_RUN, counts_text, venue_grids, verdict_counts
+from compat.results.grid import LEGEND, NOT_RUN, counts_text, venue_grids, verdict_counts
+from compat.results.model import RunResults
 
 
 def render_terminal_grid(results: RunResults) -> list[str]:

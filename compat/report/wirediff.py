@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict, WireFrame
 from compat.report.errors import ReportError
-from compat.report.grid import version_key
+from compat.results.grid import version_key
+from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict, WireFrame
 
 # Values that differ run to run, or by construction between two versions.
 VOLATILE_FIELDS: frozenset[str] = frozenset(

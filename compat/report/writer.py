@@ -6,10 +6,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from compat.outcome import RunResults
 from compat.report.html import render_html
-from compat.report.json_report import render_json
 from compat.report.markdown import render_markdown, write_step_summary
+from compat.results.jsonfile import render_json
+from compat.results.model import RunResults
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -13,8 +13,8 @@ import json
 import pytest
 
 from compat.bench.gateway import GatewayLoad
-from compat.scenario import Scenario
-from compat.verdicts import DETAILS
+from compat.results.verdicts import DETAILS
+from compat.run.scenario import Scenario
 
 pytestmark = pytest.mark.bench
 

@@ -15,13 +15,13 @@ import json
 
 import pytest
 
+from compat.artifacts.envs import EnvCache
 from compat.bench.floor import MidRun
 from compat.bench.gateway import GatewayLoad
 from compat.bench.upgrade import DEFAULT_BUCKET_MS, analyse, describe, swap_gateway
 from compat.driver.handle import OperationUnsupported
-from compat.envs import EnvCache
-from compat.scenario import Scenario
-from compat.verdicts import DETAILS
+from compat.results.verdicts import DETAILS
+from compat.run.scenario import Scenario
 
 pytestmark = [pytest.mark.bench, pytest.mark.compat_disruptive]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat.scenario import Scenario
+from compat.run.scenario import Scenario
 
 pytestmark = pytest.mark.compat
 

@@ -29,7 +29,7 @@ from compat.driver.handle import DriverCallError, OperationUnsupported
 from compat.exchange.client import ObxClient
 from compat.exchange.proto import obx_pb2 as obx_pb
 from compat.harness.proxy import FaultProxy
-from compat.scenario import Scenario, Session, read_audit_records
+from compat.run.scenario import Scenario, Session, read_audit_records
 
 pytestmark = pytest.mark.compat
 

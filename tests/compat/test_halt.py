@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from compat.scenario import Scenario
+from compat.run.scenario import Scenario
 
 pytestmark = pytest.mark.compat
 

@@ -7,7 +7,7 @@ import pytest
 from compat import timing
 from compat.driver.handle import OperationUnsupported
 from compat.errors import StartError
-from compat.scenario import Scenario
+from compat.run.scenario import Scenario
 
 pytestmark = [pytest.mark.compat, pytest.mark.compat_disruptive]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from compat.scenario import Scenario, Session
+from compat.run.scenario import Scenario, Session
 
 pytestmark = pytest.mark.compat
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from compat.driver.handle import DriverCallError
-from compat.scenario import Scenario, Session
+from compat.run.scenario import Scenario, Session
 
 pytestmark = pytest.mark.compat
 

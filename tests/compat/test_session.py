@@ -6,7 +6,7 @@ import pytest
 
 from compat import timing
 from compat.driver.handle import DriverCallError, OperationUnsupported
-from compat.scenario import Scenario
+from compat.run.scenario import Scenario
 
 pytestmark = pytest.mark.compat
 

@@ -22,16 +22,16 @@ import psutil
 import pytest
 
 from compat import timing
-from compat.cell import Release
+from compat.artifacts.envs import EnvCache
+from compat.artifacts.uv import file_sha256
+from compat.config.cell import Release
 from compat.driver import DRIVER_DIR, DRIVER_FILES, DRIVER_SCRIPT
 from compat.driver.handle import DriverHandle
-from compat.envs import EnvCache
 from compat.errors import ConfigError, HostError, StartError
 from compat.harness import Command, Host, LocalHost, ReadyLine, host_from_spec
 from compat.harness.shipping import ENV_MARKER, PathMapper
 from compat.harness.ssh import SshHost, SshTarget
 from compat.harness.sshd import SshdServer, sshd_missing
-from compat.uvtool import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "helpers"

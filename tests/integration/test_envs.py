@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from compat.cell import Release
-from compat.envs import MARKER, EnvCache
+from compat.artifacts.envs import MARKER, EnvCache
+from compat.artifacts.uv import file_sha256
+from compat.config.cell import Release
 from compat.errors import EnvBuildError
-from compat.uvtool import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -139,8 +139,8 @@ def test_broken_wheel_raises_env_build_error_with_uv_message(tmp_path: Path) -> 
 RACER = """
 import json, sys
 from pathlib import Path
-from compat.cell import Release
-from compat.envs import EnvCache
+from compat.config.cell import Release
+from compat.artifacts.envs import EnvCache
 release = Release(**{**json.loads(sys.argv[1]), "wheel": Path(json.loads(sys.argv[1])["wheel"])})
 print("ready", flush=True)
 assert sys.stdin.readline().strip() == "go"

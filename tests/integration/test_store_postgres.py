@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from compat.outcome import Verdict
 from compat.report.demo import demo_results
 from compat.report.errors import ReportError
-from compat.report.store import open_store
+from compat.results.model import Verdict
+from compat.results.store import open_store
 
 pytestmark = pytest.mark.slow
 

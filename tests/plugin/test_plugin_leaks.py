@@ -16,7 +16,7 @@ LEAKY_CELL = "client-1.0.0--gateway-1.0.0--venue-obx"
 SCENARIOS = textwrap.dedent(f"""
     import json
     import pytest
-    from compat.verdicts import DETAILS
+    from compat.results.verdicts import DETAILS
 
     pytestmark = pytest.mark.compat
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from compat.artifacts.release import load_yanked, release, yank
 from compat.errors import ReleaseError
-from compat.release import load_yanked, release, yank
 
 
 def _product(tmp_path: Path, version: str) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compat.cell import Cell, Release
+from compat.config.cell import Cell, Release
 
 
 def release(role: str, version: str, candidate: bool = False) -> Release:

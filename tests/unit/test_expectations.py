@@ -7,8 +7,8 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from compat.cell import Cell, Release
-from compat.expectations import Expectation, expired, find
+from compat.config.cell import Cell, Release
+from compat.config.expectations import Expectation, expired, find
 
 TODAY = dt.date(2026, 11, 25)
 

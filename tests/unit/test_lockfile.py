@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from compat.artifacts.index import resolve
+from compat.artifacts.lock import read_lock, resolution_fingerprint, write_lock
 from compat.cli import main as cli_main
+from compat.config.matrix import Matrix, load_matrix
 from compat.errors import LockError, WheelNotFound
-from compat.index import resolve
-from compat.lockfile import read_lock, resolution_fingerprint, write_lock
-from compat.matrix import Matrix, load_matrix
 
 MATRIX = """\
 products:

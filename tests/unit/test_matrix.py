@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
+from compat.config.matrix import DEFAULT_READY_PATTERN, Matrix, load_matrix
 from compat.errors import ConfigError, MatrixError
-from compat.matrix import DEFAULT_READY_PATTERN, Matrix, load_matrix
 
 VALID = """\
 schema: 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from compat.matrix import load_matrix
+from compat.config.matrix import load_matrix
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "matrix-yaml.md"
 

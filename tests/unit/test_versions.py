@@ -6,7 +6,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from compat.versions import Available, VersionPolicy, select
+from compat.config.versions import Available, VersionPolicy, select
 
 YANKED = {"2.2.0", "1.1.1"}
 OFFERED = ["1.0.0", "1.1.0", "1.1.1", "2.0.0", "2.0.1", "2.1.0", "2.1.3", "2.2.0", "3.0.0rc1", "3.0.0.dev2"]

@@ -9,7 +9,7 @@ import pytest
 from compat.bench.gateway import resting_order
 from compat.bench.scale import scale_order, write_instruments
 from compat.bench.target import pick
-from compat.cell import Release
+from compat.config.cell import Release
 from compat.errors import ConfigError
 from compat.exchange.instruments import load_config
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from compat.outcome import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame
+from compat.results.model import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame
 
 LOGON_OUT = WireFrame("out", "LogonRequest", {"username": "u1", "protocol_max": 2}, 1)
 LOGON_IN_21 = WireFrame("in", "LogonResponse", {"negotiated_version": 2, "gateway_version": "2.1.0"}, 2)

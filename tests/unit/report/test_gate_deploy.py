@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from compat.errors import CompatError, ConfigError
-from compat.outcome import RunResults, Verdict
 from compat.report.cli import register
-from compat.report.gate import Pair, deploy_pairs, load_inventory
-from compat.report.store import open_store
+from compat.results.gate import Pair, deploy_pairs, load_inventory
+from compat.results.model import RunResults, Verdict
+from compat.results.store import open_store
 
 if TYPE_CHECKING:
     from tests.unit.report.conftest import Literals

@@ -10,12 +10,12 @@ import pytest
 
 from compat import timing
 from compat.errors import CompatError
-from compat.outcome import CellResult, RunResults, Verdict
 from compat.report.cli import register
 from compat.report.errors import ReportError
-from compat.report.gate import Pair, can_i_deploy, gate
-from compat.report.history import git_head_sha, latest_for_pair, list_runs, store_run
-from compat.report.json_report import load_json, render_json
+from compat.results.gate import Pair, can_i_deploy, gate
+from compat.results.history import git_head_sha, latest_for_pair, list_runs, store_run
+from compat.results.jsonfile import load_json, render_json
+from compat.results.model import CellResult, RunResults, Verdict
 
 if TYPE_CHECKING:
     from tests.unit.report.conftest import Literals

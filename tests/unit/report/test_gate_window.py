@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from compat.errors import CompatError, ConfigError
-from compat.outcome import CellResult, RunResults, Verdict
 from compat.report.cli import register
-from compat.report.gate import SupportWindow, WindowView, evaluate, gate, minor
-from compat.report.json_report import render_json
+from compat.results.gate import SupportWindow, WindowView, evaluate, gate, minor
+from compat.results.jsonfile import render_json
+from compat.results.model import CellResult, RunResults, Verdict
 
 if TYPE_CHECKING:
     from tests.unit.report.conftest import Literals

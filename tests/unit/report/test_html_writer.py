@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from compat.outcome import RunResults
 from compat.report.demo import demo_results
 from compat.report.html import latency_summary, render_html
-from compat.report.json_report import load_json
 from compat.report.writer import write_reports
+from compat.results.jsonfile import load_json
+from compat.results.model import RunResults
 
 
 class _Dom(HTMLParser):

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compat.outcome import SCHEMA_VERSION, RunResults, Verdict
 from compat.report.errors import MergeConflict, ReportError, SchemaVersionError
-from compat.report.json_report import load_json, merge, merge_files, parse_report, render_json
+from compat.results.jsonfile import load_json, merge, merge_files, parse_report, render_json
+from compat.results.model import SCHEMA_VERSION, RunResults, Verdict
 
 if TYPE_CHECKING:
     from tests.unit.report.conftest import Literals

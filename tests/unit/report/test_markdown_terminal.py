@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from compat.outcome import RunResults
 from compat.report.html import render_html
 from compat.report.junit import junit_properties
 from compat.report.markdown import render_markdown, write_step_summary
 from compat.report.terminal import render_terminal_grid
+from compat.results.model import RunResults
 
 
 def test_markdown_grid_rows_are_clients_columns_gateways_in_version_order(results: RunResults) -> None:

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from compat.outcome import CellResult, RunResults
 from compat.report import render_html, render_markdown
 from compat.report.errors import MergeConflict
-from compat.report.json_report import merge, parse_report, render_json
 from compat.report.resources import leak_lines, leaks, rows
-from compat.results import ResultsCollector
-from compat.verdicts import DETAILS, PROPERTY
+from compat.results.collect import ResultsCollector
+from compat.results.jsonfile import merge, parse_report, render_json
+from compat.results.model import CellResult, RunResults
+from compat.results.verdicts import DETAILS, PROPERTY
 
 MIB = 1024 * 1024
 LEAK_REASON = "RSS grew steadily over 30.0s (120 samples): 30.0 MiB → 45.0 MiB, Theil–Sen slope 512 KiB/s"

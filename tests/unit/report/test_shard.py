@@ -15,15 +15,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compat.errors import CompatError, ConfigError
-from compat.outcome import RunResults
 from compat.report.cli import register
 from compat.report.demo import demo_results
 from compat.report.errors import MergeConflict, ReportError
-from compat.report.gate import gate
-from compat.report.json_report import load_json, render_json
 from compat.report.markdown import render_markdown
-from compat.report.shard import balanced_shards, estimates, load_durations, merge_shards, select_shard, with_shard_meta
-from compat.report.store import open_store
+from compat.results.gate import gate
+from compat.results.jsonfile import load_json, render_json
+from compat.results.model import RunResults
+from compat.results.shards import (
+    balanced_shards,
+    estimates,
+    load_durations,
+    merge_shards,
+    select_shard,
+    with_shard_meta,
+)
+from compat.results.store import open_store
 
 
 def main(argv: list[str]) -> int:
@@ -95,7 +102,7 @@ def test_balanced_beats_the_hash_split_on_skewed_durations() -> None:
         return max(loads) / (sum(loads) / len(loads))
 
     hashed: list[list[str]] = [[], [], []]
-    for cell in ids:  # what compat.plan.shard_cells did before
+    for cell in ids:  # what compat.run.plan.shard_cells did before
         hashed[int(hashlib.sha256(cell.encode()).hexdigest(), 16) % 3].append(cell)
     assert spread(balanced_shards(ids, durations, 3)) < 1.01 < spread(hashed)
 
@@ -208,7 +215,7 @@ def test_cli_merge_writes_one_report_and_one_gate_decision(
 
 
 def test_merge_rejoins_the_schema_annotation_over_the_merged_cells() -> None:
-    from compat.report.schema_diff import SchemaChange, SchemaDiff
+    from compat.artifacts.schema_diff import SchemaChange, SchemaDiff
     from compat.report.schema_join import annotate
 
     demo = demo_results(4, 4, ("obx", "tlx"))

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from compat.outcome import RunResults, Verdict
 from compat.report.demo import demo_results
 from compat.report.errors import ReportError
-from compat.report.store import DEFAULT_STORE, open_store, redact
+from compat.results.model import RunResults, Verdict
+from compat.results.store import DEFAULT_STORE, open_store, redact
 
 if TYPE_CHECKING:
     from tests.unit.report.conftest import Literals

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from compat.errors import CompatError
-from compat.outcome import RunResults, Verdict
 from compat.report.cli import register
-from compat.report.history import FlakeRate, flake_rates, flip_lines, flips
-from compat.report.json_report import render_json
-from compat.report.store import HistoryPoint, open_store, record_run
+from compat.results.history import FlakeRate, flake_rates, flip_lines, flips
+from compat.results.jsonfile import render_json
+from compat.results.model import RunResults, Verdict
+from compat.results.store import HistoryPoint, open_store, record_run
 
 if TYPE_CHECKING:
     from tests.unit.report.conftest import Literals

@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from compat.outcome import RunResults, Verdict, WireFrame
 from compat.report.errors import ReportError
 from compat.report.wirediff import first_divergence, frame_text, nearest_passing, wire_diff
+from compat.results.model import RunResults, Verdict, WireFrame
 
 REJECT = WireFrame("in", "Reject", {"reason": "UNKNOWN_FIELD", "seq": 3})
 

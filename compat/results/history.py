@@ -16,9 +16,9 @@ from typing import Protocol
 from packaging.version import InvalidVersion, Version
 
 from compat import timing
-from compat.outcome import CellResult, RunResults
 from compat.report.errors import ReportError
-from compat.report.json_report import load_json, render_json
+from compat.results.jsonfile import load_json, render_json
+from compat.results.model import CellResult, RunResults
 
 _NAME = re.compile(r"^(?P<ts>\d{8}T\d{6}Z)--(?P<sha>[0-9A-Za-z._-]+?)(?:~(?P<n>\d+))?\.json$")
 _SHA = re.compile(r"[^0-9A-Za-z._-]")
@@ -213,7 +213,7 @@ class FlakeRate:
 
 
 class _Point(Protocol):
-    """One verdict observation (``compat.report.store.HistoryPoint``)."""
+    """One verdict observation (``compat.results.store.HistoryPoint``)."""
 
     @property
     def run_id(self) -> int: ...

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compat.cell import Release
+from compat.config.cell import Release
 from compat.driver.handle import DriverCallError, DriverHandle, OperationUnsupported
 from compat.errors import ConfigError, HarnessError
 from compat.exchange.audit import read_audit
 from compat.exchange.client import ObxClient
 from compat.exchange.instruments import load_config
 from compat.exchange.proto import obx_pb2 as obx
-from compat.stack import Stack
+from compat.run.stack import Stack
 from compat.timing import Deadline
 
 _test_counter = itertools.count(1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from compat.outcome import SEVERITY, CellResult, RunResults, ScenarioResult, Verdict, worst
+from compat.results.model import SEVERITY, CellResult, RunResults, ScenarioResult, Verdict, worst
 
 NOT_RUN = "·"  # a (client, gateway) slot with no cell in this venue
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from compat.driver.handle import OperationUnsupported
 from compat.errors import InfrastructureError
-from compat.outcome import Verdict
+from compat.results.model import Verdict
 
 PROPERTY = "compat"  # user_properties key carrying the verdict payload (JSON)
 DETAILS = "compat_details"  # user_properties key carrying log tails and wire logs (JSON)

@@ -14,9 +14,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from compat.outcome import SCHEMA_VERSION, CellResult, EnvRecord, RunResults, ScenarioResult, Verdict
 from compat.report.errors import MergeConflict, ReportError, SchemaVersionError
-from compat.report.grid import verdict_counts
+from compat.results.grid import verdict_counts
+from compat.results.model import SCHEMA_VERSION, CellResult, EnvRecord, RunResults, ScenarioResult, Verdict
 
 _DERIVED_TOP = ("summary",)
 _DERIVED_CELL = ("verdict",)

@@ -1,4 +1,4 @@
-"""pytest fixtures of compat (prefixed ``compat_``). Registered by ``compat.plugin``."""
+"""pytest fixtures of compat (prefixed ``compat_``). Registered by ``compat.plugin.hooks``."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 
 from compat import timing
-from compat.cell import Cell, Release
-from compat.envs import Env, EnvCache
+from compat.artifacts.envs import Env, EnvCache
+from compat.config.cell import Cell, Release
 from compat.harness.host import Host, host_from_spec
 from compat.harness.leaks import assert_no_leaks
 from compat.harness.resources import ResourceSampler
-from compat.plan import Plan, parse_assignments
-from compat.results import ENVS
-from compat.scenario import Scenario
-from compat.stack import Stack, StackSettings
-from compat.verdicts import DETAILS
+from compat.results.collect import ENVS
+from compat.results.verdicts import DETAILS
+from compat.run.plan import Plan, parse_assignments
+from compat.run.scenario import Scenario
+from compat.run.stack import Stack, StackSettings
 
 ROLES = ("exchange", "gateway", "client")
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -37,7 +37,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture(scope="session")
 def compat_plan(request: pytest.FixtureRequest) -> Plan:
-    from compat.plugin import compat_plan as plan_of
+    from compat.plugin.hooks import compat_plan as plan_of
 
     return plan_of(request.config)
 
@@ -45,7 +45,7 @@ def compat_plan(request: pytest.FixtureRequest) -> Plan:
 @pytest.fixture(scope="session")
 def compat_run_dir(request: pytest.FixtureRequest) -> Path:
     """Logs of this run: ``<cache>/runs/<run id>/``; the id is shared by all xdist workers."""
-    from compat.plugin import cache_dir
+    from compat.plugin.hooks import cache_dir
 
     run_id = os.environ.setdefault("COMPAT_RUN_ID", f"{timing.utc_timestamp().replace(':', '')}-{os.getpid()}")
     path = cache_dir(request.config) / "runs" / run_id
@@ -55,7 +55,7 @@ def compat_run_dir(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="session")
 def compat_env_cache(request: pytest.FixtureRequest) -> EnvCache:
-    from compat.plugin import cache_dir
+    from compat.plugin.hooks import cache_dir
 
     return EnvCache(cache_dir(request.config) / "envs")
 

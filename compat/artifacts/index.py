@@ -31,12 +31,12 @@ from packaging.tags import Tag, sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from compat.cell import ROLES, Release
+from compat.artifacts.lock import Lock, LockedWheel
+from compat.artifacts.uv import file_sha256, run_uv, tail
+from compat.config.cell import ROLES, Release
+from compat.config.matrix import IndexSpec, Matrix
+from compat.config.versions import Available, select
 from compat.errors import ArtifactError, CandidateBuildError, ConfigError, LockError, WheelNotFound
-from compat.lockfile import Lock, LockedWheel
-from compat.matrix import IndexSpec, Matrix
-from compat.uvtool import file_sha256, run_uv, tail
-from compat.versions import Available, select
 
 YANKED_FILE = "yanked.json"
 BUILD_TIMEOUT_S = 600.0

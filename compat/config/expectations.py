@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from compat.cell import Cell
+from compat.config.cell import Cell
 
 KINDS: tuple[str, ...] = ("incompatible", "unsupported", "compatible")
 

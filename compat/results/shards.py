@@ -11,7 +11,7 @@ durations given, never on input order, the machine or the clock. A ``basis`` dig
 inputs goes into each shard's report (``meta.shard``); ``merge_shards`` refuses shards that
 were planned from different bases, or an incomplete set, instead of silently losing cells.
 
-This module imports no pytest and no database at import time (``compat.plan`` calls it).
+This module imports no pytest and no database at import time (``compat.run.plan`` calls it).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from compat.errors import ConfigError
-from compat.outcome import RunResults
 from compat.report.errors import MergeConflict, ReportError
-from compat.report.json_report import merge
+from compat.results.jsonfile import merge
+from compat.results.model import RunResults
 
 FALLBACK_S = 1.0  # the weight of every cell when no cell has any history
 SHARD_META = "shard"  # RunResults.meta key of one shard: {index, count, cells, cells_total, basis}
@@ -112,7 +112,7 @@ def load_durations(source: str | Path | None, default_store: Path | None = None)
         if default_store is None or not default_store.is_file():
             return {}
         text = str(default_store)
-    from compat.report.store import open_store  # only when a store is actually read
+    from compat.results.store import open_store  # only when a store is actually read
 
     with open_store(text) as store:
         return store.durations()
@@ -122,7 +122,7 @@ def merge_shards(shards: Sequence[RunResults], names: Sequence[str] | None = Non
     """Merge shard reports (``compat.report.merge``) after checking they are one complete,
     consistently planned set. Returns the merged results (``meta.shards`` summarises the set)
     and notes worth printing. Shards without ``meta.shard`` are merged as they are."""
-    from compat.report.schema_notes import META_KEY as SCHEMA_META
+    from compat.results.schema_notes import META_KEY as SCHEMA_META
 
     labels = list(names) if names is not None else [f"shard {i + 1}" for i in range(len(shards))]
     records = [(label, s.meta.get(SHARD_META)) for s, label in zip(shards, labels, strict=True)]
@@ -179,8 +179,8 @@ def merge_shards(shards: Sequence[RunResults], names: Sequence[str] | None = Non
 def _rejoin_schema(merged: RunResults, blocks: Sequence[Mapping[str, Any]]) -> RunResults:
     """``meta.schema`` as one full run would have computed it: the shards' per-pair schema
     diffs (the same wheels give the same diff), joined again to the merged verdicts."""
+    from compat.artifacts.schema_diff import SchemaChange, SchemaDiff
     from compat.report.errors import SchemaDiffError
-    from compat.report.schema_diff import SchemaChange, SchemaDiff
     from compat.report.schema_join import annotate
 
     diffs: dict[tuple[str, str], SchemaDiff] = {}

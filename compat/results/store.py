@@ -33,9 +33,9 @@ from packaging.version import InvalidVersion, Version
 
 from compat import timing
 from compat.errors import CompatError
-from compat.outcome import CellResult, RunResults
 from compat.report.errors import ReportError
-from compat.report.json_report import parse_report, render_json, report_dict
+from compat.results.jsonfile import parse_report, render_json, report_dict
+from compat.results.model import CellResult, RunResults
 
 STORE_SCHEMA = 1
 DEFAULT_STORE = Path(".compat") / "results.db"
@@ -576,7 +576,7 @@ def record_run(
     in the line, never raised: the run's own verdicts matter more than its bookkeeping."""
     if store is not None and str(store).lower() == "none":
         return ""
-    from compat.report.history import git_head_sha
+    from compat.results.history import git_head_sha
 
     sha = str(results.meta.get("git_sha") or "") or git_head_sha(root or Path.cwd())
     try:

@@ -1,7 +1,7 @@
 """The pytest plugin: options, parametrisation over cells, verdicts, and the reports.
 
-Hooks stay thin: they call pure functions (``compat.plan``, ``compat.expectations``,
-``compat.verdicts``, ``compat.report``). Reports are written once, on the controller.
+Hooks stay thin: they call pure functions (``compat.run.plan``, ``compat.config.expectations``,
+``compat.results.verdicts``, ``compat.report``). Reports are written once, on the controller.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 
 from compat import timing
-from compat.cell import Cell
+from compat.config.cell import Cell
+from compat.config.expectations import find as find_expectation
 from compat.errors import CompatError, ConfigError
-from compat.expectations import find as find_expectation
-from compat.outcome import CellResult, RunResults, ScenarioResult, Verdict
-from compat.plan import Plan, build_plan, parse_assignments, parse_shard
-from compat.results import ResultsCollector
-from compat.verdicts import PROPERTY, judge
+from compat.results.collect import ResultsCollector
+from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
+from compat.results.verdicts import PROPERTY, judge
+from compat.run.plan import Plan, build_plan, parse_assignments, parse_shard
 
-pytest_plugins = ["compat.fixtures"]
+pytest_plugins = ["compat.plugin.fixtures"]
 
 _PLAN = pytest.StashKey[Plan | None]()
 _PLAN_ERROR = pytest.StashKey[str | None]()
@@ -156,7 +156,7 @@ def compat_plan(config: pytest.Config) -> Plan:
     if error is not None:
         raise pytest.UsageError(error)
     try:
-        from compat.report.shard import load_durations
+        from compat.results.shards import load_durations
 
         plan = build_plan(
             matrix_path(config),
@@ -373,7 +373,7 @@ class _Recorder:
         if hasattr(self.config, "workerinput") or not self.collector.has_results():
             return  # reports are written once, on the controller
         from compat.report import write_reports
-        from compat.report.store import record_run
+        from compat.results.store import record_run
 
         paths = _report_paths(self.config)
         # write_reports also appends the markdown to $GITHUB_STEP_SUMMARY when CI sets it.
@@ -416,7 +416,7 @@ class _Recorder:
         if self._cached is not None:
             return self._cached
         from compat.report.schema_join import annotate_from_wheels
-        from compat.report.shard import with_shard_meta
+        from compat.results.shards import with_shard_meta
 
         results = self.collector.results(finished_at=timing.utc_timestamp(),
                                          matrix_path=str(matrix_path(self.config)))

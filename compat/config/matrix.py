@@ -22,11 +22,11 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from yaml.nodes import Node, ScalarNode
 
-from compat import yamlpos as y
-from compat.cell import ROLES
+from compat.config import yamlpos as y
+from compat.config.cell import ROLES
+from compat.config.expectations import KINDS, Expectation
+from compat.config.versions import VersionPolicy
 from compat.errors import MatrixError
-from compat.expectations import KINDS, Expectation
-from compat.versions import VersionPolicy
 
 __all__ = [
     "DEFAULT_READY_PATTERN",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compat.outcome import RunResults
+from compat.results.model import RunResults
 
 META_KEY = "schema"
 

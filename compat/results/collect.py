@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compat.outcome import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame, worst
-from compat.verdicts import DETAILS, PROPERTY
+from compat.results.model import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame, worst
+from compat.results.verdicts import DETAILS, PROPERTY
 
 ENVS = "compat_envs"  # user_properties key: the envs a cell used (JSON list of EnvRecord dicts)
 

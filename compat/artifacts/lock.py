@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compat.cell import ROLES, Release
+from compat.config.cell import ROLES, Release
+from compat.config.matrix import Matrix
 from compat.errors import LockError
-from compat.matrix import Matrix
 
 LOCK_FORMAT = 1
 
@@ -171,8 +171,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run_lock(args: argparse.Namespace) -> int:
-    from compat.index import resolve  # index imports this module; import here to keep layers acyclic
-    from compat.matrix import load_matrix
+    from compat.artifacts.index import resolve  # index imports this module; import here to keep layers acyclic
+    from compat.config.matrix import load_matrix
 
     matrix = load_matrix(args.matrix)
     resolved = resolve(matrix, None, matrix.root / ".compat" / "build", include_candidates=False)

@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compat.cell import Cell, Release
+from compat.artifacts.envs import Env
+from compat.config.cell import Cell, Release
+from compat.config.matrix import Matrix
 from compat.driver import DRIVER_SCRIPT
 from compat.driver.handle import DriverHandle
-from compat.envs import Env
 from compat.errors import ConfigError, HarnessError, StartError
 from compat.harness.command import Command
 from compat.harness.host import Host, Process
 from compat.harness.proxy import FaultProxy
 from compat.harness.ready import ReadyLine
-from compat.matrix import Matrix
 
 EXCHANGE_READY = r"^EXCHANGE READY (?P<addrs>.+)$"
 GATEWAY_READY = r"^GATEWAY READY (?P<addrs>.+)$"
