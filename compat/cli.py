@@ -16,8 +16,7 @@ from compat.errors import CompatError
 # Owner modules of subcommands, imported lazily so that `compat --help` stays fast.
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "compat.exchange.cli",
-    "compat.artifacts.release",
-    "compat.artifacts.lock",
+    "compat.artifacts.cli",
     "compat.report.cli",
     "compat.bench.cli",
 )

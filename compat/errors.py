@@ -1,31 +1,66 @@
-"""The one rooted error tree of compat.
+"""The one rooted error tree of compat: every error class compat raises on purpose is here.
 
-Every error compat raises on purpose derives from ``CompatError``. The phase an error
-belongs to decides how pytest reports it (DESIGN.md, style rule 7)::
+The branch an error sits on decides the verdict and how pytest reports it (DESIGN.md, style
+rule 7): configuration is a usage error, infrastructure is the verdict ``error`` (never a
+break), a missing capability is ``n/a``, a proved break is ``fail``::
 
     CompatError
-    ├── ConfigError                 configuration: pytest UsageError, never a traceback
-    │   ├── MatrixError             matrix.yaml is malformed (carries file:line)
-    │   └── LockError               a lock file is unreadable or stale
-    ├── ArtifactError               resolving or building artifacts (infrastructure → ERROR)
-    │   ├── WheelNotFound           no wheel for a version (names the index and versions found)
-    │   ├── CandidateBuildError     `uv build` of the working tree failed
-    │   ├── EnvBuildError           `uv venv`/`uv pip install` failed (carries uv's message)
-    │   └── ReleaseError            `compat release` refused (e.g. the version exists)
-    ├── HarnessError                processes and hosts (infrastructure → ERROR)
-    │   ├── StartError              a process died or never became ready (exit code + log tail)
-    │   ├── StopError               a process could not be stopped
-    │   ├── LeakError               a child process survived the session
-    │   └── HostError               a host could not be reached or set up
-    ├── DriverError                 the client driver broke its control protocol (→ ERROR)
-    └── CompatibilityBreak          a scenario proved a break (→ FAILED); raised by scenarios
+    ├── ConfigError                  configuration: pytest UsageError / CLI message, never a traceback
+    │   ├── MatrixError              matrix.yaml is malformed (carries file:line)
+    │   ├── LockError                a lock file is unreadable or stale
+    │   └── InstrumentsFileError     the exchange's instruments file is unreadable or invalid
+    ├── InfrastructureError          the harness could not run the test: verdict error
+    │   ├── ArtifactError            resolving, building or reading artifacts
+    │   │   ├── WheelNotFound        no wheel for a version (names the index and versions found)
+    │   │   ├── CandidateBuildError  `uv build` of the working tree failed
+    │   │   ├── EnvBuildError        `uv venv`/`uv pip install` failed (carries uv's message)
+    │   │   ├── ReleaseError         `compat release` refused (e.g. the version exists)
+    │   │   └── SchemaDiffError      a wheel carries no readable protobuf schema
+    │   ├── HarnessError             processes and hosts
+    │   │   ├── StartError           a process died or never became ready (exit code + log tail)
+    │   │   │   └── ProcessStartError    the same, with the facts as attributes
+    │   │   ├── StopError            a process survived every stop escalation step
+    │   │   ├── LeakError            a child process survived the session
+    │   │   ├── HostError            a host could not be reached, set up or torn down
+    │   │   ├── CommandTimeout       `run` gave up waiting (carries the partial Outcome)
+    │   │   ├── ChannelClosed        a control channel reached EOF (the process died)
+    │   │   └── ChannelTimeout       no line arrived on a control channel in time
+    │   ├── DriverError              the client driver broke its control protocol
+    │   └── ExchangeError            the simulated exchange
+    │       ├── ExchangeStartError   it could not start (a port could not be bound, ...)
+    │       ├── ExchangeClientError  a venue client timed out or the exchange hung up
+    │       └── AuditLogError        the audit log is unreadable or malformed (file and line)
+    ├── ResultsError                 a results file, store or shard set cannot be used as asked
+    │   ├── SchemaVersionError       a results JSON has a schema_version this compat cannot read
+    │   └── MergeConflict            two shards disagree about the same (cell, scenario)
+    ├── WireError                    a peer sent bytes a venue codec cannot decode (the venue
+    │   │                            answers with a reject or a logout; never a verdict)
+    │   ├── FrameError               OBX: the stream cannot be framed any more
+    │   ├── PayloadError             OBX: one frame's payload is bad, the stream is in sync
+    │   └── TlxFramingError          TLX: a message cannot be framed
+    ├── OperationUnsupported         the installed client version cannot do an operation: n/a
+    │   └── UnsupportedLoadPlan      ... a load plan (also a ConfigError, for the CLI)
+    └── CompatibilityBreak           a scenario proved a break: FAILED (an AssertionError)
+        └── DriverCallError          the client library raised for an operation
+
+The driver (``compat/driver/driver.py``) runs inside client venvs with the stdlib only, so its
+adapter-facing ``Unsupported`` is its own; the host side turns it into ``OperationUnsupported``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: the bottom layer imports nothing of compat at run time
+    from compat.harness.command import Outcome
+
 
 class CompatError(Exception):
     """Root of every error compat raises on purpose."""
+
+
+# ---- configuration -------------------------------------------------------------------------
 
 
 class ConfigError(CompatError):
@@ -47,12 +82,19 @@ class LockError(ConfigError):
     """A resolved-versions lock file is unreadable or does not match matrix.yaml."""
 
 
+class InstrumentsFileError(ConfigError):
+    """The instruments file is unreadable or an instrument in it is invalid."""
+
+
+# ---- infrastructure: verdict error ----------------------------------------------------------
+
+
 class InfrastructureError(CompatError):
     """Base of errors that mean 'the harness could not run the test' (verdict: error)."""
 
 
 class ArtifactError(InfrastructureError):
-    """Resolving a wheel or building an environment failed."""
+    """Resolving a wheel, building an environment or reading a wheel failed."""
 
 
 class WheelNotFound(ArtifactError):
@@ -71,12 +113,26 @@ class ReleaseError(ArtifactError):
     """`compat release` refused to act (the version exists, the tree is dirty, ...)."""
 
 
+class SchemaDiffError(ArtifactError):
+    """No protobuf descriptors could be read from a wheel or descriptor file."""
+
+
 class HarnessError(InfrastructureError):
     """Starting, stopping or supervising a process failed."""
 
 
 class StartError(HarnessError):
     """A process died at start or never reported ready. Message has exit code and log tail."""
+
+
+class ProcessStartError(StartError):
+    """StartError with the facts as attributes, for callers that classify the failure."""
+
+    def __init__(self, message: str, name: str, exit_code: int | None, log_path: Path) -> None:
+        super().__init__(message)
+        self.name = name
+        self.exit_code = exit_code
+        self.log_path = log_path
 
 
 class StopError(HarnessError):
@@ -88,12 +144,138 @@ class LeakError(HarnessError):
 
 
 class HostError(HarnessError):
-    """A host (local, netns, ssh) could not be set up or reached."""
+    """A host (local, netns, ssh) could not be set up, reached or torn down."""
+
+
+class CommandTimeout(HarnessError):
+    """``run`` gave up waiting; ``outcome`` holds what the command printed before it was killed."""
+
+    def __init__(self, message: str, outcome: Outcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class ChannelClosed(HarnessError):
+    """The control channel reached EOF or the pipe broke: the process died or closed stdout."""
+
+
+class ChannelTimeout(HarnessError):
+    """No line arrived on the control channel in time."""
 
 
 class DriverError(InfrastructureError):
     """The client driver process broke the control protocol or died."""
 
 
+class ExchangeError(InfrastructureError):
+    """The simulated exchange could not do its part."""
+
+
+class ExchangeStartError(ExchangeError):
+    """The exchange could not start (a port could not be bound, ...)."""
+
+
+class ExchangeClientError(ExchangeError):
+    """A venue client timed out or the exchange closed the connection."""
+
+
+class AuditLogError(ExchangeError):
+    """The audit log is unreadable or malformed (names the file and line)."""
+
+
+# ---- results ---------------------------------------------------------------------------------
+
+
+class ResultsError(CompatError):
+    """A results file, history store or shard set cannot be used as asked."""
+
+
+class SchemaVersionError(ResultsError):
+    """The results JSON was written with a schema version this compat does not read."""
+
+
+class MergeConflict(ResultsError):
+    """Two shards hold different results for the same (venue, cell, scenario)."""
+
+
+# ---- wire decoding (the simulated exchange's codecs) --------------------------------------------
+
+
+class WireError(CompatError):
+    """A peer's bytes cannot be decoded; ``code`` is the venue's reject/logout code."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class FrameError(WireError):
+    """The OBX byte stream cannot be framed any more; the connection must be closed.
+
+    ``frames``: the whole frames (``obx_codec.Frame``) that came before the bad header in the
+    same feed (they are as valid as if they had arrived in an earlier read, and must be handled
+    first)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.frames: list[Any] = []
+
+
+class PayloadError(WireError):
+    """One OBX frame's payload is bad; the stream is still in sync."""
+
+    def __init__(self, code: int, reason: str, msg_type: int) -> None:
+        super().__init__(code, reason)
+        self.msg_type = msg_type
+
+
+class TlxFramingError(WireError):
+    """A TLX message cannot be framed. ``messages``: the whole messages (``tlx_codec.TlxMessage``)
+    before the bad one in the same feed (handle them first)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.messages: list[Any] = []
+
+
+# ---- verdicts n/a and fail -----------------------------------------------------------------------
+
+
+class OperationUnsupported(CompatError):
+    """The installed client version cannot do an operation: the scenario's verdict is n/a."""
+
+    def __init__(self, op: str, capability: str, message: str) -> None:
+        super().__init__(f"{op}: {message} (capability {capability})")
+        self.op = op
+        self.capability = capability
+
+
+class UnsupportedLoadPlan(OperationUnsupported, ConfigError):
+    """The client adapter (or this client version) cannot run a load plan.
+
+    An ``OperationUnsupported`` so a matrix cell's verdict is n/a; a ``ConfigError`` so the
+    CLI prints it as a clear error, not a traceback."""
+
+
 class CompatibilityBreak(CompatError, AssertionError):
     """A scenario proved a compatibility break. An AssertionError so pytest reports FAILED."""
+
+
+class DriverCallError(CompatibilityBreak):
+    """The client library raised an error for an operation (rejected order, version error...).
+
+    Uncaught in a scenario it is a compatibility break (FAILED); scenarios that expect an error
+    catch it and assert on ``type`` and ``code``.
+    """
+
+    def __init__(self, op: str, error: dict[str, Any]) -> None:
+        self.op = op
+        self.type = str(error.get("type", "Error"))
+        self.code = error.get("code")
+        self.raw_code = error.get("raw_code")
+        self.error = error
+        super().__init__(f"{op} raised {self.type}: {error.get('message', '')}")
+
+
+ReportError = ResultsError  # its name before the regroup (compat.report.errors); kept for one release

@@ -33,10 +33,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from compat import timing
-from compat.artifacts.uv import run_uv, tail
 from compat.config.cell import Release
 from compat.config.matrix import IndexSpec
 from compat.errors import EnvBuildError
+from compat.harness.uv import run_uv, tail
 
 MARKER = "compat-env.json"
 DEFAULT_ROOT = Path(".compat/envs")

@@ -32,11 +32,11 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import Version
 
 from compat.artifacts.lock import Lock, LockedWheel
-from compat.artifacts.uv import file_sha256, run_uv, tail
 from compat.config.cell import ROLES, Release
 from compat.config.matrix import IndexSpec, Matrix
 from compat.config.versions import Available, select
 from compat.errors import ArtifactError, CandidateBuildError, ConfigError, LockError, WheelNotFound
+from compat.harness.uv import file_sha256, run_uv, tail
 
 YANKED_FILE = "yanked.json"
 BUILD_TIMEOUT_S = 600.0

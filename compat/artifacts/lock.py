@@ -11,7 +11,6 @@ settings does not make it stale. ``read_lock`` raises ``LockError`` when it is.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -153,33 +152,3 @@ def _text(entry: Mapping[str, object], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise KeyError(key)
     return value
-
-
-# --- `compat lock` ------------------------------------------------------------------------------
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "lock",
-        help="resolve the released versions matrix.yaml selects and pin them in a lock file",
-        description="Resolve the version policies of matrix.yaml against the index and write the "
-        "released wheels (file name + sha256) to a lock that later runs reuse.",
-    )
-    parser.add_argument("--matrix", type=Path, default=Path("matrix.yaml"), help="default: matrix.yaml")
-    parser.add_argument("--output", type=Path, default=None, help="default: lock.path of matrix.yaml")
-    parser.set_defaults(func=_run_lock)
-
-
-def _run_lock(args: argparse.Namespace) -> int:
-    from compat.artifacts.index import resolve  # index imports this module; import here to keep layers acyclic
-    from compat.config.matrix import load_matrix
-
-    matrix = load_matrix(args.matrix)
-    resolved = resolve(matrix, None, matrix.root / ".compat" / "build", include_candidates=False)
-    output: Path = args.output if args.output is not None else matrix.lock.path
-    write_lock(output, resolved, matrix)
-    for role, releases in sorted(resolved.items()):
-        versions = ", ".join(r.version + (" (yanked)" if r.yanked else "") for r in releases)
-        print(f"{role}: {versions}")
-    print(f"wrote {output}")
-    return 0

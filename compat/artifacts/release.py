@@ -15,7 +15,6 @@ while the version policy skips it.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -168,37 +167,3 @@ def yank(wheelhouse: Path, filename: str, reason: str, now: dt.datetime | None =
     yanked[filename] = {"reason": reason.strip(), "yanked_at": stamp}
     path = wheelhouse / YANKED_FILE
     path.write_text(json.dumps(yanked, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _main(args: argparse.Namespace) -> int:
-    wheelhouse = Path(args.wheelhouse)
-    if args.yank:
-        if args.source_dir:
-            raise ReleaseError("give either SOURCE_DIR (release) or --yank WHEEL_FILENAME, not both")
-        yank(wheelhouse, args.yank, args.reason or "")
-        print(f"yanked {args.yank}: {args.reason}")
-        return 0
-    if not args.source_dir:
-        raise ReleaseError("nothing to do: give SOURCE_DIR to release, or --yank WHEEL_FILENAME --reason TEXT")
-    notes = args.notes or ""
-    if args.notes_file:
-        notes = Path(args.notes_file).read_text(encoding="utf-8")
-    wheel = release(Path(args.source_dir), wheelhouse, notes)
-    print(f"released {wheel}")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "release",
-        help="build a product wheel into the wheelhouse (never overwriting), or yank one",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("source_dir", nargs="?", help="product source directory with a pyproject.toml")
-    parser.add_argument("--wheelhouse", default="wheelhouse", help="released wheels directory")
-    parser.add_argument("--notes", help="release notes appended to the product's CHANGELOG.md")
-    parser.add_argument("--notes-file", help="read the release notes from this file")
-    parser.add_argument("--yank", metavar="WHEEL_FILENAME", help="mark a released wheel yanked")
-    parser.add_argument("--reason", help="why the wheel is yanked (required with --yank)")
-    parser.set_defaults(func=_main)

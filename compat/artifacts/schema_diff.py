@@ -26,7 +26,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
-from compat.report.errors import SchemaDiffError
+from compat.errors import SchemaDiffError
 
 _FDP = descriptor_pb2.FieldDescriptorProto
 _VARINT_INTS = {"int32", "int64", "uint32", "uint64", "bool"}

@@ -16,8 +16,13 @@ from typing import Any
 
 from compat.bench.floor import MidRun, Stall, StallRecord, run_drivers_raw, stall_process
 from compat.bench.loadpoint import LoadPoint
-from compat.driver.handle import DriverHandle, OperationUnsupported
-from compat.errors import ConfigError, HarnessError
+from compat.driver.handle import DriverHandle
+from compat.errors import (
+    ConfigError,
+    HarnessError,
+    OperationUnsupported,
+    UnsupportedLoadPlan,
+)
 from compat.run.stack import Stack, parse_addresses
 
 # Throttle and risk limits far above any bench rate; no users (open access). The gateway's
@@ -27,14 +32,6 @@ BENCH_AUTH: dict[str, Any] = {
     "risk": {"max_order_qty": 1_000_000_000, "max_notional": "1000000000000000",
              "max_outstanding_qty": 1_000_000_000_000, "price_collar_ticks": 0},
 }
-
-
-class UnsupportedLoadPlan(OperationUnsupported, ConfigError):
-    """The client adapter (or this client version) cannot run a load plan.
-
-    An ``OperationUnsupported`` so a matrix cell's verdict is n/a; a ``ConfigError`` so the
-    CLI prints it as a clear error, not a traceback.
-    """
 
 
 def write_bench_auth(directory: Path) -> Path:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from compat.errors import CompatibilityBreak, DriverError, HarnessError
+from compat.errors import DriverCallError, DriverError, HarnessError, OperationUnsupported
 
 PROTOCOL_VERSION = 1
 # Slack on top of an operation's own timeout before the host gives up on the driver itself.
@@ -23,31 +23,6 @@ class ControlChannel(Protocol):
     def poll(self) -> int | None: ...
 
     def log_tail(self, lines: int = 20) -> str: ...
-
-
-class OperationUnsupported(Exception):
-    """The installed client version cannot do an operation: the scenario's verdict is n/a."""
-
-    def __init__(self, op: str, capability: str, message: str) -> None:
-        super().__init__(f"{op}: {message} (capability {capability})")
-        self.op = op
-        self.capability = capability
-
-
-class DriverCallError(CompatibilityBreak):
-    """The client library raised an error for an operation (rejected order, version error...).
-
-    Uncaught in a scenario it is a compatibility break (FAILED); scenarios that expect an error
-    catch it and assert on ``type`` and ``code``.
-    """
-
-    def __init__(self, op: str, error: dict[str, Any]) -> None:
-        self.op = op
-        self.type = str(error.get("type", "Error"))
-        self.code = error.get("code")
-        self.raw_code = error.get("raw_code")
-        self.error = error
-        super().__init__(f"{op} raised {self.type}: {error.get('message', '')}")
 
 
 @dataclass

@@ -25,15 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from compat.errors import CompatError
+from compat.errors import (
+    AuditLogError,
+    )
 from compat.exchange.events import Event
 from compat.exchange.instruments import InstrumentSpec
 
 FORMAT_VERSION = 1
-
-
-class AuditLogError(CompatError):
-    """The audit log is unreadable or malformed (names the file and line)."""
 
 
 def _dumps(record: Mapping[str, Any]) -> bytes:

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from compat import timing
-from compat.errors import CompatError
+from compat.errors import (
+    ExchangeClientError,
+)
 from compat.exchange.obx_codec import FrameDecoder, decode_payload, encode, enum_value
 from compat.exchange.proto import obx_pb2 as pb
 from compat.exchange.tlx_codec import TlxDecoder, TlxMessage, format_time
@@ -23,10 +25,6 @@ from compat.exchange.tlx_codec import encode as tlx_encode
 
 M = TypeVar("M", bound=Message)
 READY_RE = re.compile(r"^(?P<name>[A-Z]+) READY (?P<addrs>.*)$")
-
-
-class ExchangeClientError(CompatError):
-    """A venue client timed out or the exchange closed the connection."""
 
 
 def parse_ready_line(line: str) -> dict[str, tuple[str, int]]:

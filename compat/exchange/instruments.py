@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
-from compat.errors import ConfigError
+from compat.errors import (
+    InstrumentsFileError,
+)
 
 PRE_OPEN = 1
 OPEN = 2
@@ -27,10 +29,6 @@ STATUS_BY_NAME: dict[str, int] = {name: value for value, name in STATUS_NAMES.it
 
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9._-]{1,16}$")
 DEFAULT_INSTRUMENTS_FILE = Path(__file__).with_name("instruments.default.yaml")
-
-
-class InstrumentsFileError(ConfigError):
-    """The instruments file is unreadable or an instrument in it is invalid."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError, Message
 
+from compat.errors import FrameError, PayloadError
 from compat.exchange import codes
 from compat.exchange.proto import obx_pb2 as pb
 
@@ -52,29 +53,6 @@ MESSAGE_CLASSES: dict[int, type[Message]] = {
     pb.TRADE_PRINT: pb.TradePrint,
 }
 TYPE_OF: dict[type[Message], int] = {cls: number for number, cls in MESSAGE_CLASSES.items()}
-
-
-class FrameError(Exception):
-    """The byte stream cannot be framed any more; the connection must be closed.
-
-    ``frames``: the whole frames that came before the bad header in the same feed (they are
-    as valid as if they had arrived in an earlier read, and must be handled first)."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.frames: list[Frame] = []
-
-
-class PayloadError(Exception):
-    """One frame's payload is bad; the stream is still in sync."""
-
-    def __init__(self, code: int, reason: str, msg_type: int) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.msg_type = msg_type
 
 
 class Frame(NamedTuple):

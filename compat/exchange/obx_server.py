@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from google.protobuf.message import Message
 
+from compat.errors import FrameError, PayloadError
 from compat.exchange import codes
 from compat.exchange.events import (
     BookUpdate,
@@ -32,15 +33,7 @@ from compat.exchange.events import (
 )
 from compat.exchange.hub import EXCHANGE_VERSION, Hub
 from compat.exchange.instruments import OPEN, InstrumentSpec
-from compat.exchange.obx_codec import (
-    Frame,
-    FrameDecoder,
-    FrameError,
-    PayloadError,
-    decode_payload,
-    encode,
-    enum_value,
-)
+from compat.exchange.obx_codec import Frame, FrameDecoder, decode_payload, encode, enum_value
 from compat.exchange.proto import obx_pb2 as pb
 
 log = logging.getLogger("compat.exchange.obx")

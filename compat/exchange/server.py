@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compat import timing
-from compat.errors import CompatError
+from compat.errors import (
+    ExchangeStartError,
+)
 from compat.exchange.audit import AuditWriter
 from compat.exchange.hub import Hub
 from compat.exchange.instruments import load_config
@@ -29,10 +31,6 @@ log = logging.getLogger("compat.exchange")
 
 HOUSEKEEPING_INTERVAL_S = 0.1
 SHUTDOWN_GRACE_S = 2.0
-
-
-class ExchangeStartError(CompatError):
-    """The exchange could not start (a port could not be bound, ...)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field
 
+from compat.errors import TlxFramingError
 from compat.exchange import codes
 
 SOH = b"\x01"
@@ -19,16 +20,6 @@ MAX_MESSAGE = 1 << 20
 BEGIN_STRINGS = ("TLX.1", "TLX.2")
 _LENGTH_RE = re.compile(rb"9=(\d{1,7})\x01")
 _MAX_HEADER = 64  # bytes of "8=...|9=...|" before we give up finding BodyLength
-
-
-class TlxFramingError(Exception):
-    """``messages``: the whole messages before the bad one in the same feed (handle them first)."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.messages: list[TlxMessage] = []
 
 
 @dataclass

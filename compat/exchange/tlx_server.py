@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeGuard, cast
 
 from compat import timing
+from compat.errors import TlxFramingError
 from compat.exchange import codes
 from compat.exchange.events import (
     BUY,
@@ -39,7 +40,7 @@ from compat.exchange.events import (
 )
 from compat.exchange.hub import Hub
 from compat.exchange.instruments import InstrumentSpec
-from compat.exchange.tlx_codec import TlxDecoder, TlxFramingError, TlxMessage, encode, format_time
+from compat.exchange.tlx_codec import TlxDecoder, TlxMessage, encode, format_time
 
 log = logging.getLogger("compat.exchange.tlx")
 

@@ -7,10 +7,11 @@ Import the pieces from here::
 
 from __future__ import annotations
 
-from compat.harness.command import Command, CommandTimeout, Outcome, run
+from compat.errors import ChannelClosed, ChannelTimeout, CommandTimeout, ProcessStartError
+from compat.harness.command import Command, Outcome, run
 from compat.harness.host import Host, Process, host_from_spec
 from compat.harness.leaks import Leak, assert_no_leaks, check_leaks
-from compat.harness.local import ChannelClosed, ChannelTimeout, LocalHost, LocalProcess, ProcessStartError
+from compat.harness.local import LocalHost, LocalProcess
 from compat.harness.ready import READY_PATTERN, PortOpen, Probe, ReadyLine, parse_addresses
 
 __all__ = [

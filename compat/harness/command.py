@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from compat import timing
-from compat.errors import HarnessError
+from compat.errors import (
+    CommandTimeout,
+    HarnessError,
+)
 from compat.harness import leaks
 
 # Variables inherited from our environment; everything else must be asked for in Command.env.
@@ -66,14 +69,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
-
-
-class CommandTimeout(HarnessError):
-    """``run`` gave up waiting; ``outcome`` holds what the command printed before it was killed."""
-
-    def __init__(self, message: str, outcome: Outcome) -> None:
-        super().__init__(message)
-        self.outcome = outcome
 
 
 def child_environment(command: Command) -> dict[str, str]:

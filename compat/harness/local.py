@@ -26,7 +26,14 @@ from types import TracebackType
 import psutil
 
 from compat import timing
-from compat.errors import ConfigError, HarnessError, StartError, StopError
+from compat.errors import (
+    ChannelClosed,
+    ChannelTimeout,
+    ConfigError,
+    HarnessError,
+    ProcessStartError,
+    StopError,
+)
 from compat.harness import command as _command
 from compat.harness import leaks
 from compat.harness.command import Command, Outcome, Spawned
@@ -39,24 +46,6 @@ _CHUNK = 65536
 _MAX_PARTIAL_LINE = 1 << 20  # a "line" longer than this is not a ready line; keep memory bounded
 _CHANNEL_NOTE_CHARS = 300
 _TAIL_BYTES = 256 * 1024
-
-
-class ChannelClosed(HarnessError):
-    """The control channel reached EOF or the pipe broke: the process died or closed stdout."""
-
-
-class ChannelTimeout(HarnessError):
-    """No line arrived on the control channel in time."""
-
-
-class ProcessStartError(StartError):
-    """StartError with the facts as attributes, for callers that classify the failure."""
-
-    def __init__(self, message: str, name: str, exit_code: int | None, log_path: Path) -> None:
-        super().__init__(message)
-        self.name = name
-        self.exit_code = exit_code
-        self.log_path = log_path
 
 
 def _signal_name(sig: int) -> str:

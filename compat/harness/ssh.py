@@ -48,14 +48,23 @@ from pathlib import Path
 from types import TracebackType
 
 from compat import timing
-from compat.artifacts.uv import uv_binary, uv_environment
-from compat.errors import ConfigError, HarnessError, HostError, StartError, StopError
+from compat.errors import (
+    ChannelClosed,
+    ChannelTimeout,
+    ConfigError,
+    HarnessError,
+    HostError,
+    ProcessStartError,
+    StartError,
+    StopError,
+)
 from compat.harness import command as _command
 from compat.harness.command import Command, Outcome, Spawned
 from compat.harness.host import Host
-from compat.harness.local import ChannelClosed, ChannelTimeout, LocalHost, LocalProcess, ProcessStartError
+from compat.harness.local import LocalHost, LocalProcess
 from compat.harness.ready import PortOpen, Probe, ReadyLine
 from compat.harness.shipping import PathMapper, RemoteCommand
+from compat.harness.uv import uv_binary, uv_environment
 
 logger = logging.getLogger("compat.harness")
 
@@ -408,7 +417,7 @@ class SshHost:
 
 
 def _freeze(python: Path) -> str:
-    from compat.artifacts.uv import run_uv
+    from compat.harness.uv import run_uv
 
     outcome = run_uv(["pip", "freeze", "--python", str(python)], name="uv-freeze", timeout_s=60.0)
     if outcome.returncode != 0:

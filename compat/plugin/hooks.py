@@ -415,7 +415,7 @@ class _Recorder:
     def _results(self) -> RunResults:
         if self._cached is not None:
             return self._cached
-        from compat.report.schema_join import annotate_from_wheels
+        from compat.results.schema_join import annotate_from_wheels
         from compat.results.shards import with_shard_meta
 
         results = self.collector.results(finished_at=timing.utc_timestamp(),

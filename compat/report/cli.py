@@ -15,10 +15,9 @@ from pathlib import Path
 
 from compat.artifacts.schema_diff import schema_diff
 from compat.config.matrix import load_matrix
+from compat.errors import ResultsError
 from compat.report.demo import demo_results
-from compat.report.errors import ReportError
 from compat.report.markdown import render_markdown
-from compat.report.schema_join import annotate_from_wheels
 from compat.report.writer import write_reports, write_text_atomically
 from compat.results.gate import (
     Lookup,
@@ -32,6 +31,7 @@ from compat.results.gate import (
 from compat.results.history import flake_rates, flip_lines, git_head_sha, latest_for_pair, list_runs, store_run
 from compat.results.jsonfile import load_json
 from compat.results.model import CellResult, RunResults
+from compat.results.schema_join import annotate_from_wheels
 from compat.results.shards import merge_shards
 from compat.results.store import DEFAULT_STORE, ResultsStore, open_store
 
@@ -100,7 +100,7 @@ def _gate_input(args: argparse.Namespace) -> RunResults:
     with open_store(args.store, create=False) as store:
         run_id = args.run if args.run is not None else next(iter(r.run_id for r in store.runs(limit=1)), None)
         if run_id is None:
-            raise ReportError(f"results store {store.where} holds no run; pass --results or record a run first")
+            raise ResultsError(f"results store {store.where} holds no run; pass --results or record a run first")
         return store.load(run_id)
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import jinja2
 
-from compat.report.junit import expectation_text
 from compat.report.resources import ResourceRow, leaks
 from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
@@ -29,6 +28,7 @@ from compat.results.grid import (
     NOT_RUN,
     Slot,
     counts_text,
+    expectation_text,
     scenario_reason,
     venue_grids,
     verdict_counts,

@@ -6,13 +6,13 @@ import os
 from pathlib import Path
 
 from compat.report import resources
-from compat.report.junit import expectation_text
 from compat.report.wirediff import wire_diff
 from compat.results import schema_notes
 from compat.results.grid import (
     LEGEND,
     NOT_RUN,
     counts_text,
+    expectation_text,
     failing_pairs,
     scenario_reason,
     venue_grids,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compat.report.errors import ReportError
+from compat.errors import ResultsError
 from compat.results.grid import version_key
 from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict, WireFrame
 
@@ -68,10 +68,10 @@ def first_divergence(
 def _find_cell(results: RunResults, cell_id: str, venue: str | None) -> CellResult:
     matches = [c for c in results.cells if c.cell_id == cell_id and (venue is None or c.venue == venue)]
     if not matches:
-        raise ReportError(f"no cell {cell_id!r}{_venue_text(venue)} in these results")
+        raise ResultsError(f"no cell {cell_id!r}{_venue_text(venue)} in these results")
     if len(matches) > 1:
         venues = ", ".join(sorted(c.venue for c in matches))
-        raise ReportError(f"cell {cell_id!r} exists in several venues ({venues}); pass venue=")
+        raise ResultsError(f"cell {cell_id!r} exists in several venues ({venues}); pass venue=")
     return matches[0]
 
 

@@ -27,8 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from compat import timing
 from compat.errors import ConfigError
-from compat.report.junit import expectation_text
-from compat.results.grid import counts_text, scenario_reason, sorted_versions, verdict_counts
+from compat.results.grid import counts_text, expectation_text, scenario_reason, sorted_versions, verdict_counts
 from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict, worst
 
 EXIT_OK, EXIT_BLOCKED = 0, 1

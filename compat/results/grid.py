@@ -144,3 +144,16 @@ def failing_pairs(
             p[1].scenario,
         ),
     )
+
+
+def expectation_text(scenario: ScenarioResult) -> str:
+    """``incompatible: reason (TICKET)``, or ``compatible`` when matrix.yaml declares nothing."""
+    expectation = scenario.expectation
+    if not expectation:
+        return "compatible"
+    text = str(expectation.get("kind") or "declared")
+    if expectation.get("reason"):
+        text += f": {expectation['reason']}"
+    if expectation.get("ticket"):
+        text += f" ({expectation['ticket']})"
+    return text

@@ -16,7 +16,7 @@ from typing import Protocol
 from packaging.version import InvalidVersion, Version
 
 from compat import timing
-from compat.report.errors import ReportError
+from compat.errors import ResultsError
 from compat.results.jsonfile import load_json, render_json
 from compat.results.model import CellResult, RunResults
 
@@ -93,14 +93,14 @@ def store_run(
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
         return path
-    raise ReportError(f"{directory}: 1000 runs already stored for {stamp} at {sha}; clean the history")
+    raise ResultsError(f"{directory}: 1000 runs already stored for {stamp} at {sha}; clean the history")
 
 
 def list_runs(directory: str | Path) -> list[StoredRun]:
     """Stored runs, oldest first. Files not named by ``store_run`` are ignored."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise ReportError(f"history directory {directory} does not exist; store a run with `compat history add`")
+        raise ResultsError(f"history directory {directory} does not exist; store a run with `compat history add`")
     runs = []
     for path in directory.iterdir():
         match = _NAME.match(path.name)

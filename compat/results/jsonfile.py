@@ -14,7 +14,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from compat.report.errors import MergeConflict, ReportError, SchemaVersionError
+from compat.errors import MergeConflict, ResultsError, SchemaVersionError
 from compat.results.grid import verdict_counts
 from compat.results.model import SCHEMA_VERSION, CellResult, EnvRecord, RunResults, ScenarioResult, Verdict
 
@@ -44,7 +44,7 @@ def render_json(results: RunResults) -> str:
     try:
         return json.dumps(report_dict(results), indent=2, ensure_ascii=False) + "\n"
     except (TypeError, ValueError) as exc:
-        raise ReportError(
+        raise ResultsError(
             f"results are not JSON-able ({exc}); a WireFrame.fields, bench, meta or expectation "
             "value holds a non-JSON type: convert it to str/int/float/list/dict where it is recorded"
         ) from exc
@@ -53,7 +53,7 @@ def render_json(results: RunResults) -> str:
 def parse_report(data: Mapping[str, Any], source: str = "<results>") -> RunResults:
     """A RunResults from a parsed JSON report; checks the schema version first."""
     if not isinstance(data, Mapping):
-        raise ReportError(f"{source}: expected a JSON object at top level, got {type(data).__name__}")
+        raise ResultsError(f"{source}: expected a JSON object at top level, got {type(data).__name__}")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise SchemaVersionError(
@@ -68,7 +68,7 @@ def parse_report(data: Mapping[str, Any], source: str = "<results>") -> RunResul
     try:
         return RunResults.from_dict(body)
     except (TypeError, ValueError, KeyError) as exc:
-        raise ReportError(
+        raise ResultsError(
             f"{source}: not a compat results document ({type(exc).__name__}: {exc}); "
             "see docs/report-json.md for the shape"
         ) from exc
@@ -80,11 +80,11 @@ def load_json(path: str | Path) -> RunResults:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ReportError(f"cannot read results {path}: {exc.strerror or exc}") from exc
+        raise ResultsError(f"cannot read results {path}: {exc.strerror or exc}") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+        raise ResultsError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     return parse_report(data, source=str(path))
 
 
@@ -176,10 +176,10 @@ def merge(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> R
     ``names`` label the shards in errors (file paths); default ``shard 1``, ``shard 2``…
     """
     if not shards:
-        raise ReportError("merge: no shards given; pass at least one results document")
+        raise ResultsError("merge: no shards given; pass at least one results document")
     labels = list(names) if names is not None else [f"shard {i + 1}" for i in range(len(shards))]
     if len(labels) != len(shards):
-        raise ReportError(f"merge: {len(shards)} shards but {len(labels)} names")
+        raise ResultsError(f"merge: {len(shards)} shards but {len(labels)} names")
     for shard, label in zip(shards, labels, strict=True):
         if shard.schema_version != SCHEMA_VERSION:
             raise SchemaVersionError(

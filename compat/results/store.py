@@ -32,8 +32,7 @@ from filelock import FileLock, Timeout
 from packaging.version import InvalidVersion, Version
 
 from compat import timing
-from compat.errors import CompatError
-from compat.report.errors import ReportError
+from compat.errors import CompatError, ResultsError
 from compat.results.jsonfile import parse_report, render_json, report_dict
 from compat.results.model import CellResult, RunResults
 
@@ -178,7 +177,7 @@ class _Sqlite:
                 self.conn.execute("PRAGMA foreign_keys = ON")
                 self.conn.execute("PRAGMA journal_mode = WAL")
         except Timeout as exc:
-            raise ReportError(
+            raise ResultsError(
                 f"results store {self.where}: another process held {path}.lock for "
                 f"{_BUSY_TIMEOUT_S:.0f}s while opening the store"
             ) from exc
@@ -238,7 +237,7 @@ class _Postgres:
         try:
             import psycopg
         except ModuleNotFoundError as exc:
-            raise ReportError(
+            raise ResultsError(
                 f"results store {self.where} is PostgreSQL, but psycopg is not installed; "
                 "install it with `pip install 'psycopg[binary]'` (compat-matrix[dev] has it)"
             ) from exc
@@ -247,7 +246,7 @@ class _Postgres:
             # autocommit: every read and write below runs in its own explicit transaction block
             self.conn = psycopg.connect(url, connect_timeout=10, autocommit=True)
         except psycopg.Error as exc:
-            raise ReportError(
+            raise ResultsError(
                 f"cannot connect to the PostgreSQL results store {self.where}: {_first(exc)}; "
                 "check that the server runs, the URL (host, port, database) and the credentials"
             ) from exc
@@ -281,8 +280,8 @@ def _first(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _unusable(where: str, exc: BaseException) -> ReportError:
-    return ReportError(
+def _unusable(where: str, exc: BaseException) -> ResultsError:
+    return ResultsError(
         f"results store {where}: {type(exc).__name__}: {_first(exc)}; if the file is not a compat "
         "results store, pass another --store (or move the file away)"
     )
@@ -351,7 +350,7 @@ class ResultsStore:
                     tx.execute("INSERT INTO compat_schema (version) VALUES (?)", (STORE_SCHEMA,))
                     version = STORE_SCHEMA
         if version != STORE_SCHEMA:
-            raise ReportError(
+            raise ResultsError(
                 f"results store {self.where} has schema version {version}, this compat reads "
                 f"version {STORE_SCHEMA}; use the compat version that wrote it, or another store"
             )
@@ -381,7 +380,7 @@ class ResultsStore:
         for row in rows:
             key = (row[0], row[1], row[5])
             if key in seen:
-                raise ReportError(
+                raise ResultsError(
                     f"cannot record: venue {key[0]} cell {key[1]} scenario {key[2]} appears twice "
                     "in the results; merge shards with compat.report.merge before recording"
                 )
@@ -430,14 +429,16 @@ class ResultsStore:
     def run(self, run_id: int) -> RunInfo:
         rows = self._db.query(f"SELECT {_RUN_COLUMNS} FROM compat_runs WHERE run_id = ?", (run_id,))
         if not rows:
-            raise ReportError(f"results store {self.where} holds no run {run_id}; list runs with `compat history list`")
+            raise ResultsError(f"results store {self.where} holds no run {run_id}; "
+                               "list runs with `compat history list`")
         return _run_info(rows[0])
 
     def load(self, run_id: int) -> RunResults:
         """The run exactly as recorded (every field of the JSON report)."""
         rows = self._db.query("SELECT document FROM compat_runs WHERE run_id = ?", (run_id,))
         if not rows:
-            raise ReportError(f"results store {self.where} holds no run {run_id}; list runs with `compat history list`")
+            raise ResultsError(f"results store {self.where} holds no run {run_id}; "
+                               "list runs with `compat history list`")
         return parse_report(json.loads(rows[0][0]), source=f"{self.where} run {run_id}")
 
     def latest_for_pair(
@@ -524,7 +525,7 @@ def _compact_json(results: RunResults) -> str:
     try:
         return json.dumps(report_dict(results), ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):
-        return render_json(results)  # raises the ReportError that names the offending field
+        return render_json(results)  # raises the ResultsError that names the offending field
 
 
 def _run_info(row: tuple[Any, ...]) -> RunInfo:
@@ -551,12 +552,12 @@ def open_store(url_or_path: str | Path | None = None, *, create: bool = True) ->
     if text.startswith(("postgresql://", "postgres://")):
         return ResultsStore(_Postgres(text), postgres=True)
     if "://" in text and not text.startswith("sqlite:"):
-        raise ReportError(
+        raise ResultsError(
             f"results store {redact(text)}: unknown scheme; use a path (SQLite), sqlite:PATH or postgresql://..."
         )
     path = Path(text.removeprefix("sqlite://") if text.startswith("sqlite://") else text.removeprefix("sqlite:"))
     if not create and not path.is_file():
-        raise ReportError(
+        raise ResultsError(
             f"no results store at {path}: runs are recorded there by `pytest -m compat` (--compat-store) "
             "or `compat history add`; pass --store to read another one"
         )

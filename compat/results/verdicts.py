@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compat.driver.handle import OperationUnsupported
-from compat.errors import InfrastructureError
+from compat.errors import InfrastructureError, OperationUnsupported
 from compat.results.model import Verdict
 
 PROPERTY = "compat"  # user_properties key carrying the verdict payload (JSON)

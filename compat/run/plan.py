@@ -26,7 +26,7 @@ class Plan:
     matrix: Matrix
     releases: Mapping[str, tuple[Release, ...]]  # role → releases, oldest first
     cells: tuple[Cell, ...]
-    shard: Mapping[str, Any] | None = None  # meta.shard of a --compat-shard slice (compat.results.shards)
+    shard: Mapping[str, Any] | None = None  # meta.shard of a --compat-shard slice (compat.run.shard)
 
     @property
     def env_count(self) -> int:
@@ -89,7 +89,7 @@ def build_plan(
         cells = tuple(c for c in cells if any(fnmatch.fnmatchcase(c.id, g) for g in cell_globs))
     meta = None
     if shard is not None:  # balanced by past durations; imported here to keep pytest's start-up light
-        from compat.results.shards import select_shard
+        from compat.run.shard import select_shard
 
         chosen, meta = select_shard([c.id for c in cells], durations or {}, *shard)
         keep = set(chosen)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from compat.config.cell import Release
-from compat.driver.handle import DriverCallError, DriverHandle, OperationUnsupported
-from compat.errors import ConfigError, HarnessError
+from compat.driver.handle import DriverHandle
+from compat.errors import ConfigError, DriverCallError, HarnessError, OperationUnsupported
 from compat.exchange.audit import read_audit
 from compat.exchange.client import ObxClient
 from compat.exchange.instruments import load_config

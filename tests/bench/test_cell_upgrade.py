@@ -19,7 +19,7 @@ from compat.artifacts.envs import EnvCache
 from compat.bench.floor import MidRun
 from compat.bench.gateway import GatewayLoad
 from compat.bench.upgrade import DEFAULT_BUCKET_MS, analyse, describe, swap_gateway
-from compat.driver.handle import OperationUnsupported
+from compat.errors import OperationUnsupported
 from compat.results.verdicts import DETAILS
 from compat.run.scenario import Scenario
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from compat import timing
-from compat.driver.handle import DriverCallError, OperationUnsupported
+from compat.errors import DriverCallError, OperationUnsupported
 from compat.exchange.client import ObxClient
 from compat.exchange.proto import obx_pb2 as obx_pb
 from compat.harness.proxy import FaultProxy

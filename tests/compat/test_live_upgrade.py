@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compat import timing
-from compat.driver.handle import OperationUnsupported
-from compat.errors import StartError
+from compat.errors import OperationUnsupported, StartError
 from compat.run.scenario import Scenario
 
 pytestmark = [pytest.mark.compat, pytest.mark.compat_disruptive]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from compat.driver.handle import DriverCallError
+from compat.errors import DriverCallError
 from compat.run.scenario import Scenario, Session
 
 pytestmark = pytest.mark.compat

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compat import timing
-from compat.driver.handle import DriverCallError, OperationUnsupported
+from compat.errors import DriverCallError, OperationUnsupported
 from compat.run.scenario import Scenario
 
 pytestmark = pytest.mark.compat

@@ -28,6 +28,7 @@ from google.protobuf.message import Message
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from compat.errors import FrameError, PayloadError
 from compat.exchange import codes
 from compat.exchange.hub import Hub
 from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE, load_config
@@ -36,8 +37,6 @@ from compat.exchange.obx_codec import (
     MESSAGE_CLASSES,
     Frame,
     FrameDecoder,
-    FrameError,
-    PayloadError,
     decode_payload,
     encode,
     encode_raw,

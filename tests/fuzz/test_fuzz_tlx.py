@@ -17,10 +17,11 @@ from fuzz_support import CUTS, ErrorRecords, RecordingTransport, cut, fuzz_setti
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from compat.errors import TlxFramingError
 from compat.exchange import codes
 from compat.exchange.hub import Hub
 from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE, load_config
-from compat.exchange.tlx_codec import MAX_MESSAGE, TlxDecoder, TlxFramingError, TlxMessage, encode
+from compat.exchange.tlx_codec import MAX_MESSAGE, TlxDecoder, TlxMessage, encode
 from compat.exchange.tlx_server import BODY_TAGS, HEADER_TAGS, TlxVenue
 
 CONFIG = load_config(DEFAULT_INSTRUMENTS_FILE)

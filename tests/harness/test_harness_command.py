@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from compat.errors import ConfigError, HarnessError
+from compat.errors import CommandTimeout, ConfigError, HarnessError
 from compat.harness import Command, LocalHost, host_from_spec, run
-from compat.harness.command import CommandTimeout, child_environment
+from compat.harness.command import child_environment
 
 
 def test_run_returns_outcome_for_nonzero_exit() -> None:

@@ -11,19 +11,8 @@ from pathlib import Path
 import pytest
 
 from compat import timing
-from compat.errors import HarnessError
-from compat.harness import (
-    ChannelClosed,
-    ChannelTimeout,
-    Command,
-    Host,
-    LocalHost,
-    PortOpen,
-    Process,
-    ProcessStartError,
-    ReadyLine,
-    parse_addresses,
-)
+from compat.errors import ChannelClosed, ChannelTimeout, HarnessError, ProcessStartError
+from compat.harness import Command, Host, LocalHost, PortOpen, Process, ReadyLine, parse_addresses
 
 HELPERS = Path(__file__).parent / "helpers"
 

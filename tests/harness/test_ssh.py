@@ -23,7 +23,6 @@ import pytest
 
 from compat import timing
 from compat.artifacts.envs import EnvCache
-from compat.artifacts.uv import file_sha256
 from compat.config.cell import Release
 from compat.driver import DRIVER_DIR, DRIVER_FILES, DRIVER_SCRIPT
 from compat.driver.handle import DriverHandle
@@ -32,6 +31,7 @@ from compat.harness import Command, Host, LocalHost, ReadyLine, host_from_spec
 from compat.harness.shipping import ENV_MARKER, PathMapper
 from compat.harness.ssh import SshHost, SshTarget
 from compat.harness.sshd import SshdServer, sshd_missing
+from compat.harness.uv import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "helpers"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from compat.artifacts.envs import MARKER, EnvCache
-from compat.artifacts.uv import file_sha256
 from compat.config.cell import Release
 from compat.errors import EnvBuildError
+from compat.harness.uv import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,8 @@ import random
 import threading
 
 from compat import timing
-from compat.exchange.client import ExchangeClientError, ObxClient
+from compat.errors import ExchangeClientError
+from compat.exchange.client import ObxClient
 from compat.exchange.inprocess import InProcessExchange
 from compat.exchange.proto import obx_pb2 as pb
 

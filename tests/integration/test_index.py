@@ -16,9 +16,9 @@ import psutil
 import pytest
 
 from compat.artifacts.index import WheelRef, build_candidate, fetch, list_wheels, resolve
-from compat.artifacts.uv import file_sha256
 from compat.config.matrix import IndexSpec, load_matrix
 from compat.errors import ArtifactError, CandidateBuildError, ConfigError, WheelNotFound
+from compat.harness.uv import file_sha256
 
 VERSIONS = ("1.0.0", "1.1.0", "2.0.0")
 START_TIMEOUT_S = 20.0

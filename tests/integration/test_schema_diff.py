@@ -16,12 +16,12 @@ import pytest
 from packaging.version import Version
 
 from compat.artifacts.schema_diff import schema_diff
+from compat.errors import SchemaDiffError
 from compat.report.cli import register
-from compat.report.errors import SchemaDiffError
 from compat.report.html import render_html
 from compat.report.markdown import render_markdown
-from compat.report.schema_join import annotate_from_wheels, wheels_by_version
 from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
+from compat.results.schema_join import annotate_from_wheels, wheels_by_version
 
 V1 = """
 syntax = "proto3";

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from compat.errors import ResultsError
 from compat.report.demo import demo_results
-from compat.report.errors import ReportError
 from compat.results.model import Verdict
 from compat.results.store import open_store
 
@@ -179,5 +179,5 @@ def _nothing() -> Iterator[None]:
 def test_postgres_store_reports_an_unreachable_server_clearly() -> None:
     pytest.importorskip("psycopg", reason="psycopg is not installed: pip install 'psycopg[binary]'")
     port = _free_port()  # nothing listens there
-    with pytest.raises(ReportError, match=r"cannot connect to the PostgreSQL results store postgresql://u:\*\*\*@"):
+    with pytest.raises(ResultsError, match=r"cannot connect to the PostgreSQL results store postgresql://u:\*\*\*@"):
         open_store(f"postgresql://u:secret@127.0.0.1:{port}/db")

@@ -16,7 +16,7 @@ import pytest
 
 SCENARIOS = textwrap.dedent("""
     import pytest
-    from compat.driver.handle import OperationUnsupported
+    from compat.errors import OperationUnsupported
     from compat.errors import StartError
 
     pytestmark = pytest.mark.compat

@@ -11,15 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compat.errors import AuditLogError, InstrumentsFileError
 from compat.exchange import codes
-from compat.exchange.audit import (
-    AuditLogError,
-    AuditWriter,
-    ClaimedFill,
-    compare_claimed_fills,
-    read_audit,
-    reconcile,
-)
+from compat.exchange.audit import AuditWriter, ClaimedFill, compare_claimed_fills, read_audit, reconcile
 from compat.exchange.engine import Engine
 from compat.exchange.events import (
     BUY,
@@ -38,13 +32,7 @@ from compat.exchange.events import (
     StatusChange,
     TradePrint,
 )
-from compat.exchange.instruments import (
-    DEFAULT_INSTRUMENTS_FILE,
-    OPEN,
-    InstrumentsFileError,
-    config_from_mapping,
-    load_config,
-)
+from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE, OPEN, config_from_mapping, load_config
 
 
 def test_default_instruments_file() -> None:

@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compat.errors import FrameError, PayloadError
 from compat.exchange import codes
 from compat.exchange.obx_codec import (
     MAX_FRAME,
     MESSAGE_CLASSES,
     Frame,
     FrameDecoder,
-    FrameError,
-    PayloadError,
     decode_payload,
     encode,
     encode_raw,

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from compat import timing
-from compat.errors import CompatError
+from compat.errors import CompatError, ResultsError
 from compat.report.cli import register
-from compat.report.errors import ReportError
 from compat.results.gate import Pair, can_i_deploy, gate
 from compat.results.history import git_head_sha, latest_for_pair, list_runs, store_run
 from compat.results.jsonfile import load_json, render_json
@@ -73,7 +72,7 @@ def test_history_names_runs_by_timestamp_and_sha_and_never_overwrites(results: R
     (tmp_path / "h" / "notes.txt").write_text("ignored")
     assert [r.path for r in list_runs(tmp_path / "h")] == [first, second, third]
     assert load_json(third) == results
-    with pytest.raises(ReportError, match="does not exist; store a run"):
+    with pytest.raises(ResultsError, match="does not exist; store a run"):
         list_runs(tmp_path / "nope")
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compat.report.errors import MergeConflict, ReportError, SchemaVersionError
+from compat.errors import MergeConflict, ResultsError, SchemaVersionError
 from compat.results.jsonfile import load_json, merge, merge_files, parse_report, render_json
 from compat.results.model import SCHEMA_VERSION, RunResults, Verdict
 
@@ -67,13 +67,13 @@ def test_load_json_rejects_other_schema_version(results: RunResults, tmp_path: P
 def test_load_json_names_file_and_line_of_bad_json(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text('{"schema_version": 1,\n  oops}')
-    with pytest.raises(ReportError, match=r"bad.json:2:3: not valid JSON"):
+    with pytest.raises(ResultsError, match=r"bad.json:2:3: not valid JSON"):
         load_json(path)
 
 
 def test_render_json_explains_non_json_values(results: RunResults) -> None:
     broken = replace(results, meta={"blob": b"\x00"})
-    with pytest.raises(ReportError, match="not JSON-able"):
+    with pytest.raises(ResultsError, match="not JSON-able"):
         render_json(broken)
 
 
@@ -134,7 +134,7 @@ def test_merge_rejects_different_matrices_and_meta(results: RunResults) -> None:
 
 
 def test_merge_of_nothing_is_an_error() -> None:
-    with pytest.raises(ReportError, match="no shards"):
+    with pytest.raises(ResultsError, match="no shards"):
         merge([])
 
 

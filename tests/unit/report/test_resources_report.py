@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from compat.errors import MergeConflict
 from compat.report import render_html, render_markdown
-from compat.report.errors import MergeConflict
 from compat.report.resources import leak_lines, leaks, rows
 from compat.results.collect import ResultsCollector
 from compat.results.jsonfile import merge, parse_report, render_json

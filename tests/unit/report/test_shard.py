@@ -14,23 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compat.errors import CompatError, ConfigError
+from compat.errors import CompatError, ConfigError, MergeConflict, ResultsError
 from compat.report.cli import register
 from compat.report.demo import demo_results
-from compat.report.errors import MergeConflict, ReportError
 from compat.report.markdown import render_markdown
 from compat.results.gate import gate
 from compat.results.jsonfile import load_json, render_json
 from compat.results.model import RunResults
-from compat.results.shards import (
-    balanced_shards,
-    estimates,
-    load_durations,
-    merge_shards,
-    select_shard,
-    with_shard_meta,
-)
+from compat.results.shards import load_durations, merge_shards, with_shard_meta
 from compat.results.store import open_store
+from compat.run.shard import balanced_shards, estimates, select_shard
 
 
 def main(argv: list[str]) -> int:
@@ -151,14 +144,14 @@ def test_merge_refuses_an_incomplete_or_inconsistent_shard_set() -> None:
     full = demo_results(4, 4, ("obx",))
     durations = {c.cell_id: 1.0 + i for i, c in enumerate(full.cells)}
     one, two, three = split(full, 3, durations)
-    with pytest.raises(ReportError, match=r"shard 2/3 missing from the merge \(2 of 3 given\)"):
+    with pytest.raises(ResultsError, match=r"shard 2/3 missing from the merge \(2 of 3 given\)"):
         merge_shards([one, three])
     with pytest.raises(MergeConflict, match="shard 2 and shard 1 are both shard 1/3"):
         merge_shards([one, one, two, three])
     other_basis = split(full, 3, {})[1]  # planned without history: another split
     with pytest.raises(MergeConflict, match=r"shard 2 was planned with basis=.* Pin the durations"):
         merge_shards([one, other_basis, three])
-    with pytest.raises(ReportError, match="shard 2: not a --compat-shard report"):
+    with pytest.raises(ResultsError, match="shard 2: not a --compat-shard report"):
         merge_shards([one, replace(two, meta={}), three])
     plain, notes = merge_shards([replace(s, meta={}) for s in (one, two, three)])
     assert len(plain.cells) == 16 and notes == [] and "shards" not in plain.meta
@@ -216,7 +209,7 @@ def test_cli_merge_writes_one_report_and_one_gate_decision(
 
 def test_merge_rejoins_the_schema_annotation_over_the_merged_cells() -> None:
     from compat.artifacts.schema_diff import SchemaChange, SchemaDiff
-    from compat.report.schema_join import annotate
+    from compat.results.schema_join import annotate
 
     demo = demo_results(4, 4, ("obx", "tlx"))
     # venue in the id, as Cell.id has it: a pair's obx and tlx cells can land in different shards

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from compat.errors import ResultsError
 from compat.report.demo import demo_results
-from compat.report.errors import ReportError
 from compat.results.model import RunResults, Verdict
 from compat.results.store import DEFAULT_STORE, open_store, redact
 
@@ -31,7 +31,7 @@ def test_records_runs_and_reads_them_back_losslessly(results: RunResults, tmp_pa
         assert [r.run_id for r in store.runs(label="release")] == [first]
         assert [r.run_id for r in store.runs(limit=1)] == [second]
         assert oldest.describe().startswith(f"run {first} (release, 0123abc, ")
-        with pytest.raises(ReportError, match="holds no run 99"):
+        with pytest.raises(ResultsError, match="holds no run 99"):
             store.load(99)
 
 
@@ -109,19 +109,19 @@ def test_concurrent_writers_in_separate_processes_on_a_fresh_file(tmp_path: Path
 def test_unusable_stores_get_clear_errors(tmp_path: Path, results: RunResults) -> None:
     junk = tmp_path / "junk.db"
     junk.write_text("this is not a database " * 100)
-    with pytest.raises(ReportError, match=r"junk.db: DatabaseError: file is not a database; if the file is not"):
+    with pytest.raises(ResultsError, match=r"junk.db: DatabaseError: file is not a database; if the file is not"):
         open_store(junk)
     newer = tmp_path / "newer.db"
     open_store(newer).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("UPDATE compat_schema SET version = 7")
-    with pytest.raises(ReportError, match="has schema version 7, this compat reads version 1"):
+    with pytest.raises(ResultsError, match="has schema version 7, this compat reads version 1"):
         open_store(newer)
-    with pytest.raises(ReportError, match="unknown scheme"):
+    with pytest.raises(ResultsError, match="unknown scheme"):
         open_store("mysql://u:pw@h/db")
     with open_store(tmp_path / "dup.db") as store:
         doubled = replace(results, cells=results.cells[:1] * 2)
-        with pytest.raises(ReportError, match="appears twice in the results; merge shards"):
+        with pytest.raises(ResultsError, match="appears twice in the results; merge shards"):
             store.record(doubled)
         assert store.runs() == []  # nothing half-written
 

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from compat.report.errors import ReportError
+from compat.errors import ResultsError
 from compat.report.wirediff import first_divergence, frame_text, nearest_passing, wire_diff
 from compat.results.model import RunResults, Verdict, WireFrame
 
@@ -68,10 +68,10 @@ def test_nearest_passing_prefers_previous_gateway_then_previous_client(lit: Lite
 def test_nearest_passing_needs_venue_when_cell_id_is_in_two_venues(lit: Literals) -> None:
     a = lit.cell("1.0.0", "1.0.0", "obx", lit.sr("S01", Verdict.FAIL))
     b = lit.cell("1.0.0", "1.0.0", "tlx", lit.sr("S01", Verdict.FAIL))
-    with pytest.raises(ReportError, match=r"several venues \(obx, tlx\); pass venue="):
+    with pytest.raises(ResultsError, match=r"several venues \(obx, tlx\); pass venue="):
         nearest_passing(_matrix(a, b), a.cell_id, "S01")
     assert nearest_passing(_matrix(a, b), a.cell_id, "S01", venue="tlx") is None
-    with pytest.raises(ReportError, match="no cell 'nope'"):
+    with pytest.raises(ResultsError, match="no cell 'nope'"):
         nearest_passing(_matrix(a), "nope", "S01")
 
 

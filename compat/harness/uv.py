@@ -12,7 +12,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from compat.harness.command import Command, CommandTimeout, Outcome, run
+from compat.errors import CommandTimeout
+from compat.harness.command import Command, Outcome, run
 
 _PASSED_THROUGH = (
     "SSL_CERT_FILE",

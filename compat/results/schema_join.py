@@ -22,7 +22,7 @@ from typing import Any
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from compat.artifacts.schema_diff import Schema, SchemaDiff, build_schema, diff_schemas, load_descriptor_files
-from compat.report.errors import SchemaDiffError
+from compat.errors import SchemaDiffError
 from compat.results.model import RunResults, Verdict
 from compat.results.schema_notes import META_KEY
 
