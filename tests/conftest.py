@@ -9,7 +9,8 @@ import pytest
 
 from compat.harness.sshd import SshdServer, sshd_missing, throwaway_sshd
 
-pytest_plugins = ["pytester"]
+# sample_results (tests/support/): the literal RunResults the tests of results/ and report/ share
+pytest_plugins = ["pytester", "sample_results"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

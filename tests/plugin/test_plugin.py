@@ -1,7 +1,7 @@
 """The plugin under pytester: ids, selection, every verdict, the grid, the JSON report, xdist, bad input.
 
 Scenarios here only read ``compat_cell``, so no process starts: this tests the plugin layer
-alone, at its own cost. The real processes are exercised by tests/integration.
+alone, at its own cost. The real processes are exercised by tests/matrix.
 """
 
 from __future__ import annotations

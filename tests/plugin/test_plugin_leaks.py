@@ -68,4 +68,4 @@ def test_fail_on_leak_fails_the_session(project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["compat: memory leak suspected: *", "*fails because of --compat-fail-on-leak*"])
     assert result.parseoutcomes().get("passed") == 2  # the scenarios passed: the leak alone fails the run
     # (without a suspected leak the option changes nothing: compat.report.resources.leaks() is empty,
-    # tests/unit/report/test_resources_report.py)
+    # tests/report/test_resources_report.py)
