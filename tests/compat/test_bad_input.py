@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from compat.run.scenario import Scenario, Session
+from compat import Scenario, Session
 
 pytestmark = pytest.mark.compat
 

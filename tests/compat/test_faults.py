@@ -24,12 +24,9 @@ from typing import Any
 
 import pytest
 
-from compat import timing
-from compat.errors import DriverCallError, OperationUnsupported
+from compat import DriverCallError, FaultProxy, OperationUnsupported, Scenario, Session, read_audit_records, timing
 from compat.exchange.client import ObxClient
 from compat.exchange.proto import obx_pb2 as obx_pb
-from compat.harness.proxy import FaultProxy
-from compat.run.scenario import Scenario, Session, read_audit_records
 
 pytestmark = pytest.mark.compat
 

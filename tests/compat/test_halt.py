@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from compat.run.scenario import Scenario
+from compat import Scenario
 
 pytestmark = pytest.mark.compat
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat import timing
-from compat.errors import OperationUnsupported, StartError
-from compat.run.scenario import Scenario
+from compat import OperationUnsupported, Scenario, StartError, timing
 
 pytestmark = [pytest.mark.compat, pytest.mark.compat_disruptive]
 

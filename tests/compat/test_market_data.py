@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from compat.run.scenario import Scenario, Session
+from compat import Scenario, Session
 
 pytestmark = pytest.mark.compat
 

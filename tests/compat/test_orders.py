@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from compat.errors import DriverCallError
-from compat.run.scenario import Scenario, Session
+from compat import DriverCallError, Scenario, Session
 
 pytestmark = pytest.mark.compat
 

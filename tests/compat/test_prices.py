@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat.run.scenario import Scenario
+from compat import Scenario
 
 pytestmark = pytest.mark.compat
 

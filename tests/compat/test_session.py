@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat import timing
-from compat.errors import DriverCallError, OperationUnsupported
-from compat.run.scenario import Scenario
+from compat import DriverCallError, OperationUnsupported, Scenario, timing
 
 pytestmark = pytest.mark.compat
 
