@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compat.artifacts.index import resolve
 from compat.artifacts.lock import write_lock
 from compat.artifacts.release import __doc__ as release_module_doc
 from compat.artifacts.release import release, yank
+from compat.artifacts.resolve import resolve
 from compat.config.matrix import load_matrix
 from compat.errors import ReleaseError
 

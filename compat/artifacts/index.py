@@ -4,8 +4,9 @@
   best one this interpreter can install), with yank status: ``wheelhouse/yanked.json`` for a
   directory, the ``data-yanked`` attribute (PEP 592) for an index;
 - :func:`fetch` copies or downloads one wheel and checks its sha256 when the index gives one;
-- :func:`build_candidate` builds the working tree with ``uv build --wheel``;
-- :func:`resolve` turns a matrix (and optionally a lock) into the releases of each role.
+
+Building the candidate is ``compat.artifacts.candidate``; choosing the releases of a run is
+``compat.artifacts.resolve``.
 
 ``wheelhouse/yanked.json`` is either a list of wheel file names or a mapping of file name to
 the reason it was yanked (``{"refgw-2.2.0-py3-none-any.whl": "corrupts prices"}``).
@@ -13,7 +14,6 @@ the reason it was yanked (``{"refgw-2.2.0-py3-none-any.whl": "corrupts prices"}`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,7 +21,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,12 +31,9 @@ from packaging.tags import Tag, sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from compat.artifacts.lock import Lock, LockedWheel
-from compat.config.cell import ROLES, Release
-from compat.config.matrix import IndexSpec, Matrix
-from compat.config.versions import Available, select
-from compat.errors import ArtifactError, CandidateBuildError, ConfigError, LockError, WheelNotFound
-from compat.harness.uv import file_sha256, run_uv, tail
+from compat.config.matrix import IndexSpec
+from compat.errors import ArtifactError, ConfigError, WheelNotFound
+from compat.harness.uv import file_sha256
 
 YANKED_FILE = "yanked.json"
 BUILD_TIMEOUT_S = 600.0
@@ -212,7 +209,7 @@ def fetch(ref: WheelRef, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / ref.filename
     if target.exists():
-        expected = ref.sha256 or (None if ref.is_remote else file_sha256(_local_path(ref)))
+        expected = ref.sha256 or (None if ref.is_remote else file_sha256(local_path(ref)))
         if expected is not None and file_sha256(target) == expected:
             return target  # already there and identical
     fd, tmp_name = tempfile.mkstemp(prefix=f".{ref.filename}.", dir=dest)
@@ -222,7 +219,7 @@ def fetch(ref: WheelRef, dest: Path) -> Path:
             if ref.is_remote:
                 _download(ref.location, out)
             else:
-                with _local_path(ref).open("rb") as source:
+                with local_path(ref).open("rb") as source:
                     shutil.copyfileobj(source, out)
         if ref.sha256 is not None:
             actual = file_sha256(tmp)
@@ -237,7 +234,7 @@ def fetch(ref: WheelRef, dest: Path) -> Path:
     return target
 
 
-def _local_path(ref: WheelRef) -> Path:
+def local_path(ref: WheelRef) -> Path:
     split = urllib.parse.urlsplit(ref.location)
     if split.scheme == "file":
         return Path(urllib.parse.unquote(split.path))
@@ -251,167 +248,3 @@ def _download(url: str, out: IO[bytes]) -> None:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ArtifactError(f"cannot download {url}: {reason}") from None
-
-
-# --- the candidate -----------------------------------------------------------------------------
-
-
-_NOT_SOURCE = frozenset({"build", "dist", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"})
-
-
-def source_tree_hash(source: Path) -> str:
-    """A short content hash of the files a build reads (build outputs and caches excluded)."""
-    digest = hashlib.sha256()
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if any(part in _NOT_SOURCE or part.endswith(".egg-info") for part in relative.parts):
-            continue
-        if path.is_file():
-            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def build_candidate(source: Path, out_dir: Path) -> Path:
-    """Build the working tree at ``source`` into a wheel in ``out_dir`` with ``uv build``."""
-    if not (source / "pyproject.toml").is_file() and not (source / "setup.py").is_file():
-        raise CandidateBuildError(
-            f"cannot build the candidate: {source} has no pyproject.toml; fix the product's source in "
-            "matrix.yaml or give a wheel with --compat-candidate ROLE=path/to.whl"
-        )
-    # Keyed by the tree's content: an unchanged tree reuses its wheel, so its sha256 (and hence
-    # its env) stays the same across runs and xdist workers instead of changing with every build.
-    out_dir = out_dir / source_tree_hash(source)
-    existing = sorted(out_dir.glob("*.whl"))
-    if len(existing) == 1:
-        return existing[0]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
-        outcome = run_uv(
-            ["build", "--wheel", "--out-dir", tmp, str(source)],
-            name=f"uv-build-{source.name}",
-            timeout_s=BUILD_TIMEOUT_S,
-        )
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if outcome.returncode != 0 or len(wheels) != 1:
-            found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""
-            raise CandidateBuildError(
-                f"`uv build --wheel {source}` exited {outcome.returncode}{found}; uv said:\n"
-                f"{tail(outcome.stderr or outcome.stdout)}"
-            )
-        target = out_dir / wheels[0].name
-        os.replace(wheels[0], target)
-    return target
-
-
-# --- resolving a matrix ------------------------------------------------------------------------
-
-
-def resolve(
-    matrix: Matrix,
-    candidates: Mapping[str, Path | str] | None = None,
-    build_dir: Path | None = None,
-    *,
-    lock: Lock | None = None,
-    include_candidates: bool = True,
-) -> dict[str, list[Release]]:
-    """The releases of each role: released wheels by policy (or by the lock), then the candidate.
-
-    ``candidates`` maps a role to a wheel file (``--compat-candidate gateway=x.whl``); otherwise a
-    role whose policy has ``candidate: true`` gets its source built into ``build_dir``.
-    """
-    given = {role: Path(path) for role, path in (candidates or {}).items()}
-    unknown = sorted(set(given) - set(ROLES))
-    if unknown:
-        raise ConfigError(
-            f"--compat-candidate: unknown role {', '.join(unknown)}; expected gateway or client"
-        )
-    work = build_dir if build_dir is not None else matrix.root / ".compat" / "build"
-    result: dict[str, list[Release]] = {}
-    for role in ROLES:
-        product = matrix.products[role]
-        policy = matrix.policies[role]
-        refs = list_wheels(matrix.index, product.package)
-        if lock is not None:
-            releases = [_locked(matrix, role, entry, refs, work) for entry in lock.releases.get(role, ())]
-        else:
-            available = [Available(r.version, r.yanked, r.filename) for r in refs]
-            by_version = {r.version: r for r in refs}
-            releases = []
-            for version in select(available, policy):
-                ref = by_version.get(version)
-                if ref is None:
-                    raise WheelNotFound(
-                        f"{role} {product.package} {version} (versions.{role}, "
-                        f"{matrix.path.name}:{policy.line}): no wheel in {matrix.index.describe()}; "
-                        f"versions found: {_found(refs)}"
-                    )
-                releases.append(_release(role, ref, work))
-        releases.sort(key=lambda r: r.parsed_version)
-        if role in given:
-            releases.append(_given_candidate(role, product.package, given[role]))
-        elif include_candidates and policy.candidate:
-            wheel = build_candidate(product.source, work / "candidates" / role)
-            releases.append(_candidate_release(role, product.package, wheel))
-        if not releases:
-            raise WheelNotFound(
-                f"versions.{role} ({policy.describe()}, {matrix.path.name}:{policy.line}) selects no "
-                f"version of {product.package} from {matrix.index.describe()} and no candidate is built; "
-                f"versions found: {_found(refs)}"
-            )
-        result[role] = releases
-    return result
-
-
-def _found(refs: Sequence[WheelRef]) -> str:
-    if not refs:
-        return "none"
-    return ", ".join(f"{r.version}{' (yanked)' if r.yanked else ''}" for r in refs)
-
-
-def _local_wheel(ref: WheelRef, work: Path) -> Path:
-    if ref.is_remote:
-        return fetch(ref, work / "wheels")
-    path = _local_path(ref)
-    if ref.sha256 is not None and file_sha256(path) != ref.sha256:
-        raise ArtifactError(f"{path} does not match the sha256 the index gives ({ref.sha256})")
-    return path
-
-
-def _release(role: str, ref: WheelRef, work: Path) -> Release:
-    wheel = _local_wheel(ref, work)
-    return Release(role, ref.package, str(ref.version), wheel, file_sha256(wheel), yanked=ref.yanked)
-
-
-def _locked(matrix: Matrix, role: str, entry: LockedWheel, refs: Sequence[WheelRef], work: Path) -> Release:
-    ref = next((r for r in refs if r.filename == entry.filename), None)
-    if ref is None:
-        raise WheelNotFound(
-            f"{role} {entry.package} {entry.version} is locked to {entry.filename}, which is not in "
-            f"{matrix.index.describe()}; versions found: {_found(refs)}. Run `compat lock` again"
-        )
-    release = _release(role, ref, work)
-    if release.sha256 != entry.sha256:
-        raise LockError(
-            f"{entry.filename} has sha256 {release.sha256} but the lock says {entry.sha256}: the released "
-            "wheel changed since `compat lock`; released wheels must be immutable"
-        )
-    return release
-
-
-def _given_candidate(role: str, package: str, wheel: Path) -> Release:
-    if not wheel.is_file():
-        raise ConfigError(f"--compat-candidate {role}={wheel}: no such file")
-    try:
-        name, _version, _build, _tags = parse_wheel_filename(wheel.name)
-    except InvalidWheelFilename as exc:
-        raise ConfigError(f"--compat-candidate {role}={wheel}: not a wheel file name ({exc})") from None
-    if name != canonicalize_name(package):
-        raise ConfigError(
-            f"--compat-candidate {role}={wheel}: this is a wheel of {name}, but the {role} is {package}"
-        )
-    return _candidate_release(role, package, wheel.resolve())
-
-
-def _candidate_release(role: str, package: str, wheel: Path) -> Release:
-    _name, version, _build, _tags = parse_wheel_filename(wheel.name)
-    return Release(role, package, str(version), wheel, file_sha256(wheel), candidate=True)

@@ -14,8 +14,8 @@ from typing import Any
 
 from filelock import FileLock
 
-from compat.artifacts.index import resolve
 from compat.artifacts.lock import Lock, read_lock
+from compat.artifacts.resolve import resolve
 from compat.config.cell import Cell, Release
 from compat.config.matrix import Matrix, load_matrix
 from compat.errors import ConfigError

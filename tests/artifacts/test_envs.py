@@ -15,6 +15,8 @@ from compat.config.cell import Release
 from compat.errors import EnvBuildError
 from compat.harness.uv import file_sha256
 
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -141,8 +143,6 @@ import json, sys
 from pathlib import Path
 from compat.config.cell import Release
 from compat.artifacts.envs import EnvCache
-
-pytestmark = pytest.mark.integration
 release = Release(**{**json.loads(sys.argv[1]), "wheel": Path(json.loads(sys.argv[1])["wheel"])})
 print("ready", flush=True)
 assert sys.stdin.readline().strip() == "go"

@@ -15,7 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from compat.artifacts.index import WheelRef, build_candidate, fetch, list_wheels, resolve
+from compat.artifacts.candidate import build_candidate
+from compat.artifacts.index import WheelRef, fetch, list_wheels
+from compat.artifacts.resolve import resolve
 from compat.config.matrix import IndexSpec, load_matrix
 from compat.errors import ArtifactError, CandidateBuildError, ConfigError, WheelNotFound
 from compat.harness.uv import file_sha256

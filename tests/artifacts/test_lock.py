@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compat.artifacts.index import resolve
 from compat.artifacts.lock import read_lock, resolution_fingerprint, write_lock
+from compat.artifacts.resolve import resolve
 from compat.cli import main as cli_main
 from compat.config.matrix import Matrix, load_matrix
 from compat.errors import LockError, WheelNotFound

@@ -1,0 +1,84 @@
+"""The candidate: the version under test built from a source tree (``uv build --wheel``), or a
+wheel given on the command line (``--compat-candidate ROLE=path/to.whl``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from compat.config.cell import Release
+from compat.errors import CandidateBuildError, ConfigError
+from compat.harness.uv import file_sha256, run_uv, tail
+
+BUILD_TIMEOUT_S = 600.0
+
+_NOT_SOURCE = frozenset({"build", "dist", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"})
+
+
+def source_tree_hash(source: Path) -> str:
+    """A short content hash of the files a build reads (build outputs and caches excluded)."""
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if any(part in _NOT_SOURCE or part.endswith(".egg-info") for part in relative.parts):
+            continue
+        if path.is_file():
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build_candidate(source: Path, out_dir: Path) -> Path:
+    """Build the working tree at ``source`` into a wheel in ``out_dir`` with ``uv build``."""
+    if not (source / "pyproject.toml").is_file() and not (source / "setup.py").is_file():
+        raise CandidateBuildError(
+            f"cannot build the candidate: {source} has no pyproject.toml; fix the product's source in "
+            "matrix.yaml or give a wheel with --compat-candidate ROLE=path/to.whl"
+        )
+    # Keyed by the tree's content: an unchanged tree reuses its wheel, so its sha256 (and hence
+    # its env) stays the same across runs and xdist workers instead of changing with every build.
+    out_dir = out_dir / source_tree_hash(source)
+    existing = sorted(out_dir.glob("*.whl"))
+    if len(existing) == 1:
+        return existing[0]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
+        outcome = run_uv(
+            ["build", "--wheel", "--out-dir", tmp, str(source)],
+            name=f"uv-build-{source.name}",
+            timeout_s=BUILD_TIMEOUT_S,
+        )
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if outcome.returncode != 0 or len(wheels) != 1:
+            found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""
+            raise CandidateBuildError(
+                f"`uv build --wheel {source}` exited {outcome.returncode}{found}; uv said:\n"
+                f"{tail(outcome.stderr or outcome.stdout)}"
+            )
+        target = out_dir / wheels[0].name
+        os.replace(wheels[0], target)
+    return target
+
+
+
+
+def given_candidate(role: str, package: str, wheel: Path) -> Release:
+    if not wheel.is_file():
+        raise ConfigError(f"--compat-candidate {role}={wheel}: no such file")
+    try:
+        name, _version, _build, _tags = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as exc:
+        raise ConfigError(f"--compat-candidate {role}={wheel}: not a wheel file name ({exc})") from None
+    if name != canonicalize_name(package):
+        raise ConfigError(
+            f"--compat-candidate {role}={wheel}: this is a wheel of {name}, but the {role} is {package}"
+        )
+    return candidate_release(role, package, wheel.resolve())
+
+
+def candidate_release(role: str, package: str, wheel: Path) -> Release:
+    _name, version, _build, _tags = parse_wheel_filename(wheel.name)
+    return Release(role, package, str(version), wheel, file_sha256(wheel), candidate=True)
