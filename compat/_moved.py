@@ -45,6 +45,7 @@ MOVED: dict[str, str] = {
     "compat.report.schema_join": "compat.results.schema_join",
     "compat.report.schema_diff": "compat.artifacts.schema_diff",
     "compat.report.errors": "compat.errors",
+    "compat.report.cli": "compat.cli.results",
 }
 
 

@@ -16,8 +16,8 @@ import pytest
 from packaging.version import Version
 
 from compat.artifacts.schema_diff import schema_diff
+from compat.cli.results import register
 from compat.errors import SchemaDiffError
-from compat.report.cli import register
 from compat.report.html import render_html
 from compat.report.markdown import render_markdown
 from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict

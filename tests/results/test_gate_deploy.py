@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from compat.cli.results import register
 from compat.errors import CompatError, ConfigError
-from compat.report.cli import register
 from compat.results.gate import Pair, deploy_pairs, load_inventory
 from compat.results.model import RunResults, Verdict
 from compat.results.store import open_store

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from compat import timing
+from compat.cli.results import register
 from compat.errors import CompatError, ResultsError
-from compat.report.cli import register
 from compat.results.gate import Pair, can_i_deploy, gate
 from compat.results.history import git_head_sha, latest_for_pair, list_runs, store_run
 from compat.results.jsonfile import load_json, render_json

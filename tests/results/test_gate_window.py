@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from compat.cli.results import register
 from compat.errors import CompatError, ConfigError
-from compat.report.cli import register
 from compat.results.gate import SupportWindow, WindowView, evaluate, gate, minor
 from compat.results.jsonfile import render_json
 from compat.results.model import CellResult, RunResults, Verdict

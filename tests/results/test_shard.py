@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compat.cli.results import register
 from compat.errors import CompatError, ConfigError, MergeConflict, ResultsError
-from compat.report.cli import register
 from compat.report.demo import demo_results
 from compat.report.markdown import render_markdown
 from compat.results.gate import gate

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from compat.cli.results import register
 from compat.errors import CompatError
-from compat.report.cli import register
 from compat.results.history import FlakeRate, flake_rates, flip_lines, flips
 from compat.results.jsonfile import render_json
 from compat.results.model import RunResults, Verdict

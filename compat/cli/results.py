@@ -1,5 +1,6 @@
-"""CLI subcommands of the report layer: report, schema-diff, gate, can-i-deploy, history,
-merge, durations (docs/history-and-gate.md, docs/ci-shards.md).
+"""The results commands: report, schema-diff, gate, can-i-deploy, history, merge, durations
+(docs/history-and-gate.md, docs/ci-shards.md). At the edge because they read results and the
+store and write reports through the renderers.
 
 Exit codes: 0 ok/clear/yes; 1 blocked/no (including a pair never tested)/breaking change;
 2 a usage error; errors are CompatError → 1 via compat.cli.
