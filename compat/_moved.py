@@ -2,7 +2,9 @@
 
 ``import compat.matrix`` (or ``from compat.stack import Stack``) still works: a meta path
 finder hands back the module at its new home, under the old name too, with a
-``DeprecationWarning`` naming the new path. Remove in 0.3.
+``DeprecationWarning`` naming the new path. A module that was split (``compat.index``,
+``compat.report.shard``) becomes a stand-in that finds each name in the module that now holds
+it. Remove in 0.3.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import sys
 import types
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 REMOVED_IN = "0.3"
 
-MOVED: dict[str, str] = {
+MOVED: dict[str, str] = {  # old module -> its new home
     "compat.cell": "compat.config.cell",
     "compat.matrix": "compat.config.matrix",
     "compat.yamlpos": "compat.config.yamlpos",
@@ -48,6 +51,27 @@ MOVED: dict[str, str] = {
     "compat.report.cli": "compat.cli.results",
 }
 
+# Split modules: the first is the old module's main new home; the rest hold the names moved out.
+SPLIT: dict[str, tuple[str, ...]] = {
+    "compat.index": ("compat.artifacts.resolve", "compat.artifacts.candidate"),
+    "compat.report.shard": ("compat.run.shard",),
+}
+
+
+class _SplitModule(types.ModuleType):
+    """The old module as a stand-in: each name from whichever new module holds it."""
+
+    def __init__(self, old: str, homes: tuple[str, ...]) -> None:
+        super().__init__(old)
+        self.__homes = homes
+
+    def __getattr__(self, name: str) -> Any:
+        for home in self.__homes:
+            module = importlib.import_module(home)
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"module {self.__name__!r} (moved to {', '.join(self.__homes)}) has no attribute {name!r}")
+
 
 class _MovedLoader(importlib.abc.Loader):
     def __init__(self, old: str, new: str) -> None:
@@ -60,6 +84,8 @@ class _MovedLoader(importlib.abc.Loader):
             DeprecationWarning,
             stacklevel=2,
         )
+        if self.old in SPLIT:
+            return _SplitModule(self.old, (self.new, *SPLIT[self.old]))
         return importlib.import_module(self.new)
 
     def exec_module(self, module: types.ModuleType) -> None:
