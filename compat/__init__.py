@@ -2,7 +2,7 @@
 
 This module is the public surface for scenario authors: everything a scenario in
 ``tests/compat/`` uses comes from ``from compat import ...`` (see ``__all__`` and
-docs/scenarios.md). The modules under ``compat.*`` are internal and may move between releases.
+docs/architecture.md, "The public surface"). The modules under ``compat.*`` are internal and may move between releases.
 
 Names are resolved on first use (PEP 562), so importing ``compat`` (as pytest does for the
 plugin in every run) costs nothing until a scenario actually needs them.
