@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import enum
 import importlib.metadata
 import importlib.util
 import json
@@ -134,15 +135,31 @@ def _is_signature_error(exc: TypeError) -> bool:
     return tb is not None and tb.tb_next is None
 
 
+def _plain(value: Any) -> Any:
+    """An error attribute as JSON carries it. Some client libraries expose ``code`` as a method
+    (``exc.code()``, as grpc does): call it. An enum gives its value. Anything else JSON cannot
+    carry becomes a string that names its type, never a silent ``<bound method ...>``."""
+    if callable(value) and not isinstance(value, type):
+        try:
+            value = value()
+        except Exception as exc:  # the attribute is not a getter after all: say what it was
+            return f"<{type(value).__name__} {getattr(value, '__qualname__', '?')} failed: {exc!r}>"
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if value is None or isinstance(value, int | float | str | bool):
+        return value
+    return f"<{type(value).__name__}> {value!s}"
+
+
 def _error(exc: BaseException, context: str = "") -> dict[str, Any]:
     error: dict[str, Any] = {
         "type": type(exc).__name__,
         "message": f"{context}: {exc}" if context else str(exc),
     }
     for attribute in ("code", "raw_code", "capability", "retry_after_ms", "supported"):
-        value = getattr(exc, attribute, None)
+        value = _plain(getattr(exc, attribute, None))
         if value is not None:
-            error[attribute] = value if isinstance(value, int | float | str | bool) else str(value)
+            error[attribute] = value
     error["traceback"] = "".join(traceback.format_exception(exc))[-4000:]
     return error
 
