@@ -32,13 +32,13 @@ from compat.errors import (
     ConfigError,
     HarnessError,
     ProcessStartError,
-    StopError,
 )
 from compat.harness import command as _command
-from compat.harness import leaks
+from compat.harness import leaks, stopping
 from compat.harness.command import Command, Outcome, Spawned
 from compat.harness.host import Host
 from compat.harness.ready import PortOpen, Probe, ReadyLine
+from compat.harness.stopping import signal_name
 
 logger = logging.getLogger("compat.harness")
 
@@ -46,13 +46,6 @@ _CHUNK = 65536
 _MAX_PARTIAL_LINE = 1 << 20  # a "line" longer than this is not a ready line; keep memory bounded
 _CHANNEL_NOTE_CHARS = 300
 _TAIL_BYTES = 256 * 1024
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 class LocalProcess:
@@ -188,10 +181,10 @@ class LocalProcess:
 
     def send_signal(self, sig: int) -> None:
         """Signal the process group (SIGSTOP/SIGCONT/SIGKILL for fault scenarios)."""
-        self._note(f"fault: sending {_signal_name(sig)} to process group {self.pid}")
+        self._note(f"fault: sending {signal_name(sig)} to process group {self.pid}")
         if not self._spawned.signal_group(sig):
             raise HarnessError(
-                f"cannot send {_signal_name(sig)} to {self.name}: its process group {self.pid} is gone "
+                f"cannot send {signal_name(sig)} to {self.name}: its process group {self.pid} is gone "
                 f"(exit code {self.poll()}); log: {self.log_path}"
             )
 
@@ -263,23 +256,20 @@ class LocalProcess:
                 survivor.kill()
         psutil.wait_procs(survivors, timeout=2.0)
 
-    def _escalate(self, grace_s: float) -> int:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            name = _signal_name(sig)
-            self._note(f"stop: {name} to process group {self.pid}; waiting up to {grace_s:.1f}s")
-            self._spawned.signal_group(sig)
-            if sig != signal.SIGKILL:
-                # A process paused by a SIGSTOP fault would never act on INT/TERM.
-                self._spawned.signal_group(signal.SIGCONT)
-            code = self._spawned.wait(grace_s)
-            if code is not None:
-                self._note(f"stop: exited with code {code} after {name}")
-                return code
-            self._note(f"stop: still running {grace_s:.1f}s after {name}", logging.WARNING)
-        raise StopError(
-            f"{self.name} (pid {self.pid}) on host {self.host.spec} survived SIGINT, SIGTERM and SIGKILL "
-            f"({grace_s:.1f}s apart); it is probably stuck in the kernel (state D). log: {self.log_path}"
+    def _escalate(self, grace_s: float) -> int | None:
+        return stopping.escalate(
+            deliver=self._deliver,
+            wait=self._spawned.wait,
+            note=self._note,
+            target=f"process group {self.pid}",
+            grace_s=grace_s,
+            who=f"{self.name} (pid {self.pid}) on host {self.host.spec}",
+            hint=f"it is probably stuck in the kernel (state D). log: {self.log_path}",
         )
+
+    def _deliver(self, step: stopping.StopStep) -> bool:
+        """The step's signals to the whole process group; False when nobody is left in it."""
+        return all(self._spawned.signal_group(sig) for sig in step.signals)
 
     def _finalize(self) -> None:
         self._finalized = True

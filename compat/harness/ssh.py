@@ -56,14 +56,15 @@ from compat.errors import (
     HostError,
     ProcessStartError,
     StartError,
-    StopError,
 )
 from compat.harness import command as _command
+from compat.harness import stopping
 from compat.harness.command import Command, Outcome, Spawned
 from compat.harness.host import Host
 from compat.harness.local import LocalHost, LocalProcess
 from compat.harness.ready import PortOpen, Probe, ReadyLine
 from compat.harness.shipping import PathMapper, RemoteCommand
+from compat.harness.stopping import signal_name
 from compat.harness.uv import uv_binary, uv_environment
 
 logger = logging.getLogger("compat.harness")
@@ -75,13 +76,6 @@ REMOTE_EXIT_NOTE = "[compat.remote] exit "  # the wrapper's last line in the rem
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _SPEC = re.compile(r"^ssh:(?:(?P<user>[^@\s:]+)@)?(?P<host>\[[^\]]+\]|[^@\s:\[\]]+)(?::(?P<port>\d+))?$")
 _CHANNEL_NOTE_CHARS = 300
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 @dataclass(frozen=True)
@@ -345,7 +339,7 @@ class SshHost:
         if outcome.returncode == 3:
             return False
         if not outcome.ok:
-            raise HostError(f"cannot send {_signal_name(sig)} to pid {pgid} on {self.spec}: {outcome.stderr.strip()}")
+            raise HostError(f"cannot send {signal_name(sig)} to pid {pgid} on {self.spec}: {outcome.stderr.strip()}")
         return True
 
     def remote_alive(self, pid: int) -> bool:
@@ -573,10 +567,10 @@ class SshProcess:
             self._session_lost.wait(min(0.5, deadline.remaining()))
 
     def send_signal(self, sig: int) -> None:
-        self._note(f"fault: sending {_signal_name(sig)} to remote process group {self.pid} on {self._ssh.spec}")
+        self._note(f"fault: sending {signal_name(sig)} to remote process group {self.pid} on {self._ssh.spec}")
         if not self._ssh.remote_signal(self.pid, sig):
             raise HarnessError(
-                f"cannot send {_signal_name(sig)} to {self.name}: remote process group {self.pid} on "
+                f"cannot send {signal_name(sig)} to {self.name}: remote process group {self.pid} on "
                 f"{self._ssh.spec} is gone (exit code {self.poll()}); log: {self.log_path}"
             )
 
@@ -599,22 +593,19 @@ class SshProcess:
             return code
 
     def _escalate(self, grace_s: float) -> int | None:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            name = _signal_name(sig)
-            self._note(f"stop: {name} to remote process group {self.pid} on {self._ssh.spec}; "
-                       f"waiting up to {grace_s:.1f}s")
-            # SIGCONT after INT/TERM: a SIGSTOPped process must wake up to act on them.
-            if not self._ssh.remote_signal(self.pid, sig, *(() if sig == signal.SIGKILL else (signal.SIGCONT,))):
-                return self.wait(2.0)
-            code = self.wait(grace_s)
-            if code is not None:
-                self._note(f"stop: exited with code {code} after {name}")
-                return code
-            self._note(f"stop: still running {grace_s:.1f}s after {name}", logging.WARNING)
-        raise StopError(
-            f"{self.name} (remote pid {self.pid}) on host {self._ssh.spec} survived SIGINT, SIGTERM and SIGKILL "
-            f"({grace_s:.1f}s apart); log: {self.log_path}, remote log: {self.remote_log}"
+        return stopping.escalate(
+            deliver=self._deliver,
+            wait=self.wait,
+            note=self._note,
+            target=f"remote process group {self.pid} on {self._ssh.spec}",
+            grace_s=grace_s,
+            who=f"{self.name} (remote pid {self.pid}) on host {self._ssh.spec}",
+            hint=f"log: {self.log_path}, remote log: {self.remote_log}",
         )
+
+    def _deliver(self, step: stopping.StopStep) -> bool:
+        """The step's signals to the remote process group in one round trip; False when it is gone."""
+        return self._ssh.remote_signal(self.pid, *step.signals)
 
     def _finalize(self) -> None:
         self._finalized = True
