@@ -1,4 +1,9 @@
-"""pytest fixtures of compat (prefixed ``compat_``). Registered by ``compat.plugin.hooks``."""
+"""pytest fixtures of compat (prefixed ``compat_``). Registered by ``compat.plugin.hooks``.
+
+Imported in every run (pytest lists fixtures before it knows which tests use them), so only
+the fixture functions are defined here: what each needs (envs, hosts, the stack, psutil
+through the samplers and the leak guard) is imported in its body, when a scenario asks for it.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,20 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from compat import timing
-from compat.artifacts.envs import Env, EnvCache
-from compat.config.cell import Cell, Release
-from compat.harness.host import Host, host_from_spec
-from compat.harness.leaks import assert_no_leaks
-from compat.harness.resources import ResourceSampler
-from compat.results.collect import ENVS
-from compat.results.verdicts import DETAILS
-from compat.run.plan import Plan, parse_assignments
-from compat.run.scenario import Scenario
-from compat.run.stack import Stack, StackSettings
+from compat import timing  # the stdlib only
+
+if TYPE_CHECKING:
+    from compat.artifacts.envs import Env, EnvCache
+    from compat.config.cell import Cell, Release
+    from compat.harness.host import Host
+    from compat.harness.resources import ResourceSampler
+    from compat.run.plan import Plan
+    from compat.run.scenario import Scenario
+    from compat.run.stack import Stack, StackSettings
 
 ROLES = ("exchange", "gateway", "client")
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -55,6 +59,7 @@ def compat_run_dir(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="session")
 def compat_env_cache(request: pytest.FixtureRequest) -> EnvCache:
+    from compat.artifacts.envs import EnvCache
     from compat.plugin.hooks import cache_dir
 
     return EnvCache(cache_dir(request.config) / "envs")
@@ -62,6 +67,9 @@ def compat_env_cache(request: pytest.FixtureRequest) -> EnvCache:
 
 @pytest.fixture(scope="session")
 def compat_hosts(request: pytest.FixtureRequest, compat_plan: Plan) -> Iterator[dict[str, Host]]:
+    from compat.harness.host import host_from_spec
+    from compat.run.plan import parse_assignments
+
     specs = {role: compat_plan.matrix.hosts.get(role, "local") for role in ROLES}
     specs.update(parse_assignments(request.config.getoption("compat_host"), "--compat-host"))
     # One Host per distinct spec: roles placed on the same netns/ssh host share it.
@@ -74,6 +82,8 @@ def compat_hosts(request: pytest.FixtureRequest, compat_plan: Plan) -> Iterator[
 @pytest.fixture(scope="session")
 def compat_leak_guard() -> Iterator[None]:
     """After the last stack of this process is down, no process the run started may survive."""
+    from compat.harness.leaks import assert_no_leaks
+
     yield
     assert_no_leaks(kill_survivors=True)
 
@@ -84,6 +94,10 @@ def compat_cell_stack(
     compat_env_cache: EnvCache, compat_hosts: dict[str, Host], compat_run_dir: Path,
 ) -> Iterator[Stack]:
     """The running processes of one cell; started once per cell (cells are grouped per worker)."""
+    from compat.artifacts.envs import EnvCache
+    from compat.harness.resources import ResourceSampler
+    from compat.run.stack import Stack
+
     cache = compat_env_cache
     if request.config.getoption("compat_naive_envs"):
         # The tox way, kept only to measure against: every pair builds its own envs from scratch.
@@ -120,6 +134,8 @@ def _link_condition(config: pytest.Config) -> str | None:
 
 
 def _stack_settings(plan: Plan) -> StackSettings:
+    from compat.run.stack import StackSettings
+
     settings = plan.matrix.settings
     root = plan.matrix.root
 
@@ -164,6 +180,8 @@ _SAMPLERS: dict[str, ResourceSampler] = {}  # cell id → the sampler running ov
 @pytest.fixture
 def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> Iterator[Stack]:
     """The cell's stack, healthy at the start of every test (restarted if a scenario broke it)."""
+    from compat.results.collect import ENVS
+
     stack = compat_cell_stack
     if not stack.healthy():
         stack.stop()
@@ -177,6 +195,9 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
 def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Plan,
            compat_env_cache: EnvCache) -> Iterator[Scenario]:
     """The scenario's handle: sessions, fresh symbols, and evidence collected on failure."""
+    from compat.results.verdicts import DETAILS
+    from compat.run.scenario import Scenario
+
     leases = _LEASES.setdefault(compat_stack.cell.id, _CellLeases(instrument_pools(compat_stack)))
 
     def restart(release: Release) -> None:

@@ -2,6 +2,11 @@
 
 Hooks stay thin: they call pure functions (``compat.run.plan``, ``compat.config.expectations``,
 ``compat.results.verdicts``, ``compat.report``). Reports are written once, on the controller.
+
+pytest imports this module in every run of an environment where compat is installed, so its
+top level is options, markers and hooks only (the stdlib and pytest): the plan, the results,
+the reports, yaml, protobuf and psutil are imported inside hooks and fixtures, once a run
+collects a compat scenario or is asked for one (tests/plugin/test_cheap_plugin.py holds this).
 """
 
 from __future__ import annotations
@@ -9,27 +14,37 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from _pytest.mark import MarkMatcher
+from _pytest.mark.expression import Expression
 
-from compat import timing
-from compat.config.cell import Cell
-from compat.config.expectations import find as find_expectation
-from compat.errors import CompatError, ConfigError
-from compat.results.collect import ResultsCollector
-from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
-from compat.results.verdicts import PROPERTY, judge
-from compat.run.plan import Plan, build_plan, parse_assignments, parse_shard
+from compat import timing  # the stdlib only
 
-pytest_plugins = ["compat.plugin.fixtures"]
+if TYPE_CHECKING:
+    from compat.config.cell import Cell
+    from compat.results.collect import ResultsCollector
+    from compat.results.model import RunResults
+    from compat.run.plan import Plan
 
-_PLAN = pytest.StashKey[Plan | None]()
+pytest_plugins = ["compat.plugin.fixtures"]  # light too: fixture bodies import what they use
+
+# The user_properties keys of compat's reports: compat.results.verdicts.PROPERTY and DETAILS,
+# compat.results.collect.ENVS. Spelled here so that a run without compat never imports
+# compat.results to look at a report; test_cheap_plugin.py holds them equal.
+_PROPERTY = "compat"
+_REPORT_KEYS = frozenset({_PROPERTY, "compat_details", "compat_envs"})
+
+_PLAN = pytest.StashKey["Plan | None"]()
 _PLAN_ERROR = pytest.StashKey[str | None]()
 _EXPECTATION = pytest.StashKey[dict[str, Any] | None]()
+_MARKEXPR = pytest.StashKey[Expression | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -112,8 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if delay_ms < 0 or jitter_ms < 0 or jitter_ms > delay_ms:
         raise pytest.UsageError(f"compat: --compat-link-delay {delay_ms:g} / --compat-link-jitter {jitter_ms:g}: "
                                 "both must be >= 0 and the jitter at most the delay")
-    if _wants_compat(config):  # only in compat runs: other suites keep pytest's own SIGTERM behaviour
-        _stop_on_sigterm()
+    config.stash[_MARKEXPR] = _compile_markexpr(config)
+    if _asks_for_compat(config):  # only in compat runs: other suites keep pytest's own SIGTERM behaviour
+        _stop_on_sigterm()  # (a run that only collects compat scenarios gets it after deselection)
     config.addinivalue_line("markers", "compat: a compatibility scenario, run in every matrix cell")
     config.addinivalue_line("markers", "bench: a latency benchmark on the compat harness")
     config.addinivalue_line("markers", "compat_disruptive: the scenario swaps, kills or stalls the gateway; "
@@ -155,9 +171,11 @@ def compat_plan(config: pytest.Config) -> Plan:
     error = config.stash[_PLAN_ERROR]
     if error is not None:
         raise pytest.UsageError(error)
-    try:
-        from compat.results.shards import load_durations
+    from compat.errors import CompatError
+    from compat.results.shards import load_durations
+    from compat.run.plan import build_plan, parse_assignments, parse_shard
 
+    try:
         plan = build_plan(
             matrix_path(config),
             cache_dir=cache_dir(config),
@@ -199,25 +217,49 @@ def lock_path(config: pytest.Config) -> Path | None:
     if value:
         path = Path(value)
         if not path.exists():
+            from compat.errors import ConfigError
+
             raise ConfigError(f"--compat-lock {value}: no such file (write one with `compat lock`)")
         return path
     default = Path(config.rootpath) / "compat.lock.json"
     return default if default.exists() else None
 
 
-def _wants_compat(config: pytest.Config) -> bool:
+def _compile_markexpr(config: pytest.Config) -> Expression | None:
+    """The ``-m`` expression, compiled by pytest's own parser (None without ``-m``)."""
     markexpr = str(getattr(config.option, "markexpr", "") or "")
-    selected = ("compat" in markexpr and "not compat" not in markexpr) or "bench" in markexpr.replace("not bench", "")
+    if not markexpr:
+        return None
+    try:
+        return Expression.compile(markexpr)
+    except SyntaxError as exc:  # pytest's own wording, as its deselection would say it later
+        raise pytest.UsageError(f"Wrong expression passed to '-m': {exc.text}: at column {exc.offset}: "
+                                f"{exc.msg}") from None
+
+
+def _selects(expression: Expression | None, marks: Iterable[pytest.Mark]) -> bool:
+    """Whether ``-m`` keeps an item carrying ``marks``, evaluated as pytest's deselection does."""
+    return expression is None or expression.evaluate(MarkMatcher.from_markers(marks))
+
+
+def _keeps_only(expression: Expression, mark: str | None) -> bool:
+    """Whether ``-m`` keeps an item whose one mark is ``mark`` (None: an unmarked item)."""
+    return expression.evaluate(lambda name, /, **kwargs: name == mark and not kwargs)
+
+
+def _asks_for_compat(config: pytest.Config) -> bool:
+    """The run was asked for compat before anything is collected: ``-m`` keeps a scenario marked
+    ``compat`` (or a ``bench``) and drops an unmarked test (``-m compat``, ``-m "compat and not
+    slow"``, ``-m "compat or bench"``; not ``-m "not compat"`` nor ``-m "not slow"``), or a
+    matrix or cells were named. Without any of these, compat scenarios run only if collected."""
+    expression = config.stash[_MARKEXPR]
+    selected = expression is not None and not _keeps_only(expression, None) \
+        and any(_keeps_only(expression, mark) for mark in ("compat", "bench"))
     return selected or bool(config.getoption("compat_matrix")) or bool(config.getoption("compat_cells"))
 
 
-def _excludes_compat(config: pytest.Config) -> bool:
-    markexpr = str(getattr(config.option, "markexpr", "") or "").replace(" ", "")
-    return "notcompat" in markexpr and "or" not in markexpr
-
-
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if not _wants_compat(config) or not matrix_path(config).exists():
+    if not _asks_for_compat(config) or not matrix_path(config).exists():
         return None
     return compat_plan(config).header()
 
@@ -225,8 +267,9 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "compat_cell" not in metafunc.fixturenames:
         return
-    if _excludes_compat(metafunc.config):
-        # `-m "not compat"` deselects every cell anyway: do not resolve or build anything.
+    if not _selects(metafunc.config.stash[_MARKEXPR], metafunc.definition.iter_markers()):
+        # `-m` deselects every cell of this function anyway (e.g. `-m "not compat"`, or a `slow`
+        # scenario under `-m "compat and not slow"`): do not resolve or build anything for it.
         metafunc.parametrize("compat_cell", [], scope="session")
         return
     plan = compat_plan(metafunc.config)
@@ -247,7 +290,13 @@ def scenario_name(item: pytest.Item) -> str:
 
 def _cell_of(item: pytest.Item) -> Cell | None:
     callspec = getattr(item, "callspec", None)
-    cell = callspec.params.get("compat_cell") if callspec is not None else None
+    if callspec is None or "compat_cell" not in callspec.params or "compat.config.cell" not in sys.modules:
+        # Not a scenario, or one `-m` deselected before any plan was built (pytest then leaves a
+        # placeholder for the cell): no Cell can exist before its module is imported.
+        return None
+    from compat.config.cell import Cell
+
+    cell = callspec.params["compat_cell"]
     return cell if isinstance(cell, Cell) else None
 
 
@@ -260,6 +309,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(name=cell.id))
         if reruns := config.getoption("compat_reruns"):
             item.add_marker(pytest.mark.flaky(reruns=reruns))  # pytest-rerunfailures runs the attempts
+        from compat.config.expectations import find as find_expectation
+
         plan = compat_plan(config)
         expectation = find_expectation(plan.matrix.expectations, cell, scenario_name(item))
         record = None
@@ -278,6 +329,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     cell = _cell_of(item)
     if cell is None:
         return report
+    from compat.results.verdicts import judge
+
     verdict = judge(report, call, item.stash.get(_EXPECTATION, None))
     if verdict is not None:
         payload = {
@@ -293,7 +346,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "attempt": int(getattr(item, "execution_count", 1) or 1),
             **verdict,
         }
-        report.user_properties.append((PROPERTY, json.dumps(payload, default=str)))
+        report.user_properties.append((_PROPERTY, json.dumps(payload, default=str)))
         report.user_properties.extend(junit_pairs(payload))
     return report
 
@@ -301,6 +354,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def junit_pairs(payload: dict[str, Any]) -> list[tuple[str, str]]:
     """The cell's versions and verdict as JUnit XML properties (junitxml writes user_properties)."""
     from compat.report import junit_properties
+    from compat.results.model import CellResult, ScenarioResult, Verdict
 
     cell = CellResult(cell_id=payload["cell_id"], client_version=payload["client_version"],
                       gateway_version=payload["gateway_version"], venue=payload["venue"])
@@ -311,7 +365,7 @@ def junit_pairs(payload: dict[str, Any]) -> list[tuple[str, str]]:
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     for key, value in getattr(report, "user_properties", ()):
-        if key != PROPERTY:
+        if key != _PROPERTY:
             continue
         verdict = json.loads(str(value)).get("verdict")
         if verdict == "error" and report.when == "call":
@@ -327,13 +381,15 @@ class _Ordering:
     """Cells stay contiguous, and within a cell disruptive scenarios (live swaps, kills) run last,
     so the others never pay for restarting the stack they left behind."""
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(trylast=True)  # after pytest's own -k/-m deselection: ``items`` is what runs
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         first_seen: dict[str, int] = {}
         for index, item in enumerate(items):
             cell = _cell_of(item)
             if cell is not None:
                 first_seen.setdefault(cell.id, index)
+        if first_seen:  # scenarios will run (even without `-m compat`): their processes too
+            _stop_on_sigterm()
 
         def key(pair: tuple[int, pytest.Item]) -> tuple[int, int, int]:
             index, item = pair
@@ -361,16 +417,26 @@ class _Recorder:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.collector = ResultsCollector(started_at=timing.utc_timestamp())
+        self.started_at = timing.utc_timestamp()
+        self.collector: ResultsCollector | None = None  # made by the first report of a scenario
         self.written: list[Path] = []
         self.recorded = ""
         self._cached: RunResults | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.collector is None:
+            if not any(key in _REPORT_KEYS for key, _ in report.user_properties):
+                return  # not a compat scenario's, and none came before it
+            from compat.results.collect import ResultsCollector
+
+            self.collector = ResultsCollector(started_at=self.started_at)
         self.collector.add(report.nodeid, report.when, report.duration, report.user_properties)
 
+    def _has_results(self) -> bool:
+        return self.collector is not None and self.collector.has_results()
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not self.collector.has_results():
+        if hasattr(self.config, "workerinput") or not self._has_results():
             return  # reports are written once, on the controller
         from compat.report import write_reports
         from compat.results.store import record_run
@@ -389,7 +455,7 @@ class _Recorder:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-        if hasattr(config, "workerinput") or not self.collector.has_results():
+        if hasattr(config, "workerinput") or not self._has_results():
             return
         from compat.report import render_terminal_grid
 
@@ -418,6 +484,7 @@ class _Recorder:
         from compat.results.schema_join import annotate_from_wheels
         from compat.results.shards import with_shard_meta
 
+        assert self.collector is not None, "results are asked for only once a scenario reported"
         results = self.collector.results(finished_at=timing.utc_timestamp(),
                                          matrix_path=str(matrix_path(self.config)))
         plan = compat_plan(self.config)
