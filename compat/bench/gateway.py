@@ -23,7 +23,8 @@ from compat.errors import (
     OperationUnsupported,
     UnsupportedLoadPlan,
 )
-from compat.run.stack import Stack, parse_addresses
+from compat.harness.ready import parse_addresses
+from compat.run.stack import Stack
 
 # Throttle and risk limits far above any bench rate; no users (open access). The gateway's
 # default throttle (1000 msgs/s per session) would otherwise reject the load as THROTTLED.

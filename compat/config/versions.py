@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 POLICY_KINDS: tuple[str, ...] = ("all", "list", "specifier", "latest_minors")
 
@@ -42,6 +42,14 @@ class VersionPolicy:
         if self.kind == "latest_minors":
             return f"latest patch of the last {self.last_n_minors} minor lines"
         return "all released versions"
+
+
+def same_version(a: str, b: str) -> bool:
+    """``2.0`` and ``2.0.0`` are the same version; invalid versions compare as text."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from packaging.utils import canonicalize_name
 
 from compat.driver import DRIVER_DIR, DRIVER_FILES
 from compat.errors import HostError
+from compat.harness.uv import file_sha256
 
 ENV_MARKER = "compat-env.json"  # written by compat.artifacts.envs into every complete venv
 SYSTEM_PREFIXES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/", "/dev/", "/proc/", "/sys/")
@@ -62,14 +63,6 @@ class RemoteCommand:
     env: Mapping[str, str]
     cwd: str
     run_dir: str
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find_env_root(path: Path) -> Path | None:
@@ -181,7 +174,7 @@ class PathMapper:
     def ensure_file(self, path: Path) -> str:
         """Copy one file by content: ``ROOT/files/<sha16>/<name>``."""
         if path not in self._files:
-            remote_dir = f"{self.root}/files/{sha256_of(path)[:16]}"
+            remote_dir = f"{self.root}/files/{file_sha256(path)[:16]}"
             self._mkdir(remote_dir)
             self.transport.copy_files([path], remote_dir, timeout_s=120.0)
             self.shipped.append(f"file {path} -> {remote_dir}/{path.name}")
@@ -254,4 +247,4 @@ class PathMapper:
         return remote_env
 
 
-__all__ = ["ENV_MARKER", "PathMapper", "RemoteCommand", "Transport", "find_env_root", "sha256_of"]
+__all__ = ["ENV_MARKER", "PathMapper", "RemoteCommand", "Transport", "find_env_root"]

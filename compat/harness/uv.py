@@ -72,6 +72,7 @@ def tail(text: str, lines: int = 25) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file's content, read in 1 MiB blocks (wheels, shipped files)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

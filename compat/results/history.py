@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from packaging.version import InvalidVersion, Version
-
 from compat import timing
+from compat.config.versions import same_version
 from compat.errors import ResultsError
 from compat.results.jsonfile import load_json, render_json
 from compat.results.model import CellResult, RunResults
@@ -107,14 +106,6 @@ def list_runs(directory: str | Path) -> list[StoredRun]:
         if match:
             runs.append(StoredRun(path, match["ts"], match["sha"], int(match["n"] or 0)))
     return sorted(runs, key=lambda r: (r.timestamp, r.sequence, r.git_sha))
-
-
-def same_version(a: str, b: str) -> bool:
-    """``2.0`` and ``2.0.0`` are the same version; invalid versions compare as text."""
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return a == b
 
 
 def latest_for_pair(

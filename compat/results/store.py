@@ -29,9 +29,9 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
-from packaging.version import InvalidVersion, Version
 
 from compat import timing
+from compat.config.versions import same_version
 from compat.errors import CompatError, ResultsError
 from compat.results.jsonfile import parse_report, render_json, report_dict
 from compat.results.model import CellResult, RunResults
@@ -112,14 +112,6 @@ class HistoryPoint:
     scenario: str
     verdict: str
     duration_s: float
-
-
-def same_version(a: str, b: str) -> bool:
-    """``2.0`` and ``2.0.0`` are the same version; invalid versions compare as text."""
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return a == b
 
 
 def is_candidate(cell_id: str) -> bool:

@@ -15,7 +15,6 @@ gateway straight to the exchange and has no ``exchange_link``.
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 import sys
 from collections.abc import Iterator, Mapping
@@ -30,20 +29,15 @@ from compat.config.matrix import Matrix
 from compat.driver import DRIVER_SCRIPT
 from compat.driver.handle import DriverHandle
 from compat.errors import ConfigError, HarnessError, StartError
+from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE
 from compat.harness.command import Command
 from compat.harness.host import Host, Process
 from compat.harness.proxy import FaultProxy
-from compat.harness.ready import ReadyLine
+from compat.harness.ready import ReadyLine, parse_addresses
 
 EXCHANGE_READY = r"^EXCHANGE READY (?P<addrs>.+)$"
 GATEWAY_READY = r"^GATEWAY READY (?P<addrs>.+)$"
-DEFAULT_INSTRUMENTS = Path(__file__).resolve().parent / "exchange" / "instruments.default.yaml"
-_ADDRESS = re.compile(r"(?P<key>[\w-]+)=(?P<host>[^\s:]+):(?P<port>\d+)")
-
-
-def parse_addresses(text: str) -> dict[str, tuple[str, int]]:
-    """``obx=127.0.0.1:4001 tlx=127.0.0.1:4002`` → {"obx": ("127.0.0.1", 4001), ...}."""
-    return {m["key"]: (m["host"], int(m["port"])) for m in _ADDRESS.finditer(text)}
+DEFAULT_INSTRUMENTS = DEFAULT_INSTRUMENTS_FILE
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from compat.config.versions import Available, VersionPolicy, select
+from compat.config.versions import Available, VersionPolicy, same_version, select
 
 YANKED = {"2.2.0", "1.1.1"}
 OFFERED = ["1.0.0", "1.1.0", "1.1.1", "2.0.0", "2.0.1", "2.1.0", "2.1.3", "2.2.0", "3.0.0rc1", "3.0.0.dev2"]
@@ -88,3 +88,10 @@ def test_describe() -> None:
         VersionPolicy("latest_minors", last_n_minors=3).describe() == "latest patch of the last 3 minor lines"
     )
     assert VersionPolicy("list", versions=("1.0.0",)).describe() == "list [1.0.0]"
+
+
+def test_same_version_normalises_and_falls_back_to_text() -> None:
+    assert same_version("2.0", "2.0.0")
+    assert not same_version("2.0", "2.0.1")
+    assert same_version("candidate", "candidate")  # not PEP 440: compared as text
+    assert not same_version("candidate", "2.0.0")

@@ -58,6 +58,20 @@ def test_parse_addresses_standard_lines() -> None:
     assert parse_addresses("nothing here") == {}
 
 
+def test_parse_addresses_ipv4_and_ipv6_forms() -> None:
+    line = "GATEWAY READY client=0.0.0.0:40003 v6=[::1]:40004 any6=[::]:40005 host.name=gw-1.example:40006"
+    assert parse_addresses(line) == {
+        "client": ("0.0.0.0", 40003),
+        "v6": ("::1", 40004),  # brackets dropped: ready for socket.create_connection
+        "any6": ("::", 40005),
+        "host.name": ("gw-1.example", 40006),
+    }
+    assert parse_addresses("obx=127.0.0.1:4001 tlx=[fe80::1%eth0]:4002") == {
+        "obx": ("127.0.0.1", 4001),
+        "tlx": ("fe80::1%eth0", 4002),
+    }  # just the addrs group works too
+
+
 def test_port_open_probe(tmp_path: Path) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
