@@ -1,5 +1,6 @@
-"""The candidate: the version under test built from a source tree (``uv build --wheel``), or a
-wheel given on the command line (``--compat-candidate ROLE=path/to.whl``)."""
+"""Wheels compat builds: the candidate, the version under test built from a source tree
+(``uv build --wheel``) or given on the command line (``--compat-candidate ROLE=path/to.whl``);
+and the wheel of a release published only as a source archive, built once per sdist sha256."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from compat.config.cell import Release
-from compat.errors import CandidateBuildError, ConfigError
+from compat.errors import ArtifactError, CandidateBuildError, ConfigError
 from compat.harness.uv import file_sha256, run_uv, tail
 
 BUILD_TIMEOUT_S = 600.0
@@ -82,3 +83,28 @@ def given_candidate(role: str, package: str, wheel: Path) -> Release:
 def candidate_release(role: str, package: str, wheel: Path) -> Release:
     _name, version, _build, _tags = parse_wheel_filename(wheel.name)
     return Release(role, package, str(version), wheel, file_sha256(wheel), candidate=True)
+
+
+def build_from_sdist(sdist: Path, sdist_sha256: str, cache_dir: Path) -> tuple[Path, bool]:
+    """The wheel of a released source archive, built with ``uv build --wheel`` into
+    ``cache_dir/<sdist sha256>/`` the first time and reused after (the same sdist always gives
+    the same wheel file, so its env is reused too). Returns (wheel, built now)."""
+    out_dir = cache_dir / sdist_sha256[:32]
+    existing = sorted(out_dir.glob("*.whl"))
+    if len(existing) == 1:
+        return existing[0], False
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
+        outcome = run_uv(["build", "--wheel", "--out-dir", tmp, str(sdist)], name=f"uv-build-{sdist.name}",
+                         timeout_s=BUILD_TIMEOUT_S)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if outcome.returncode != 0 or len(wheels) != 1:
+            found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""
+            raise ArtifactError(
+                f"{sdist.name} is released only as a source archive, and building a wheel from it failed: "
+                f"`uv build --wheel {sdist}` exited {outcome.returncode}{found}; uv said:\n"
+                f"{tail(outcome.stderr or outcome.stdout)}"
+            )
+        target = out_dir / wheels[0].name
+        os.replace(wheels[0], target)
+    return target, True

@@ -1,8 +1,9 @@
 """Where wheels come from: a find-links directory or a PEP 503 simple index, plus the candidate.
 
 - :func:`list_wheels` lists the released versions of a package (one wheel per version, the
-  best one this interpreter can install), with yank status: ``wheelhouse/yanked.json`` for a
-  directory, the ``data-yanked`` attribute (PEP 592) for an index;
+  best one this interpreter can install; the source archive when a version has no wheel), with
+  yank status: ``wheelhouse/yanked.json`` for a directory, the ``data-yanked`` attribute
+  (PEP 592) for an index;
 - :func:`fetch` copies or downloads one wheel and checks its sha256 when the index gives one;
 
 Building the candidate is ``compat.artifacts.candidate``; choosing the releases of a run is
@@ -28,7 +29,13 @@ from pathlib import Path
 from typing import IO
 
 from packaging.tags import Tag, sys_tags
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import Version
 
 from compat.config.matrix import IndexSpec
@@ -36,13 +43,14 @@ from compat.errors import ArtifactError, ConfigError, WheelNotFound
 from compat.harness.uv import file_sha256
 
 YANKED_FILE = "yanked.json"
+SDIST_SUFFIXES = (".tar.gz", ".zip")
 BUILD_TIMEOUT_S = 600.0
 HTTP_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
 class WheelRef:
-    """One wheel an index offers."""
+    """One wheel (or, for a version released without one, source archive) an index offers."""
 
     package: str
     version: Version
@@ -53,6 +61,10 @@ class WheelRef:
     sha256: str | None = None  # from the index URL's #sha256= fragment, when given
 
     @property
+    def is_sdist(self) -> bool:
+        return self.filename.endswith(SDIST_SUFFIXES)
+
+    @property
     def is_remote(self) -> bool:
         return urllib.parse.urlsplit(self.location).scheme in ("http", "https")
 
@@ -61,7 +73,8 @@ class WheelRef:
 
 
 def list_wheels(index: IndexSpec, package: str) -> list[WheelRef]:
-    """The versions of ``package`` the index offers, oldest first, one installable wheel each."""
+    """The versions of ``package`` the index offers, oldest first: one installable wheel each, or
+    the source archive of a version published without a wheel this interpreter can install."""
     if index.url is not None:
         refs = _list_url(index.url, package)
     elif index.find_links is not None:
@@ -79,7 +92,7 @@ def _list_dir(directory: Path, package: str) -> list[WheelRef]:
         )
     yanked = _read_yanked(directory / YANKED_FILE)
     refs: list[WheelRef] = []
-    for path in sorted(directory.glob("*.whl")):
+    for path in sorted(p for p in directory.iterdir() if p.name.endswith((".whl", *SDIST_SUFFIXES))):
         parsed = _parse(path.name, package)
         if parsed is None:
             continue
@@ -104,10 +117,16 @@ def _read_yanked(path: Path) -> dict[str, str]:
 
 
 def _parse(filename: str, package: str) -> Version | None:
-    """The version of a wheel of ``package``, or None for another package or a broken name."""
+    """The version of a wheel or sdist of ``package``, or None for another package, another
+    kind of file or a broken name."""
     try:
-        name, version, _build, _tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+        elif filename.endswith(SDIST_SUFFIXES):
+            name, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename):
         return None
     return version if name == canonicalize_name(package) else None
 
@@ -116,9 +135,12 @@ _TAG_RANK: dict[Tag, int] = {}
 
 
 def _rank(filename: str) -> int | None:
-    """Lower is better; None when this interpreter cannot install the wheel."""
+    """Lower is better; None when this interpreter cannot install the wheel. A source archive
+    ranks below every installable wheel: it is used only for a version that has none."""
     if not _TAG_RANK:
         _TAG_RANK.update({tag: i for i, tag in enumerate(sys_tags())})
+    if filename.endswith(SDIST_SUFFIXES):
+        return len(_TAG_RANK)
     _name, _version, _build, tags = parse_wheel_filename(filename)
     ranks = [_TAG_RANK[t] for t in tags if t in _TAG_RANK]
     return min(ranks) if ranks else None

@@ -80,8 +80,8 @@ def write_lock(path: Path, resolved: Mapping[str, Sequence[Release]], matrix: Ma
                 {
                     "package": r.package,
                     "version": r.version,
-                    "filename": r.wheel.name,
-                    "sha256": r.sha256,
+                    "filename": r.source_archive or r.wheel.name,
+                    "sha256": r.source_sha256 or r.sha256,
                     "yanked": r.yanked,
                 }
                 for r in releases

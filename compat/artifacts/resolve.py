@@ -3,10 +3,11 @@ the lock), plus the candidate, as ``Release`` values with local wheel paths and 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from compat.artifacts.candidate import build_candidate, candidate_release, given_candidate
+from compat.artifacts.candidate import build_candidate, build_from_sdist, candidate_release, given_candidate
 from compat.artifacts.index import WheelRef, fetch, list_wheels, local_path
 from compat.artifacts.lock import Lock, LockedWheel
 from compat.config.cell import ROLES, Release
@@ -14,6 +15,8 @@ from compat.config.matrix import Matrix
 from compat.config.versions import Available, select
 from compat.errors import ArtifactError, ConfigError, LockError, WheelNotFound
 from compat.harness.uv import file_sha256
+
+logger = logging.getLogger("compat.artifacts")
 
 
 def resolve(
@@ -88,8 +91,15 @@ def _local_wheel(ref: WheelRef, work: Path) -> Path:
 
 
 def _release(role: str, ref: WheelRef, work: Path) -> Release:
-    wheel = _local_wheel(ref, work)
-    return Release(role, ref.package, str(ref.version), wheel, file_sha256(wheel), yanked=ref.yanked)
+    artifact = _local_wheel(ref, work)
+    if not ref.is_sdist:
+        return Release(role, ref.package, str(ref.version), artifact, file_sha256(artifact), yanked=ref.yanked)
+    sdist_sha256 = file_sha256(artifact)
+    wheel, built = build_from_sdist(artifact, sdist_sha256, work / "from-sdist")
+    if built:
+        logger.info("built %s from its source archive %s (released without a wheel)", wheel.name, ref.filename)
+    return Release(role, ref.package, str(ref.version), wheel, file_sha256(wheel), yanked=ref.yanked,
+                   source_archive=ref.filename, source_sha256=sdist_sha256)
 
 
 def _locked(matrix: Matrix, role: str, entry: LockedWheel, refs: Sequence[WheelRef], work: Path) -> Release:
@@ -100,9 +110,10 @@ def _locked(matrix: Matrix, role: str, entry: LockedWheel, refs: Sequence[WheelR
             f"{matrix.index.describe()}; versions found: {_found(refs)}. Run `compat lock` again"
         )
     release = _release(role, ref, work)
-    if release.sha256 != entry.sha256:
+    pinned = release.source_sha256 or release.sha256  # a source-only release is pinned by its sdist
+    if pinned != entry.sha256:
         raise LockError(
-            f"{entry.filename} has sha256 {release.sha256} but the lock says {entry.sha256}: the released "
+            f"{entry.filename} has sha256 {pinned} but the lock says {entry.sha256}: the released "
             "wheel changed since `compat lock`; released wheels must be immutable"
         )
     return release

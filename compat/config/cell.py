@@ -25,6 +25,10 @@ class Release:
     sha256: str
     yanked: bool = False
     candidate: bool = False  # built from the working tree or given with --compat-candidate
+    # A release the index offers only as a source archive: the sdist's file name and sha256
+    # (what the lock pins); ``wheel`` is the wheel compat built from it once, cached by that sha.
+    source_archive: str | None = None
+    source_sha256: str | None = None
 
     @property
     def parsed_version(self) -> Version:

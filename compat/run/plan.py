@@ -38,7 +38,11 @@ class Plan:
         venues = len(self.matrix.venues)
         return (f"compat: {self.matrix.path.name}: {len(self.cells)} cells "
                 f"({clients} clients × {gateways} gateways × {venues} venues), "
-                f"{self.env_count} envs (one per version, not per pair)")
+                f"{self.env_count} envs (one per version, not per pair){self._built_from_sdist()}")
+
+    def _built_from_sdist(self) -> str:
+        built = [f"{r.role} {r.version}" for rs in self.releases.values() for r in rs if r.source_archive]
+        return f"; wheels built from source archives: {', '.join(built)}" if built else ""
 
 
 def parse_assignments(values: Sequence[str], option: str) -> dict[str, str]:

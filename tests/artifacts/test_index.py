@@ -233,9 +233,13 @@ def test_data_yanked_from_a_simple_page(wheelhouse: Path, tmp_path: Path) -> Non
     for wheel in sorted(wheelhouse.glob("tinygw-*.whl")):
         yanked = ' data-yanked="sint64 corrupts prices"' if "2.0.0" in wheel.name else ""
         links.append(f'<a href="{wheel.as_uri()}#sha256={file_sha256(wheel)}"{yanked}>{wheel.name}</a>')
-    links.append('<a href="tinygw-0.1.tar.gz">an sdist is ignored</a>')
+    links.append('<a href="tinygw-0.1.tar.gz">a version released only as an sdist</a>')
+    links.append('<a href="tinygw-1.0.0.tar.gz">the sdist of a version with a wheel: the wheel wins</a>')
     (page / "index.html").write_text("<html><body>\n" + "\n".join(links) + "\n</body></html>")
     refs = list_wheels(IndexSpec(None, (tmp_path / "simple").as_uri() + "/"), "tinygw")
+    first = refs[0]
+    assert (str(first.version), first.yanked, first.yank_reason, first.is_sdist) == ("0.1", False, None, True)
+    refs = [r for r in refs if not r.is_sdist]
     assert [(str(r.version), r.yanked, r.yank_reason) for r in refs] == [
         ("1.0.0", False, None),
         ("1.1.0", False, None),
@@ -323,3 +327,62 @@ def test_candidate_build_failure_carries_uv_stderr(tmp_path: Path) -> None:
     assert "`uv build --wheel" in message and "exited 2" in message and "uv said:" in message
     assert "'not a version'" in message  # uv's own diagnosis, quoted from its stderr
     assert not list((tmp_path / "out").glob("*.whl"))
+
+
+# --- releases published only as source archives -------------------------------------------------
+
+
+def build_sdist(project: Path, out: Path) -> Path:
+    done = subprocess.run(["uv", "build", "--sdist", "--quiet", "--out-dir", str(out), str(project)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return next(out.glob(f"{project.name}.tar.gz"))
+
+
+def test_a_source_only_release_is_built_once_and_pinned_by_its_sdist(wheelhouse: Path, tmp_path: Path) -> None:
+    from compat.artifacts.lock import read_lock, write_lock
+    from compat.run.plan import Plan
+
+    house = tmp_path / "wheelhouse"
+    shutil.copytree(wheelhouse, house)
+    sdist = build_sdist(make_project(tmp_path / "old", "tinygw", "0.9.0"), house)  # no wheel of 0.9.0
+    build_sdist(make_project(tmp_path / "dup", "tinygw", "2.0.0"), house)  # 2.0.0 has a wheel too: the wheel wins
+    matrix = load_matrix(write_matrix(tmp_path, "{}", "{specifier: '<2.1', candidate: false}"))
+
+    refs = {str(r.version): r for r in list_wheels(matrix.index, "tinygw")}
+    assert refs["0.9.0"].is_sdist and not refs["2.0.0"].is_sdist
+
+    first = {r.version: r for r in resolve(matrix, None, tmp_path / "build")["gateway"]}
+    old = first["0.9.0"]
+    assert (old.source_archive, old.source_sha256) == (sdist.name, file_sha256(sdist))
+    assert old.wheel.name.startswith("tinygw-0.9.0-") and old.wheel.suffix == ".whl"
+    assert file_sha256(old.wheel) == old.sha256
+    assert first["2.0.0"].source_archive is None
+    built_at = old.wheel.stat().st_mtime_ns
+    again = {r.version: r for r in resolve(matrix, None, tmp_path / "build")["gateway"]}["0.9.0"]
+    assert (again.wheel, again.sha256, again.wheel.stat().st_mtime_ns) == (old.wheel, old.sha256, built_at)
+
+    resolved = resolve(matrix, None, tmp_path / "build")
+    lock_path = tmp_path / "compat.lock"
+    write_lock(lock_path, resolved, matrix)
+    lock = read_lock(lock_path, matrix)
+    pinned = {e.version: e for e in lock.releases["gateway"]}["0.9.0"]
+    assert (pinned.filename, pinned.sha256) == (sdist.name, file_sha256(sdist))
+    locked = {r.version: r for r in resolve(matrix, None, tmp_path / "build", lock=lock)["gateway"]}
+    assert locked["0.9.0"].sha256 == old.sha256
+
+    plan = Plan(matrix, {role: tuple(rs) for role, rs in resolved.items()}, cells=())
+    assert "wheels built from source archives: gateway 0.9.0" in plan.header()
+
+
+def test_a_source_archive_that_does_not_build_names_itself(tmp_path: Path) -> None:
+    house = tmp_path / "wheelhouse"
+    project = make_project(tmp_path / "src", "tinygw", "1.0.0")
+    (project / "pyproject.toml").write_text("[build-system]\nrequires = ['hatchling']\nbuild-backend = 'nope.backend'\n"
+                                            "[project]\nname = 'tinygw'\nversion = '1.0.0'\n")
+    sdist = house / "tinygw-1.0.0.tar.gz"
+    house.mkdir()
+    shutil.make_archive(str(house / "tinygw-1.0.0"), "gztar", root_dir=project.parent, base_dir=project.name)
+    matrix = load_matrix(write_matrix(tmp_path, "{}", "{candidate: false}"))
+    with pytest.raises(ArtifactError, match=rf"{sdist.name} is released only as a source archive.*uv build"):
+        resolve(matrix, None, tmp_path / "build")
