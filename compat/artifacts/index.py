@@ -16,9 +16,7 @@ the reason it was yanked (``{"refgw-2.2.0-py3-none-any.whl": "corrupts prices"}`
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,6 +36,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from compat.artifacts.atomic import atomic_path
 from compat.config.matrix import IndexSpec
 from compat.errors import ArtifactError, ConfigError, WheelNotFound
 from compat.harness.uv import file_sha256
@@ -234,10 +233,8 @@ def fetch(ref: WheelRef, dest: Path) -> Path:
         expected = ref.sha256 or (None if ref.is_remote else file_sha256(local_path(ref)))
         if expected is not None and file_sha256(target) == expected:
             return target  # already there and identical
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{ref.filename}.", dir=dest)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(target) as tmp:
+        with tmp.open("wb") as out:
             if ref.is_remote:
                 _download(ref.location, out)
             else:
@@ -250,9 +247,6 @@ def fetch(ref: WheelRef, dest: Path) -> Path:
                     f"{ref.filename} from {ref.location} has sha256 {actual}, but the index says "
                     f"{ref.sha256}; the download is corrupt or the index is wrong"
                 )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

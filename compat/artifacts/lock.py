@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compat.artifacts.atomic import write_text_atomically
 from compat.config.cell import ROLES, Release
 from compat.config.matrix import Matrix
 from compat.errors import LockError
@@ -90,15 +89,7 @@ def write_lock(path: Path, resolved: Mapping[str, Sequence[Release]], matrix: Ma
             for role, releases in sorted(resolved.items())
         },
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_lock(path: Path, matrix: Matrix) -> Lock:

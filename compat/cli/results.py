@@ -14,12 +14,13 @@ import json
 import sys
 from pathlib import Path
 
+from compat.artifacts.atomic import write_text_atomically
 from compat.artifacts.schema_diff import schema_diff
 from compat.config.matrix import load_matrix
 from compat.errors import ResultsError
 from compat.report.demo import demo_results
 from compat.report.markdown import render_markdown
-from compat.report.writer import write_reports, write_text_atomically
+from compat.report.writer import write_reports
 from compat.results.gate import (
     Lookup,
     Pair,

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from compat.artifacts.atomic import write_text_atomically
 from compat.report.html import render_html
 from compat.report.markdown import render_markdown, write_step_summary
 from compat.results.jsonfile import render_json
 from compat.results.model import RunResults
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write via a temp file + rename, so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_reports(
