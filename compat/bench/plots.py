@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from compat.bench.histograms import spectrum
 from compat.bench.loadpoint import CORRECTED, LoadPoint
@@ -25,6 +27,26 @@ if TYPE_CHECKING:
 
 _TICKS = ((50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%"),
           (99.999, "99.999%"))
+
+
+def _percentile_lines(axes: Axes, xs: Sequence[float], points: Sequence[LoadPoint], metric: str) -> None:
+    """p50, p99 and p99.9 of ``points`` (in us) over ``xs``, one line each."""
+    for key, style in (("p50", "o-"), ("p99", "s-"), ("p999", "^--")):
+        axes.plot(xs, [getattr(p.percentiles(metric), key) / 1000.0 for p in points], style, label=key)
+
+
+def _save(figure: Figure, axes: Axes, path: Path, *, title: str, xlabel: str, ylabel: str,
+          legend_loc: Literal["best", "upper right"] = "best", dpi: int = 100) -> Path:
+    """Label, grid and legend, then write the PNG and free the figure."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc=legend_loc)
+    figure.tight_layout()
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+    return path
 
 
 def plot_spectrum(points: Sequence[LoadPoint], path: Path, metric: str = CORRECTED) -> Path:
@@ -42,55 +64,30 @@ def plot_spectrum(points: Sequence[LoadPoint], path: Path, metric: str = CORRECT
     axes.set_yscale("log")
     ticks = [(1.0 / (1.0 - p / 100.0), name) for p, name in _TICKS if 1.0 / (1.0 - p / 100.0) <= max(top, 2)]
     axes.set_xticks([x for x, _ in ticks], [name for _, name in ticks])
-    axes.set_xlabel("percentile (axis: 1/(1-p), log)")
-    axes.set_ylabel("latency (us, log)")
-    axes.set_title(f"Latency by percentile: {metric} (intended send -> ack)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, axes, path, title=f"Latency by percentile: {metric} (intended send -> ack)",
+                 xlabel="percentile (axis: 1/(1-p), log)", ylabel="latency (us, log)")
 
 
 def plot_throughput(points: Sequence[LoadPoint], slo_p99_ns: int, path: Path,
                     metric: str = CORRECTED) -> Path:
     figure, axes = plt.subplots(figsize=(8, 5))
     ordered = sorted(points, key=lambda p: p.target_rate)
-    rates = [p.achieved_rate for p in ordered]
-    for key, style in (("p50", "o-"), ("p99", "s-"), ("p999", "^--")):
-        axes.plot(rates, [getattr(p.percentiles(metric), key) / 1000.0 for p in ordered], style, label=key)
+    _percentile_lines(axes, [p.achieved_rate for p in ordered], ordered, metric)
     axes.axhline(slo_p99_ns / 1000.0, color="red", linestyle=":", label=f"SLO p99 {slo_p99_ns / 1e6:g} ms")
     axes.set_yscale("log")
-    axes.set_xlabel("achieved rate (orders/s)")
-    axes.set_ylabel("latency (us, log)")
-    axes.set_title("Latency against throughput")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, axes, path, title="Latency against throughput",
+                 xlabel="achieved rate (orders/s)", ylabel="latency (us, log)")
 
 
 def plot_sessions(points: Sequence[tuple[int, LoadPoint]], path: Path, metric: str = CORRECTED) -> Path:
     """Latency against the number of concurrent client sessions through one gateway."""
     figure, axes = plt.subplots(figsize=(8, 5))
     ordered = sorted(points, key=lambda item: item[0])
-    sessions = [count for count, _ in ordered]
-    for key, style in (("p50", "o-"), ("p99", "s-"), ("p999", "^--")):
-        axes.plot(sessions, [getattr(p.percentiles(metric), key) / 1000.0 for _, p in ordered], style, label=key)
+    _percentile_lines(axes, [count for count, _ in ordered], [p for _, p in ordered], metric)
     axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlabel("concurrent sessions (log)")
-    axes.set_ylabel("latency (us, log)")
-    axes.set_title("Latency against sessions")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, axes, path, title="Latency against sessions",
+                 xlabel="concurrent sessions (log)", ylabel="latency (us, log)")
 
 
 def plot_timeline(blip: Blip, path: Path) -> Path:
@@ -108,16 +105,11 @@ def plot_timeline(blip: Blip, path: Path) -> Path:
         axes.axvline(x, color=colour, linestyle="--", linewidth=1, label=text)
     axes.axvspan(0.0, blip.gap_ns / 1e9, color="red", alpha=0.08)
     axes.set_yscale("log")
-    axes.set_xlabel(f"intended send time, s since the swap began (buckets of {blip.bucket_ns / 1e6:.0f} ms)")
-    axes.set_ylabel("order -> ack latency, ms (from intended send time)")
-    axes.set_title(f"live upgrade {swap.from_version} -> {swap.to_version}: reconnect gap "
-                   f"{blip.gap_ns / 1e6:.0f} ms, max {blip.max_ns / 1e6:.0f} ms")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(loc="upper right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, axes, path,
+                 title=f"live upgrade {swap.from_version} -> {swap.to_version}: reconnect gap "
+                       f"{blip.gap_ns / 1e6:.0f} ms, max {blip.max_ns / 1e6:.0f} ms",
+                 xlabel=f"intended send time, s since the swap began (buckets of {blip.bucket_ns / 1e6:.0f} ms)",
+                 ylabel="order -> ack latency, ms (from intended send time)", legend_loc="upper right", dpi=110)
 
 
 def write_plots(directory: Path, run: BenchRun) -> list[Path]:
