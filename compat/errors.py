@@ -1,7 +1,7 @@
 """The one rooted error tree of compat: every error class compat raises on purpose is here.
 
-The branch an error sits on decides the verdict and how pytest reports it (DESIGN.md, style
-rule 7): configuration is a usage error, infrastructure is the verdict ``error`` (never a
+The branch an error sits on decides the verdict and how pytest reports it (docs/architecture.md,
+section 5): configuration is a usage error, infrastructure is the verdict ``error`` (never a
 break), a missing capability is ``n/a``, a proved break is ``fail``::
 
     CompatError
@@ -35,9 +35,11 @@ break), a missing capability is ``n/a``, a proved break is ``fail``::
     │   └── MergeConflict            two shards disagree about the same (cell, scenario)
     ├── WireError                    a peer sent bytes a venue codec cannot decode (the venue
     │   │                            answers with a reject or a logout; never a verdict)
-    │   ├── FrameError               OBX: the stream cannot be framed any more
+    │   ├── FramingError             the stream cannot be framed any more: logout and close
+    │   │   ├── FrameError           OBX: a frame header is bad (length over the cap or < 4)
+    │   │   └── TlxFramingError      TLX: a message cannot be framed
     │   ├── PayloadError             OBX: one frame's payload is bad, the stream is in sync
-    │   └── TlxFramingError          TLX: a message cannot be framed
+    │   └── TlxReject                TLX: one message gets a session Reject (35=3), in sync
     ├── OperationUnsupported         the installed client version cannot do an operation: n/a
     │   └── UnsupportedLoadPlan      ... a load plan (also a ConfigError, for the CLI)
     └── CompatibilityBreak           a scenario proved a break: FAILED (an AssertionError)
@@ -210,16 +212,20 @@ class WireError(CompatError):
         self.reason = reason
 
 
-class FrameError(WireError):
-    """The OBX byte stream cannot be framed any more; the connection must be closed.
+class FramingError(WireError):
+    """A venue's byte stream cannot be framed any more; the session logs out and closes.
 
-    ``frames``: the whole frames (``obx_codec.Frame``) that came before the bad header in the
-    same feed (they are as valid as if they had arrived in an earlier read, and must be handled
-    first)."""
+    ``decoded``: the whole units (OBX ``Frame``, TLX ``TlxMessage``) that came before the bad
+    bytes in the same feed (they are as valid as if they had arrived in an earlier read, and
+    must be handled first)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(code, reason)
-        self.frames: list[Any] = []
+        self.decoded: list[Any] = []
+
+
+class FrameError(FramingError):
+    """The OBX byte stream cannot be framed any more (a length over the cap or below 4)."""
 
 
 class PayloadError(WireError):
@@ -230,13 +236,19 @@ class PayloadError(WireError):
         self.msg_type = msg_type
 
 
-class TlxFramingError(WireError):
-    """A TLX message cannot be framed. ``messages``: the whole messages (``tlx_codec.TlxMessage``)
-    before the bad one in the same feed (handle them first)."""
+class TlxFramingError(FramingError):
+    """A TLX message cannot be framed (BeginString, BodyLength or CheckSum is wrong)."""
 
-    def __init__(self, code: int, reason: str) -> None:
+
+class TlxReject(WireError):
+    """One TLX message is refused with a session-level Reject (35=3); the session goes on.
+
+    ``session_reason``: the SessionRejectReason (373); ``tag``: the RefTagID (371, 0 = none)."""
+
+    def __init__(self, code: int, reason: str, session_reason: int, tag: int) -> None:
         super().__init__(code, reason)
-        self.messages: list[Any] = []
+        self.session_reason = session_reason
+        self.tag = tag
 
 
 # ---- verdicts n/a and fail -----------------------------------------------------------------------

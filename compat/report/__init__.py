@@ -1,7 +1,9 @@
-"""Reports, history and the release gate: pure functions over ``compat.results.model.RunResults``.
+"""The renderers: pure functions over ``compat.results.model.RunResults``, and the one writer.
+The results themselves (the model, the JSON file, the store, history, the gate) are
+``compat.results``; the JSON functions are re-exported here because they render too.
 
 Public API (import from here):
-    render_json, load_json, merge, merge_files       the JSON report and shard merge
+    render_json, load_json, merge, merge_files       the JSON report and shard merge (compat.results.jsonfile)
     render_markdown, write_step_summary              PR comment / CI step summary
     render_terminal_grid                             lines for pytest's terminal summary
     junit_properties                                 (name, value) pairs for record_property
