@@ -1,10 +1,9 @@
 """Turning pytest's view of one (cell, scenario) phase into a compat verdict.
 
 This is where the verdict taxonomy (``compat.results.model.Verdict``) meets pytest: an
-``OperationUnsupported`` raised by the
-driver becomes n/a, an ``InfrastructureError`` becomes error (never a break), a failure the
-matrix declared incompatible becomes expected-fail, and a pass it declared incompatible
-becomes stale, which fails the run so the expectation gets cleaned.
+``OperationUnsupported`` raised by the driver becomes n/a, an ``InfrastructureError`` becomes
+error (never a break), a failure the matrix declared incompatible becomes expected-fail, and a
+pass it declared incompatible becomes stale, which fails the run so the expectation gets cleaned.
 """
 
 from __future__ import annotations
