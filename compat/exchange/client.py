@@ -18,10 +18,10 @@ from compat import timing
 from compat.errors import (
     ExchangeClientError,
 )
-from compat.exchange.obx_codec import FrameDecoder, decode_payload, encode, enum_value
 from compat.exchange.proto import obx_pb2 as pb
-from compat.exchange.tlx_codec import TlxDecoder, TlxMessage, format_time
-from compat.exchange.tlx_codec import encode as tlx_encode
+from compat.exchange.venues.obx_codec import FrameDecoder, decode_payload, encode, enum_value
+from compat.exchange.venues.tlx_codec import TlxDecoder, TlxMessage, format_time
+from compat.exchange.venues.tlx_codec import encode as tlx_encode
 
 M = TypeVar("M", bound=Message)
 READY_RE = re.compile(r"^(?P<name>[A-Z]+) READY (?P<addrs>.*)$")

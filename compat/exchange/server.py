@@ -23,9 +23,9 @@ from compat.errors import (
 from compat.exchange.audit import AuditWriter
 from compat.exchange.hub import Hub
 from compat.exchange.instruments import load_config
-from compat.exchange.obx_server import ObxVenue
-from compat.exchange.tlx_server import TlxVenue
 from compat.exchange.tuning import tune_gc
+from compat.exchange.venues.obx import ObxVenue
+from compat.exchange.venues.tlx import TlxVenue
 
 log = logging.getLogger("compat.exchange")
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from compat.errors import FrameError, PayloadError
 from compat.exchange import codes
-from compat.exchange.obx_codec import (
+from compat.exchange.proto import obx_pb2 as pb
+from compat.exchange.venues.obx_codec import (
     MAX_FRAME,
     MESSAGE_CLASSES,
     Frame,
@@ -19,7 +20,6 @@ from compat.exchange.obx_codec import (
     encode,
     encode_raw,
 )
-from compat.exchange.proto import obx_pb2 as pb
 
 
 def sample(msg_type: int) -> object:

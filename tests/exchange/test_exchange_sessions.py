@@ -10,8 +10,8 @@ import pytest
 from compat.exchange import codes
 from compat.exchange.client import ObxClient, TlxClient
 from compat.exchange.inprocess import InProcessExchange
-from compat.exchange.obx_codec import encode
 from compat.exchange.proto import obx_pb2 as pb
+from compat.exchange.venues.obx_codec import encode
 
 pytestmark = pytest.mark.integration
 

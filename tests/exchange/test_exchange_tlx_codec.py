@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from compat.errors import TlxFramingError
 from compat.exchange import codes
 from compat.exchange.instruments import InstrumentSpec
-from compat.exchange.tlx_codec import TlxDecoder, TlxMessage, checksum, encode
+from compat.exchange.venues.tlx_codec import TlxDecoder, TlxMessage, checksum, encode
 
 ABC = InstrumentSpec("ABC", tick_size_units=1, price_scale=2)
 XYZ = InstrumentSpec("XYZ", tick_size_units=5, price_scale=3)

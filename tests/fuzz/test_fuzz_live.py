@@ -36,10 +36,10 @@ from test_fuzz_tlx import logon as tlx_logon
 from compat import timing
 from compat.exchange.client import ObxClient, TlxClient
 from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE
-from compat.exchange.obx_codec import Frame, decode_payload
-from compat.exchange.obx_codec import encode as obx_encode
 from compat.exchange.proto import obx_pb2 as pb
-from compat.exchange.tlx_codec import TlxDecoder
+from compat.exchange.venues.obx_codec import Frame, decode_payload
+from compat.exchange.venues.obx_codec import encode as obx_encode
+from compat.exchange.venues.tlx_codec import TlxDecoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "products"))
 from procs import GW_SRC, Proc, start

@@ -32,7 +32,9 @@ from compat.errors import FrameError, PayloadError
 from compat.exchange import codes
 from compat.exchange.hub import Hub
 from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE, load_config
-from compat.exchange.obx_codec import (
+from compat.exchange.proto import obx_pb2 as pb
+from compat.exchange.venues.obx import ObxVenue
+from compat.exchange.venues.obx_codec import (
     MAX_FRAME,
     MESSAGE_CLASSES,
     Frame,
@@ -41,8 +43,6 @@ from compat.exchange.obx_codec import (
     encode,
     encode_raw,
 )
-from compat.exchange.obx_server import ObxVenue
-from compat.exchange.proto import obx_pb2 as pb
 
 CONFIG = load_config(DEFAULT_INSTRUMENTS_FILE)
 FRAMING_CODES = {codes.BAD_FRAMING, codes.FRAME_TOO_LARGE}
@@ -69,7 +69,7 @@ def decode_stream(chunks: list[bytes]) -> tuple[list[Frame], FrameError | None, 
         try:
             frames += decoder.feed(chunk)
         except FrameError as exc:
-            return frames + exc.frames, exc, most
+            return frames + exc.decoded, exc, most
         most = max(most, decoder.pending)
     return frames, None, most
 
@@ -77,7 +77,7 @@ def decode_stream(chunks: list[bytes]) -> tuple[list[Frame], FrameError | None, 
 def check_stream(data: bytes, chunks: list[bytes]) -> tuple[list[Frame], FrameError | None]:
     frames, error, most = decode_stream(chunks)
     whole_frames, whole_error, _ = decode_stream([data])
-    # FrameError.frames carries the frames before the bad header, so that a bad header
+    # FrameError.decoded carries the frames before the bad header, so that a bad header
     # costs the same frames however the reads were cut (it once dropped them).
     assert frames == whole_frames, "cutting the stream differently changed the frames"
     assert (error is None) == (whole_error is None), f"chunked: {error!r}, whole: {whole_error!r}"

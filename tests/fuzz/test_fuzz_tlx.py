@@ -21,8 +21,9 @@ from compat.errors import TlxFramingError
 from compat.exchange import codes
 from compat.exchange.hub import Hub
 from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE, load_config
-from compat.exchange.tlx_codec import MAX_MESSAGE, TlxDecoder, TlxMessage, encode
-from compat.exchange.tlx_server import BODY_TAGS, HEADER_TAGS, TlxVenue
+from compat.exchange.venues.tlx import TlxVenue
+from compat.exchange.venues.tlx_codec import MAX_MESSAGE, TlxDecoder, TlxMessage, encode
+from compat.exchange.venues.tlx_tags import BODY_TAGS, HEADER_TAGS
 
 CONFIG = load_config(DEFAULT_INSTRUMENTS_FILE)
 FRAMING_CODES = {codes.BAD_FRAMING, codes.FRAME_TOO_LARGE}
@@ -93,7 +94,7 @@ def decode_stream(chunks: list[bytes]) -> tuple[list[TlxMessage], TlxFramingErro
         try:
             messages += decoder.feed(chunk)
         except TlxFramingError as exc:
-            return messages + exc.messages, exc, most
+            return messages + exc.decoded, exc, most
         most = max(most, decoder.pending)
     return messages, None, most
 
@@ -105,7 +106,7 @@ def shape(messages: list[TlxMessage]) -> list[tuple[str, list[tuple[int, str]], 
 def check_stream(data: bytes, chunks: list[bytes]) -> tuple[list[TlxMessage], TlxFramingError | None]:
     messages, error, most = decode_stream(chunks)
     whole, whole_error, _ = decode_stream([data])
-    # TlxFramingError.messages carries the messages before the bad one, so that a bad
+    # TlxFramingError.decoded carries the messages before the bad one, so that a bad
     # message costs the same messages however the reads were cut (it once dropped them).
     assert shape(messages) == shape(whole), "cutting the stream differently changed the messages"
     assert (error is None) == (whole_error is None), f"chunked: {error!r}, whole: {whole_error!r}"

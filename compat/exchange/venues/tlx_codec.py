@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from compat.errors import TlxFramingError
 from compat.exchange import codes
+from compat.exchange.venues.tlx_tags import RejectReason, Tag
 
 SOH = b"\x01"
 MAX_MESSAGE = 1 << 20
@@ -41,7 +42,7 @@ class TlxMessage:
 
     @property
     def msg_type(self) -> str:
-        return self._index.get(35, "")
+        return self._index.get(Tag.MSG_TYPE, "")
 
     def as_text(self) -> str:
         return "|".join(f"{t}={v}" for t, v in self.fields)
@@ -57,7 +58,8 @@ def format_time(ns: int) -> str:
 
 
 def encode(begin: str, fields: list[tuple[int, str]]) -> bytes:
-    """A complete message. ``fields`` start with 35 and carry the header (34, 49, 56, 52 ...)."""
+    """A complete message. ``fields`` start with 35 and carry the header (34, 49, 56, 52 ...).
+    A tag may be a ``Tag``: it formats as its number."""
     parts = []
     for tag, value in fields:
         if "\x01" in value:
@@ -75,13 +77,17 @@ def _tokenise(body: bytes) -> tuple[list[tuple[int, str]], tuple[int, int, str] 
         tag_text, sep, value = token.partition(b"=")
         if not sep or not tag_text.isdigit() or len(tag_text) > 9:
             if problem is None:
-                problem = (6, 0, f"field {token[:40]!r} is not tag=value")
+                problem = (RejectReason.INCORRECT_DATA_FORMAT, 0, f"field {token[:40]!r} is not tag=value")
             continue
         try:
             fields.append((int(tag_text), value.decode()))
         except UnicodeDecodeError:
             if problem is None:
-                problem = (6, int(tag_text), f"tag {int(tag_text)}: value is not UTF-8")
+                problem = (
+                    RejectReason.INCORRECT_DATA_FORMAT,
+                    int(tag_text),
+                    f"tag {int(tag_text)}: value is not UTF-8",
+                )
     return fields, problem
 
 
@@ -99,7 +105,7 @@ class TlxDecoder:
         try:
             self._cut(data, out)
         except TlxFramingError as exc:
-            exc.messages = out
+            exc.decoded = out
             raise
         return out
 
@@ -148,6 +154,6 @@ class TlxDecoder:
                 )
             fields, problem = _tokenise(bytes(buffer[body_start:body_end]))
             del buffer[:total]
-            if problem is None and (not fields or fields[0][0] != 35):
-                problem = (1, 35, "MsgType (35) must be the third field")
+            if problem is None and (not fields or fields[0][0] != Tag.MSG_TYPE):
+                problem = (RejectReason.REQUIRED_TAG_MISSING, Tag.MSG_TYPE, "MsgType (35) must be the third field")
             out.append(TlxMessage(begin, fields, problem))

@@ -1,22 +1,21 @@
-"""The OBX venue: one asyncio Protocol per TCP connection, over the shared hub.
+"""The OBX venue: its framing (``obx_codec``) and message handlers over the venue-session base.
 
 Rules (docs/exchange-protocol.md §1): the first frame must be a LogonRequest; a bad payload
 or an unknown type gets a Reject and the session continues; a frame that breaks the framing
-(oversize, length < 4) gets a Logout with the reason and the connection closes. A handler
-exception is caught, logged and answered with a Reject: one member's bad input never takes
-the exchange or another member down.
+(oversize, length < 4) gets a Logout with the reason and the connection closes (the base
+does that). A handler exception is caught, logged and answered with a Reject: one member's
+bad input never takes the exchange or another member down.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from google.protobuf.message import Message
 
-from compat.errors import FrameError, PayloadError
+from compat.errors import PayloadError
 from compat.exchange import codes
 from compat.exchange.events import (
     BookUpdate,
@@ -31,14 +30,13 @@ from compat.exchange.events import (
     StatusChange,
     TradePrint,
 )
-from compat.exchange.hub import EXCHANGE_VERSION, Hub
+from compat.exchange.hub import EXCHANGE_VERSION
 from compat.exchange.instruments import OPEN, InstrumentSpec
-from compat.exchange.obx_codec import Frame, FrameDecoder, decode_payload, encode, enum_value
 from compat.exchange.proto import obx_pb2 as pb
+from compat.exchange.venues.base import Venue, VenueSession
+from compat.exchange.venues.obx_codec import Frame, FrameDecoder, decode_payload, encode, enum_value
 
 log = logging.getLogger("compat.exchange.obx")
-
-MAX_WRITE_BUFFER = 64 << 20  # a member that stops reading is cut off past this
 
 
 _e = enum_value
@@ -158,36 +156,19 @@ def event_message(event: MemberEvent, poss_dup: bool) -> Message:
     raise TypeError(f"not a member event: {event!r}")
 
 
-class ObxVenue:
+class ObxVenue(Venue["ObxSession"]):
     """Tracks live OBX sessions (for supersede, status pushes and shutdown)."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.sessions: set[ObxSession] = set()
-        self.by_member: dict[str, ObxSession] = {}
 
     def protocol_factory(self) -> ObxSession:
         return ObxSession(self)
 
-    def shutdown(self, reason: str) -> None:
-        for session in list(self.sessions):
-            session.logout(codes.SHUTTING_DOWN, reason)
 
-    def abort_all(self) -> None:
-        for session in list(self.sessions):
-            if session.transport is not None:
-                session.transport.abort()
+class ObxSession(VenueSession[Frame]):
+    dialect = "obx"
+    log = log
 
-
-class ObxSession(asyncio.Protocol):
     def __init__(self, venue: ObxVenue) -> None:
-        self.venue = venue
-        self.hub = venue.hub
-        self.decoder = FrameDecoder()
-        self.transport: asyncio.Transport | None = None
-        self.member: str | None = None
-        self.peer = "?"
-        self.closing = False
+        super().__init__(venue, FrameDecoder())
         self._handlers: dict[int, Callable[[Any], None]] = {
             pb.HEARTBEAT: self._on_heartbeat,
             pb.LOGOUT_REQUEST: self._on_logout_request,
@@ -203,81 +184,20 @@ class ObxSession(asyncio.Protocol):
             pb.MARKET_DATA_UNSUBSCRIBE: self._on_unsubscribe,
         }
 
-    # ------------------------------------------------------------------ transport
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
-        peer = self.transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.venue.sessions.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closing = True
-        self.venue.sessions.discard(self)
-        self.hub.unsubscribe_all(self)
-        self.hub.unwatch_status(self)
-        if self.member is not None:
-            self.hub.detach(self.member, self)
-            if self.venue.by_member.get(self.member) is self:
-                del self.venue.by_member[self.member]
-        log.info("obx %s (%s): connection closed%s", self.peer, self.member, f": {exc}" if exc else "")
-
-    def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        try:
-            frames = self.decoder.feed(data)
-        except FrameError as exc:
-            for frame in exc.frames:  # whole frames before the bad header: as if read earlier
-                if self.closing:
-                    return
-                self._on_frame(frame)
-            self.logout(exc.code, exc.reason)
-            return
-        for frame in frames:
-            if self.closing:
-                return
-            self._on_frame(frame)
-
-    def eof_received(self) -> bool | None:
-        if self.decoder.pending:
-            log.info(
-                "obx %s (%s): EOF inside a frame (%d bytes pending)",
-                self.peer,
-                self.member,
-                self.decoder.pending,
-            )
-        return None
+    # ------------------------------------------------------------------ sending
 
     def send(self, message: Message) -> None:
-        transport = self.transport
-        if transport is None or self.closing:
-            return
-        transport.write(encode(message))
-        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
-            log.warning(
-                "obx %s (%s): not reading, %d bytes queued: disconnecting",
-                self.peer,
-                self.member,
-                transport.get_write_buffer_size(),
-            )
-            self.closing = True
-            transport.abort()
+        self._write(encode(message))
 
-    def logout(self, code: int, reason: str) -> None:
-        if self.closing or self.transport is None:
-            return
-        log.info("obx %s (%s): logout %d: %s", self.peer, self.member, code, reason)
+    def _send_logout(self, code: int, reason: str) -> None:
         self.send(pb.Logout(code=code, reason=reason))
-        self.closing = True
-        self.transport.close()
 
     def reject(self, code: int, text: str, msg_type: int, request_id: int = 0) -> None:
         self.send(pb.Reject(request_id=request_id, code=code, text=text, ref_message_type=msg_type))
 
     # ------------------------------------------------------------------ dispatch
 
-    def _on_frame(self, frame: Frame) -> None:
+    def _on_unit(self, frame: Frame) -> None:
         try:
             message = decode_payload(frame)
         except PayloadError as exc:
@@ -321,14 +241,8 @@ class ObxSession(asyncio.Protocol):
             self.send(pb.LogonResponse(request_id=msg.request_id, result_code=code, text=text, member_id=msg.member_id))
             self.logout(code, text)
             return
-        previous = self.venue.by_member.get(msg.member_id)
-        if previous is not None and previous is not self:
-            previous.logout(codes.SUPERSEDED, f"member {msg.member_id!r} logged on again from {self.peer}")
-            self.hub.detach(msg.member_id, previous)
-        self.member = msg.member_id
-        self.venue.by_member[msg.member_id] = self
-        replay = self.hub.attach(msg.member_id, self, msg.resume_from_seq)
-        self.hub.watch_status(self)
+        self._supersede(msg.member_id)
+        replay = self._attach(msg.member_id, msg.resume_from_seq)
         self.send(
             pb.LogonResponse(
                 request_id=msg.request_id,

@@ -117,7 +117,7 @@ class FrameDecoder:
                     if length > self._max
                     else FrameError(codes.BAD_FRAMING, f"frame length {length} is below the minimum of 4")
                 )
-                error.frames = frames
+                error.decoded = frames
                 raise error
             if size - offset - 4 < length:
                 break
