@@ -45,6 +45,11 @@ break), a missing capability is ``n/a``, a proved break is ``fail``::
     └── CompatibilityBreak           a scenario proved a break: FAILED (an AssertionError)
         └── DriverCallError          the client library raised for an operation
 
+Warnings (the run goes on, the summary shows them)::
+
+    CompatWarning (UserWarning)
+    └── UnmatchedExpectationWarning  a matrix.yaml expectation matches nothing in the run
+
 The driver (``compat/driver/driver.py``) runs inside client venvs with the stdlib only, so its
 adapter-facing ``Unsupported`` is its own; the host side turns it into ``OperationUnsupported``.
 """
@@ -288,6 +293,19 @@ class DriverCallError(CompatibilityBreak):
         self.raw_code = error.get("raw_code")
         self.error = error
         super().__init__(f"{op} raised {self.type}: {error.get('message', '')}")
+
+
+
+# ---- warnings ---------------------------------------------------------------------------------------
+
+
+class CompatWarning(UserWarning):
+    """Root of the warnings compat gives; the run goes on."""
+
+
+class UnmatchedExpectationWarning(CompatWarning):
+    """A matrix.yaml expectation matches nothing in the run (an error with
+    ``--compat-strict-expectations``)."""
 
 
 ReportError = ResultsError  # its name before the regroup (compat.report.errors); kept for one release

@@ -11,6 +11,11 @@ An expectation maps client and gateway version ranges, a venue glob and a scenar
 The first matching expectation wins, so put narrow rules before broad ones. An expectation
 past its ``expires`` date no longer matches: the cell is judged on its own again and the
 expired rule is reported (:func:`expired`) so someone renews or deletes it.
+
+Scenario names are the test function's name without ``test_`` (``cancel`` for ``test_cancel``),
+plus the scenario's own parameters (``price_exact_fill[FLT-0.3]``); a pattern written with the
+``test_`` prefix matches too. A rule that matches nothing in a run is a mistake waiting to hide a
+break, so :func:`unmatched` says which rule and which of its patterns matched nothing.
 """
 
 from __future__ import annotations
@@ -49,8 +54,12 @@ class Expectation:
             _contains(self.client, cell.client.version)
             and _contains(self.gateway, cell.gateway.version)
             and fnmatch.fnmatchcase(cell.venue, self.venue)
-            and fnmatch.fnmatchcase(scenario, self.scenario)
+            and self.matches_scenario(scenario)
         )
+
+    def matches_scenario(self, scenario: str) -> bool:
+        """``scenario`` is the name without ``test_``; a pattern may be written either way."""
+        return fnmatch.fnmatchcase(scenario, self.scenario) or fnmatch.fnmatchcase("test_" + scenario, self.scenario)
 
     def describe(self) -> str:
         client = str(self.client) or "*"
@@ -87,3 +96,43 @@ def expired(expectations: Sequence[Expectation], today: _dt.date | None = None) 
     """Expectations past their expiry date: they match nothing any more and should be reported."""
     day = today if today is not None else _dt.date.today()
     return [e for e in expectations if e.is_expired(day)]
+
+
+def unmatched(
+    expectations: Sequence[Expectation], cells: Sequence[Cell], scenarios: Sequence[str],
+    not_run: Sequence[str] = (),
+) -> list[str]:
+    """One line per rule that covers no collected (cell, scenario), naming the rule's
+    matrix.yaml line and the pattern(s) that matched nothing, with what there was instead.
+    ``not_run``: scenarios this run left out on purpose (``-m``); rules about them are not judged."""
+    names = sorted(set(scenarios))
+    lines: list[str] = []
+    for rule in expectations:
+        if any(rule.matches_scenario(name) for name in not_run):
+            continue
+        misses: list[str] = []
+        if not any(_contains(rule.client, c.client.version) for c in cells):
+            misses.append(f"client {rule.client} matches none of the client versions run "
+                          f"({_listing(sorted({c.client.version for c in cells}))})")
+        if not any(_contains(rule.gateway, c.gateway.version) for c in cells):
+            misses.append(f"gateway {rule.gateway} matches none of the gateway versions run "
+                          f"({_listing(sorted({c.gateway.version for c in cells}))})")
+        if not any(fnmatch.fnmatchcase(c.venue, rule.venue) for c in cells):
+            venues = _listing(sorted({c.venue for c in cells}))
+            misses.append(f"venue {rule.venue!r} matches none of the venues run ({venues})")
+        if not any(rule.matches_scenario(name) for name in names):
+            misses.append(f"scenario {rule.scenario!r} matches none of the {len(names)} scenarios collected "
+                          f"({_listing(names)})")
+        if not misses and not any(rule.matches(c, name) for c in cells for name in names):
+            misses.append("each pattern matches something, but no collected (cell, scenario) matches them all")
+        if misses:
+            lines.append(f"matrix.yaml line {rule.line}: expectation ({rule.kind}: {rule.reason}) matches nothing "
+                         f"in this run: {'; '.join(misses)}")
+    return lines
+
+
+def _listing(items: Sequence[str], limit: int = 8) -> str:
+    if not items:
+        return "none"
+    shown = ", ".join(items[:limit])
+    return shown + (f", … {len(items) - limit} more" if len(items) > limit else "")

@@ -16,6 +16,7 @@ import json
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
@@ -45,6 +46,8 @@ _PLAN = pytest.StashKey["Plan | None"]()
 _PLAN_ERROR = pytest.StashKey[str | None]()
 _EXPECTATION = pytest.StashKey[dict[str, Any] | None]()
 _MARKEXPR = pytest.StashKey[Expression | None]()
+# Scenarios `-m` deselected before they got cells: expectations about them are not checked.
+_NOT_RUN = pytest.StashKey[set[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,6 +86,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--compat-label", metavar="LABEL", help="label of the recorded run, e.g. release")
     group.addoption("--compat-durations", metavar="FILE", help="balance --compat-shard by these durations "
                     "(`compat durations` writes them) instead of the store's")
+    group.addoption("--compat-strict-expectations", action="store_true",
+                    help="an expectation in matrix.yaml that matches nothing in the run is an error, not a warning")
     group.addoption("--compat-naive-envs", action="store_true",
                     help="baseline for measurements: fresh envs for every cell, as tox would (no sharing, no cache)")
     parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
@@ -270,6 +275,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not _selects(metafunc.config.stash[_MARKEXPR], metafunc.definition.iter_markers()):
         # `-m` deselects every cell of this function anyway (e.g. `-m "not compat"`, or a `slow`
         # scenario under `-m "compat and not slow"`): do not resolve or build anything for it.
+        metafunc.config.stash.setdefault(_NOT_RUN, set()).add(metafunc.function.__name__.removeprefix("test_"))
         metafunc.parametrize("compat_cell", [], scope="session")
         return
     plan = compat_plan(metafunc.config)
@@ -321,6 +327,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if expectation.kind == "unsupported":
                 item.add_marker(pytest.mark.skip(reason=f"n/a: {expectation.reason}"))
         item.stash[_EXPECTATION] = record
+    _check_expectations(config, items)
+
+
+def _check_expectations(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A rule that matches nothing in this run hides nothing today, but it was written to hide
+    something: most often a scenario name spelled differently. Say so, naming the rule."""
+    scenarios = [(cell, scenario_name(item)) for item in items if (cell := _cell_of(item)) is not None]
+    if not scenarios:
+        return
+    from compat.config.expectations import unmatched
+    from compat.errors import UnmatchedExpectationWarning
+
+    plan = compat_plan(config)
+    not_run: set[str] = config.stash[_NOT_RUN] if _NOT_RUN in config.stash else set()
+    lines = unmatched(plan.matrix.expectations, plan.cells, [name for _cell, name in scenarios], sorted(not_run))
+    if lines and config.getoption("compat_strict_expectations"):
+        raise pytest.UsageError("compat: --compat-strict-expectations:\n" + "\n".join(lines))
+    for line in lines:
+        warnings.warn(UnmatchedExpectationWarning(f"compat: {line}"), stacklevel=1)
 
 
 @pytest.hookimpl(wrapper=True)

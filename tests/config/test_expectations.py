@@ -8,7 +8,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 
 from compat.config.cell import Cell, Release
-from compat.config.expectations import Expectation, expired, find
+from compat.config.expectations import Expectation, expired, find, unmatched
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -91,3 +91,34 @@ def test_expiry_day_itself_still_matches() -> None:
 def test_describe_names_the_line() -> None:
     text = rule(client="<2", reason="needs v2", line=42).describe()
     assert "client <2" in text and "needs v2" in text and "line 42" in text
+
+
+def test_a_scenario_pattern_may_carry_the_test_prefix() -> None:
+    assert rule(scenario="test_legacy_*").matches(cell("1.0", "2.0"), "legacy_v1_positional")
+    assert rule(scenario="legacy_*").matches(cell("1.0", "2.0"), "legacy_v1_positional")
+    assert not rule(scenario="test_other").matches(cell("1.0", "2.0"), "legacy_v1_positional")
+
+
+def test_unmatched_names_the_rule_and_each_pattern_that_matched_nothing() -> None:
+    cells = [cell("1.0", "2.0", "obx"), cell("2.0", "3.0", "tlx")]
+    scenarios = ["cancel", "insert", "bad_frame[oversize]"]
+    rules = [
+        rule(scenario="cancel"),  # matches: not reported
+        rule(client=">=9", scenario="canel", line=12),  # two misses in one rule
+        rule(venue="fix*", line=14),
+        rule(client="==1.0", gateway="==3.0", scenario="cancel", line=16),  # each matches, never together
+        rule(gateway="==2.0", scenario="bad_frame[[]*"),  # a parametrized scenario (fnmatch: [[] is a literal [)
+    ]
+    lines = unmatched(rules, cells, scenarios)
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("matrix.yaml line 12: expectation (incompatible: ")
+    assert "client >=9 matches none of the client versions run (1.0, 2.0)" in lines[0]
+    assert ("scenario 'canel' matches none of the 3 scenarios collected (bad_frame[oversize], cancel, insert)"
+            in lines[0])
+    assert "venue 'fix*' matches none of the venues run (obx, tlx)" in lines[1]
+    assert "line 16" in lines[2] and "no collected (cell, scenario) matches them all" in lines[2]
+
+
+def test_rules_about_scenarios_the_run_left_out_are_not_judged() -> None:
+    assert unmatched([rule(scenario="upgrade_blip")], [cell("1.0", "2.0")], ["cancel"], not_run=["upgrade_blip"]) == []
+    assert len(unmatched([rule(scenario="upgrade_blip")], [cell("1.0", "2.0")], ["cancel"])) == 1

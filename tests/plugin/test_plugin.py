@@ -209,3 +209,24 @@ def test_without_reruns_a_flake_is_a_failure(pytester: pytest.Pytester, fake_whe
     pytester.makepyfile(test_scenarios=FLAKY_SCENARIOS)
     _, verdicts = _run(pytester, "--compat-cells", "*gateway-1.0.0--venue-obx")
     assert {v["fails_once"] for v in verdicts.values()} == {"fail"}, verdicts
+
+
+def test_an_expectation_that_matches_nothing_is_a_warning_and_strictly_an_error(
+        pytester: pytest.Pytester, fake_wheelhouse: Path, write_matrix: Any) -> None:
+    rules = EXPECTATIONS + '  - {scenario: "test_declard", expect: incompatible, reason: "misspelt on purpose"}\n'
+    write_matrix(pytester.path, fake_wheelhouse, expectations=rules)
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    common = ("-m", "compat", "--collect-only", "-q", "--compat-cache-dir", str(pytester.path / ".compat"))
+    result = pytester.runpytest_subprocess(*common)
+    assert result.ret == pytest.ExitCode.OK
+    out = result.stdout.str()
+    assert "UnmatchedExpectationWarning" in out
+    assert re.search(r"matrix\.yaml line \d+: expectation \(incompatible: misspelt on purpose\) matches nothing", out)
+    assert "scenario 'test_declard' matches none of the 5 scenarios collected" in out
+    assert out.count("matches nothing") == 1, out  # the rules that match are not reported
+
+    strict = pytester.runpytest_subprocess(*common, "--compat-strict-expectations")
+    assert strict.ret == pytest.ExitCode.USAGE_ERROR
+    assert "Traceback" not in strict.stdout.str() + strict.stderr.str()
+    assert "--compat-strict-expectations" in strict.stdout.str() + strict.stderr.str()
+    assert "test_declard" in strict.stdout.str() + strict.stderr.str()
