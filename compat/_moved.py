@@ -49,12 +49,17 @@ MOVED: dict[str, str] = {  # old module -> its new home
     "compat.report.schema_diff": "compat.artifacts.schema_diff",
     "compat.report.errors": "compat.errors",
     "compat.report.cli": "compat.cli.results",
+    "compat.exchange.obx_server": "compat.exchange.venues.obx",
+    "compat.exchange.tlx_server": "compat.exchange.venues.tlx",
+    "compat.exchange.obx_codec": "compat.exchange.venues.obx_codec",
+    "compat.exchange.tlx_codec": "compat.exchange.venues.tlx_codec",
 }
 
 # Split modules: the first is the old module's main new home; the rest hold the names moved out.
 SPLIT: dict[str, tuple[str, ...]] = {
     "compat.index": ("compat.artifacts.resolve", "compat.artifacts.candidate"),
     "compat.report.shard": ("compat.run.shard",),
+    "compat.exchange.tlx_server": ("compat.exchange.venues.tlx_session", "compat.exchange.venues.tlx_tags"),
 }
 
 
