@@ -263,6 +263,15 @@ def _asks_for_compat(config: pytest.Config) -> bool:
     return selected or bool(config.getoption("compat_matrix")) or bool(config.getoption("compat_cells"))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A compat run builds its plan before collection, so a configuration error is pytest's one
+    `ERROR: compat: ...` line at any verbosity (`-q` prints no header, which otherwise built it)."""
+    config = session.config
+    if _asks_for_compat(config) and matrix_path(config).exists():
+        compat_plan(config)
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     if not _asks_for_compat(config) or not matrix_path(config).exists():
         return None
@@ -278,7 +287,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.config.stash.setdefault(_NOT_RUN, set()).add(metafunc.function.__name__.removeprefix("test_"))
         metafunc.parametrize("compat_cell", [], scope="session")
         return
-    plan = compat_plan(metafunc.config)
+    error: str | None = None
+    try:
+        plan = compat_plan(metafunc.config)
+    except pytest.UsageError as exc:
+        error = str(exc)
+    if error is not None:  # raised here it would come wrapped in a pluggy traceback: one line instead
+        pytest.fail(error, pytrace=False)
     cells = list(plan.cells)
     metafunc.parametrize("compat_cell", cells, ids=[c.id for c in cells], scope="session")
 
@@ -340,7 +355,8 @@ def _check_expectations(config: pytest.Config, items: list[pytest.Item]) -> None
     from compat.errors import UnmatchedExpectationWarning
 
     plan = compat_plan(config)
-    not_run: set[str] = config.stash[_NOT_RUN] if _NOT_RUN in config.stash else set()
+    nothing_left_out: set[str] = set()
+    not_run = config.stash.get(_NOT_RUN, nothing_left_out)
     lines = unmatched(plan.matrix.expectations, plan.cells, [name for _cell, name in scenarios], sorted(not_run))
     if lines and config.getoption("compat_strict_expectations"):
         raise pytest.UsageError("compat: --compat-strict-expectations:\n" + "\n".join(lines))

@@ -30,7 +30,9 @@ class Plan:
 
     @property
     def env_count(self) -> int:
-        return sum(len(v) for v in self.releases.values())
+        """Envs are keyed by (package, version, wheel sha256): a product that is both the
+        client and the gateway (one package) shares its envs between the roles."""
+        return len({(r.package, r.version, r.sha256) for rs in self.releases.values() for r in rs})
 
     def header(self) -> str:
         clients = len(self.releases.get("client", ()))

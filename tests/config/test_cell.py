@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -35,3 +36,19 @@ def test_values_are_frozen_and_hashable() -> None:
         r.version = "2.0.0"  # type: ignore[misc]
     assert len({r, release("client", "1.0.0")}) == 1
     assert r.name == "client-1.0.0"
+
+
+def test_the_plan_counts_one_env_per_package_version_and_wheel() -> None:
+    """One package that is both the client and the gateway (a server and a client in one
+    distribution) shares its envs between the roles; the header must not double them."""
+    from compat.run.plan import Plan
+
+    def release(role: str, package: str, version: str) -> Release:
+        return Release(role, package, version, Path(f"/w/{package}-{version}.whl"), version * 16)
+
+    same = {role: tuple(release(role, "websockets", v) for v in ("12.0", "13.0")) for role in ("client", "gateway")}
+    apart = {role: tuple(release(role, f"pkg{role}", v) for v in ("12.0", "13.0")) for role in ("client", "gateway")}
+    matrix = SimpleNamespace(path=Path("matrix.yaml"), venues=("obx",))
+    assert Plan(matrix, same, cells=()).env_count == 2  # type: ignore[arg-type]
+    assert Plan(matrix, apart, cells=()).env_count == 4  # type: ignore[arg-type]
+    assert "2 envs (one per version, not per pair)" in Plan(matrix, same, cells=()).header()  # type: ignore[arg-type]

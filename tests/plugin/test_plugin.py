@@ -230,3 +230,18 @@ def test_an_expectation_that_matches_nothing_is_a_warning_and_strictly_an_error(
     assert "Traceback" not in strict.stdout.str() + strict.stderr.str()
     assert "--compat-strict-expectations" in strict.stdout.str() + strict.stderr.str()
     assert "test_declard" in strict.stdout.str() + strict.stderr.str()
+
+
+@pytest.mark.parametrize("args", [("-q", "-m", "compat"), ("-qq", "-m", "compat"), ("-q",), ("-v", "-m", "compat")])
+def test_a_config_error_is_one_line_at_every_verbosity(pytester: pytest.Pytester, fake_wheelhouse: Path,
+                                                       write_matrix: Any, args: tuple[str, ...]) -> None:
+    path = write_matrix(pytester.path, fake_wheelhouse)
+    path.write_text(path.read_text().replace("venues: [obx, tlx]", "venus: [tlx]"))
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = pytester.runpytest_subprocess(*args, "-p", "no:randomly", "--compat-cache-dir",
+                                           str(pytester.path / ".compat"))
+    assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED)
+    output = result.stdout.str() + result.stderr.str()
+    assert re.search(r"compat: matrix\.yaml:\d+: ", output), output
+    for noise in ("Traceback", "pluggy", "_hooks.py", "raise pytest.UsageError"):
+        assert noise not in output, output
