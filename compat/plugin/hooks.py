@@ -281,7 +281,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "compat_cell" not in metafunc.fixturenames:
         return
-    if not _selects(metafunc.config.stash[_MARKEXPR], metafunc.definition.iter_markers()):
+    if not _selects(metafunc.config.stash[_MARKEXPR], _scenario_marks(metafunc.definition)):
         # `-m` deselects every cell of this function anyway (e.g. `-m "not compat"`, or a `slow`
         # scenario under `-m "compat and not slow"`): do not resolve or build anything for it.
         metafunc.config.stash.setdefault(_NOT_RUN, set()).add(metafunc.function.__name__.removeprefix("test_"))
@@ -296,6 +296,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         pytest.fail(error, pytrace=False)
     cells = list(plan.cells)
     metafunc.parametrize("compat_cell", cells, ids=[c.id for c in cells], scope="session")
+
+
+def _scenario_marks(node: pytest.Item) -> list[pytest.Mark]:
+    """A test's marks, plus an implicit ``compat`` when it takes a cell (the ``compat`` or
+    ``compat_cell`` fixture) and is marked neither ``compat`` nor ``bench``: forgetting
+    ``pytestmark = pytest.mark.compat`` must not make ``-m compat`` silently select nothing."""
+    marks = list(node.iter_markers())
+    if not any(mark.name in ("compat", "bench") for mark in marks):
+        marks.append(pytest.mark.compat.mark)
+    return marks
 
 
 def scenario_name(item: pytest.Item) -> str:
@@ -324,6 +334,9 @@ def _cell_of(item: pytest.Item) -> Cell | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        takes_a_cell = "compat_cell" in getattr(item, "fixturenames", ())
+        if takes_a_cell and not any(item.iter_markers("compat")) and not any(item.iter_markers("bench")):
+            item.add_marker(pytest.mark.compat)  # before pytest's own -m deselection (we run first)
         cell = _cell_of(item)
         if cell is None:
             continue

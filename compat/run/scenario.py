@@ -1,7 +1,8 @@
 """What a scenario body holds: named client sessions on a cell's stack, fresh symbols and users.
 
-Scenarios are written against the driver's canonical operations only, never against one
-client version's API, so the same body runs in every cell and on every venue.
+Scenarios call the operations the product's adapter defines (``Session.<op>(...)``), never one
+client version's API, so the same body runs in every cell and on every venue
+(docs/writing-scenarios.md).
 """
 
 from __future__ import annotations
@@ -153,6 +154,15 @@ class Scenario:
             raise OperationUnsupported("scenario", capability,
                                        f"gateway {self.gateway_version} did not grant {capability}")
 
+    def require_builtin_exchange(self, what: str) -> None:
+        """n/a unless the cell runs compat's built-in exchange: ``what`` (its audit log, its admin
+        messages, a raw venue client) exists only there, not with an own simulator or none."""
+        exchange = self.stack.matrix.exchange
+        if not exchange.builtin:
+            raise OperationUnsupported(
+                "scenario", "exchange.builtin",
+                f"{what} needs compat's built-in exchange; this matrix runs {exchange.describe()}")
+
     def raw_connection(self, timeout_s: float = 5.0) -> socket.socket:
         """A bare TCP connection to the gateway's client port, for bad-input scenarios."""
         return socket.create_connection(self.stack.gateway_client_address, timeout=timeout_s)
@@ -177,7 +187,9 @@ class Scenario:
 
         The exchange flushes its audit log every 100 ms, so a record may trail the event a
         client already saw; waiting on the condition is the synchronisation, not a sleep.
+        n/a (``OperationUnsupported``) unless the cell runs the built-in exchange.
         """
+        self.require_builtin_exchange("reading the exchange's audit log")
         deadline = Deadline(timeout_s)
         while True:
             records = read_audit_records(self.stack.audit_path)
@@ -191,8 +203,10 @@ class Scenario:
 
         Sent as an admin member over the exchange's OBX port, whatever venue the cell's gateway
         uses (the stack's exchange serves both); returns once the exchange has applied it, so
-        an order sent afterwards meets the new status at the exchange.
+        an order sent afterwards meets the new status at the exchange. n/a
+        (``OperationUnsupported``) unless the cell runs the built-in exchange.
         """
+        self.require_builtin_exchange(f"setting {symbol} {status} (an admin message of the exchange)")
         names = list(obx.InstrumentStatus.keys())
         if status not in names:
             raise ValueError(f"unknown instrument status {status!r}; one of {names}")

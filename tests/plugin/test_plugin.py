@@ -245,3 +245,25 @@ def test_a_config_error_is_one_line_at_every_verbosity(pytester: pytest.Pytester
     assert re.search(r"compat: matrix\.yaml:\d+: ", output), output
     for noise in ("Traceback", "pluggy", "_hooks.py", "raise pytest.UsageError"):
         assert noise not in output, output
+
+
+UNMARKED = textwrap.dedent("""
+    def test_cell_runs(compat_cell):
+        assert compat_cell.id.startswith("client-")
+
+    def test_plain():
+        assert True
+""")
+
+
+def test_a_scenario_without_the_compat_mark_is_still_a_compat_scenario(
+        pytester: pytest.Pytester, fake_wheelhouse: Path, write_matrix: Any) -> None:
+    """Forgetting `pytestmark = pytest.mark.compat` must not make `-m compat` select nothing."""
+    write_matrix(pytester.path, fake_wheelhouse)
+    pytester.makepyfile(test_unmarked=UNMARKED)
+    common = ("-p", "no:randomly", "--collect-only", "-q", "--compat-cache-dir", str(pytester.path / ".compat"))
+    selected = pytester.runpytest_subprocess("-m", "compat", *common)
+    ids = [line for line in selected.stdout.lines if "::" in line]
+    assert len(ids) == 8 and all("test_cell_runs[client-" in i for i in ids), selected.stdout.str()
+    others = pytester.runpytest_subprocess("-m", "not compat", *common)
+    assert [line for line in others.stdout.lines if "::" in line] == ["test_unmarked.py::test_plain"]
