@@ -290,7 +290,7 @@ def evaluate(results: RunResults, window: SupportWindow | None = None, *, strict
                 if expired:
                     why = f"expectation expired on {expired}: {expectation_text(scenario)}"
                     blockers.append(Finding(cell, scenario, why, inside))
-                elif view.window is not None:
+                else:
                     declared.append(Finding(cell, scenario, f"declared {expectation_text(scenario)}", inside))
     return GateDecision(
         view,

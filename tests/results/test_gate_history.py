@@ -11,13 +11,40 @@ import pytest
 from compat import timing
 from compat.cli.results import register
 from compat.errors import CompatError, ResultsError
-from compat.results.gate import Pair, can_i_deploy, gate
+from compat.results.gate import Pair, SupportWindow, can_i_deploy, gate
 from compat.results.history import git_head_sha, latest_for_pair, list_runs, store_run
 from compat.results.jsonfile import load_json, render_json
 from compat.results.model import CellResult, RunResults, Verdict
 
 if TYPE_CHECKING:
     from sample_results import Literals
+
+
+DECLARED = (
+    "declared expected-fail: client-1.0.0--gateway-10.0.0 [obx] S01_logon: declared incompatible: "
+    "min protocol 3 (GW-10)"
+)
+
+
+def test_gate_lists_declared_expected_fails_with_and_without_a_window(lit: Literals) -> None:
+    """docs/history-and-gate.md: an expected-fail inside the window is listed as declared; with
+    no window every pair is inside, so it is listed too (it was listed only with a window)."""
+    known_gap = {"kind": "incompatible", "reason": "known gap", "ticket": "GW-1"}
+    results = RunResults(
+        cells=(
+            lit.cell("1.0.0", "3.0.0", "obx", lit.sr("S01", Verdict.EXPECTED_FAIL, expectation=known_gap)),
+            lit.cell("2.0.0", "3.0.0", "obx", lit.sr("S01", Verdict.PASS)),
+        )
+    )
+    line = "declared expected-fail: client-1.0.0--gateway-3.0.0 [obx] S01: declared incompatible: known gap (GW-1)"
+    code, lines = gate(results)  # no window: every pair is inside
+    assert code == 0
+    assert lines == [line, "release gate: clear; 2 cells, 2 scenarios: 1x 1✓"]
+    code, lines = gate(results, SupportWindow(client_minors=2))  # both client minors × gateway 3.0
+    assert code == 0
+    assert f"{line} [newest gateway 3.0 supports client minors 1.0, 2.0]" in lines
+    code, lines = gate(results, SupportWindow(client_minors=1))  # client 1.0 outside: not a gap in the promise
+    assert code == 0 and not any(x.startswith("declared") for x in lines)
 
 
 def test_gate_lists_one_line_per_blocker_and_warns_on_stale(results: RunResults) -> None:
@@ -30,6 +57,7 @@ def test_gate_lists_one_line_per_blocker_and_warns_on_stale(results: RunResults)
         "ready within 10.0s",
         "WARNING stale: client-2.0.0--gateway-2.1.0 [obx] S01_logon: passed, but matrix.yaml declares "
         "incompatible: old bug (GW-7); remove or narrow the expectation",
+        DECLARED,
         "release gate: BLOCKED by 2; 1 stale expectation(s) to clean; 6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-",
     ]
     code, strict = gate(results, strict_stale=True)
@@ -42,7 +70,7 @@ def test_gate_lists_one_line_per_blocker_and_warns_on_stale(results: RunResults)
 
 def test_gate_clear_empty_and_expired_expectation(results: RunResults) -> None:
     clear = replace(results, cells=results.cells[:1] + results.cells[2:3])
-    assert gate(clear) == (0, ["release gate: clear; 2 cells, 4 scenarios: 1x 2✓ 1-"])
+    assert gate(clear) == (0, [DECLARED, "release gate: clear; 2 cells, 4 scenarios: 1x 2✓ 1-"])
     code, lines = gate(RunResults(cells=()))
     assert code == 1 and "no scenarios" in lines[0]
     xfail = results.cells[2]
