@@ -16,6 +16,7 @@ break), a missing capability is ``n/a``, a proved break is ``fail``::
     │   │   ├── EnvBuildError        `uv venv`/`uv pip install` failed (carries uv's message)
     │   │   ├── ReleaseError         `compat release` refused (e.g. the version exists)
     │   │   └── SchemaDiffError      a wheel carries no readable protobuf schema
+    │   │       └── NoSchemaDescriptors  ... because it ships none (the static check is off)
     │   ├── HarnessError             processes and hosts
     │   │   ├── StartError           a process died or never became ready (exit code + log tail)
     │   │   │   └── ProcessStartError    the same, with the facts as attributes
@@ -122,6 +123,16 @@ class ReleaseError(ArtifactError):
 
 class SchemaDiffError(ArtifactError):
     """No protobuf descriptors could be read from a wheel or descriptor file."""
+
+
+class NoSchemaDescriptors(SchemaDiffError):
+    """The wheel ships no protobuf descriptors at all: a product without protobuf, for which
+    the static schema check is off (said once in a report, not per pair). ``wheels``: the file
+    names of the wheels without any."""
+
+    def __init__(self, message: str, wheels: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.wheels = wheels
 
 
 class HarnessError(InfrastructureError):

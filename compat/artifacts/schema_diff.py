@@ -26,7 +26,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
-from compat.errors import SchemaDiffError
+from compat.errors import NoSchemaDescriptors, SchemaDiffError
 
 _FDP = descriptor_pb2.FieldDescriptorProto
 _VARINT_INTS = {"int32", "int64", "uint32", "uint64", "bool"}
@@ -109,9 +109,10 @@ def load_descriptor_files(path: str | Path) -> list[descriptor_pb2.FileDescripto
                         from_modules.setdefault(proto.name, proto)
         files = {**from_modules, **from_sets}
         if not files:
-            raise SchemaDiffError(
+            raise NoSchemaDescriptors(
                 f"{path}: the wheel ships no protobuf descriptors (no *.desc and no *_pb2.py); "
-                "add the FileDescriptorSet as package data (protoc --descriptor_set_out)"
+                "add the FileDescriptorSet as package data (protoc --descriptor_set_out)",
+                (path.name,),
             )
         return [files[name] for name in sorted(files)]
     data = path.read_bytes()

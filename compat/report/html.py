@@ -243,6 +243,7 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "meta": flatten({k: v for k, v in results.meta.items() if k != schema_notes.META_KEY}),
         "envs": sorted(results.envs, key=lambda e: (e.product, e.version)),
         "disagreements": schema_notes.disagreements(results),
+        "schema_off": schema_notes.check_off(results),
         "leaks": leaks(results),
     }
 

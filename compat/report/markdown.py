@@ -26,10 +26,15 @@ def _cell_md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
+def _venue_md(venue: str) -> str:
+    """`` [obx]`` after a cell id; nothing for a matrix without venues (exchange: none)."""
+    return f" [{venue}]" if venue else ""
+
+
 def _grid_md(results: RunResults) -> list[str]:
     lines: list[str] = []
     for grid in venue_grids(results):
-        lines.append(f"### Venue `{grid.venue}`")
+        lines.append(f"### Venue `{grid.venue}`" if grid.venue else "### Matrix")
         lines.append("")
         lines.append("| client \\ gateway | " + " | ".join(grid.gateways) + " |")
         lines.append("|---|" + "---|" * len(grid.gateways))
@@ -45,7 +50,7 @@ def _grid_md(results: RunResults) -> list[str]:
 
 def _pair_line(results: RunResults, cell: CellResult, scenario: ScenarioResult) -> str:
     line = (
-        f"- {scenario.verdict.symbol} `{cell.cell_id}` [{cell.venue}] **{scenario.scenario}**"
+        f"- {scenario.verdict.symbol} `{cell.cell_id}`{_venue_md(cell.venue)} **{scenario.scenario}**"
         f" ({scenario.verdict}): {_cell_md(scenario_reason(scenario))}"
     )
     diff = wire_diff(results, cell, scenario)
@@ -89,7 +94,7 @@ def render_markdown(results: RunResults) -> str:
     lines.append("")
     for cell, scenario in stale:
         lines.append(
-            f"- {scenario.verdict.symbol} `{cell.cell_id}` [{cell.venue}] **{scenario.scenario}** passed "
+            f"- {scenario.verdict.symbol} `{cell.cell_id}`{_venue_md(cell.venue)} **{scenario.scenario}** passed "
             f"but matrix.yaml declares {_cell_md(expectation_text(scenario))}: "
             "update or remove the expectation"
         )
@@ -101,7 +106,7 @@ def render_markdown(results: RunResults) -> str:
         lines.append(f"### Flaky ({len(flaky)})")
         lines.append("")
         lines.extend(
-            f"- `{c.cell_id}` [{c.venue}] **{s.scenario}** passed on attempt {s.attempts}: "
+            f"- `{c.cell_id}`{_venue_md(c.venue)} **{s.scenario}** passed on attempt {s.attempts}: "
             f"{_cell_md(scenario_reason(s))}"
             for c, s in flaky
         )
@@ -115,6 +120,8 @@ def render_markdown(results: RunResults) -> str:
             for d in disagreements
         )
         lines.append("")
+    if (off := schema_notes.check_off(results)) is not None:
+        lines.extend([f"_Static schema check: {_cell_md(off)}._", ""])
     lines.extend(_metrics_lines(results))
     lines.extend(resources.markdown_lines(results))
     lines.extend(_env_warnings(results))

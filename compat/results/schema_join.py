@@ -22,7 +22,7 @@ from typing import Any
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from compat.artifacts.schema_diff import Schema, SchemaDiff, build_schema, diff_schemas, load_descriptor_files
-from compat.errors import SchemaDiffError
+from compat.errors import NoSchemaDescriptors, SchemaDiffError
 from compat.results.model import RunResults, Verdict
 from compat.results.schema_notes import META_KEY
 
@@ -60,6 +60,14 @@ def wheel_differ(client_wheels: Mapping[str, Path], gateway_wheels: Mapping[str,
         client, gateway = client_wheels.get(client_version), gateway_wheels.get(gateway_version)
         if client is None or gateway is None:
             return None
+        missing: list[NoSchemaDescriptors] = []
+        for wheel in (client, gateway):
+            try:
+                schema_of(wheel)
+            except NoSchemaDescriptors as exc:
+                missing.append(exc)
+        if missing:  # name every wheel without a schema, not just the first one read
+            raise NoSchemaDescriptors(str(missing[0]), tuple(w for exc in missing for w in exc.wheels))
         # Only the protocol both sides speak: a gateway also ships its venue protocols.
         a, b = schema_of(client), schema_of(gateway)
         common = a.packages & b.packages
@@ -87,9 +95,13 @@ def annotate(results: RunResults, diff_for: DiffFor) -> RunResults:
         failing.setdefault(key, []).extend(
             f"{s.scenario} [{cell.venue}]" for s in cell.scenarios if s.verdict is Verdict.FAIL
         )
+    without: dict[str, str] = {}  # wheel -> why it has no schema: the check is off for it, said once
     for (client, gateway), verdicts in by_pair.items():
         try:
             diff = diff_for(client, gateway)
+        except NoSchemaDescriptors as exc:
+            without.update(dict.fromkeys(exc.wheels, str(exc)))
+            continue
         except SchemaDiffError as exc:
             disagreements.append(
                 {
@@ -130,7 +142,10 @@ def annotate(results: RunResults, diff_for: DiffFor) -> RunResults:
                     ),
                 }
             )
-    block = {"pairs": pairs, "disagreements": disagreements}
+    block: dict[str, Any] = {"pairs": pairs, "disagreements": disagreements}
+    if without:
+        block["off"] = (f"the static schema check is off for {len(without)} wheel(s) that ship no protobuf "
+                        f"descriptors ({', '.join(sorted(without))}); pairs with them are not compared")
     return replace(results, meta={**results.meta, META_KEY: block})
 
 

@@ -31,6 +31,13 @@ def disagreements(results: RunResults) -> list[dict[str, Any]]:
     return list(block.get("disagreements", ()))
 
 
+def check_off(results: RunResults) -> str | None:
+    """Why the static schema check did not run for some wheels (said once), or None."""
+    block = results.meta.get(META_KEY) or {}
+    off = block.get("off")
+    return str(off) if off else None
+
+
 def change_text(change: dict[str, Any]) -> str:
     label = "BREAKING" if change.get("breaking") else "safe"
     return f"{label} {change.get('where', '?')}: {change.get('detail', change.get('kind', ''))}"

@@ -293,3 +293,18 @@ def test_real_wheels_in_the_wheelhouse() -> None:
     if "2.1.0" in wheels and "2.2.0" in wheels:
         retyped = [c for c in diffs[("2.1.0", "2.2.0")].breaking if c.kind == "field-retyped"]
         assert any("int64 → sint64" in c.detail for c in retyped), diffs[("2.1.0", "2.2.0")].changes
+
+
+def test_products_without_protobuf_turn_the_check_off_once(tmp_path: Path) -> None:
+    """A product line with no protobuf gets one note, not one disagreement per pair."""
+    wheels = [_wheel(tmp_path / f"{name}-{v}-py3-none-any.whl", None, None)
+              for name in ("wsclient", "wsserver") for v in ("1.0.0", "2.0.0")]
+    results = RunResults(cells=tuple(_cell(c, g, Verdict.PASS, Verdict.FAIL)
+                                     for c in ("1.0.0", "2.0.0") for g in ("1.0.0", "2.0.0")))
+    annotated = annotate_from_wheels(results, wheels, "wsclient", "wsserver")
+    block = annotated.meta["schema"]
+    assert block["disagreements"] == [] and block["pairs"] == []
+    assert "off for 4 wheel(s) that ship no protobuf descriptors" in block["off"]
+    markdown = render_markdown(annotated)
+    assert markdown.count("Static schema check") == 1 and "disagrees" not in markdown
+    assert render_html(annotated).count('id="schema-off"') == 1
