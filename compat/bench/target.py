@@ -66,8 +66,8 @@ def resolve_target(matrix_path: Path, cache_dir: Path, log_dir: Path, *, gateway
         raise ConfigError(f"{matrix_path}: no such matrix file; pass --matrix PATH or use --floor-only")
     plan = build_plan(matrix_path, cache_dir=cache_dir)
     matrix = plan.matrix
-    chosen_venue = venue or matrix.venues[0]
-    if chosen_venue not in matrix.venues:
+    chosen_venue = venue or (matrix.venues[0] if matrix.venues else "")
+    if chosen_venue not in (matrix.venues or ("",)):
         raise ConfigError(f"venue {chosen_venue!r} is not in matrix.yaml venues {list(matrix.venues)}")
     gateways = plan.releases.get("gateway", ())
     cell = Cell(client=pick(plan.releases.get("client", ()), client, "client"),

@@ -57,16 +57,21 @@ class Release:
 
 @dataclass(frozen=True)
 class Cell:
-    """One pairing of the matrix: a client release against a gateway release on a venue."""
+    """One pairing of the matrix: a client release against a gateway release on a venue (if any)."""
 
     client: Release
     gateway: Release
-    venue: str
+    venue: str  # "" when the matrix has no venues (exchange: none)
 
     @property
     def id(self) -> str:
-        """``client-1.2.0--gateway-2.0.0--venue-obx``; the only place ids are formatted."""
-        return f"client-{self.client.label}--gateway-{self.gateway.label}--venue-{self.venue}"
+        """``client-1.2.0--gateway-2.0.0--venue-obx``; the only place ids are formatted.
+
+        A cell without a venue (``exchange: none`` and no ``venues:``) drops the venue part:
+        ``client-1.2.0--gateway-2.0.0``.
+        """
+        pair = f"client-{self.client.label}--gateway-{self.gateway.label}"
+        return f"{pair}--venue-{self.venue}" if self.venue else pair
 
     def __str__(self) -> str:
         return self.id

@@ -1,4 +1,4 @@
-"""matrix.yaml → frozen values: products, where releases come from, policies, venues, expectations.
+"""matrix.yaml → frozen values: products, the exchange, where releases come from, policies, venues, expectations.
 
 The schema is documented in ``docs/matrix-yaml.md``. Every problem in the file raises
 ``MatrixError("matrix.yaml:LINE: what was expected")``; nothing here lets a KeyError or a
@@ -11,8 +11,9 @@ import fnmatch
 import hashlib
 import re
 import shlex
+import signal as _signal
 import string as _string
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -29,9 +30,14 @@ from compat.config.versions import VersionPolicy
 from compat.errors import MatrixError
 
 __all__ = [
+    "BUILTIN_VENUES",
+    "DEFAULT_EXCHANGE_READY_PATTERN",
     "DEFAULT_READY_PATTERN",
+    "EXCHANGE_PLACEHOLDERS",
     "HOST_ROLES",
     "PLACEHOLDERS",
+    "SIMULATOR_PLACEHOLDERS",
+    "ExchangeSpec",
     "IndexSpec",
     "LaunchTemplate",
     "LockSpec",
@@ -58,18 +64,42 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "exchange": "host:port of the simulated exchange for this venue (both of the above)",
         "log_dir": "the directory of the cell's process logs",
         "workdir": "a per-process working directory",
+        "matrix_dir": "the directory matrix.yaml is in (for paths relative to it)",
     }
 )
-# Every long-running program prints one line like this (docs/contracts.md, "Ready lines").
-DEFAULT_READY_PATTERN = r"^(?P<name>[A-Z]+) READY (?P<addrs>.*)$"
+# The placeholders only an exchange can fill: with `exchange: none` a template using them is an error.
+EXCHANGE_PLACEHOLDERS: frozenset[str] = frozenset({"exchange", "exchange_host", "exchange_port"})
+# What an own simulator's argv and env may use (it has no venv of its own, and no exchange upstream).
+SIMULATOR_PLACEHOLDERS: frozenset[str] = frozenset(
+    {"matrix_dir", "listen_host", "listen_port", "log_dir", "workdir", "venue"}
+)
+# What a client's env may use (the driver's argv is compat's own, not a template).
+_CLIENT_ENV_PLACEHOLDERS: frozenset[str] = frozenset(
+    {"matrix_dir", "log_dir", "python", "bin", "venv", "version", "venue"}
+)
+# The launch contract (docs/matrix-yaml.md, "Launch contract"): the gateway's default ready line.
+# `GATEWAY READY client=127.0.0.1:40003` (space-separated key=host:port pairs in `addrs`; the
+# client address is the `client=` one) or a bare `READY 127.0.0.1:40003` (groups `host`, `port`);
+# an IPv6 host is written in brackets, `[::1]:40003`.
+DEFAULT_READY_PATTERN = (
+    r"^(?:GATEWAY )?READY (?:(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s=:\[\]]+):(?P<port>\d+)|(?P<addrs>\S+=.*?))\s*$"
+)
+# An own simulator's default ready line: `EXCHANGE READY obx=127.0.0.1:40001 tlx=127.0.0.1:40002`.
+DEFAULT_EXCHANGE_READY_PATTERN = r"^(?:EXCHANGE )?READY (?P<addrs>\S+=.*?)\s*$"
+# The venues compat's built-in simulated exchange serves (compat/exchange/server.py).
+BUILTIN_VENUES: tuple[str, ...] = ("obx", "tlx")
+EXCHANGE_KINDS: tuple[str, ...] = ("builtin", "none")  # the scalar forms; a mapping is an own simulator
 HOST_ROLES: tuple[str, ...] = ("exchange", "gateway", "client")
 _HOST_SPEC = re.compile(
     r"^(local|netns:[A-Za-z0-9_.-]+|ssh:(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+(?::\d{1,5})?)$"
 )
 _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-_TOP_KEYS = ("schema", "products", "index", "versions", "lock", "venues", "hosts", "expectations", "settings")
-_PRODUCT_KEYS = ("package", "source", "launch", "adapter", "ready")
+_TOP_KEYS = (
+    "schema", "products", "exchange", "index", "versions", "lock", "venues", "hosts", "expectations", "settings",
+)
+_PRODUCT_KEYS = ("package", "source", "launch", "adapter", "ready", "env", "stop", "stop_grace_s")
+_SIMULATOR_KEYS = ("argv", "venues", "ready", "env", "stop", "stop_grace_s")
 _LAUNCH_KEYS = ("versions", "argv")
 _INDEX_KEYS = ("find_links", "url")
 _POLICY_KEYS = ("list", "specifier", "latest_minors", "candidate", "include_yanked")
@@ -103,6 +133,12 @@ class LaunchTemplate:
         return tuple(arg.format_map({k: str(v) for k, v in values.items()}) for arg in self.argv)
 
 
+def render_env(env: Mapping[str, str], values: Mapping[str, object]) -> dict[str, str]:
+    """``env:`` of matrix.yaml with its ``{placeholders}`` filled in (checked at load time)."""
+    filled = {k: str(v) for k, v in values.items()}
+    return {name: value.format_map(filled) for name, value in env.items()}
+
+
 @dataclass(frozen=True)
 class Product:
     role: str  # "gateway" | "client"
@@ -113,6 +149,9 @@ class Product:
     ready_pattern: str | None  # regex of the ready line; None: DEFAULT_READY_PATTERN
     line: int = 0
     origin: str = "matrix.yaml"
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # extra variables
+    stop: tuple[str, ...] = ()  # signal names (TERM, KILL); (): the default INT → TERM → KILL
+    stop_grace_s: float | None = None  # between stop steps; None: settings.stop_grace_s
 
     @property
     def ready(self) -> str:
@@ -133,6 +172,35 @@ class Product:
             self.launch[0].line if self.launch else self.line,
             f"no launch template of {self.role} {self.package} matches version {version}; the templates "
             f"cover: {covered}. Add an entry to products.{self.role}.launch whose versions include {version}",
+        )
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """The exchange role of a cell: compat's built-in simulated exchange, the firm's own
+    simulator (a command launched per cell), or none (no exchange process, no link proxy)."""
+
+    kind: str = "builtin"  # "builtin" | "command" | "none"
+    venues: tuple[str, ...] = BUILTIN_VENUES  # the venues it serves; () for none
+    launch: LaunchTemplate | None = None  # command only
+    ready_pattern: str = DEFAULT_EXCHANGE_READY_PATTERN  # command only
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    stop: tuple[str, ...] = ()  # (): the default INT → TERM → KILL
+    stop_grace_s: float | None = None
+    line: int = 0
+
+    @property
+    def runs(self) -> bool:
+        """Whether a cell starts an exchange process at all."""
+        return self.kind != "none"
+
+    @property
+    def builtin(self) -> bool:
+        return self.kind == "builtin"
+
+    def describe(self) -> str:
+        return {"builtin": "the built-in exchange", "none": "no exchange (exchange: none)"}.get(
+            self.kind, "the simulator of matrix.yaml's exchange section"
         )
 
 
@@ -168,6 +236,7 @@ class Matrix:
     settings: Mapping[str, Any]
     lock: LockSpec = field(default_factory=lambda: LockSpec(Path("compat.lock.json")))
     sha256: str = ""  # of the file's bytes
+    exchange: ExchangeSpec = field(default_factory=ExchangeSpec)
 
     def without_candidates(self) -> Matrix:
         """The same matrix with every role's candidate switched off (``--compat-no-candidate``)."""
@@ -209,14 +278,16 @@ class _Reader:
         return (self.root / y.string(self.src, node, what)).resolve()
 
     def matrix(self, node: Node, path: Path, sha256: str) -> Matrix:
-        top = y.mapping(self.src, node, "the top level", _TOP_KEYS, required=("products", "venues"))
+        top = y.mapping(self.src, node, "the top level", _TOP_KEYS, required=("products",))
         schema = top.get("schema")
         if schema is not None and y.integer(self.src, schema, "schema") != SCHEMA_VERSION:
             raise self.src.error(
                 schema, f"schema must be {SCHEMA_VERSION} (the only version this compat reads)"
             )
-        products = self.products(top.require("products"))
-        venues = self.venues(top.require("venues"))
+        exchange = self.exchange(top.get("exchange"))
+        products = self.products(top.require("products"), exchange)
+        venues_node = top.get("venues")
+        venues = exchange.venues if venues_node is None else self.venues(venues_node, exchange)
         policies = self.policies(top.get("versions"))
         return Matrix(
             path=path.resolve(),
@@ -230,14 +301,15 @@ class _Reader:
             settings=MappingProxyType(self.settings(top.get("settings"))),
             lock=self.lock(top.get("lock")),
             sha256=sha256,
+            exchange=exchange,
         )
 
     # --- products -----------------------------------------------------------------------
-    def products(self, node: Node) -> dict[str, Product]:
+    def products(self, node: Node, exchange: ExchangeSpec) -> dict[str, Product]:
         section = y.mapping(self.src, node, "products", ROLES, required=ROLES)
-        return {role: self.product(role, section.require(role)) for role in ROLES}
+        return {role: self.product(role, section.require(role), exchange) for role in ROLES}
 
-    def product(self, role: str, node: Node) -> Product:
+    def product(self, role: str, node: Node, exchange: ExchangeSpec) -> Product:
         what = f"products.{role}"
         required = ("package", "source", "launch") if role == "gateway" else ("package", "source", "adapter")
         fields = y.mapping(self.src, node, what, _PRODUCT_KEYS, required=required)
@@ -246,8 +318,14 @@ class _Reader:
             raise self.src.error(
                 fields.require("package"), f"{what}.package {package!r} is not a distribution name"
             )
+        allowed = PLACEHOLDERS.keys() - (set() if exchange.runs else EXCHANGE_PLACEHOLDERS)
+        refused = "" if exchange.runs else "matrix.yaml says exchange: none, so no exchange address exists"
         launch_node = fields.get("launch")
-        launch = self.launch(launch_node, f"{what}.launch") if launch_node is not None else ()
+        launch = (
+            self.launch(launch_node, f"{what}.launch", allowed, refused) if launch_node is not None else ()
+        )
+        env_allowed = allowed if role == "gateway" else _CLIENT_ENV_PLACEHOLDERS
+        env = self.env(fields.get("env"), f"{what}.env", env_allowed, refused or f"not known to a {role}'s env")
         adapter: Path | None = None
         adapter_node = fields.get("adapter")
         if adapter_node is not None:
@@ -260,12 +338,14 @@ class _Reader:
                 )
         ready = y.optional_string(self.src, fields.get("ready"), f"{what}.ready")
         if ready is not None:
-            try:
-                re.compile(ready)
-            except re.error as exc:
+            groups = self.regex(fields.require("ready"), ready, f"{what}.ready")
+            if role == "gateway" and "addrs" not in groups and not {"host", "port"} <= groups:
                 raise self.src.error(
-                    fields.get("ready"), f"{what}.ready is not a valid regex: {exc}"
-                ) from None
+                    fields.require("ready"),
+                    f"{what}.ready has no group for the client address: name a group addrs "
+                    "(client=host:port pairs) or two groups host and port (docs/matrix-yaml.md, Launch contract)",
+                )
+        stop, stop_grace_s = self.stop(fields, what)
         return Product(
             role=role,
             package=package,
@@ -275,21 +355,133 @@ class _Reader:
             ready_pattern=ready,
             line=fields.first_line,
             origin=self.src.label,
+            env=MappingProxyType(env),
+            stop=stop,
+            stop_grace_s=stop_grace_s,
         )
 
-    def launch(self, node: Node, what: str) -> tuple[LaunchTemplate, ...]:
+    def regex(self, node: Node, pattern: str, what: str) -> frozenset[str]:
+        """Compile ``pattern`` (a MatrixError at ``node`` when it does not); its named groups."""
+        try:
+            return frozenset(re.compile(pattern).groupindex)
+        except re.error as exc:
+            raise self.src.error(node, f"{what} is not a valid regex: {exc}") from None
+
+    def env(self, node: Node | None, what: str, allowed: Collection[str], refused: str) -> dict[str, str]:
+        """``env: {NAME: value}``: extra environment variables; values may use placeholders."""
+        if node is None or y.is_null(node):
+            return {}
+        env: dict[str, str] = {}
+        for entry in y.mapping(self.src, node, what):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", entry.key):
+                raise self.src.error(entry.value, f"{what}: {entry.key!r} is not an environment variable name")
+            if not isinstance(entry.value, ScalarNode) or y.is_null(entry.value):
+                raise self.src.error(entry.value, f"{what}.{entry.key} must be a string, got {y.describe(entry.value)}")
+            value = str(entry.value.value)
+            self.check_placeholders(value, entry.value, f"{what}.{entry.key}", allowed, refused)
+            env[entry.key] = value
+        return env
+
+    def stop(self, fields: y.Fields, what: str) -> tuple[tuple[str, ...], float | None]:
+        """``stop: [TERM, KILL]`` (signal names, checked here) and ``stop_grace_s: 2``."""
+        names: list[str] = []
+        stop_node = fields.get("stop")
+        if stop_node is not None:
+            items = y.string_list(self.src, stop_node, f"{what}.stop")
+            if not items:
+                raise self.src.error(stop_node, f"{what}.stop must name at least one signal, e.g. [TERM, KILL]")
+            for text, item in items:
+                name = text.strip().upper().removeprefix("SIG")
+                if name in ("STOP", "CONT") or f"SIG{name}" not in _signal.Signals.__members__:
+                    raise self.src.error(
+                        item,
+                        f"{what}.stop: {text!r} is not a signal a stop sequence can send; "
+                        "expected names like INT, TERM, HUP, QUIT, USR1, KILL",
+                    )
+                if name in names:
+                    raise self.src.error(item, f"{what}.stop lists {name} twice")
+                names.append(name)
+        grace_node = fields.get("stop_grace_s")
+        grace: float | None = None
+        if grace_node is not None:
+            value = y.plain(grace_node)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise self.src.error(
+                    grace_node,
+                    f"{what}.stop_grace_s must be a positive number of seconds, got {y.describe(grace_node)}",
+                )
+            grace = float(value)
+        return tuple(names), grace
+
+    # --- the exchange ---------------------------------------------------------------------
+    def exchange(self, node: Node | None) -> ExchangeSpec:
+        """``exchange: builtin`` (the default), ``exchange: none`` or a mapping: an own simulator."""
+        if node is None:
+            return ExchangeSpec()
+        if isinstance(node, ScalarNode):
+            kind = y.string(self.src, node, "exchange")
+            if kind not in EXCHANGE_KINDS:
+                raise self.src.error(
+                    node,
+                    f"exchange must be builtin, none or a mapping describing your own simulator "
+                    f"(argv, venues, ready, ...), got {kind!r}",
+                )
+            if kind == "none":
+                return ExchangeSpec(kind="none", venues=(), line=y.line_of(node))
+            return ExchangeSpec(line=y.line_of(node))
+        what = "exchange"
+        fields = y.mapping(self.src, node, what, _SIMULATOR_KEYS, required=("argv", "venues"))
+        template = self.argv_template(
+            fields.require("argv"), what, SpecifierSet(), fields.first_line, SIMULATOR_PLACEHOLDERS,
+            "not known to an exchange simulator (it has no venv or exchange of its own)",
+        )
+        venues = self.venue_names(fields.require("venues"), f"{what}.venues", allow_empty=False)
+        ready = y.optional_string(self.src, fields.get("ready"), f"{what}.ready")
+        pattern = DEFAULT_EXCHANGE_READY_PATTERN if ready is None else ready
+        groups = self.regex(fields.get("ready") or node, pattern, f"{what}.ready")
+        single = len(venues) == 1 and {"host", "port"} <= groups
+        missing = [v for v in venues if v not in groups]
+        if "addrs" not in groups and not single and missing:
+            raise self.src.error(
+                fields.get("ready") or node,
+                f"{what}.ready must carry one address per venue: a group addrs with venue=host:port pairs, "
+                f"or a group named after each venue holding host:port (missing: {', '.join(missing)})"
+                + (", or groups host and port for its one venue" if len(venues) == 1 else ""),
+            )
+        stop, grace = self.stop(fields, what)
+        return ExchangeSpec(
+            kind="command",
+            venues=venues,
+            launch=template,
+            ready_pattern=pattern,
+            env=MappingProxyType(
+                self.env(fields.get("env"), f"{what}.env", SIMULATOR_PLACEHOLDERS,
+                         "not known to an exchange simulator")
+            ),
+            stop=stop,
+            stop_grace_s=grace,
+            line=fields.first_line,
+        )
+
+    def launch(
+        self, node: Node, what: str, allowed: Collection[str] = PLACEHOLDERS.keys(), refused: str = ""
+    ) -> tuple[LaunchTemplate, ...]:
         items = y.sequence(self.src, node, what)
         if not items:
             raise self.src.error(node, f"{what} must list at least one template ({{versions, argv}})")
-        return tuple(self.template(item, f"{what}[{i}]") for i, item in enumerate(items))
+        return tuple(self.template(item, f"{what}[{i}]", allowed, refused) for i, item in enumerate(items))
 
-    def template(self, node: Node, what: str) -> LaunchTemplate:
+    def template(self, node: Node, what: str, allowed: Collection[str], refused: str) -> LaunchTemplate:
         fields = y.mapping(self.src, node, what, _LAUNCH_KEYS, required=("argv",))
         versions_node = fields.get("versions")
         versions = (
             self.specifier(versions_node, f"{what}.versions") if versions_node is not None else SpecifierSet()
         )
-        argv_node = fields.require("argv")
+        return self.argv_template(fields.require("argv"), what, versions, fields.first_line, allowed, refused)
+
+    def argv_template(
+        self, argv_node: Node, what: str, versions: SpecifierSet, line: int, allowed: Collection[str], refused: str
+    ) -> LaunchTemplate:
         if isinstance(argv_node, ScalarNode):
             text = y.string(self.src, argv_node, f"{what}.argv")
             try:
@@ -303,10 +495,12 @@ class _Reader:
         if not args:
             raise self.src.error(argv_node, f"{what}.argv must name at least the program to run")
         for arg, arg_node in args:
-            self.check_placeholders(arg, arg_node, f"{what}.argv")
-        return LaunchTemplate(versions=versions, argv=tuple(a for a, _ in args), line=fields.first_line)
+            self.check_placeholders(arg, arg_node, f"{what}.argv", allowed, refused)
+        return LaunchTemplate(versions=versions, argv=tuple(a for a, _ in args), line=line)
 
-    def check_placeholders(self, arg: str, node: Node, what: str) -> None:
+    def check_placeholders(
+        self, arg: str, node: Node, what: str, allowed: Collection[str] = PLACEHOLDERS.keys(), refused: str = ""
+    ) -> None:
         try:
             parsed = list(_string.Formatter().parse(arg))
         except ValueError as exc:
@@ -321,7 +515,13 @@ class _Reader:
                 raise self.src.error(
                     node,
                     f"{what} uses unknown placeholder {{{name}}}; known placeholders: "
-                    + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)),
+                    + ", ".join("{" + p + "}" for p in sorted(allowed)),
+                )
+            if name not in allowed:
+                raise self.src.error(
+                    node,
+                    f"{what} uses placeholder {{{name}}}, which cannot be filled here ({refused}); "
+                    "usable here: " + ", ".join("{" + p + "}" for p in sorted(allowed)),
                 )
             if spec or conversion:
                 raise self.src.error(
@@ -433,10 +633,25 @@ class _Reader:
             reuse=True if reuse_node is None else y.boolean(self.src, reuse_node, "lock.reuse"),
         )
 
-    def venues(self, node: Node) -> tuple[str, ...]:
-        items = y.string_list(self.src, node, "venues")
-        if not items:
-            raise self.src.error(node, "venues must name at least one venue, e.g. [obx, tlx]")
+    def venues(self, node: Node, exchange: ExchangeSpec) -> tuple[str, ...]:
+        """The cells' venues: each must be one the exchange serves (any name with exchange: none)."""
+        if y.is_null(node) and not exchange.runs:
+            return ()
+        venues = self.venue_names(node, "venues", allow_empty=not exchange.runs)
+        if exchange.runs:
+            for (name, item) in y.string_list(self.src, node, "venues"):
+                if name not in exchange.venues:
+                    raise self.src.error(
+                        item,
+                        f"venue {name!r} is not served by {exchange.describe()}, which provides "
+                        f"{', '.join(exchange.venues)}",
+                    )
+        return venues
+
+    def venue_names(self, node: Node, what: str, *, allow_empty: bool) -> tuple[str, ...]:
+        items = y.string_list(self.src, node, what)
+        if not items and not allow_empty:
+            raise self.src.error(node, f"{what} must name at least one venue, e.g. [obx, tlx]")
         seen: list[str] = []
         for name, item in items:
             if not _VENUE_NAME.match(name):

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from compat.errors import ConfigError
 from compat.harness.command import Command, Outcome
 from compat.harness.ready import Probe
+from compat.harness.stopping import StopStep
 
 # kind -> "module:callable(spec) -> Host". Import is lazy so a missing optional
 # dependency of one host kind never breaks the others.
@@ -37,7 +38,8 @@ class Process(Protocol):
 
     def poll(self) -> int | None: ...
 
-    def stop(self, grace_s: float = 5.0) -> int | None: ...
+    def stop(self, grace_s: float = 5.0, steps: tuple[StopStep, ...] | None = None) -> int | None: ...
+    # steps: the escalation (harness/stopping.py); None: INT → TERM → KILL
 
     def send_signal(self, sig: int) -> None: ...
 

@@ -188,8 +188,8 @@ class LocalProcess:
                 f"(exit code {self.poll()}); log: {self.log_path}"
             )
 
-    def stop(self, grace_s: float = 5.0) -> int | None:
-        """Stop it: SIGINT, then SIGTERM, then SIGKILL, ``grace_s`` apart, each step logged.
+    def stop(self, grace_s: float = 5.0, steps: tuple[stopping.StopStep, ...] | None = None) -> int | None:
+        """Stop it: ``steps`` (default SIGINT, then SIGTERM, then SIGKILL), ``grace_s`` apart, each logged.
 
         Signals go to the whole process group, so children the process forked stop too.
         Returns the exit code (negative: killed by that signal). Safe to call twice.
@@ -202,7 +202,7 @@ class LocalProcess:
             if code is not None:
                 self._note(f"stop: already exited with code {code}")
             else:
-                code = self._escalate(grace_s)
+                code = self._escalate(grace_s, steps or stopping.STOP_STEPS)
             if self._group_members():
                 self._note("stop: the process group still has members after the leader exited; SIGKILL")
                 self._spawned.signal_group(signal.SIGKILL)
@@ -256,7 +256,7 @@ class LocalProcess:
                 survivor.kill()
         psutil.wait_procs(survivors, timeout=2.0)
 
-    def _escalate(self, grace_s: float) -> int | None:
+    def _escalate(self, grace_s: float, steps: tuple[stopping.StopStep, ...]) -> int | None:
         return stopping.escalate(
             deliver=self._deliver,
             wait=self._spawned.wait,
@@ -265,6 +265,7 @@ class LocalProcess:
             grace_s=grace_s,
             who=f"{self.name} (pid {self.pid}) on host {self.host.spec}",
             hint=f"it is probably stuck in the kernel (state D). log: {self.log_path}",
+            steps=steps,
         )
 
     def _deliver(self, step: stopping.StopStep) -> bool:

@@ -574,8 +574,8 @@ class SshProcess:
                 f"{self._ssh.spec} is gone (exit code {self.poll()}); log: {self.log_path}"
             )
 
-    def stop(self, grace_s: float = 5.0) -> int | None:
-        """INT -> TERM -> KILL to the remote process group, ``grace_s`` apart, each step logged."""
+    def stop(self, grace_s: float = 5.0, steps: tuple[stopping.StopStep, ...] | None = None) -> int | None:
+        """``steps`` (default INT -> TERM -> KILL) to the remote process group, ``grace_s`` apart, each logged."""
         with self._stop_lock:
             if self._finalized:
                 return self._stopped_code
@@ -587,12 +587,12 @@ class SshProcess:
                 self._carrier.signal_group(signal.SIGKILL)
                 code = self._carrier.wait(2.0)
             else:
-                code = self._escalate(grace_s)
+                code = self._escalate(grace_s, steps or stopping.STOP_STEPS)
             self._stopped_code = code
             self._finalize()
             return code
 
-    def _escalate(self, grace_s: float) -> int | None:
+    def _escalate(self, grace_s: float, steps: tuple[stopping.StopStep, ...]) -> int | None:
         return stopping.escalate(
             deliver=self._deliver,
             wait=self.wait,
@@ -601,6 +601,7 @@ class SshProcess:
             grace_s=grace_s,
             who=f"{self.name} (remote pid {self.pid}) on host {self._ssh.spec}",
             hint=f"log: {self.log_path}, remote log: {self.remote_log}",
+            steps=steps,
         )
 
     def _deliver(self, step: stopping.StopStep) -> bool:

@@ -1,4 +1,7 @@
-"""The one stop escalation every host uses: INT, then TERM, then KILL, each step logged.
+"""The one stop escalation every host uses: INT, then TERM, then KILL by default, each step logged.
+
+A product may declare its own sequence in matrix.yaml (``stop: [TERM, KILL]``);
+:func:`steps_for` turns those names into the steps ``escalate`` runs.
 
 A host supplies only how to deliver a step's signals and how to wait for the exit (the
 shape of tox 4's ``execute/local_sub_process`` ``interrupt()``); the steps, their log
@@ -57,6 +60,36 @@ INTERRUPT = StopStep(signal.SIGINT, then=(signal.SIGCONT,))
 TERMINATE = StopStep(signal.SIGTERM, then=(signal.SIGCONT,))
 KILL = StopStep(signal.SIGKILL)
 STOP_STEPS: tuple[StopStep, ...] = (INTERRUPT, TERMINATE, KILL)
+DEFAULT_STOP_SIGNALS: tuple[str, ...] = ("INT", "TERM", "KILL")  # the names of STOP_STEPS
+
+
+def signal_of(name: str) -> Signals | None:
+    """``TERM``, ``SIGTERM`` or ``term`` → SIGTERM; None for a name this platform has no signal for.
+
+    SIGSTOP and SIGCONT are not stop steps (a stopped process never exits), so they are None too.
+    """
+    text = name.strip().upper()
+    text = text if text.startswith("SIG") else f"SIG{text}"
+    found = Signals.__members__.get(text)
+    if found is None or found in (signal.SIGSTOP, signal.SIGCONT):
+        return None
+    return found
+
+
+def steps_for(names: tuple[str, ...] | list[str] | None) -> tuple[StopStep, ...]:
+    """The escalation for signal names (``("TERM", "KILL")``); ``None`` or empty: ``STOP_STEPS``.
+
+    Every step but SIGKILL also sends SIGCONT, so a process paused by a fault still acts on it.
+    """
+    if not names:
+        return STOP_STEPS
+    steps: list[StopStep] = []
+    for name in names:
+        sig = signal_of(name)
+        if sig is None:
+            raise ValueError(f"{name!r} is not a signal a stop sequence can send (e.g. INT, TERM, KILL)")
+        steps.append(KILL if sig == signal.SIGKILL else StopStep(sig, then=(signal.SIGCONT,)))
+    return tuple(steps)
 
 Deliver = Callable[[StopStep], bool]  # send the step's signals; False when nobody is left to signal
 Wait = Callable[[float], int | None]  # the exit code, or None while it still runs after the timeout
@@ -95,4 +128,16 @@ def escalate(
     raise StopError(f"{who} survived {listed} ({grace_s:.1f}s apart); {hint}")
 
 
-__all__ = ["GONE_WAIT_S", "INTERRUPT", "KILL", "STOP_STEPS", "TERMINATE", "StopStep", "escalate", "signal_name"]
+__all__ = [
+    "DEFAULT_STOP_SIGNALS",
+    "GONE_WAIT_S",
+    "INTERRUPT",
+    "KILL",
+    "STOP_STEPS",
+    "TERMINATE",
+    "StopStep",
+    "escalate",
+    "signal_name",
+    "signal_of",
+    "steps_for",
+]

@@ -16,7 +16,8 @@ def render_terminal_grid(results: RunResults) -> list[str]:
         corner = "client \\ gateway"
         row_head = max(len(corner), *(len(c) for c in grid.clients))
         widths = [max(len(g), 1) for g in grid.gateways]
-        lines.append(f"compat matrix, venue {grid.venue} (rows: client, columns: gateway)")
+        where = f", venue {grid.venue}" if grid.venue else ""  # no venue part without venues
+        lines.append(f"compat matrix{where} (rows: client, columns: gateway)")
         lines.append(
             corner.ljust(row_head)
             + "  "

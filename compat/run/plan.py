@@ -38,8 +38,8 @@ class Plan:
         clients = len(self.releases.get("client", ()))
         gateways = len(self.releases.get("gateway", ()))
         venues = len(self.matrix.venues)
-        return (f"compat: {self.matrix.path.name}: {len(self.cells)} cells "
-                f"({clients} clients × {gateways} gateways × {venues} venues), "
+        shape = f"{clients} clients × {gateways} gateways" + (f" × {venues} venues" if venues else "")
+        return (f"compat: {self.matrix.path.name}: {len(self.cells)} cells ({shape}), "
                 f"{self.env_count} envs (one per version, not per pair){self._built_from_sdist()}")
 
     def _built_from_sdist(self) -> str:
@@ -87,7 +87,7 @@ def build_plan(
     releases = {role: tuple(rs) for role, rs in resolved.items()}
     cells = tuple(
         Cell(client=client, gateway=gateway, venue=venue)
-        for venue in matrix.venues
+        for venue in (matrix.venues or ("",))  # no venues (exchange: none): one cell per pair
         for client in releases.get("client", ())
         for gateway in releases.get("gateway", ())
     )

@@ -1,4 +1,10 @@
-"""One cell's running system: simulated exchange → gateway → client drivers.
+"""One cell's running system: exchange → gateway → client drivers.
+
+The exchange is the role matrix.yaml chooses (``Matrix.exchange``): compat's built-in simulated
+exchange, the firm's own simulator launched per cell from its ``argv`` template, or none at all
+(no exchange process and no link proxy; the gateway's templates then cannot ask for one).
+Every process is started and stopped by the launch contract of docs/matrix-yaml.md: its
+template's placeholders, its ``env:``, its ready line and its ``stop:`` sequence.
 
 A ``Stack`` starts the processes in that order inside an ``ExitStack`` and tears them down
 in reverse, also when a start fails half-way. Clients reach the gateway through a fault
@@ -25,18 +31,19 @@ from typing import Any
 
 from compat.artifacts.envs import Env
 from compat.config.cell import Cell, Release
-from compat.config.matrix import Matrix
+from compat.config.matrix import DEFAULT_READY_PATTERN, Matrix, render_env
 from compat.driver import DRIVER_SCRIPT
 from compat.driver.handle import DriverHandle
 from compat.errors import ConfigError, HarnessError, StartError
 from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE
+from compat.harness import stopping
 from compat.harness.command import Command
 from compat.harness.host import Host, Process
 from compat.harness.proxy import FaultProxy
 from compat.harness.ready import ReadyLine, parse_addresses
 
-EXCHANGE_READY = r"^EXCHANGE READY (?P<addrs>.+)$"
-GATEWAY_READY = r"^GATEWAY READY (?P<addrs>.+)$"
+EXCHANGE_READY = r"^EXCHANGE READY (?P<addrs>.+)$"  # the built-in exchange's ready line
+GATEWAY_READY = DEFAULT_READY_PATTERN  # a gateway's ready line unless matrix.yaml gives its own `ready`
 DEFAULT_INSTRUMENTS = DEFAULT_INSTRUMENTS_FILE
 
 
@@ -102,7 +109,11 @@ class Stack:
             if self.audit_path.exists():
                 self.audit_path.rename(self.audit_path.with_name(f"{self.audit_path.name}.epoch{self._epoch - 1}"))
         try:
-            self._start_exchange()
+            exchange = self.matrix.exchange
+            if exchange.builtin:
+                self._start_exchange()
+            elif exchange.runs:
+                self._start_simulator()
             self._start_gateway(self.envs["gateway"], self.cell.gateway)
             proxy = FaultProxy(upstream=self._gateway_address())
             self._exit.callback(proxy.close)
@@ -155,10 +166,13 @@ class Stack:
         if product.adapter is None:
             raise ConfigError(f"{self.matrix.path}: products.client has no adapter")
         release = self.cell.client
+        values = {"matrix_dir": self.matrix.root, "log_dir": self.log_dir, "python": env.python,
+                  "bin": env.bin_dir, "venv": env.path, "version": release.version, "venue": self.cell.venue}
         command = Command(
             argv=(str(env.python), str(DRIVER_SCRIPT), "--adapter", str(product.adapter),
                   "--package", product.package),
             name=f"client-{release.version}-{name}",
+            env=render_env(product.env, values),
             control=True,
         )
         process = self.hosts["client"].start(command, None, self.log_dir)
@@ -186,7 +200,7 @@ class Stack:
         if self.gateway is not None:
             if kill:
                 self.gateway.send_signal(signal.SIGKILL)
-            self.gateway.stop(grace_s=self.settings.stop_grace_s)
+            self._stop_process("gateway")
         new_release = release or self.gateway_release
         new_env = env or self.envs["gateway"]
         self._start_gateway(new_env, new_release)
@@ -197,8 +211,7 @@ class Stack:
         """Stop the gateway and leave it down (a scenario restarts it with ``restart_gateway``)."""
         if self.gateway is None:
             return None
-        code = self.gateway.stop(grace_s=self.settings.stop_grace_s)
-        return code
+        return self._stop_process("gateway")
 
     @property
     def instruments_path(self) -> Path:
@@ -207,7 +220,8 @@ class Stack:
 
     def healthy(self) -> bool:
         alive = [p for p in (self.exchange, self.gateway) if p is not None]
-        return len(alive) == 2 and all(p.poll() is None for p in alive) \
+        expected = 2 if self.matrix.exchange.runs else 1
+        return len(alive) == expected and all(p.poll() is None for p in alive) \
             and self.gateway_release == self.cell.gateway
 
     def processes(self) -> dict[str, Process]:
@@ -271,6 +285,37 @@ class Stack:
         self.exchange_address = self.exchange_addresses[self.cell.venue]
         self._open_exchange_link()
 
+    def _start_simulator(self) -> None:
+        """The firm's own exchange simulator (``exchange:`` in matrix.yaml), one per cell start."""
+        spec = self.matrix.exchange
+        assert spec.launch is not None
+        host = self.hosts["exchange"]
+        suffix = f"-e{self._epoch}" if self._epoch > 1 else ""
+        workdir = self.log_dir / f"exchange{suffix or '-e1'}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        values: dict[str, object] = {
+            "matrix_dir": self.matrix.root,
+            "listen_host": host.listen_host,
+            "listen_port": 0,
+            "log_dir": self.log_dir,
+            "workdir": workdir,
+            "venue": self.cell.venue,
+        }
+        command = Command(argv=spec.launch.render(values), name=f"exchange-{self.cell.venue}{suffix}",
+                          env=render_env(spec.env, values))
+        process = host.start(command, ReadyLine(spec.ready_pattern, self.settings.start_timeout_s), self.log_dir)
+        self._exit.callback(self._stop_process, "exchange")
+        self.exchange = process
+        addresses = venue_addresses(process.ready_info, spec.venues)
+        if self.cell.venue not in addresses:
+            raise StartError(
+                f"exchange simulator's ready line {process.ready_line!r} carried no address for venue "
+                f"{self.cell.venue} (found {sorted(addresses) or 'none'}); log: {process.log_path}"
+            )
+        self.exchange_addresses = {venue: host.reachable_address(address) for venue, address in addresses.items()}
+        self.exchange_address = self.exchange_addresses[self.cell.venue]
+        self._open_exchange_link()
+
     def _open_exchange_link(self) -> None:
         """Decide how the gateway reaches the exchange: through a fault proxy (``exchange_link``)
         unless the settings turn it off. A netns gateway host already relays that connection
@@ -294,10 +339,6 @@ class Stack:
     def _start_gateway(self, env: Env, release: Release) -> None:
         product = self.matrix.products["gateway"]
         template = product.launch_for(release.version)
-        assert self._exchange_target is not None
-        # exchange_address is how this process reaches the exchange; the gateway goes through the
-        # link proxy (and, on a netns host, the relay on its link): _open_exchange_link decided.
-        exchange_host, exchange_port = self._exchange_target
         self._generation += 1
         workdir = self.log_dir / f"gateway-{self._generation}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -307,18 +348,26 @@ class Stack:
             "venv": env.path,
             "version": release.version,
             "venue": self.cell.venue,
-            "exchange_host": exchange_host,
-            "exchange_port": exchange_port,
             "listen_host": self.hosts["gateway"].listen_host,  # 0.0.0.0 in a netns, so others reach it
             "listen_port": 0,
             "journal": self.journal_path,
             "auth": self._auth_override or self.settings.auth or "",
+            "log_dir": self.log_dir,
             "workdir": workdir,
+            "matrix_dir": self.matrix.root,
             **self.settings.gateway_args,
         }
+        if self._exchange_target is not None:
+            # exchange_address is how this process reaches the exchange; the gateway goes through the
+            # link proxy (and, on a netns host, the relay on its link): _open_exchange_link decided.
+            # With exchange: none there is no target, and matrix.yaml may not ask for one (load time).
+            exchange_host, exchange_port = self._exchange_target
+            values |= {"exchange_host": exchange_host, "exchange_port": exchange_port,
+                       "exchange": _host_port(exchange_host, exchange_port)}
         argv = template.render(values)
         suffix = "" if self._generation == 1 else f"-{self._generation}"
-        command = Command(argv=argv, name=f"gateway-{release.version}{suffix}")
+        command = Command(argv=argv, name=f"gateway-{release.version}{suffix}",
+                          env=render_env(product.env, values))
         pattern = product.ready_pattern or GATEWAY_READY
         process = self.hosts["gateway"].start(
             command, ReadyLine(pattern, self.settings.start_timeout_s), self.log_dir
@@ -337,20 +386,55 @@ class Stack:
         if "client" in addresses:
             bound = addresses["client"]
         elif "host" in info and "port" in info:
-            bound = (info["host"], int(info["port"]))
+            bound = (_unbracket(info["host"]), int(info["port"]))
         else:
             raise StartError(f"gateway ready line carried no client address: {info}; log: {self.gateway.log_path}")
         return self.hosts["gateway"].reachable_address(bound)
 
-    def _stop_process(self, role: str) -> None:
+    def stop_sequence(self, role: str) -> tuple[tuple[stopping.StopStep, ...], float]:
+        """How ``role`` (exchange, gateway, client) is stopped: matrix.yaml's ``stop:`` steps and
+        ``stop_grace_s``, else INT → TERM → KILL ``settings.stop_grace_s`` apart."""
+        spec = self.matrix.exchange if role == "exchange" else self.matrix.products[role]
+        grace = spec.stop_grace_s if spec.stop_grace_s is not None else self.settings.stop_grace_s
+        return stopping.steps_for(spec.stop), grace
+
+    def _stop_process(self, role: str) -> int | None:
         process = self.exchange if role == "exchange" else self.gateway
-        if process is not None:  # also when dead: stop() reaps its group and closes its log
-            process.stop(grace_s=self.settings.stop_grace_s)
+        if process is None:
+            return None
+        # also when dead: stop() reaps its group and closes its log
+        steps, grace = self.stop_sequence(role)
+        return process.stop(grace_s=grace, steps=steps)
 
     def _stop_driver(self, process: Process, handle: DriverHandle) -> None:
+        steps, grace = self.stop_sequence("client")
         if process.poll() is None:
             # The stop below escalates and logs; a stuck driver must not block teardown.
             with contextlib.suppress(Exception):
-                handle.shutdown(timeout_s=self.settings.stop_grace_s)
-        process.stop(grace_s=self.settings.stop_grace_s)
+                handle.shutdown(timeout_s=grace)
+        process.stop(grace_s=grace, steps=steps)
+
+
+def venue_addresses(info: Mapping[str, str], venues: tuple[str, ...]) -> dict[str, tuple[str, int]]:
+    """An own simulator's venue addresses from its ready line's named groups (docs/matrix-yaml.md):
+    ``addrs`` with ``venue=host:port`` pairs, a group per venue holding ``host:port``, or, for a
+    simulator of one venue, groups ``host`` and ``port``."""
+    if "addrs" in info:
+        return parse_addresses(info["addrs"])
+    found: dict[str, tuple[str, int]] = {}
+    for venue in venues:
+        if venue in info:
+            found |= parse_addresses(f"{venue}={info[venue]}")
+    if not found and len(venues) == 1 and "host" in info and "port" in info:
+        found[venues[0]] = (_unbracket(info["host"]), int(info["port"]))
+    return found
+
+
+def _unbracket(host: str) -> str:
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def _host_port(host: str, port: int) -> str:
+    """``127.0.0.1:4001``; an IPv6 host in brackets, ``[::1]:4001``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

@@ -106,6 +106,7 @@ def _fresh_users_only(compat: Scenario, *sessions: Session) -> None:
 @pytest.mark.compat_disruptive
 def test_kill_gateway_mid_flow(compat: Scenario) -> None:
     """kill -9 with a burst in flight, restart the same version, resume: nothing lost or doubled."""
+    compat.require_builtin_exchange("reconciling with the exchange's audit log")
     symbol = compat.symbol()
     buyer, seller = compat.session("buyer"), compat.session("seller")
     _fresh_users_only(compat, buyer, seller)
@@ -172,6 +173,7 @@ def test_kill_gateway_mid_flow(compat: Scenario) -> None:
 @pytest.mark.compat_disruptive
 def test_stall_gateway(compat: Scenario) -> None:
     """SIGSTOP the gateway for a few seconds: the session recovers and nothing is lost."""
+    compat.require_builtin_exchange("reconciling with the exchange's audit log")
     symbol = compat.symbol()
     maker, taker = compat.session("maker"), compat.session("taker")
     _fresh_users_only(compat, maker, taker)
@@ -202,6 +204,7 @@ def test_stall_gateway(compat: Scenario) -> None:
 
 def test_orders_under_latency_and_jitter(compat: Scenario) -> None:
     """20 ms ± 5 ms each way between client and gateway: insert, fill, cancel all still hold."""
+    compat.require_builtin_exchange("reconciling with the exchange's audit log")
     proxy = compat.stack.gateway_proxy
     assert proxy is not None
     symbol = compat.symbol()
@@ -224,6 +227,7 @@ def test_orders_under_latency_and_jitter(compat: Scenario) -> None:
 
 def test_connection_reset_mid_stream(compat: Scenario) -> None:
     """RST on every client connection with an order resting: resume, and its fill arrives once."""
+    compat.require_builtin_exchange("reconciling with the exchange's audit log")
     proxy = compat.stack.gateway_proxy
     assert proxy is not None
     symbol = compat.symbol()
@@ -277,6 +281,7 @@ def test_exchange_drop_rejects_then_recovers(compat: Scenario) -> None:
     """The exchange link drops: sessions stay up, new orders are rejected with a reason, a fill made
     at the exchange meanwhile reaches its owner exactly once after the gateway reconnects, and new
     orders are accepted again."""
+    compat.require_builtin_exchange("an outside member at the exchange and its audit log")
     link = _exchange_link(compat)
     symbol = compat.symbol()
     maker, taker = compat.session("maker"), compat.session("taker")
@@ -320,6 +325,7 @@ def test_partition_gateway_exchange_heals(compat: Scenario) -> None:
     connection dies in it: the fill the exchange wrote into the partition is lost on the wire, yet
     after healing it reaches its owner exactly once (the member stream is resumed), and the
     gateway trades again."""
+    compat.require_builtin_exchange("an outside member at the exchange and its audit log")
     link = _exchange_link(compat)
     symbol = compat.symbol()
     maker, taker = compat.session("maker"), compat.session("taker")

@@ -27,6 +27,7 @@ def test_instrument_halt(compat: Scenario) -> None:
     on the same connection that later carries the order's answer, and the gateway relays both
     in that order: so once the order's answer is here, a relayed status must be here too (the
     short timeout is slack, not synchronisation)."""
+    compat.require_builtin_exchange("halting an instrument at the exchange")
     symbol = compat.symbol()
     s = compat.session()
     pushes = "md.instrument_status" in s.capabilities

@@ -51,6 +51,7 @@ def test_amend_qty_down(compat: Scenario) -> None:
 
 
 def test_partial_then_full_fill(compat: Scenario) -> None:
+    compat.require_builtin_exchange("reconciling fills with the exchange's audit log")
     symbol = compat.symbol()
     maker, taker = compat.session("maker"), compat.session("taker")
     resting = maker.insert(symbol=symbol, **_limit("SELL", 10, "101.25"))
@@ -158,6 +159,7 @@ def _wide_order(s: Session, symbol: str, qty: int) -> dict[str, Any]:
 def test_int64_quantity(compat: Scenario) -> None:
     """S29: a quantity wider than int32 (and above max_order_qty) gets a clear reject, never
     truncation, on the default session and, for v3 pairs, on a session pinned to protocol 2."""
+    compat.require_builtin_exchange("reading the exchange's audit log")
     symbol = compat.symbol()
     s = compat.session()
     sessions = [s]

@@ -186,7 +186,7 @@ def test_error_message_names_the_file_and_line(tmp_path: Path) -> None:
             "schema: 1",
             "schema: 1\nvenue: [obx]",
             2,
-            ["unknown key 'venue'", "allowed keys: expectations, hosts"],
+            ["unknown key 'venue'", "allowed keys: exchange, expectations, hosts"],
         ),
         (
             "    candidate: false",
@@ -202,7 +202,8 @@ def test_error_message_names_the_file_and_line(tmp_path: Path) -> None:
             7,
             ["unknown key 'lunch'", "did you mean 'launch'"],
         ),
-        ("venues: [obx, tlx]\n", "", 1, ["missing the required key 'venues'"]),
+        ("venues: [obx, tlx]", "venues: [obx, lse]", 28, ["venue 'lse' is not served by the built-in exchange",
+                                                         "which provides obx, tlx"]),
         # wrong types
         (
             "    latest_minors: 3",

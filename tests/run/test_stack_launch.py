@@ -1,0 +1,186 @@
+"""The launch contract and the exchange role on real processes: a Stack of tiny helper programs
+(tests/run/helpers/) with `exchange: none` and with an own simulator, started and stopped by
+what matrix.yaml says (placeholders, env, ready lines, stop sequences)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from compat.artifacts.envs import Env
+from compat.config.cell import Cell, Release
+from compat.config.matrix import load_matrix
+from compat.errors import StartError
+from compat.harness.host import Host
+from compat.harness.local import LocalHost
+from compat.run.stack import Stack, StackSettings
+
+HELPERS = Path(__file__).resolve().parent / "helpers"
+PY = sys.executable
+
+
+def _release(role: str, version: str) -> Release:
+    return Release(role, f"fake{role}", version, Path(f"{role}.whl"), "0" * 64)
+
+
+def _env(release: Release, tmp_path: Path) -> Env:
+    return Env(release=release, path=tmp_path, python=Path(PY), bin_dir=Path(PY).parent, built=False, seconds=0.0)
+
+
+def _matrix(tmp_path: Path, body: str) -> Path:
+    """matrix.yaml in its own folder with the helpers beside it ({matrix_dir} must find them)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    for helper in HELPERS.glob("*.py"):
+        (folder / helper.name).write_text(helper.read_text())
+    (folder / "adapter.py").write_text("class Adapter: ...\n")
+    path = folder / "matrix.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def _stack(tmp_path: Path, matrix_path: Path, venue: str, **settings: float) -> Stack:
+    matrix = load_matrix(matrix_path)
+    cell = Cell(client=_release("client", "1.0.0"), gateway=_release("gateway", "2.0.0"), venue=venue)
+    envs = {"gateway": _env(cell.gateway, tmp_path), "client": _env(cell.client, tmp_path)}
+    local: Host = LocalHost()
+    hosts = {"exchange": local, "gateway": local, "client": local}
+    return Stack(cell, matrix, envs, tmp_path / "logs" / cell.id, hosts,
+                 StackSettings(start_timeout_s=settings.get("start_timeout_s", 15.0), stop_grace_s=10.0))
+
+
+def _exchange_descendants() -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "compat.exchange" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+NO_EXCHANGE = f"""\
+products:
+  gateway:
+    package: fakegateway
+    source: .
+    launch:
+      - argv: ["{PY}", "{{matrix_dir}}/gateway.py", "--out", "{{log_dir}}/gateway-seen.json", "--venue", "{{venue}}"]
+    env: {{GW_HOME: "{{matrix_dir}}/home", GW_MODE: "test"}}
+    stop: [TERM, KILL]
+  client:
+    package: fakeclient
+    source: .
+    adapter: adapter.py
+exchange: none
+"""
+
+
+@pytest.fixture
+def no_exchange_stack(tmp_path: Path) -> Iterator[Stack]:
+    stack = _stack(tmp_path, _matrix(tmp_path, NO_EXCHANGE), venue="")
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_exchange_none_starts_no_exchange_and_no_link_proxy(no_exchange_stack: Stack) -> None:
+    stack = no_exchange_stack
+    assert stack.cell.id == "client-1.0.0--gateway-2.0.0"
+    assert stack.exchange is None and stack.exchange_link is None and stack.exchange_addresses == {}
+    assert _exchange_descendants() == []
+    gateway = stack.gateway
+    assert gateway is not None and gateway.poll() is None
+    assert any(child.pid == gateway.pid for child in psutil.Process().children(recursive=True))
+    assert stack.healthy() and set(stack.processes()) == {"gateway"}
+
+
+def test_a_bare_ready_line_and_matrix_dir_and_env_reach_the_gateway(no_exchange_stack: Stack) -> None:
+    stack = no_exchange_stack
+    assert stack.gateway is not None
+    assert stack.gateway.ready_line.startswith("READY 127.0.0.1:")  # the default regex, no GATEWAY prefix
+    port = int(stack.gateway.ready_line.rsplit(":", 1)[1])
+    assert stack.gateway_address == ("127.0.0.1", port)
+    seen = json.loads((stack.log_dir / "gateway-seen.json").read_text())
+    matrix_dir = str(stack.matrix.root)
+    assert seen["script"] == f"{matrix_dir}/gateway.py"
+    assert seen["env"] == {"GW_HOME": f"{matrix_dir}/home", "GW_MODE": "test"}
+    assert seen["argv"][seen["argv"].index("--venue") + 1] == ""  # no venue in this matrix
+
+
+def test_a_term_only_gateway_stops_cleanly_with_its_stop_sequence(no_exchange_stack: Stack) -> None:
+    stack = no_exchange_stack
+    gateway = stack.gateway
+    assert gateway is not None
+    assert stack.stop_gateway() == 0  # SIGTERM first: a clean exit, not a kill
+    log = gateway.log_path.read_text()
+    assert "stop: SIGTERM to process group" in log and "exited with code 0 after SIGTERM" in log
+    assert "SIGINT" not in log  # the default sequence would have started with it (and waited)
+
+
+def test_a_gateway_that_never_reports_ready_shows_what_it_printed(tmp_path: Path) -> None:
+    body = NO_EXCHANGE.replace('"--venue", "{venue}"]', '"--never-ready"]')
+    stack = _stack(tmp_path, _matrix(tmp_path, body), venue="", start_timeout_s=1.0)
+    with pytest.raises(StartError) as raised:
+        stack.start()
+    message = str(raised.value)
+    assert "did not report ready within 1.0s" in message
+    assert "booting: configuration read, waiting for a licence server" in message  # the tail of its output
+    assert "READY" in message  # the regex it waited for
+
+
+SIMULATOR = f"""\
+products:
+  gateway:
+    package: fakegateway
+    source: .
+    launch:
+      - argv: >-
+          {PY} {{matrix_dir}}/gateway.py --out {{workdir}}/seen.json
+          --exchange {{exchange}} --host {{exchange_host}} --port {{exchange_port}}
+    stop: [TERM]
+  client:
+    package: fakeclient
+    source: .
+    adapter: adapter.py
+exchange:
+  argv: ["{PY}", "{{matrix_dir}}/simulator.py", "{{listen_host}}"]
+  venues: [xch]
+  ready: '^SIM READY (?P<addrs>.+)$'
+  env: {{SIM_TAG: "sim-for-{{venue}}"}}
+  stop: [TERM, KILL]
+  stop_grace_s: 5
+"""
+
+
+def test_an_own_simulator_is_launched_per_cell_and_reaches_the_gateway(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, _matrix(tmp_path, SIMULATOR), venue="xch")
+    stack.start()
+    try:
+        simulator, gateway = stack.exchange, stack.gateway
+        assert simulator is not None and gateway is not None
+        assert _exchange_descendants() == []  # the simulator, not compat's exchange
+        assert simulator.ready_line.startswith("SIM READY xch=127.0.0.1:")
+        assert stack.exchange_link is not None  # the gateway's link goes through the fault proxy
+        seen = json.loads((stack.log_dir / "gateway-1" / "seen.json").read_text())
+        link_host, link_port = stack.exchange_link.address
+        argv = seen["argv"]
+        assert argv[argv.index("--exchange") + 1] == f"{link_host}:{link_port}"
+        assert argv[argv.index("--host") + 1] == link_host and argv[argv.index("--port") + 1] == str(link_port)
+        assert seen["exchange_answer"] == "sim-for-xch ping"  # through the proxy, to the simulator, with its env
+    finally:
+        stack.stop()
+    assert simulator.poll() == 0
+    log = simulator.log_path.read_text()
+    assert "stop: SIGTERM to process group" in log and "exited with code 0 after SIGTERM" in log
+    assert "SIGINT" not in log
+    assert _exchange_descendants() == []
