@@ -32,12 +32,17 @@ def source_tree_hash(source: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_candidate(source: Path, out_dir: Path) -> Path:
+def _other_ways(role: str) -> str:
+    return (f"or test released versions only: candidate: false in versions.{role} of matrix.yaml, or "
+            f"--compat-no-candidate; or give the candidate as a wheel: --compat-candidate {role}=path/to.whl")
+
+
+def build_candidate(source: Path, out_dir: Path, role: str = "ROLE") -> Path:
     """Build the working tree at ``source`` into a wheel in ``out_dir`` with ``uv build``."""
     if not (source / "pyproject.toml").is_file() and not (source / "setup.py").is_file():
         raise CandidateBuildError(
-            f"cannot build the candidate: {source} has no pyproject.toml; fix the product's source in "
-            "matrix.yaml or give a wheel with --compat-candidate ROLE=path/to.whl"
+            f"cannot build the {role} candidate: {source} (products.{role}.source) has no pyproject.toml; "
+            f"fix the source, {_other_ways(role)}"
         )
     # Keyed by the tree's content: an unchanged tree reuses its wheel, so its sha256 (and hence
     # its env) stays the same across runs and xdist workers instead of changing with every build.
@@ -56,7 +61,8 @@ def build_candidate(source: Path, out_dir: Path) -> Path:
         if outcome.returncode != 0 or len(wheels) != 1:
             found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""
             raise CandidateBuildError(
-                f"`uv build --wheel {source}` exited {outcome.returncode}{found}; uv said:\n"
+                f"building the {role} candidate failed: `uv build --wheel {source}` exited "
+                f"{outcome.returncode}{found} ({_other_ways(role)}); uv said:\n"
                 f"{tail(outcome.stderr or outcome.stdout)}"
             )
         target = out_dir / wheels[0].name

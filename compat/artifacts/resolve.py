@@ -63,7 +63,8 @@ def resolve(
         if role in given:
             releases.append(given_candidate(role, product.package, given[role]))
         elif include_candidates and policy.candidate:
-            wheel = build_candidate(product.source, work / "candidates" / role)
+            assert product.source is not None, "the matrix loader turns the candidate off without a source"
+            wheel = build_candidate(product.source, work / "candidates" / role, role)
             releases.append(candidate_release(role, product.package, wheel))
         if not releases:
             raise WheelNotFound(

@@ -143,7 +143,7 @@ def render_env(env: Mapping[str, str], values: Mapping[str, object]) -> dict[str
 class Product:
     role: str  # "gateway" | "client"
     package: str
-    source: Path  # the working tree the candidate is built from
+    source: Path | None  # the working tree the candidate is built from; None: no candidate (released wheels only)
     launch: tuple[LaunchTemplate, ...]
     adapter: Path | None  # client only: compat_adapter.py beside the product
     ready_pattern: str | None  # regex of the ready line; None: DEFAULT_READY_PATTERN
@@ -288,7 +288,7 @@ class _Reader:
         products = self.products(top.require("products"), exchange)
         venues_node = top.get("venues")
         venues = exchange.venues if venues_node is None else self.venues(venues_node, exchange)
-        policies = self.policies(top.get("versions"))
+        policies = self.policies(top.get("versions"), products)
         return Matrix(
             path=path.resolve(),
             root=self.root,
@@ -311,7 +311,7 @@ class _Reader:
 
     def product(self, role: str, node: Node, exchange: ExchangeSpec) -> Product:
         what = f"products.{role}"
-        required = ("package", "source", "launch") if role == "gateway" else ("package", "source", "adapter")
+        required = ("package", "launch") if role == "gateway" else ("package", "adapter")
         fields = y.mapping(self.src, node, what, _PRODUCT_KEYS, required=required)
         package = y.string(self.src, fields.require("package"), f"{what}.package")
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", package):
@@ -349,7 +349,7 @@ class _Reader:
         return Product(
             role=role,
             package=package,
-            source=self.path(fields.require("source"), f"{what}.source"),
+            source=None if (source_node := fields.get("source")) is None else self.path(source_node, f"{what}.source"),
             launch=launch,
             adapter=adapter,
             ready_pattern=ready,
@@ -547,19 +547,23 @@ class _Reader:
             return IndexSpec(find_links=self.path(find_links_node, "index.find_links"), url=None)
         return IndexSpec(find_links=(self.root / "wheelhouse").resolve(), url=None)
 
-    def policies(self, node: Node | None) -> dict[str, VersionPolicy]:
+    def policies(self, node: Node | None, products: Mapping[str, Product]) -> dict[str, VersionPolicy]:
         if node is None:
-            return {role: VersionPolicy(kind="all") for role in ROLES}
+            return {role: VersionPolicy(kind="all", candidate=products[role].source is not None) for role in ROLES}
         section = y.mapping(self.src, node, "versions", ROLES)
         result: dict[str, VersionPolicy] = {}
         for role in ROLES:
             policy_node = section.get(role)
+            has_source = products[role].source is not None
             result[role] = (
-                VersionPolicy(kind="all") if policy_node is None else self.policy(policy_node, role)
+                VersionPolicy(kind="all", candidate=has_source) if policy_node is None
+                else self.policy(policy_node, role, has_source)
             )
         return result
 
-    def policy(self, node: Node, role: str) -> VersionPolicy:
+    def policy(self, node: Node, role: str, has_source: bool = True) -> VersionPolicy:
+        """A role's version policy. Without ``products.ROLE.source`` there is nothing to build a
+        candidate from: the candidate defaults to off, and ``candidate: true`` is an error."""
         what = f"versions.{role}"
         fields = y.mapping(self.src, node, what, _POLICY_KEYS)
         kinds = [k for k in ("list", "specifier", "latest_minors") if k in fields]
@@ -569,10 +573,15 @@ class _Reader:
             )
         candidate_node = fields.get("candidate")
         yanked_node = fields.get("include_yanked")
+        candidate = has_source if candidate_node is None else y.boolean(self.src, candidate_node, f"{what}.candidate")
+        if candidate and not has_source:
+            assert candidate_node is not None
+            raise self.src.error(
+                candidate_node, f"{what}.candidate is true, but products.{role} has no source to build it from: "
+                f"add products.{role}.source, set candidate: false, or give a wheel with "
+                f"--compat-candidate {role}=path/to.whl")
         common: dict[str, Any] = {
-            "candidate": True
-            if candidate_node is None
-            else y.boolean(self.src, candidate_node, f"{what}.candidate"),
+            "candidate": candidate,
             "include_yanked": False
             if yanked_node is None
             else y.boolean(self.src, yanked_node, f"{what}.include_yanked"),

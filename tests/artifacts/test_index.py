@@ -322,9 +322,12 @@ def test_candidate_build_failure_carries_uv_stderr(tmp_path: Path) -> None:
     project = make_project(tmp_path, "broken", "1.0.0")
     (project / "pyproject.toml").write_text("[project]\nname = 'broken'\nversion = 'not a version'\n")
     with pytest.raises(CandidateBuildError) as info:
-        build_candidate(project, tmp_path / "out")
+        build_candidate(project, tmp_path / "out", "gateway")
     message = str(info.value)
     assert "`uv build --wheel" in message and "exited 2" in message and "uv said:" in message
+    # ... and every way out: not building a candidate, or giving one as a wheel.
+    assert "candidate: false in versions.gateway" in message and "--compat-no-candidate" in message
+    assert "--compat-candidate gateway=path/to.whl" in message
     assert "'not a version'" in message  # uv's own diagnosis, quoted from its stderr
     assert not list((tmp_path / "out").glob("*.whl"))
 

@@ -359,3 +359,37 @@ def test_non_utf8_file(tmp_path: Path) -> None:
 def test_index_url_is_normalised(tmp_path: Path) -> None:
     m = load(tmp_path, VALID.replace("  find_links: wheels", "  url: http://127.0.0.1:8080/simple"))
     assert m.index.url == "http://127.0.0.1:8080/simple/" and m.index.find_links is None
+
+
+def test_a_product_not_built_here_needs_no_source_and_gets_no_candidate(tmp_path: Path) -> None:
+    m = load(
+        tmp_path,
+        """\
+        exchange: none
+        products:
+          gateway: {package: g, launch: [{argv: ["{bin}/g"]}]}
+          client: {package: c, adapter: adapter.py}
+        versions:
+          gateway: {latest_minors: 2}
+        """,
+    )
+    assert m.products["gateway"].source is None and m.products["client"].source is None
+    assert not m.policies["gateway"].candidate and not m.policies["client"].candidate
+
+
+def test_a_candidate_without_a_source_names_the_ways_out(tmp_path: Path) -> None:
+    err = error(
+        tmp_path,
+        """\
+        exchange: none
+        products:
+          gateway: {package: g, launch: [{argv: ["{bin}/g"]}]}
+          client: {package: c, adapter: adapter.py}
+        versions:
+          gateway: {latest_minors: 2, candidate: true}
+        """,
+    )
+    assert err.line == 6
+    text = str(err)
+    assert "versions.gateway.candidate is true, but products.gateway has no source" in text
+    assert "candidate: false" in text and "--compat-candidate gateway=path/to.whl" in text
