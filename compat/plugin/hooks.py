@@ -207,8 +207,17 @@ def _configured_matrix(config: pytest.Config) -> Path:
 
 
 def matrix_path(config: pytest.Config) -> Path:
+    """``--compat-matrix`` is relative to where the user typed it (the invocation directory);
+    the ini's ``compat_matrix`` to the rootdir, where the ini file is. Everything inside
+    matrix.yaml is relative to matrix.yaml's own folder."""
     path = _configured_matrix(config)
-    return path if path.is_absolute() else Path(config.rootpath) / path
+    if path.is_absolute():
+        return path
+    if config.getoption("compat_matrix"):
+        typed = Path(config.invocation_params.dir) / path
+        if typed.exists() or not (Path(config.rootpath) / path).exists():
+            return typed
+    return Path(config.rootpath) / path
 
 
 def cache_dir(config: pytest.Config) -> Path:

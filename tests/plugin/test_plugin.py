@@ -267,3 +267,18 @@ def test_a_scenario_without_the_compat_mark_is_still_a_compat_scenario(
     assert len(ids) == 8 and all("test_cell_runs[client-" in i for i in ids), selected.stdout.str()
     others = pytester.runpytest_subprocess("-m", "not compat", *common)
     assert [line for line in others.stdout.lines if "::" in line] == ["test_unmarked.py::test_plain"]
+
+
+def test_compat_matrix_is_relative_to_where_it_was_typed(pytester: pytest.Pytester, fake_wheelhouse: Path,
+                                                         write_matrix: Any) -> None:
+    """`pytest --compat-matrix proj/matrix.yaml proj` from the parent: pytest's rootdir is then
+    proj/, and the path used to be read as proj/proj/matrix.yaml."""
+    project = pytester.path / "proj"
+    project.mkdir()
+    write_matrix(project, fake_wheelhouse)
+    (project / "test_scenarios.py").write_text(SCENARIOS)
+    result = pytester.runpytest_subprocess("-m", "compat", "--collect-only", "-q", "-p", "no:randomly",
+                                           "--compat-matrix", "proj/matrix.yaml", "--compat-cache-dir",
+                                           str(pytester.path / ".compat"), "proj")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    assert sum("::test_passes[client-" in line for line in result.stdout.lines) == 8
