@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -389,3 +390,30 @@ def test_create_instrument(engine: Engine) -> None:
     assert engine.create_instrument(new) == codes.INSTRUMENT_EXISTS
     buy(engine, "A", "n1", 1, 5, symbol="NEW")
     assert of(engine.take_events(), OrderAccepted)
+
+
+
+def test_every_event_factory_builds_its_class_with_the_fields_in_order() -> None:
+    """The engine builds events with ``events.new_*`` (``tuple.__new__`` bound to the class at
+    run time); each must give exactly what calling the class with the same fields gives."""
+    from compat.exchange import events as ev
+
+    pairs: list[tuple[Any, Any]] = [
+        (ev.OrderAccepted, ev.new_order_accepted),
+        (ev.OrderRejected, ev.new_order_rejected),
+        (ev.OrderFill, ev.new_order_fill),
+        (ev.OrderCancelled, ev.new_order_cancelled),
+        (ev.OrderReplaced, ev.new_order_replaced),
+        (ev.ReplaceRejected, ev.new_replace_rejected),
+        (ev.CancelRejected, ev.new_cancel_rejected),
+        (ev.TradePrint, ev.new_trade_print),
+        (ev.BookUpdate, ev.new_book_update),
+        (ev.StatusChange, ev.new_status_change),
+        (ev.InstrumentCreated, ev.new_instrument_created),
+    ]
+    for cls, factory in pairs:
+        fields = tuple(range(len(cls._fields)))
+        event = factory(fields)
+        assert type(event) is cls
+        assert event == cls(*fields)
+        assert event._asdict() == dict(zip(cls._fields, fields, strict=True))
