@@ -20,6 +20,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "compat.exchange.cli",
     "compat.artifacts.cli",
     "compat.cli.results",
+    "compat.cli.init",
     "compat.bench.cli",
 )
 
