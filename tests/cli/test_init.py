@@ -97,7 +97,7 @@ def test_the_generated_project_runs_green_against_real_products(wheelhouse: Path
 
 def test_init_never_overwrites_and_writes_nothing_on_refusal(wheelhouse: Path, tmp_path: Path) -> None:
     (tmp_path / "matrix.yaml").write_text("mine\n")
-    with pytest.raises(ConfigError, match="never overwrites.*matrix.yaml"):
+    with pytest.raises(ConfigError, match=r"never overwrites.*matrix\.yaml"):
         scaffold(_args(tmp_path, wheelhouse))
     assert (tmp_path / "matrix.yaml").read_text() == "mine\n"
     assert not (tmp_path / "compat_adapter.py").exists()
