@@ -30,7 +30,16 @@ from compat.results.gate import (
     gate,
     load_inventory,
 )
-from compat.results.history import flake_rates, flip_lines, git_head_sha, latest_for_pair, list_runs, store_run
+from compat.results.history import (
+    flake_rates,
+    flip_lines,
+    git_head_sha,
+    latest_for_pair,
+    list_runs,
+    matrices_in,
+    store_run,
+)
+from compat.results.identity import LEGACY, choose_matrix, edit_note, listing, run_matrix
 from compat.results.jsonfile import load_json
 from compat.results.model import CellResult, RunResults
 from compat.results.schema_join import annotate_from_wheels
@@ -96,11 +105,30 @@ def _window(args: argparse.Namespace, results: RunResults) -> SupportWindow | No
     return window
 
 
+def _store_matrix(
+    store: ResultsStore, requested: str | None, own: str | None = None, *, must_exist: bool = True
+) -> str | None:
+    """The matrix whose runs a command reads (``compat.results.identity.choose_matrix``)."""
+    known = {m.matrix: m.describe() for m in store.matrices()}
+    return choose_matrix(requested, known, where=f"results store {store.where}", own=own, must_exist=must_exist)
+
+
+def _others(store: ResultsStore, matrix: str | None) -> list[str]:
+    """A note naming the matrix read when the store holds others too (empty otherwise)."""
+    others = {m.matrix: m.describe() for m in store.matrices() if m.matrix != matrix}
+    if matrix is None or not others:
+        return []
+    return [f"  from the runs of matrix {matrix} only; the store also holds: {listing(others)} (--matrix)"]
+
+
 def _gate_input(args: argparse.Namespace) -> RunResults:
     if args.results:
         return _results(args.results)
     with open_store(args.store, create=False) as store:
-        run_id = args.run if args.run is not None else next(iter(r.run_id for r in store.runs(limit=1)), None)
+        if args.run is not None:
+            return store.load(args.run)
+        matrix = _store_matrix(store, str(args.matrix) if args.matrix else None)
+        run_id = next(iter(r.run_id for r in store.runs(limit=1, matrix=matrix)), None)
         if run_id is None:
             raise ResultsError(f"results store {store.where} holds no run; pass --results or record a run first")
         return store.load(run_id)
@@ -113,19 +141,30 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return code
 
 
-def _lookup(args: argparse.Namespace, stack: contextlib.ExitStack) -> Lookup:
+def _lookup(args: argparse.Namespace, stack: contextlib.ExitStack, notes: list[str]) -> Lookup:
+    """Answers from the runs of one matrix (``--matrix``); ``notes`` gets a line naming it when
+    the store or directory holds others too."""
     if args.history is not None:  # the file-per-run history of earlier compat versions
         directory = args.history
+        known = matrices_in(directory)
+        matrix = choose_matrix(args.matrix, known, where=f"history directory {directory}")
+        others = {m: about for m, about in known.items() if m != matrix}
+        if matrix is not None and others:
+            notes.append(
+                f"  from the runs of matrix {matrix} only; {directory} also holds: {listing(others)} (--matrix)"
+            )
 
         def from_files(client: str, gateway: str, venue: str | None) -> tuple[str, list[CellResult]] | None:
-            found = latest_for_pair(directory, client, gateway, venue)
+            found = latest_for_pair(directory, client, gateway, venue, matrix=matrix)
             return None if found is None else (f"file {found[0].path.name}", found[1])
 
         return from_files
     store = stack.enter_context(open_store(args.store, create=False))
+    chosen = _store_matrix(store, args.matrix)
+    notes += _others(store, chosen)
 
     def from_store(client: str, gateway: str, venue: str | None) -> tuple[str, list[CellResult]] | None:
-        found = store.latest_for_pair(client, gateway, venue)
+        found = store.latest_for_pair(client, gateway, venue, matrix=chosen)
         return None if found is None else (found[0].describe(), found[1])
 
     return from_store
@@ -147,9 +186,10 @@ def _cmd_can_i_deploy(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    notes: list[str] = []
     with contextlib.ExitStack() as stack:
-        code, lines = can_i_deploy(_lookup(args, stack), pairs, subject)
-    print("\n".join(lines))
+        code, lines = can_i_deploy(_lookup(args, stack, notes), pairs, subject)
+    print("\n".join(lines + notes))
     return code
 
 
@@ -163,34 +203,53 @@ def _history_add(args: argparse.Namespace) -> int:
         print(f"stored {store_run(results, args.history, git_sha=sha)}")
         return 0
     with open_store(args.store) as store:
-        run_id = store.record(results, git_sha=sha, label=args.label)
-        print(f"recorded run {run_id} in {store.where}" + (f" (label {args.label})" if args.label else ""))
+        # --matrix: an identity, or a matrix file identified as the plugin identifies it
+        matrix = _store_matrix(store, args.matrix, must_exist=False) if args.matrix else run_matrix(results)
+        matrix = matrix or run_matrix(results)
+        run_id = store.record(results, git_sha=sha, label=args.label, matrix=matrix)
+        print(
+            f"recorded run {run_id} of matrix {matrix} in {store.where}"
+            + (f" (label {args.label})" if args.label else "")
+        )
+    if matrix == LEGACY:
+        print(
+            f"  the results name no matrix (meta.matrix: recorded by an older compat), so the run is {LEGACY}; "
+            "pass --matrix ID to record it with its matrix"
+        )
     return 0
 
 
 def _history_show(args: argparse.Namespace, store: ResultsStore) -> list[str]:
-    runs = store.runs()
+    given = _results(args.results) if args.results and args.action in ("show", "flips") else None
+    matrix = _store_matrix(store, args.matrix, own=run_matrix(given) if given is not None else None)
+    runs = store.runs(matrix=matrix)
     if not runs:
+        if matrix is not None and store.runs(limit=1):
+            return [f"results store {store.where} holds no run of matrix {matrix} yet"]
         return [f"results store {store.where} holds no run yet; the plugin records every run (--compat-store)"]
-    lines = [f"results store {store.where}: {len(runs)} runs; newest {runs[0].describe()}"]
+    lines = [f"results store {store.where}: {len(runs)} runs of matrix {runs[0].matrix}; newest {runs[0].describe()}"]
+    lines += _others(store, runs[0].matrix)
     if args.action in ("show", "flips"):
-        release = store.runs(label=args.release_label, limit=1)
-        if args.results:
-            current, current_text = _results(args.results), "the given results"
+        release = store.runs(label=args.release_label, limit=1, matrix=runs[0].matrix)
+        if given is not None:
+            current, current_text = given, "the given results"
         else:
             current, current_text = store.load(runs[0].run_id), runs[0].describe()
         if not release:
             lines.append(
-                f"no run is labelled {args.release_label!r} yet: record the release run with "
-                f"`compat history add --results R.json --label {args.release_label}` (or --compat-label)"
+                f"no run of matrix {runs[0].matrix} is labelled {args.release_label!r} yet: record the release "
+                f"run with `compat history add --results R.json --label {args.release_label}` (or --compat-label)"
             )
         elif not args.results and release[0].run_id == runs[0].run_id:
             lines.append(f"the newest run is the {args.release_label} run ({release[0].describe()}): nothing since")
         else:
             lines.append(f"flipped since the last {args.release_label} run, {release[0].describe()} → {current_text}:")
-            lines += flip_lines(store.load(release[0].run_id), current)
+            baseline = store.load(release[0].run_id)
+            lines += flip_lines(baseline, current)
+            edited = edit_note(baseline, current)
+            lines += [edited] if edited else []
     if args.action in ("show", "flaky"):
-        rates = flake_rates(store.observations(last_runs=args.last))
+        rates = flake_rates(store.observations(last_runs=args.last, matrix=runs[0].matrix))
         window = min(args.last, len(runs))
         lines.append(
             f"flake rate per cell over the last {window} runs (runs where a scenario was flaky or "
@@ -218,11 +277,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
             print(f"{stored.timestamp}  {stored.git_sha}  {stored.path.name}")
         return 0
     with open_store(args.store, create=False) as store:
-        if args.action == "list":
-            for run in store.runs(limit=args.limit):
+        if args.action == "list":  # every matrix's runs unless --matrix: each line names its matrix
+            matrix = _store_matrix(store, args.matrix) if args.matrix else None
+            for run in store.runs(limit=args.limit, matrix=matrix):
                 print(
                     f"{run.run_id:>6}  {run.recorded_at}  {(run.git_sha or '-')[:12]:<12}  {run.label or '-':<10}  "
-                    f"{run.cells} cells, {run.scenarios} scenarios, {run.blocking} blocking"
+                    f"{run.matrix:<16}  {run.cells} cells, {run.scenarios} scenarios, {run.blocking} blocking"
                 )
             return 0
         print("\n".join(_history_show(args, store)))
@@ -240,7 +300,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         with open_store(args.store) as store:
             sha = args.git_sha or merged.meta.get("git_sha") or git_head_sha(Path.cwd())
             run_id = store.record(merged, git_sha=sha, label=args.label)
-            print(f"recorded run {run_id} in {store.where}")
+            print(f"recorded run {run_id} of matrix {run_matrix(merged)} in {store.where}")
     code, lines = gate(merged, _window(args, merged), strict_stale=args.strict_stale)
     print("\n".join(lines))
     return code
@@ -248,13 +308,20 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def _cmd_durations(args: argparse.Namespace) -> int:
     with open_store(args.store, create=False) as store:
-        durations = store.durations(last_runs=args.last)
+        # a matrix named but not run yet has no durations: every cell weighs the same
+        matrix = _store_matrix(store, args.matrix, must_exist=False)
+        durations = store.durations(last_runs=args.last, matrix=matrix)
+        notes = _others(store, matrix)
+        if matrix is not None and not durations:
+            notes.append(f"  no run of matrix {matrix} in {store.where} yet: every cell weighs the same")
     text = json.dumps(durations, indent=2, sort_keys=True) + "\n"
     if args.output is None:
         sys.stdout.write(text)
     else:
         write_text_atomically(args.output, text)
-        print(f"wrote {args.output} ({len(durations)} cells)")
+        print(f"wrote {args.output} ({len(durations)} cells" + (f" of matrix {matrix})" if matrix else ")"))
+    for note in notes:
+        print(note.strip(), file=sys.stderr)  # stdout is the JSON
     return 0
 
 
@@ -281,6 +348,15 @@ def _add_store_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="URL|PATH",
         help=f"results store: a SQLite path or postgresql://... (default {DEFAULT_STORE})",
+    )
+
+
+def _add_matrix_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--matrix",
+        metavar="ID|PATH",
+        help=f"{what}: an identity as `compat history list` shows it, or a matrix file (default: "
+        "./matrix.yaml's when the store holds its runs, else the store's only matrix)",
     )
 
 
@@ -338,6 +414,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     deploy.add_argument("--gateway", help="single pair: gateway version")
     deploy.add_argument("--venue", help="single pair: only this venue")
     _add_store_option(deploy)
+    _add_matrix_option(deploy, "answer from the runs of this matrix")
     deploy.add_argument("--history", type=Path, help="read a file-per-run history directory instead of a store")
     deploy.set_defaults(func=_cmd_can_i_deploy)
 
@@ -346,6 +423,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     history.add_argument("action", nargs="?", default="show", choices=("show", "flips", "flaky", "add", "list"))
     _add_store_option(history)
+    _add_matrix_option(
+        history, "the runs of this matrix (add: record the run as this matrix's; default its meta.matrix)"
+    )
     history.add_argument("--history", type=Path, help="a file-per-run history directory (add, list)")
     history.add_argument(
         "--results",
@@ -378,6 +458,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "durations", help="mean past duration per cell (JSON) to pin --compat-shard balancing across CI jobs"
     )
     _add_store_option(durations)
+    _add_matrix_option(durations, "average the runs of this matrix")
     durations.add_argument("--output", "-o", type=Path, help="write here (default: stdout)")
     durations.add_argument("--last", type=int, default=20, help="average the newest N runs of each cell")
     durations.set_defaults(func=_cmd_durations)

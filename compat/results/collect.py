@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compat.results.identity import with_matrix_meta
 from compat.results.model import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame, worst
 from compat.results.verdicts import DETAILS, PROPERTY
 
@@ -46,6 +47,8 @@ class ResultsCollector:
         return any(e.payloads for e in self._entries.values())
 
     def results(self, finished_at: str, matrix_path: str) -> RunResults:
+        """The run so far, stamped with its matrix's identity (``meta.matrix``,
+        ``compat.results.identity``): the store keeps the runs of each matrix apart."""
         cells: dict[str, dict[str, Any]] = {}
         for nodeid, entry in sorted(self._entries.items()):
             if not entry.payloads:
@@ -80,7 +83,7 @@ class ResultsCollector:
                 metrics=dict(details.get("metrics", {})),
                 nodeid=nodeid,
             ))
-        return RunResults(
+        return with_matrix_meta(RunResults(
             cells=tuple(
                 CellResult(cell_id=cell_id, client_version=c["client_version"], gateway_version=c["gateway_version"],
                            venue=c["venue"], scenarios=tuple(sorted(c["scenarios"], key=lambda s: s.scenario)),
@@ -91,7 +94,7 @@ class ResultsCollector:
             started_at=self.started_at,
             finished_at=finished_at,
             matrix_path=matrix_path,
-        )
+        ))
 
     def _entry(self, nodeid: str) -> _Entry:
         return self._entries.setdefault(nodeid, _Entry())

@@ -16,6 +16,7 @@ from typing import Protocol
 from compat import timing
 from compat.config.versions import same_version
 from compat.errors import ResultsError
+from compat.results.identity import file_matrices, run_matrix
 from compat.results.jsonfile import load_json, render_json
 from compat.results.model import CellResult, RunResults
 
@@ -108,14 +109,24 @@ def list_runs(directory: str | Path) -> list[StoredRun]:
     return sorted(runs, key=lambda r: (r.timestamp, r.sequence, r.git_sha))
 
 
+def matrices_in(directory: str | Path) -> dict[str, str]:
+    """identity → description of every matrix whose runs the directory holds
+    (``compat.results.identity``; files without ``meta.matrix`` are ``legacy``)."""
+    return file_matrices([load_json(run.path) for run in list_runs(directory)])
+
+
 def latest_for_pair(
-    directory: str | Path, client: str, gateway: str, venue: str | None = None
+    directory: str | Path, client: str, gateway: str, venue: str | None = None, *, matrix: str | None = None
 ) -> tuple[StoredRun, list[CellResult]] | None:
-    """The newest stored run holding cells of that pair (and venue), with those cells."""
+    """The newest stored run (of ``matrix``, when given) holding cells of that pair (and
+    venue), with those cells."""
     for run in reversed(list_runs(directory)):
+        results = load_json(run.path)
+        if matrix is not None and run_matrix(results) != matrix:
+            continue
         cells = [
             c
-            for c in load_json(run.path).cells
+            for c in results.cells
             if same_version(c.client_version, client)
             and same_version(c.gateway_version, gateway)
             and (venue is None or c.venue == venue)

@@ -28,10 +28,17 @@ def with_shard_meta(results: RunResults, shard: Mapping[str, Any] | None) -> Run
     return replace(results, meta={**results.meta, SHARD_META: dict(shard)})
 
 
-def load_durations(source: str | Path | None, default_store: Path | None = None) -> dict[str, float]:
+def load_durations(
+    source: str | Path | None, default_store: Path | None = None, *, matrix: str | None = None
+) -> dict[str, float]:
     """Durations per cell id for balancing: from a JSON file (``{"cell id": seconds}``, see
     ``compat durations``), from a results store URL/path, else from ``default_store`` when
-    that file exists, else none (every cell weighs the same)."""
+    that file exists, else none (every cell weighs the same).
+
+    From a store, only the runs of ``matrix`` count (an identity, ``compat.results.identity``);
+    without one, those of ./matrix.yaml's, else of the store's only matrix. A store holding
+    several, none of them chosen, gives no durations: every cell weighs the same rather than
+    another matrix's figures."""
     text = str(source) if source else ""
     if text.lower() == "none":
         return {}
@@ -47,10 +54,17 @@ def load_durations(source: str | Path | None, default_store: Path | None = None)
         if default_store is None or not default_store.is_file():
             return {}
         text = str(default_store)
+    from compat.results.identity import choose_matrix
     from compat.results.store import open_store  # only when a store is actually read
 
     with open_store(text) as store:
-        return store.durations()
+        if matrix is None:
+            known = {m.matrix: m.describe() for m in store.matrices()}
+            try:
+                matrix = choose_matrix(None, known, where=f"results store {store.where}")
+            except ResultsError:
+                return {}
+        return store.durations(matrix=matrix)
 
 
 def merge_shards(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> tuple[RunResults, list[str]]:

@@ -5,10 +5,18 @@ team shares one.
 "postgresql://user@host/db")`` a shared server (``psycopg`` 3). Both speak the same schema:
 
 - ``compat_schema(version)``: one row, the store schema version (``STORE_SCHEMA``);
-- ``compat_runs``: one row per recorded run (sha, label, times, counts, and the full JSON
-  report, so any run can be read back as ``RunResults`` losslessly);
+- ``compat_runs``: one row per recorded run (sha, label, times, counts, the identity of its
+  matrix, and the full JSON report, so any run can be read back as ``RunResults`` losslessly);
 - ``compat_results``: one row per (run, venue, cell, scenario) verdict, for the queries that
   span runs (flips, flake rates, durations, the newest run of a pair).
+
+Every query that spans runs reads the runs of one matrix (``matrix_id``,
+``compat.results.identity``): flips and flake rates of one matrix never see another's runs.
+Asked without a matrix, a store holding several refuses and lists them.
+
+A store of an older schema is migrated when opened (``_UPGRADES``), in one transaction:
+schema 1 → 2 added ``compat_runs.matrix_id``, filled from each document's ``meta.matrix``
+when it has one, else ``legacy``.
 
 Concurrent writers are safe: SQLite runs in WAL mode and writes under ``BEGIN IMMEDIATE``
 with a busy timeout; PostgreSQL creates its schema under a transaction-scoped advisory lock
@@ -33,15 +41,18 @@ from filelock import FileLock, Timeout
 from compat import timing
 from compat.config.versions import same_version
 from compat.errors import CompatError, ResultsError
+from compat.results.identity import LEGACY, listing, meta_matrix, run_matrix
 from compat.results.jsonfile import parse_report, render_json, report_dict
 from compat.results.model import CellResult, RunResults
 
-STORE_SCHEMA = 1
+STORE_SCHEMA = 2
 DEFAULT_STORE = Path(".compat") / "results.db"
 _PG_LOCK_KEY = 0x636F6D706174  # "compat": serialises schema creation between PostgreSQL clients
 _BUSY_TIMEOUT_S = 30.0
 
-_RUN_COLUMNS = "run_id, recorded_at, started_at, finished_at, git_sha, label, matrix_path, cells, scenarios, blocking"
+_RUN_COLUMNS = (
+    "run_id, recorded_at, started_at, finished_at, git_sha, label, matrix_path, cells, scenarios, blocking, matrix_id"
+)
 
 
 def _ddl(run_id_column: str) -> tuple[str, ...]:
@@ -58,7 +69,8 @@ def _ddl(run_id_column: str) -> tuple[str, ...]:
             cells INTEGER NOT NULL,
             scenarios INTEGER NOT NULL,
             blocking INTEGER NOT NULL,
-            document TEXT NOT NULL)""",
+            document TEXT NOT NULL,
+            matrix_id TEXT NOT NULL DEFAULT 'legacy')""",
         """CREATE TABLE IF NOT EXISTS compat_results (
             run_id BIGINT NOT NULL REFERENCES compat_runs (run_id) ON DELETE CASCADE,
             venue TEXT NOT NULL,
@@ -75,7 +87,33 @@ def _ddl(run_id_column: str) -> tuple[str, ...]:
         "CREATE INDEX IF NOT EXISTS compat_results_cell ON compat_results (cell_id, scenario)",
         "CREATE INDEX IF NOT EXISTS compat_results_pair ON compat_results (client_version, gateway_version, venue)",
         "CREATE INDEX IF NOT EXISTS compat_runs_label ON compat_runs (label, run_id)",
+        _MATRIX_INDEX,
     )
+
+
+_MATRIX_INDEX = "CREATE INDEX IF NOT EXISTS compat_runs_matrix ON compat_runs (matrix_id, label, run_id)"
+
+
+def _upgrade_1_to_2(tx: _Writer) -> None:
+    """Schema 2: every run carries the identity of its matrix. Existing runs get the one their
+    document's ``meta.matrix`` records, else ``legacy``; no row is rewritten otherwise."""
+    tx.execute(f"ALTER TABLE compat_runs ADD COLUMN matrix_id TEXT NOT NULL DEFAULT '{LEGACY}'")
+    # Only documents that mention a "matrix" key can carry meta.matrix ("matrix_path" does not
+    # match): the rest keep legacy without being read.
+    mentions = tx.execute("SELECT run_id, document FROM compat_runs WHERE document LIKE ?", ('%"matrix"%',))
+    for run_id, document in mentions:
+        try:
+            meta = json.loads(document).get("meta")
+        except (ValueError, AttributeError):
+            continue
+        ident = meta_matrix(meta)
+        if ident != LEGACY:
+            tx.execute("UPDATE compat_runs SET matrix_id = ? WHERE run_id = ?", (ident, run_id))
+    tx.execute(_MATRIX_INDEX)
+
+
+# schema version → the step that upgrades a store of that version to the next one
+_UPGRADES: dict[int, Callable[[_Writer], None]] = {1: _upgrade_1_to_2}
 
 
 @dataclass(frozen=True)
@@ -92,11 +130,25 @@ class RunInfo:
     cells: int
     scenarios: int
     blocking: int
+    matrix: str = LEGACY  # the identity of the run's matrix (compat.results.identity)
 
     def describe(self) -> str:
         """``run 12 (release, 0123abc, 2026-11-25T16:05:00Z)``."""
         parts = [p for p in (self.label, (self.git_sha or "")[:12], self.recorded_at) if p]
         return f"run {self.run_id} ({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class MatrixRuns:
+    """The runs of one matrix in a store."""
+
+    matrix: str
+    runs: int
+    newest_run: int
+    newest_at: str
+
+    def describe(self) -> str:
+        return f"{self.runs} run{'s' if self.runs != 1 else ''}, newest run {self.newest_run} at {self.newest_at}"
 
 
 @dataclass(frozen=True)
@@ -321,12 +373,12 @@ class ResultsStore:
         return int(rows[0][0]) if rows else None
 
     def _migrate(self) -> None:
-        # DDL runs only on a store without the schema: even CREATE INDEX IF NOT EXISTS locks an
-        # existing table before it looks, and that deadlocks against concurrent writers. So:
-        # read first, and check again once the migration lock is held (another process may
-        # have created the schema while this one waited for it).
+        # DDL runs only on a store without the schema, or of an older one: even CREATE INDEX IF
+        # NOT EXISTS locks an existing table before it looks, and that deadlocks against
+        # concurrent writers. So: read first, and check again once the migration lock is held
+        # (another process may have created or upgraded the schema while this one waited).
         version = self._installed_version(self._db.query)
-        if version is None:
+        if version is None or version in _UPGRADES:
             run_id = (
                 "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
                 if self.postgres
@@ -341,6 +393,11 @@ class ResultsStore:
                         tx.execute(statement)
                     tx.execute("INSERT INTO compat_schema (version) VALUES (?)", (STORE_SCHEMA,))
                     version = STORE_SCHEMA
+                # one transaction: a failed upgrade leaves the store as it was
+                while version in _UPGRADES:
+                    _UPGRADES[version](tx)
+                    version += 1
+                    tx.execute("UPDATE compat_schema SET version = ?", (version,))
         if version != STORE_SCHEMA:
             raise ResultsError(
                 f"results store {self.where} has schema version {version}, this compat reads "
@@ -349,8 +406,12 @@ class ResultsStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def record(self, results: RunResults, *, git_sha: str | None = None, label: str | None = None) -> int:
-        """Store one run (all its cells and scenarios) and return its run id."""
+    def record(
+        self, results: RunResults, *, git_sha: str | None = None, label: str | None = None, matrix: str | None = None
+    ) -> int:
+        """Store one run (all its cells and scenarios) and return its run id. ``matrix``: the
+        identity of its matrix; default the one stamped in the run (``meta.matrix``), else legacy."""
+        matrix_id = (matrix or "").strip() or run_matrix(results)
         document = _compact_json(results)
         scenarios = [(c, s) for c in results.cells for s in c.scenarios]
         rows = [
@@ -380,7 +441,8 @@ class ResultsStore:
         with self._db.write() as tx:
             inserted = tx.execute(
                 "INSERT INTO compat_runs (recorded_at, started_at, finished_at, git_sha, label, matrix_path,"
-                " cells, scenarios, blocking, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
+                " cells, scenarios, blocking, document, matrix_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING run_id",
                 (
                     timing.utc_timestamp(),
                     results.started_at,
@@ -392,6 +454,7 @@ class ResultsStore:
                     len(scenarios),
                     sum(1 for _, s in scenarios if s.verdict.blocks_release),
                     document,
+                    matrix_id,
                 ),
             )
             run_id = int(inserted[0][0])
@@ -405,13 +468,48 @@ class ResultsStore:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def runs(self, *, label: str | None = None, limit: int | None = None) -> list[RunInfo]:
-        """Recorded runs, newest first; only those with ``label`` when given."""
+    def matrices(self) -> list[MatrixRuns]:
+        """The matrices the store holds runs of, the most recently run first."""
+        rows = self._db.query(
+            "SELECT matrix_id, COUNT(*), MAX(run_id) FROM compat_runs GROUP BY matrix_id ORDER BY MAX(run_id) DESC"
+        )
+        newest = {
+            int(run_id): str(at)
+            for run_id, at in self._db.query(
+                "SELECT run_id, recorded_at FROM compat_runs WHERE run_id IN"
+                " (SELECT MAX(run_id) FROM compat_runs GROUP BY matrix_id)"
+            )
+        }
+        return [MatrixRuns(str(m), int(n), int(last), newest.get(int(last), "")) for m, n, last in rows]
+
+    def _one_matrix(self, matrix: str | None) -> str | None:
+        """The matrix a query spanning runs reads: ``matrix`` when given; without one, the
+        store's only matrix (None: no filter needed), never a mix of several."""
+        if matrix is not None:
+            return matrix
+        known = self.matrices()
+        if len(known) <= 1:
+            return None
+        raise ResultsError(
+            f"results store {self.where} holds runs of {len(known)} matrices: "
+            f"{listing({m.matrix: m.describe() for m in known})}; say which (--matrix ID): the runs of "
+            "different matrices are never mixed"
+        )
+
+    def runs(self, *, label: str | None = None, limit: int | None = None, matrix: str | None = None) -> list[RunInfo]:
+        """Recorded runs, newest first; only those with ``label``, of ``matrix``, when given
+        (None: the runs of every matrix, each ``RunInfo`` names its own)."""
         sql = f"SELECT {_RUN_COLUMNS} FROM compat_runs"
+        where: list[str] = []
         params: list[Any] = []
         if label is not None:
-            sql += " WHERE label = ?"
+            where.append("label = ?")
             params.append(label)
+        if matrix is not None:
+            where.append("matrix_id = ?")
+            params.append(matrix)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY run_id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -434,21 +532,32 @@ class ResultsStore:
         return parse_report(json.loads(rows[0][0]), source=f"{self.where} run {run_id}")
 
     def latest_for_pair(
-        self, client: str, gateway: str, venue: str | None = None, *, include_candidates: bool = False
+        self,
+        client: str,
+        gateway: str,
+        venue: str | None = None,
+        *,
+        include_candidates: bool = False,
+        matrix: str | None = None,
     ) -> tuple[RunInfo, list[CellResult]] | None:
-        """The newest run that tested the pair (and venue), with that pair's cells.
+        """The newest run of ``matrix`` that tested the pair (and venue), with that pair's cells.
 
         Versions compare by PEP 440 (``2.0`` is ``2.0.0``). Candidate cells are left out unless
         asked for: a candidate carries the version of the tree, not of a released wheel.
         """
-        pairs = self._db.query("SELECT DISTINCT client_version, gateway_version FROM compat_results")
+        chosen = self._one_matrix(matrix)
+        only, only_params = _of_matrix(chosen, "WHERE")
+        pairs = self._db.query(
+            "SELECT DISTINCT client_version, gateway_version FROM compat_results r" + only, only_params
+        )
+        scope, scope_params = _of_matrix(chosen)
         matching = [(c, g) for c, g in pairs if same_version(c, client) and same_version(g, gateway)]
         if not matching:
             return None
         best: int | None = None
         for c, g in matching:
-            sql = "SELECT MAX(run_id) FROM compat_results WHERE client_version = ? AND gateway_version = ?"
-            params: list[Any] = [c, g]
+            sql = "SELECT MAX(run_id) FROM compat_results r WHERE client_version = ? AND gateway_version = ?" + scope
+            params: list[Any] = [c, g, *scope_params]
             if venue is not None:
                 sql += " AND venue = ?"
                 params.append(venue)
@@ -469,33 +578,42 @@ class ResultsStore:
         ]
         return self.run(best), cells
 
-    def cell_history(self, cell_id: str, scenario: str | None = None) -> list[HistoryPoint]:
-        """Every recorded verdict of a cell (one scenario, or all), oldest run first."""
-        sql = _POINTS + " WHERE r.cell_id = ?"
-        params: list[Any] = [cell_id]
+    def cell_history(
+        self, cell_id: str, scenario: str | None = None, *, matrix: str | None = None
+    ) -> list[HistoryPoint]:
+        """Every recorded verdict of a cell (one scenario, or all) in the runs of ``matrix``,
+        oldest run first."""
+        scope, scope_params = _of_matrix(self._one_matrix(matrix))
+        sql = _POINTS + " WHERE r.cell_id = ?" + scope
+        params: list[Any] = [cell_id, *scope_params]
         if scenario is not None:
             sql += " AND r.scenario = ?"
             params.append(scenario)
         sql += " ORDER BY r.run_id, r.venue, r.scenario"
         return [_point(row) for row in self._db.query(sql, params)]
 
-    def observations(self, *, last_runs: int | None = None) -> list[HistoryPoint]:
-        """Every recorded verdict of the newest ``last_runs`` runs (all runs: None), oldest first."""
-        sql = _POINTS
-        params: list[Any] = []
+    def observations(self, *, last_runs: int | None = None, matrix: str | None = None) -> list[HistoryPoint]:
+        """Every recorded verdict of the newest ``last_runs`` runs of ``matrix`` (all its runs:
+        None), oldest first."""
+        chosen = self._one_matrix(matrix)
+        runs = "SELECT run_id FROM compat_runs" + (" WHERE matrix_id = ?" if chosen is not None else "")
+        params: list[Any] = [chosen] if chosen is not None else []
         if last_runs is not None:
-            sql += " WHERE r.run_id IN (SELECT run_id FROM compat_runs ORDER BY run_id DESC LIMIT ?)"
+            runs += " ORDER BY run_id DESC LIMIT ?"
             params.append(int(last_runs))
+        sql = _POINTS + (f" WHERE r.run_id IN ({runs})" if params else "")
         sql += " ORDER BY r.run_id, r.venue, r.cell_id, r.scenario"
         return [_point(row) for row in self._db.query(sql, params)]
 
-    def durations(self, *, last_runs: int = 20) -> dict[str, float]:
+    def durations(self, *, last_runs: int = 20, matrix: str | None = None) -> dict[str, float]:
         """Mean wall duration per cell id (sum of its scenarios, averaged over the newest
-        ``last_runs`` runs that ran it), rounded to milliseconds so the same store gives the
-        same figures on every machine (shard balancing must agree between CI jobs)."""
+        ``last_runs`` runs of ``matrix`` that ran it), rounded to milliseconds so the same store
+        gives the same figures on every machine (shard balancing must agree between CI jobs)."""
+        only, params = _of_matrix(self._one_matrix(matrix), "WHERE")
         rows = self._db.query(
-            "SELECT cell_id, run_id, SUM(duration_s) FROM compat_results"
-            " GROUP BY cell_id, run_id ORDER BY cell_id, run_id DESC"
+            "SELECT cell_id, run_id, SUM(duration_s) FROM compat_results r" + only
+            + " GROUP BY cell_id, run_id ORDER BY cell_id, run_id DESC",
+            params,
         )
         per_cell: dict[str, list[float]] = {}
         for cell_id, _, total in rows:
@@ -503,6 +621,14 @@ class ResultsStore:
             if len(runs) < last_runs:
                 runs.append(float(total))
         return {cell: round(sum(v) / len(v), 3) for cell, v in sorted(per_cell.items())}
+
+
+def _of_matrix(matrix: str | None, lead: str = "AND") -> tuple[str, list[Any]]:
+    """`` AND <the row's run is of matrix>`` (or ``WHERE``) for a query over ``compat_results r``;
+    nothing for None."""
+    if matrix is None:
+        return "", []
+    return f" {lead} r.run_id IN (SELECT run_id FROM compat_runs WHERE matrix_id = ?)", [matrix]
 
 
 _POINTS = (
@@ -521,10 +647,10 @@ def _compact_json(results: RunResults) -> str:
 
 
 def _run_info(row: tuple[Any, ...]) -> RunInfo:
-    run_id, recorded, started, finished, sha, label, matrix, cells, scenarios, blocking = row
+    run_id, recorded, started, finished, sha, label, matrix_path, cells, scenarios, blocking, matrix = row
     return RunInfo(
-        int(run_id), str(recorded), str(started), str(finished), sha, label, str(matrix),
-        int(cells), int(scenarios), int(blocking),
+        int(run_id), str(recorded), str(started), str(finished), sha, label, str(matrix_path),
+        int(cells), int(scenarios), int(blocking), str(matrix),
     )  # fmt: skip
 
 
@@ -575,6 +701,8 @@ def record_run(
     try:
         with open_store(store or default) as opened:
             run_id = opened.record(results, git_sha=sha, label=label)
-            return f"compat store: recorded run {run_id} in {opened.where}" + (f" (label {label})" if label else "")
+            return f"compat store: recorded run {run_id} of matrix {run_matrix(results)} in {opened.where}" + (
+                f" (label {label})" if label else ""
+            )
     except CompatError as exc:
         return f"compat store: run NOT recorded: {exc}"

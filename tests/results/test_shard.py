@@ -191,7 +191,7 @@ def test_cli_merge_writes_one_report_and_one_gate_decision(
     code = main(argv)
     lines = capsys.readouterr().out.splitlines()
     assert code == gate(full)[0] == 1  # the demo holds fails and an error
-    assert lines[:3] == [f"wrote {out}", f"wrote {md}", f"recorded run 1 in {db}"]
+    assert lines[:3] == [f"wrote {out}", f"wrote {md}", f"recorded run 1 of matrix legacy in {db}"]
     assert lines[-1].startswith("release gate: BLOCKED by ")
     assert sorted(lines[3:]) == sorted(gate(full)[1])
     assert sorted(c.cell_id for c in load_json(out).cells) == sorted(c.cell_id for c in full.cells)
@@ -199,7 +199,7 @@ def test_cli_merge_writes_one_report_and_one_gate_decision(
         assert store.runs()[0].label == "ci" and store.runs()[0].cells == 100
 
     assert main(["durations", "--store", str(db), "--output", str(tmp_path / "d.json")]) == 0
-    assert capsys.readouterr().out == f"wrote {tmp_path / 'd.json'} (100 cells)\n"
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'd.json'} (100 cells of matrix legacy)\n"
     durations = json.loads((tmp_path / "d.json").read_text())
     assert len(durations) == 100 and all(v > 0 for v in durations.values())
 

@@ -115,7 +115,7 @@ def test_unusable_stores_get_clear_errors(tmp_path: Path, results: RunResults) -
     open_store(newer).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("UPDATE compat_schema SET version = 7")
-    with pytest.raises(ResultsError, match="has schema version 7, this compat reads version 1"):
+    with pytest.raises(ResultsError, match="has schema version 7, this compat reads version 2"):
         open_store(newer)
     with pytest.raises(ResultsError, match="unknown scheme"):
         open_store("mysql://u:pw@h/db")

@@ -90,12 +90,16 @@ def test_history_cli_shows_flips_since_release_and_flake_rates(
     with open_store(db) as store:
         store.record(run(lit, Verdict.PASS, Verdict.PASS), label=None)
     assert main(["history", "--store", db]) == 0
-    assert "no run is labelled 'release' yet" in capsys.readouterr().out
+    assert "no run of matrix legacy is labelled 'release' yet" in capsys.readouterr().out
 
     path = tmp_path / "release.json"
     path.write_text(render_json(run(lit, Verdict.PASS, Verdict.PASS)))
     assert main(["history", "add", "--store", db, "--results", str(path), "--label", "release", "--git-sha", "r1"]) == 0
-    assert capsys.readouterr().out == f"recorded run 2 in {db} (label release)\n"
+    assert capsys.readouterr().out.splitlines() == [
+        f"recorded run 2 of matrix legacy in {db} (label release)",
+        "  the results name no matrix (meta.matrix: recorded by an older compat), so the run is legacy; "
+        "pass --matrix ID to record it with its matrix",
+    ]
     assert main(["history", "flips", "--store", db]) == 0
     assert "the newest run is the release run (run 2 (release, r1, " in capsys.readouterr().out
 
@@ -104,7 +108,7 @@ def test_history_cli_shows_flips_since_release_and_flake_rates(
         store.record(run(lit, Verdict.FAIL, Verdict.PASS))
     assert main(["history", "--store", db]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"results store {db}: 4 runs; newest run 4 (")
+    assert out[0].startswith(f"results store {db}: 4 runs of matrix legacy; newest run 4 (")
     assert out[1].startswith("flipped since the last release run, run 2 (release, r1, ")
     assert out[2] == "  client-1.0.0--gateway-2.0.0 [obx]: pass → fail (S01: pass → fail)"
     assert out[3] == (
@@ -128,7 +132,8 @@ def test_history_cli_shows_flips_since_release_and_flake_rates(
 def test_record_run_is_what_the_plugin_calls(lit: Literals, tmp_path: Path) -> None:
     results = run(lit, Verdict.PASS, Verdict.PASS)
     line = record_run(results, None, tmp_path / ".compat" / "results.db", label="nightly", root=tmp_path)
-    assert line == f"compat store: recorded run 1 in {tmp_path / '.compat' / 'results.db'} (label nightly)"
+    db = tmp_path / ".compat" / "results.db"
+    assert line == f"compat store: recorded run 1 of matrix legacy in {db} (label nightly)"
     assert record_run(results, "none", tmp_path / "unused.db") == ""
     assert not (tmp_path / "unused.db").exists()
     junk = tmp_path / "junk.db"

@@ -17,11 +17,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from store_v1 import write_v1_store
 
 from compat.errors import ResultsError
 from compat.report.demo import demo_results
@@ -174,6 +176,46 @@ def test_postgres_store_takes_concurrent_writers_from_separate_processes(pg_url:
 @contextlib.contextmanager
 def _nothing() -> Iterator[None]:
     yield None
+
+
+def test_postgres_store_of_the_previous_schema_is_migrated_and_keeps_each_matrix_apart(pg_url: str) -> None:
+    """A database the previous schema (1) wrote: opening it adds the matrix identity, from each
+    document's meta.matrix, else legacy; every row stays; the matrices' queries stay apart."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE v1")
+    url = pg_url.rsplit("/", 1)[0] + "/v1"
+    small = demo_results(2, 2, ("obx",))
+    named = replace(small, meta={**small.meta, "matrix": {"id": "nightly", "path": "ci/nightly.yaml", "sha256": ""}})
+    with psycopg.connect(url, autocommit=True) as conn:
+
+        def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            cur = conn.execute(sql.encode(), tuple(params))  # bytes: no LiteralString check on test SQL
+            return list(cur.fetchall()) if cur.description is not None else []
+
+        ids = write_v1_store(execute, [(small, "release"), (named, None)], postgres=True)
+        rows = execute("SELECT COUNT(*) FROM compat_results", ())[0][0]
+
+    with open_store(url) as store:
+        assert [(r.run_id, r.matrix, r.label) for r in store.runs()] == [
+            (ids[1], "nightly", None),
+            (ids[0], "legacy", "release"),
+        ]
+        assert store.load(ids[0]) == small and store.load(ids[1]) == named
+        assert len(store.observations(matrix="legacy")) + len(store.observations(matrix="nightly")) == rows
+        with pytest.raises(ResultsError, match=r"holds runs of 2 matrices: nightly .* legacy "):
+            store.observations()
+        broken = replace(small, cells=tuple(replace(c, scenarios=c.scenarios[:1]) for c in small.cells))
+        newest = store.record(replace(broken, meta=named.meta))
+        found = store.latest_for_pair(small.cells[0].client_version, small.cells[0].gateway_version, matrix="legacy")
+        assert found is not None and found[0].run_id == ids[0]  # nightly's newer run is not legacy's
+        found = store.latest_for_pair(small.cells[0].client_version, small.cells[0].gateway_version, matrix="nightly")
+        assert found is not None and found[0].run_id == newest
+        assert set(store.durations(matrix="nightly")) == {c.cell_id for c in small.cells}
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM compat_schema").fetchall() == [(2,)]
+        assert conn.execute("SELECT COUNT(*) FROM compat_results").fetchall() == [(rows + len(small.cells),)]
 
 
 def test_postgres_store_reports_an_unreachable_server_clearly() -> None:
