@@ -118,3 +118,21 @@ def _locked(matrix: Matrix, role: str, entry: LockedWheel, refs: Sequence[WheelR
             "wheel changed since `compat lock`; released wheels must be immutable"
         )
     return release
+
+
+def resolve_simulator(matrix: Matrix, work: Path) -> Release | None:
+    """The release of the firm's own exchange simulator when matrix.yaml runs it from its own
+    wheel (``exchange.package``): the newest non-yanked release that ``exchange.version``
+    admits. One version for the whole run; None when the simulator is not a package."""
+    spec = matrix.exchange
+    if spec.package is None:
+        return None
+    refs = list_wheels(matrix.index, spec.package)
+    admitted = [r for r in refs if not r.yanked and spec.version.contains(r.version)]
+    if not admitted:
+        wanted = f" {spec.version}" if str(spec.version) else ""
+        raise WheelNotFound(
+            f"exchange {spec.package}{wanted} ({matrix.path.name}:{spec.line}): no release in "
+            f"{matrix.index.describe()}; versions found: {_found(refs)}"
+        )
+    return _release("exchange", max(admitted, key=lambda r: r.version), work)

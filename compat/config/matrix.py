@@ -69,10 +69,12 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
 )
 # The placeholders only an exchange can fill: with `exchange: none` a template using them is an error.
 EXCHANGE_PLACEHOLDERS: frozenset[str] = frozenset({"exchange", "exchange_host", "exchange_port"})
-# What an own simulator's argv and env may use (it has no venv of its own, and no exchange upstream).
+# What an own simulator's argv and env may use (no exchange upstream; a venv only when it is
+# run from its own wheel: `exchange.package`).
 SIMULATOR_PLACEHOLDERS: frozenset[str] = frozenset(
     {"matrix_dir", "listen_host", "listen_port", "log_dir", "workdir", "venue"}
 )
+SIMULATOR_VENV_PLACEHOLDERS: frozenset[str] = frozenset({"python", "bin", "venv", "version"})
 # What a client's env may use (the driver's argv is compat's own, not a template).
 _CLIENT_ENV_PLACEHOLDERS: frozenset[str] = frozenset(
     {"matrix_dir", "log_dir", "python", "bin", "venv", "version", "venue"}
@@ -99,7 +101,7 @@ _TOP_KEYS = (
     "schema", "products", "exchange", "index", "versions", "lock", "venues", "hosts", "expectations", "settings",
 )
 _PRODUCT_KEYS = ("package", "source", "launch", "adapter", "ready", "env", "stop", "stop_grace_s")
-_SIMULATOR_KEYS = ("argv", "venues", "ready", "env", "stop", "stop_grace_s")
+_SIMULATOR_KEYS = ("argv", "venues", "ready", "env", "stop", "stop_grace_s", "package", "version")
 _LAUNCH_KEYS = ("versions", "argv")
 _INDEX_KEYS = ("find_links", "url")
 _POLICY_KEYS = ("list", "specifier", "latest_minors", "candidate", "include_yanked")
@@ -188,6 +190,10 @@ class ExchangeSpec:
     stop: tuple[str, ...] = ()  # (): the default INT → TERM → KILL
     stop_grace_s: float | None = None
     line: int = 0
+    # A simulator released as a wheel: run from its own venv, the newest release of `package`
+    # in the matrix's index that `version` admits (one version for the whole run, not a dimension).
+    package: str | None = None
+    version: SpecifierSet = field(default_factory=SpecifierSet)
 
     @property
     def runs(self) -> bool:
@@ -431,9 +437,18 @@ class _Reader:
             return ExchangeSpec(line=y.line_of(node))
         what = "exchange"
         fields = y.mapping(self.src, node, what, _SIMULATOR_KEYS, required=("argv", "venues"))
+        package_node, version_node = fields.get("package"), fields.get("version")
+        package = None if package_node is None else y.string(self.src, package_node, f"{what}.package")
+        if package is not None and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", package):
+            raise self.src.error(package_node or node, f"{what}.package {package!r} is not a distribution name")
+        if version_node is not None and package is None:
+            raise self.src.error(version_node, f"{what}.version needs {what}.package: the simulator's distribution")
+        version = SpecifierSet() if version_node is None else self.specifier(version_node, f"{what}.version")
+        allowed = SIMULATOR_PLACEHOLDERS | (SIMULATOR_VENV_PLACEHOLDERS if package else frozenset())
+        unknown = ("not known to an exchange simulator" if package else
+                   "not known to an exchange simulator without a venv: set exchange.package to run it from its wheel")
         template = self.argv_template(
-            fields.require("argv"), what, SpecifierSet(), fields.first_line, SIMULATOR_PLACEHOLDERS,
-            "not known to an exchange simulator (it has no venv or exchange of its own)",
+            fields.require("argv"), what, SpecifierSet(), fields.first_line, allowed, unknown,
         )
         venues = self.venue_names(fields.require("venues"), f"{what}.venues", allow_empty=False)
         ready = y.optional_string(self.src, fields.get("ready"), f"{what}.ready")
@@ -454,13 +469,12 @@ class _Reader:
             venues=venues,
             launch=template,
             ready_pattern=pattern,
-            env=MappingProxyType(
-                self.env(fields.get("env"), f"{what}.env", SIMULATOR_PLACEHOLDERS,
-                         "not known to an exchange simulator")
-            ),
+            env=MappingProxyType(self.env(fields.get("env"), f"{what}.env", allowed, unknown)),
             stop=stop,
             stop_grace_s=grace,
             line=fields.first_line,
+            package=package,
+            version=version,
         )
 
     def launch(

@@ -106,6 +106,8 @@ def compat_cell_stack(
         "gateway": cache.ensure(compat_cell.gateway),
         "client": cache.ensure(compat_cell.client),
     }
+    if compat_plan.simulator is not None:  # the firm's simulator, run from its own wheel
+        envs["exchange"] = cache.ensure(compat_plan.simulator)
     stack = Stack(compat_cell, compat_plan.matrix, envs, compat_run_dir / compat_cell.id, compat_hosts,
                   _stack_settings(compat_plan))
     stack.start()

@@ -15,7 +15,7 @@ from typing import Any
 from filelock import FileLock
 
 from compat.artifacts.lock import Lock, read_lock
-from compat.artifacts.resolve import resolve
+from compat.artifacts.resolve import resolve, resolve_simulator
 from compat.config.cell import Cell, Release
 from compat.config.matrix import Matrix, load_matrix
 from compat.errors import ConfigError
@@ -27,12 +27,14 @@ class Plan:
     releases: Mapping[str, tuple[Release, ...]]  # role → releases, oldest first
     cells: tuple[Cell, ...]
     shard: Mapping[str, Any] | None = None  # meta.shard of a --compat-shard slice (compat.run.shard)
+    simulator: Release | None = None  # the own exchange simulator's release (exchange.package), if any
 
     @property
     def env_count(self) -> int:
         """Envs are keyed by (package, version, wheel sha256): a product that is both the
         client and the gateway (one package) shares its envs between the roles."""
-        return len({(r.package, r.version, r.sha256) for rs in self.releases.values() for r in rs})
+        every = [r for rs in self.releases.values() for r in rs] + ([self.simulator] if self.simulator else [])
+        return len({(r.package, r.version, r.sha256) for r in every})
 
     def header(self) -> str:
         clients = len(self.releases.get("client", ()))
@@ -40,7 +42,11 @@ class Plan:
         venues = len(self.matrix.venues)
         shape = f"{clients} clients × {gateways} gateways" + (f" × {venues} venues" if venues else "")
         return (f"compat: {self.matrix.path.name}: {len(self.cells)} cells ({shape}), "
-                f"{self.env_count} envs (one per version, not per pair){self._built_from_sdist()}")
+                f"{self.env_count} envs (one per version, not per pair){self._simulator_text()}"
+                f"{self._built_from_sdist()}")
+
+    def _simulator_text(self) -> str:
+        return f"; exchange simulator {self.simulator.package} {self.simulator.version}" if self.simulator else ""
 
     def _built_from_sdist(self) -> str:
         built = [f"{r.role} {r.version}" for rs in self.releases.values() for r in rs if r.source_archive]
@@ -84,6 +90,7 @@ def build_plan(
     # Several xdist workers resolve at once; one builds the candidate wheels, the rest reuse them.
     with FileLock(str(build_dir / ".resolve.lock")):
         resolved = resolve(matrix, dict(candidates or {}), build_dir, lock=lock)
+        simulator = resolve_simulator(matrix, build_dir)
     releases = {role: tuple(rs) for role, rs in resolved.items()}
     cells = tuple(
         Cell(client=client, gateway=gateway, venue=venue)
@@ -100,7 +107,7 @@ def build_plan(
         chosen, meta = select_shard([c.id for c in cells], durations or {}, *shard)
         keep = set(chosen)
         cells = tuple(c for c in cells if c.id in keep)
-    return Plan(matrix=matrix, releases=releases, cells=cells, shard=meta)
+    return Plan(matrix=matrix, releases=releases, cells=cells, shard=meta, simulator=simulator)
 
 
 def parse_shard(value: str | None) -> tuple[int, int] | None:

@@ -301,6 +301,8 @@ class Stack:
             "workdir": workdir,
             "venue": self.cell.venue,
         }
+        if (env := self.envs.get("exchange")) is not None:  # exchange.package: its own venv
+            values |= {"python": env.python, "bin": env.bin_dir, "venv": env.path, "version": env.release.version}
         command = Command(argv=spec.launch.render(values), name=f"exchange-{self.cell.venue}{suffix}",
                           env=render_env(spec.env, values))
         process = host.start(command, ReadyLine(spec.ready_pattern, self.settings.start_timeout_s), self.log_dir)

@@ -184,3 +184,68 @@ def test_an_own_simulator_is_launched_per_cell_and_reaches_the_gateway(tmp_path:
     assert "stop: SIGTERM to process group" in log and "exited with code 0 after SIGTERM" in log
     assert "SIGINT" not in log
     assert _exchange_descendants() == []
+
+
+def _simulator_wheel(work: Path, version: str, out: Path) -> None:
+    """The helper simulator packaged as a release of its own (console script `acmesim`), whose
+    echo names its version, so the test sees which release answered."""
+    import subprocess
+
+    project = work / f"acmesim-{version}"
+    (project / "acmesim").mkdir(parents=True)
+    source = (HELPERS / "simulator.py").read_text().replace(
+        'tag = os.environ.get("SIM_TAG", "")', f'tag = "acmesim-{version}"')
+    (project / "acmesim" / "__init__.py").write_text(source)
+    (project / "pyproject.toml").write_text(textwrap.dedent(f"""\
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+        [project]
+        name = "acmesim"
+        version = "{version}"
+        [project.scripts]
+        acmesim = "acmesim:main"
+        """))
+    subprocess.run(["uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(project)],
+                   check=True, capture_output=True, timeout=300)
+
+
+def test_a_simulator_released_as_a_wheel_runs_from_its_own_venv(tmp_path: Path) -> None:
+    from compat.artifacts.envs import EnvCache
+    from compat.artifacts.resolve import resolve_simulator
+
+    body = SIMULATOR.replace(f'''  argv: ["{PY}", "{{matrix_dir}}/simulator.py", "{{listen_host}}"]''',
+                             '''  package: acmesim
+  version: "<2"
+  argv: ["{bin}/acmesim", "{listen_host}"]''')
+    matrix_path = _matrix(tmp_path, body)
+    for version in ("1.0.0", "1.1.0", "2.0.0"):  # the default index: wheelhouse/ beside matrix.yaml
+        _simulator_wheel(tmp_path / "build", version, matrix_path.parent / "wheelhouse")
+    matrix = load_matrix(matrix_path)
+    simulator_release = resolve_simulator(matrix, tmp_path / "work")
+    assert simulator_release is not None and simulator_release.version == "1.1.0"  # the newest "<2"
+    stack = _stack(tmp_path, matrix_path, venue="xch")
+    env = EnvCache(tmp_path / "envs").ensure(simulator_release)
+    stack.envs["exchange"] = env
+    stack.start()
+    try:
+        simulator = stack.exchange
+        assert simulator is not None
+        assert any(part.startswith(str(env.path)) for part in psutil.Process(simulator.pid).cmdline())
+        seen = json.loads((stack.log_dir / "gateway-1" / "seen.json").read_text())
+        assert seen["exchange_answer"] == "acmesim-1.1.0 ping"  # release 1.1.0 answered, through the proxy
+    finally:
+        stack.stop()
+
+
+def test_a_simulator_without_a_package_has_no_venv_placeholders(tmp_path: Path) -> None:
+    from compat.errors import MatrixError
+
+    body = SIMULATOR.replace(f'''  argv: ["{PY}", "{{matrix_dir}}/simulator.py", "{{listen_host}}"]''',
+                             '''  argv: ["{bin}/acmesim", "{listen_host}"]''')
+    with pytest.raises(MatrixError, match="set exchange.package to run it from its wheel"):
+        load_matrix(_matrix(tmp_path, body))
+    (tmp_path / "project").rename(tmp_path / "first")
+    body = SIMULATOR.replace("  venues: [xch]\n", '  venues: [xch]\n  version: "<2"\n')
+    with pytest.raises(MatrixError, match="exchange.version needs exchange.package"):
+        load_matrix(_matrix(tmp_path, body))
