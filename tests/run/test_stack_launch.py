@@ -243,9 +243,9 @@ def test_a_simulator_without_a_package_has_no_venv_placeholders(tmp_path: Path) 
 
     body = SIMULATOR.replace(f'''  argv: ["{PY}", "{{matrix_dir}}/simulator.py", "{{listen_host}}"]''',
                              '''  argv: ["{bin}/acmesim", "{listen_host}"]''')
-    with pytest.raises(MatrixError, match="set exchange.package to run it from its wheel"):
+    with pytest.raises(MatrixError, match=r"set exchange\.package to run it from its wheel"):
         load_matrix(_matrix(tmp_path, body))
     (tmp_path / "project").rename(tmp_path / "first")
     body = SIMULATOR.replace("  venues: [xch]\n", '  venues: [xch]\n  version: "<2"\n')
-    with pytest.raises(MatrixError, match="exchange.version needs exchange.package"):
+    with pytest.raises(MatrixError, match=r"exchange\.version needs exchange\.package"):
         load_matrix(_matrix(tmp_path, body))
