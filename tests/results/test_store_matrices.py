@@ -329,3 +329,20 @@ def test_a_store_of_the_previous_schema_is_migrated_and_keeps_its_rows(lit: Lite
     assert "compat_runs_matrix" in indexes
     with open_store(path) as again:  # opening a migrated store changes nothing
         assert len(again.runs()) == 4
+
+
+def test_flips_after_an_edit_of_the_matrix_file_are_its_history_and_say_so(
+    lit: Literals, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "r.db")
+    with open_store(db) as store:
+        store.record(of("matrix.yaml", one(lit, Verdict.PASS, 1.0), sha="a" * 64), label="release")
+        store.record(of("matrix.yaml", one(lit, Verdict.EXPECTED_FAIL, 1.0), sha="b" * 64))
+    assert main(["history", "flips", "--store", db]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"results store {db}: 2 runs of matrix matrix.yaml;")  # one matrix, edited
+    assert out[2:] == [
+        "  client-1.0.0--gateway-2.0.0 [obx]: pass → expected-fail (S01: pass → expected-fail)",
+        f"  the matrix file changed between the two runs (sha256 {'a' * 12} → {'b' * 12}): "
+        "a flip may come from the edit",
+    ]
