@@ -177,6 +177,7 @@ def compat_plan(config: pytest.Config) -> Plan:
     if error is not None:
         raise pytest.UsageError(error)
     from compat.errors import CompatError
+    from compat.results.identity import matrix_identity
     from compat.results.shards import load_durations
     from compat.run.plan import build_plan, parse_assignments, parse_shard
 
@@ -191,7 +192,9 @@ def compat_plan(config: pytest.Config) -> Plan:
             lock_path=lock_path(config),
             shard=parse_shard(config.getoption("compat_shard")),
             durations=load_durations(config.getoption("compat_durations") or config.getoption("compat_store"),
-                                     cache_dir(config) / "results.db") if config.getoption("compat_shard") else None,
+                                     cache_dir(config) / "results.db",
+                                     matrix=matrix_identity(matrix_path(config), Path(config.rootpath)))
+            if config.getoption("compat_shard") else None,
         )
     except CompatError as exc:
         message = f"compat: {exc}"
