@@ -79,6 +79,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     server = ThreadedServer(ShopService, hostname=args.host, port=args.port)
+    # ThreadedServer binds at once but listens only in start(): listen now, so a client that
+    # connects as soon as it sees the ready line is queued, not refused (start() listens again,
+    # which only sets the backlog).
+    server.listener.listen(64)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"READY {host}:{server.port}", flush=True)
 
