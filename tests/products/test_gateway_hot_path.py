@@ -85,9 +85,9 @@ def test_notional_cap_follows_replaced_limits() -> None:
         raise AssertionError("the cap cached for the old limits was used after the limits changed")
 
 
-def test_obx_order_events_built_positionally_carry_every_field() -> None:
-    """_on_accepted/_on_fill build VenueOrderEvent positionally: the fields land where the
-    keyword build put them."""
+def test_obx_order_events_built_by_the_factories_carry_every_field() -> None:
+    """_on_accepted/_on_fill build VenueOrderEvent with model.accepted_event/fill_event (field by
+    field, not through the class): every field lands where the class call puts it."""
     from refgw.model import VenueOrderEvent
     from refgw.venues import obx_pb2 as opb
     from refgw.venues.obx import ObxVenue
@@ -124,7 +124,8 @@ def test_obx_order_events_built_positionally_carry_every_field() -> None:
 
 
 def test_insert_builds_the_order_and_sends_it() -> None:
-    """Gateway.insert builds GwOrder positionally: every field lands in its place."""
+    """Gateway.insert builds GwOrder with core.new_gw_order (field by field, not through the
+    class): every field lands where the class call puts it."""
     from refgw.core import GwOrder, SessionState
 
     sent: list[tuple[object, ...]] = []

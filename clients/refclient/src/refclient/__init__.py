@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "3.1.0.dev0"
-
+from refclient._version import __version__
 from refclient.book import LocalBook
 from refclient.client import (
     PROTOCOL_RANGE,

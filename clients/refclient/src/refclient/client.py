@@ -35,8 +35,8 @@ from typing import Any
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from refclient import __version__
 from refclient import refgw_pb2 as pb
+from refclient._version import __version__
 from refclient.book import LocalBook
 from refclient.errors import (
     ClientError,

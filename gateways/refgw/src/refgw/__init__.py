@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-__version__ = "3.1.0.dev0"
-PROTOCOL_MIN = 2
-PROTOCOL_MAX = 3
+from refgw._version import PROTOCOL_MAX, PROTOCOL_MIN, __version__
+
+__all__ = ["PROTOCOL_MAX", "PROTOCOL_MIN", "__version__"]

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from refgw import __version__
 from refgw import refgw_pb2 as pb
+from refgw._version import __version__
 from refgw.config import ConfigError, load_config
 from refgw.core import Gateway
 from refgw.journal import Journal, JournalError

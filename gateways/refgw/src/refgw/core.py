@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from refgw import journal as jr
 from refgw import refgw_pb2 as pb
@@ -39,10 +39,6 @@ from refgw.config import Config, Limits
 from refgw.framing import HEADER, encode
 from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
 from refgw.venues import Venue
-
-if TYPE_CHECKING:
-    from refgw.session import Session
-
 
 # ExecutionReport.poss_dup (field 19, varint true), appended to a stored frame on replay:
 # concatenated encodings merge, so replay never needs to decode the message.
@@ -58,11 +54,29 @@ SUPERSEDED = -4009
 RECONNECT_FIRST_S = 0.05  # first retry delay after a failed reconnect; doubles each time
 RECONNECT_MAX_S = 1.0  # the backoff's bound
 RECONNECT_ATTEMPT_S = 10.0  # one attempt (connect, logon, replay, instruments) at most
+_new_object = object.__new__  # a GwOrder without calling the class (see new_gw_order)
 
 
 def mark_poss_dup(frame: bytes) -> bytes:
     length, msg_type = HEADER.unpack_from(frame)
     return HEADER.pack(length + len(_POSS_DUP), msg_type) + frame[HEADER.size :] + _POSS_DUP
+
+
+class Connection(Protocol):
+    """What the core needs of a client connection; ``refgw.session.Session`` is the one. A
+    protocol, so the core never imports the session module (which imports the core)."""
+
+    closing: bool
+    negotiated_version: int
+    state: SessionState | None
+
+    def write(self, frame: bytes) -> None: ...
+
+    def send(self, msg_type: int, msg: Any) -> None: ...
+
+    def book_event(self, book: Book, ev: BookEvent) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -74,7 +88,7 @@ class SessionState:
     version: int
     ring: deque[tuple[int, bytes]]
     next_seq: int = 1
-    conn: Session | None = None
+    conn: Connection | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +117,48 @@ class GwOrder:
     @property
     def live(self) -> bool:
         return self.state in ("PENDING", "OPEN")
+
+
+def new_gw_order(
+    *,
+    gw_id: int,
+    venue_coid: str,
+    username: str,
+    symbol: str,
+    side: str,
+    order_type: str,
+    tif: str,
+    qty: int,
+    price_ticks: int,
+    session: SessionState,
+    request_id: int,
+    client_order_id: str,
+    extensions: bytes,
+) -> GwOrder:
+    """A new PENDING order (nothing at the exchange yet, leaves = qty), built field by field:
+    keyword-only, so no positional order to get wrong, and cheaper than calling the class. A
+    new GwOrder field must be set here too (the hot-path test compares with the class call)."""
+    order = _new_object(GwOrder)
+    order.gw_id = gw_id
+    order.venue_coid = venue_coid
+    order.username = username
+    order.symbol = symbol
+    order.side = side
+    order.order_type = order_type
+    order.tif = tif
+    order.qty = qty
+    order.price_ticks = price_ticks
+    order.session = session
+    order.request_id = request_id
+    order.client_order_id = client_order_id
+    order.extensions = extensions
+    order.exch_order_id = ""
+    order.leaves_qty = qty
+    order.cum_qty = 0
+    order.state = "PENDING"
+    order.mass_cancelled = False
+    order.pending = ""
+    return order
 
 
 class Reject(Exception):
@@ -144,8 +200,8 @@ class Gateway:
         # Last trade price per symbol, from this member's fills and from subscribed trade prints
         # (the price collar's reference; before 3.1 only subscribed symbols had one).
         self.last_trade: dict[str, int] = {}
-        self.subscribers: dict[str, set[Session]] = {}
-        self.sessions: set[Session] = set()  # live connections
+        self.subscribers: dict[str, set[Connection]] = {}
+        self.sessions: set[Connection] = set()  # live connections
         venue.on_order = self.on_venue_order
         venue.on_book = self.on_venue_book
         venue.on_notice = self.on_venue_notice
@@ -342,10 +398,11 @@ class Gateway:
         venue_coid = f"{self.boot}-{gw_id}"
         if market:
             price_ticks = 0
-        order = GwOrder(  # positional, in GwOrder's field order: a keyword call to a class builds a dict
-            gw_id, venue_coid, username, symbol, side, order_type, tif, qty, price_ticks, session,
-            request_id, client_order_id, extensions, "", qty,
-        )
+        order = new_gw_order(
+            gw_id=gw_id, venue_coid=venue_coid, username=username, symbol=symbol, side=side,
+            order_type=order_type, tif=tif, qty=qty, price_ticks=price_ticks, session=session,
+            request_id=request_id, client_order_id=client_order_id, extensions=extensions,
+        )  # fmt: skip
         self._index(order)
         if self.journal is not None:
             self.journal.append(
@@ -420,7 +477,7 @@ class Gateway:
                 count += 1
         return count
 
-    def subscribe(self, session: Session, symbol: str) -> Book:
+    def subscribe(self, session: Connection, symbol: str) -> Book:
         if symbol not in self.instruments:
             raise Reject("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}")
         subs = self.subscribers.setdefault(symbol, set())
@@ -432,7 +489,7 @@ class Gateway:
                 self.venue.subscribe(symbol)
         return book
 
-    def drop_session(self, session: Session) -> None:
+    def drop_session(self, session: Connection) -> None:
         """A connection ended; its SessionState stays for a resume."""
         self.sessions.discard(session)
         for subs in self.subscribers.values():

@@ -25,8 +25,8 @@ from typing import Any
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from refgw import PROTOCOL_MAX, PROTOCOL_MIN, __version__
 from refgw import refgw_pb2 as pb
+from refgw._version import PROTOCOL_MAX, PROTOCOL_MIN, __version__
 from refgw.book import Book
 from refgw.core import Gateway, GwOrder, Reject, SessionState, base_report
 from refgw.framing import HEADER, MAX_FRAME, encode

@@ -8,7 +8,7 @@ import struct
 import sys
 from typing import Any
 
-from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
+from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent, accepted_event, fill_event
 from refgw.venues import Venue, VenueError
 from refgw.venues import obx_pb2 as pb
 
@@ -219,13 +219,12 @@ class ObxVenue(Venue):
 
     def _on_accepted(self, m: Any) -> None:
         member_seq = self._seq(m)
-        # Positional, in VenueOrderEvent's field order: a keyword call to a class builds a dict.
         self.emit_order(
-            VenueOrderEvent(
-                "accepted", m.client_order_id, str(m.order_id), m.symbol, m.qty, m.price_ticks, m.leaves_qty,
-                0, 0, 0, "", "", "", 0, "", member_seq, m.poss_dup,
+            accepted_event(
+                venue_coid=m.client_order_id, exch_order_id=str(m.order_id), symbol=m.symbol, qty=m.qty,
+                price_ticks=m.price_ticks, leaves_qty=m.leaves_qty, member_seq=member_seq, poss_dup=m.poss_dup,
             )
-        )
+        )  # fmt: skip
 
     def _on_rejected(self, m: Any) -> None:
         self._seq(m)
@@ -243,14 +242,14 @@ class ObxVenue(Venue):
 
     def _on_fill(self, m: Any) -> None:
         member_seq = self._seq(m)
-        # Positional, in VenueOrderEvent's field order (see _on_accepted).
         self.emit_order(
-            VenueOrderEvent(
-                "fill", m.client_order_id, str(m.order_id), m.symbol, 0, 0, m.leaves_qty, m.cum_qty, m.qty,
-                m.price_ticks, str(m.trade_id), "MAKER" if m.liquidity == pb.MAKER else "TAKER", "", 0, "",
-                member_seq, m.poss_dup,
+            fill_event(
+                venue_coid=m.client_order_id, exch_order_id=str(m.order_id), symbol=m.symbol,
+                leaves_qty=m.leaves_qty, cum_qty=m.cum_qty, last_qty=m.qty, last_price_ticks=m.price_ticks,
+                trade_id=str(m.trade_id), liquidity="MAKER" if m.liquidity == pb.MAKER else "TAKER",
+                member_seq=member_seq, poss_dup=m.poss_dup,
             )
-        )
+        )  # fmt: skip
 
     def _on_cancelled(self, m: Any) -> None:
         self._seq(m)
