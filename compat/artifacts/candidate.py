@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -46,28 +47,30 @@ def build_candidate(source: Path, out_dir: Path, role: str = "ROLE") -> Path:
         )
     # Keyed by the tree's content: an unchanged tree reuses its wheel, so its sha256 (and hence
     # its env) stays the same across runs and xdist workers instead of changing with every build.
-    out_dir = out_dir / source_tree_hash(source)
+    wheel, _built = _build_once(source, out_dir / source_tree_hash(source), lambda why: CandidateBuildError(
+        f"building the {role} candidate failed: {why} ({_other_ways(role)})"))
+    return wheel
+
+
+def _build_once(source: Path, out_dir: Path, failure: Callable[[str], ArtifactError]) -> tuple[Path, bool]:
+    """The one wheel in ``out_dir``, or ``uv build --wheel source`` into it (built in a scratch
+    directory and moved in, so a reader never sees half a wheel). Returns (wheel, built now);
+    a failed build raises ``failure(what uv did)``."""
     existing = sorted(out_dir.glob("*.whl"))
     if len(existing) == 1:
-        return existing[0]
+        return existing[0], False
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
-        outcome = run_uv(
-            ["build", "--wheel", "--out-dir", tmp, str(source)],
-            name=f"uv-build-{source.name}",
-            timeout_s=BUILD_TIMEOUT_S,
-        )
+        outcome = run_uv(["build", "--wheel", "--out-dir", tmp, str(source)], name=f"uv-build-{source.name}",
+                         timeout_s=BUILD_TIMEOUT_S)
         wheels = sorted(Path(tmp).glob("*.whl"))
         if outcome.returncode != 0 or len(wheels) != 1:
             found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""
-            raise CandidateBuildError(
-                f"building the {role} candidate failed: `uv build --wheel {source}` exited "
-                f"{outcome.returncode}{found} ({_other_ways(role)}); uv said:\n"
-                f"{tail(outcome.stderr or outcome.stdout)}"
-            )
+            raise failure(f"`uv build --wheel {source}` exited {outcome.returncode}{found}; uv said:\n"
+                          f"{tail(outcome.stderr or outcome.stdout)}")
         target = out_dir / wheels[0].name
         os.replace(wheels[0], target)
-    return target
+    return target, True
 
 
 
@@ -95,22 +98,5 @@ def build_from_sdist(sdist: Path, sdist_sha256: str, cache_dir: Path) -> tuple[P
     """The wheel of a released source archive, built with ``uv build --wheel`` into
     ``cache_dir/<sdist sha256>/`` the first time and reused after (the same sdist always gives
     the same wheel file, so its env is reused too). Returns (wheel, built now)."""
-    out_dir = cache_dir / sdist_sha256[:32]
-    existing = sorted(out_dir.glob("*.whl"))
-    if len(existing) == 1:
-        return existing[0], False
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
-        outcome = run_uv(["build", "--wheel", "--out-dir", tmp, str(sdist)], name=f"uv-build-{sdist.name}",
-                         timeout_s=BUILD_TIMEOUT_S)
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if outcome.returncode != 0 or len(wheels) != 1:
-            found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""
-            raise ArtifactError(
-                f"{sdist.name} is released only as a source archive, and building a wheel from it failed: "
-                f"`uv build --wheel {sdist}` exited {outcome.returncode}{found}; uv said:\n"
-                f"{tail(outcome.stderr or outcome.stdout)}"
-            )
-        target = out_dir / wheels[0].name
-        os.replace(wheels[0], target)
-    return target, True
+    return _build_once(sdist, cache_dir / sdist_sha256[:32], lambda why: ArtifactError(
+        f"{sdist.name} is released only as a source archive, and building a wheel from it failed: {why}"))
