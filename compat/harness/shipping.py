@@ -1,6 +1,6 @@
 """What an ssh host ships, and how local paths in a Command become remote ones.
 
-A Command is written for this machine: ``{bin}/refgw --auth /work/main/reference/auth.json
+A Command is written for this machine: ``{bin}/refgw --auth <project>/reference/auth.json
 --journal <log_dir>/gateway.journal``, ``<client venv>/bin/python .../driver.py --adapter
 .../compat_adapter.py``. :class:`PathMapper` rewrites every absolute path in argv, env values
 and ``--opt=/path`` arguments, shipping what the remote needs on the way:
