@@ -27,9 +27,21 @@ def encode(msg_type: int, payload: bytes) -> bytes:
 async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -> tuple[int, bytes]:
     """Read one whole frame (readexactly loops over partial reads).
 
-    Raises ``asyncio.IncompleteReadError`` on a clean EOF between frames (partial == b"").
+    EOF ends the stream in one of two ways:
+
+    * a clean EOF between frames, the normal end: ``asyncio.IncompleteReadError`` with
+      ``partial == b""`` (always empty: it is raised for nothing else);
+    * an EOF inside a frame, its header or its payload: a truncated frame,
+      ``FrameError(fatal=True)`` naming how many bytes of which part arrived.
     """
-    head = await reader.readexactly(HEADER.size)
+    try:
+        head = await reader.readexactly(HEADER.size)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise  # the clean end between frames
+        raise FrameError(
+            f"truncated frame: {len(exc.partial)} of {HEADER.size} header bytes before EOF", fatal=True
+        ) from None
     length, msg_type = HEADER.unpack(head)
     if length < 4:
         raise FrameError(f"frame length {length} is below the 4-byte type", fatal=True)
