@@ -136,7 +136,7 @@ def _gate_input(args: argparse.Namespace) -> RunResults:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     results = _gate_input(args)
-    code, lines = gate(results, _window(args, results), strict_stale=args.strict_stale)
+    code, lines = gate(results, _window(args, results), allow_stale=args.allow_stale)
     print("\n".join(lines))
     return code
 
@@ -301,7 +301,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             sha = args.git_sha or merged.meta.get("git_sha") or git_head_sha(Path.cwd())
             run_id = store.record(merged, git_sha=sha, label=args.label)
             print(f"recorded run {run_id} of matrix {run_matrix(merged)} in {store.where}")
-    code, lines = gate(merged, _window(args, merged), strict_stale=args.strict_stale)
+    code, lines = gate(merged, _window(args, merged), allow_stale=args.allow_stale)
     print("\n".join(lines))
     return code
 
@@ -338,8 +338,13 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
         help="override the window: client_minors=3,gateway_minors=2; 'all' gates every pair",
     )
     parser.add_argument(
-        "--strict-stale", action="store_true", help="stale expectations inside the window block instead of warning"
+        "--allow-stale",
+        action="store_true",
+        help="a stale expectation (declared incompatible, but it passed) warns instead of blocking, "
+        "as pytest --compat-allow-stale does; by default it blocks, as it fails the pytest run",
     )
+    # the default since stale expectations block everywhere; accepted so existing CI lines keep working
+    parser.add_argument("--strict-stale", action="store_true", help=argparse.SUPPRESS)
 
 
 def _add_store_option(parser: argparse.ArgumentParser) -> None:
@@ -395,7 +400,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_store_option(gate_parser)
     gate_parser.add_argument("--run", type=int, help="gate this run id of the store instead of the newest")
     _add_window_options(gate_parser)
-    gate_parser.add_argument("--allow-stale", action="store_true", help=argparse.SUPPRESS)  # now the default
     gate_parser.set_defaults(func=_cmd_gate)
 
     deploy = subparsers.add_parser(

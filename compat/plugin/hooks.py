@@ -11,6 +11,7 @@ collects a compat scenario or is asked for one (tests/plugin/test_cheap_plugin.p
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import signal
@@ -88,6 +89,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(`compat durations` writes them) instead of the store's")
     group.addoption("--compat-strict-expectations", action="store_true",
                     help="an expectation in matrix.yaml that matches nothing in the run is an error, not a warning")
+    group.addoption("--compat-allow-stale", action="store_true",
+                    help="a stale expectation (declared incompatible, but it passed) is reported, not a failure "
+                    "of the run (as `compat gate --allow-stale`); by default it fails the run")
     group.addoption("--compat-naive-envs", action="store_true",
                     help="baseline for measurements: fresh envs for every cell, as tox would (no sharing, no cache)")
     parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
@@ -397,7 +401,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     from compat.results.verdicts import judge
 
-    verdict = judge(report, call, item.stash.get(_EXPECTATION, None))
+    verdict = judge(report, call, item.stash.get(_EXPECTATION, None),
+                    allow_stale=bool(item.config.getoption("compat_allow_stale")))
     if verdict is not None:
         payload = {
             "cell_id": cell.id,
@@ -438,8 +443,10 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
             return "error", "E", "ERROR"
         if verdict == "n/a":
             return "n/a", "n", "N/A"
-        if verdict == "stale":  # counted with the failures, so its message is shown and the run fails
+        if verdict == "stale" and report.failed:  # counted with the failures: its message is shown, the run fails
             return "failed", "S", "STALE"
+        if verdict == "stale":  # --compat-allow-stale: counted apart, and the run does not fail
+            return "stale", "S", "STALE"
     return None
 
 
@@ -557,7 +564,10 @@ class _Recorder:
         # Join the static schema diff of every pair's wheels to the dynamic verdicts.
         wheels = [release.wheel for releases in plan.releases.values() for release in releases]
         client, gateway = plan.matrix.products["client"].package, plan.matrix.products["gateway"].package
-        self._cached = with_shard_meta(annotate_from_wheels(results, wheels, client, gateway), plan.shard)
+        results = with_shard_meta(annotate_from_wheels(results, wheels, client, gateway), plan.shard)
+        if self.config.getoption("compat_allow_stale"):  # the reports say which stale rule the run applied
+            results = dataclasses.replace(results, meta={**results.meta, "allow_stale": True})
+        self._cached = results
         return self._cached
 
 

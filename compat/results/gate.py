@@ -10,8 +10,10 @@ two promises about the newest releases in the results:
 A pair is inside the window when one of the promises covers it. Inside, a fail or an error
 blocks (and an expected-fail whose expectation expired); a pair of the window that was not
 run at all blocks too, because nothing shows it works. Outside, failures are listed but do
-not block. A stale expectation (declared incompatible, but it passed) is a warning to clean,
-a blocker only with ``strict_stale``. Without a window every pair is inside.
+not block. A stale expectation (declared incompatible, but it passed) blocks, inside the window
+or outside it, as it fails the pytest run: matrix.yaml says something untrue about the pair
+whatever the window promises. ``allow_stale`` (``--allow-stale``, ``--compat-allow-stale``)
+makes it a warning to clean instead, everywhere. Without a window every pair is inside.
 """
 
 from __future__ import annotations
@@ -201,11 +203,12 @@ class GateDecision:
     view: WindowView
     blockers: tuple[Finding, ...] = ()
     missing: tuple[tuple[str, str, str, str], ...] = ()  # (venue, client, gateway, why inside)
-    warnings: tuple[Finding, ...] = ()  # stale expectations to clean (when not strict)
+    warnings: tuple[Finding, ...] = ()  # stale expectations to clean (with allow_stale)
     outside: tuple[Finding, ...] = ()  # fail/error outside the window: reported, not gating
     declared: tuple[Finding, ...] = ()  # expected-fail inside the window: a declared gap in it
     summary: str = ""
     empty: bool = False
+    allow_stale: bool = False  # the stale rule applied: False blocks (the default), True warns
 
     @property
     def blocked(self) -> bool:
@@ -236,8 +239,13 @@ class GateDecision:
         count = len(self.blockers) + len(self.missing)
         stale = f"; {len(self.warnings)} stale expectation(s) to clean" if self.warnings else ""
         verdict = f"BLOCKED by {count}" if self.blocked else "clear"
-        out.append(f"release gate: {verdict}{stale}; {self.summary}")
+        out.append(f"release gate: {verdict}{stale}; {self.summary}; {stale_rule(self.allow_stale)}")
         return out
+
+
+def stale_rule(allow_stale: bool) -> str:
+    """The stale rule a decision applied, as the gate line and the reports name it."""
+    return "stale expectations warn (--allow-stale)" if allow_stale else "stale expectations block"
 
 
 def _expired(scenario: ScenarioResult, today: dt.date) -> str | None:
@@ -260,7 +268,7 @@ def _stale_why(scenario: ScenarioResult) -> str:
     return f"passed, but matrix.yaml declares {expectation_text(scenario)}; remove or narrow the expectation"
 
 
-def evaluate(results: RunResults, window: SupportWindow | None = None, *, strict_stale: bool = False) -> GateDecision:
+def evaluate(results: RunResults, window: SupportWindow | None = None, *, allow_stale: bool = False) -> GateDecision:
     """The gate's decision over one (merged) run."""
     scenarios = [s for cell in results.cells for s in cell.scenarios]
     summary = f"{len(results.cells)} cells, {len(scenarios)} scenarios: {counts_text(verdict_counts(scenarios))}"
@@ -268,7 +276,7 @@ def evaluate(results: RunResults, window: SupportWindow | None = None, *, strict
         window, (c.client_version for c in results.cells), (c.gateway_version for c in results.cells)
     )
     if not scenarios:
-        return GateDecision(view, summary=summary, empty=True)
+        return GateDecision(view, summary=summary, empty=True, allow_stale=allow_stale)
     today = _today()
     blockers: list[Finding] = []
     warnings: list[Finding] = []
@@ -279,7 +287,7 @@ def evaluate(results: RunResults, window: SupportWindow | None = None, *, strict
         for scenario in cell.scenarios:
             verdict = scenario.verdict
             if verdict is Verdict.STALE:
-                (blockers if strict_stale and inside else warnings).append(
+                (warnings if allow_stale else blockers).append(
                     Finding(cell, scenario, _stale_why(scenario), inside)
                 )
             elif verdict in (Verdict.FAIL, Verdict.ERROR):
@@ -300,6 +308,7 @@ def evaluate(results: RunResults, window: SupportWindow | None = None, *, strict
         outside=tuple(outside),
         declared=tuple(declared),
         summary=summary,
+        allow_stale=allow_stale,
     )
 
 
@@ -320,9 +329,9 @@ def _missing(results: RunResults, view: WindowView) -> list[tuple[str, str, str,
 
 
 def gate(
-    results: RunResults, window: SupportWindow | None = None, *, strict_stale: bool = False
+    results: RunResults, window: SupportWindow | None = None, *, allow_stale: bool = False
 ) -> tuple[int, list[str]]:
-    decision = evaluate(results, window, strict_stale=strict_stale)
+    decision = evaluate(results, window, allow_stale=allow_stale)
     return decision.exit_code, decision.lines()
 
 

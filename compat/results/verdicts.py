@@ -3,7 +3,9 @@
 This is where the verdict taxonomy (``compat.results.model.Verdict``) meets pytest: an
 ``OperationUnsupported`` raised by the driver becomes n/a, an ``InfrastructureError`` becomes
 error (never a break), a failure the matrix declared incompatible becomes expected-fail, and a
-pass it declared incompatible becomes stale, which fails the run so the expectation gets cleaned.
+pass it declared incompatible becomes stale, which fails the run so the expectation gets cleaned
+(``allow_stale``, pytest's ``--compat-allow-stale``: it is reported, and the run does not fail;
+the same rule as ``compat gate`` and its ``--allow-stale``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ PROPERTY = "compat"  # user_properties key carrying the verdict payload (JSON)
 DETAILS = "compat_details"  # user_properties key carrying log tails and wire logs (JSON)
 
 
-def judge(report: Any, call: Any, expectation: dict[str, Any] | None) -> dict[str, Any] | None:
+def judge(
+    report: Any, call: Any, expectation: dict[str, Any] | None, *, allow_stale: bool = False
+) -> dict[str, Any] | None:
     """The verdict payload of one phase, adjusting ``report``'s outcome to match; None if undecided."""
     incompatible = expectation is not None and expectation.get("kind") == "incompatible"
     if report.when == "setup":
@@ -35,6 +39,9 @@ def judge(report: Any, call: Any, expectation: dict[str, Any] | None) -> dict[st
     if excinfo is None:
         if incompatible:
             assert expectation is not None
+            if allow_stale:
+                reason = f"declared incompatible but passed: {expectation.get('reason')}"
+                return _verdict(Verdict.STALE, report, reason=reason)
             report.outcome = "failed"
             report.longrepr = (
                 f"stale expectation (matrix.yaml:{expectation.get('line')}): declared incompatible "

@@ -282,3 +282,16 @@ def test_compat_matrix_is_relative_to_where_it_was_typed(pytester: pytest.Pytest
                                            str(pytester.path / ".compat"), "proj")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
     assert sum("::test_passes[client-" in line for line in result.stdout.lines) == 8
+
+
+def test_a_stale_expectation_fails_the_run_unless_allowed_explicitly(project: pytest.Pytester) -> None:
+    cells = ("--compat-cells", "client-1.0.0--gateway-1.0.0--venue-obx", "-k", "declared")
+    strict, verdicts = _run(project, *cells)
+    assert verdicts == {"client-1.0.0--gateway-1.0.0--venue-obx": {"declared": "stale"}}
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED and strict.parseoutcomes().get("failed") == 1
+    allowed, verdicts = _run(project, *cells, "--compat-allow-stale")
+    assert verdicts == {"client-1.0.0--gateway-1.0.0--venue-obx": {"declared": "stale"}}  # still reported
+    assert allowed.ret == pytest.ExitCode.OK, allowed.stdout.str()
+    assert re.search(r"\b1 stale\b", allowed.stdout.lines[-1]), allowed.stdout.lines[-1]
+    report = json.loads((project.path / "out" / "matrix.json").read_text())
+    assert report["meta"].get("allow_stale") is True

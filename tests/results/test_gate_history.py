@@ -39,7 +39,7 @@ def test_gate_lists_declared_expected_fails_with_and_without_a_window(lit: Liter
     line = "declared expected-fail: client-1.0.0--gateway-3.0.0 [obx] S01: declared incompatible: known gap (GW-1)"
     code, lines = gate(results)  # no window: every pair is inside
     assert code == 0
-    assert lines == [line, "release gate: clear; 2 cells, 2 scenarios: 1x 1✓"]
+    assert lines == [line, "release gate: clear; 2 cells, 2 scenarios: 1x 1✓; stale expectations block"]
     code, lines = gate(results, SupportWindow(client_minors=2))  # both client minors × gateway 3.0
     assert code == 0
     assert f"{line} [newest gateway 3.0 supports client minors 1.0, 2.0]" in lines
@@ -47,30 +47,35 @@ def test_gate_lists_declared_expected_fails_with_and_without_a_window(lit: Liter
     assert code == 0 and not any(x.startswith("declared") for x in lines)
 
 
-def test_gate_lists_one_line_per_blocker_and_warns_on_stale(results: RunResults) -> None:
+def test_gate_lists_one_line_per_blocker_and_blocks_on_stale(results: RunResults) -> None:
     code, lines = gate(results)
     assert code == 1
     assert lines == [
         "BLOCKED fail: client-1.0.0--gateway-2.2.0 [obx] S13_md: AssertionError: fill price 200.50 != 100.25",
+        "BLOCKED stale: client-2.0.0--gateway-2.1.0 [obx] S01_logon: passed, but matrix.yaml declares "
+        "incompatible: old bug (GW-7); remove or narrow the expectation",
         "BLOCKED error: client-2.0.0--gateway-2.2.0 [obx] S01_logon: "
         "StartError: gateway 2.2.0 did not report "
         "ready within 10.0s",
-        "WARNING stale: client-2.0.0--gateway-2.1.0 [obx] S01_logon: passed, but matrix.yaml declares "
-        "incompatible: old bug (GW-7); remove or narrow the expectation",
         DECLARED,
-        "release gate: BLOCKED by 2; 1 stale expectation(s) to clean; 6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-",
+        "release gate: BLOCKED by 3; 6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-; stale expectations block",
     ]
-    code, strict = gate(results, strict_stale=True)
-    assert code == 1 and strict[1].startswith("BLOCKED stale: client-2.0.0--gateway-2.1.0 [obx] S01_logon")
-    assert strict[-1].startswith("release gate: BLOCKED by 3; 6 cells")
+    code, allowed = gate(results, allow_stale=True)
+    assert code == 1 and allowed[-3].startswith("WARNING stale: client-2.0.0--gateway-2.1.0 [obx] S01_logon")
+    assert allowed[-1] == (
+        "release gate: BLOCKED by 2; 1 stale expectation(s) to clean; 6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-; "
+        "stale expectations warn (--allow-stale)"
+    )
     only_stale = replace(results, cells=(results.cells[3],))
-    assert gate(only_stale)[0] == 0  # a stale expectation alone warns
-    assert gate(only_stale, strict_stale=True)[0] == 1
+    assert gate(only_stale)[0] == 1  # a stale expectation alone blocks, as it fails the pytest run
+    assert gate(only_stale, allow_stale=True)[0] == 0  # relaxed explicitly: it warns
 
 
 def test_gate_clear_empty_and_expired_expectation(results: RunResults) -> None:
     clear = replace(results, cells=results.cells[:1] + results.cells[2:3])
-    assert gate(clear) == (0, [DECLARED, "release gate: clear; 2 cells, 4 scenarios: 1x 2✓ 1-"])
+    assert gate(clear) == (
+        0, [DECLARED, "release gate: clear; 2 cells, 4 scenarios: 1x 2✓ 1-; stale expectations block"]
+    )
     code, lines = gate(RunResults(cells=()))
     assert code == 1 and "no scenarios" in lines[0]
     xfail = results.cells[2]
@@ -193,8 +198,10 @@ def test_cli_gate_history_can_i_deploy_and_report(
     path = tmp_path / "r.json"
     path.write_text(render_json(results))
     assert main(["gate", "--results", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].endswith("; stale expectations block")
+    assert main(["gate", "--results", str(path), "--allow-stale"]) == 1  # the fail and the error still block
     assert capsys.readouterr().out.splitlines()[-1].startswith("release gate: BLOCKED by 2; 1 stale")
-    assert main(["gate", "--results", str(path), "--allow-stale"]) == 1  # accepted, now the default
+    assert main(["gate", "--results", str(path), "--strict-stale"]) == 1  # accepted: the default now
     capsys.readouterr()
 
     history = tmp_path / "h"

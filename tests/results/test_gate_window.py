@@ -80,6 +80,7 @@ def test_gate_blocks_only_inside_the_window_and_explains_each(lit: Literals) -> 
     assert {(f.cell.client_version, f.cell.gateway_version) for f in decision.blockers} == {
         ("2.0.0", "3.1.0"),
         ("1.1.0", "3.2.0"),
+        ("2.0.0", "3.0.0"),  # the stale expectation: outside the window, blocking all the same
     }
     assert [(v, c, g) for v, c, g, _ in decision.missing] == [("obx", "1.2.0", "3.2.1")]
     assert {(f.cell.client_version, f.cell.gateway_version) for f in decision.outside} == {
@@ -96,8 +97,8 @@ def test_gate_blocks_only_inside_the_window_and_explains_each(lit: Literals) -> 
         "supports client minors 1.1, 1.2, 2.0) but no cell of the results ran it; run it, or merge every "
         "shard before gating"
     ) in lines
-    assert (
-        "WARNING stale: client-2.0.0--gateway-3.0.0 [obx] S01_logon: passed, but matrix.yaml declares "
+    assert (  # outside the window, and still blocking: matrix.yaml says something untrue about the pair
+        "BLOCKED stale: client-2.0.0--gateway-3.0.0 [obx] S01_logon: passed, but matrix.yaml declares "
         "incompatible: known gap (GW-1); remove or narrow the expectation"
     ) in lines
     assert (
@@ -106,7 +107,7 @@ def test_gate_blocks_only_inside_the_window_and_explains_each(lit: Literals) -> 
     ) in lines
     assert "outside window, not gating: fail: client-1.0.0--gateway-3.2.1 [obx] S01_logon: fail here" in lines
     assert lines[-1] == (
-        "release gate: BLOCKED by 3; 1 stale expectation(s) to clean; 15 cells, 30 scenarios: 1E 3✗ 1! 1x 24✓"
+        "release gate: BLOCKED by 4; 15 cells, 30 scenarios: 1E 3✗ 1! 1x 24✓; stale expectations block"
     )
 
 
@@ -121,12 +122,14 @@ def test_gate_is_clear_when_only_outside_pairs_break(lit: Literals) -> None:
             lit.cell("1.2.0", "3.2.1", "obx", lit.sr("S01_logon", Verdict.PASS)),
         )
     )
-    code, lines = gate(repaired, WINDOW)
+    code, lines = gate(repaired, WINDOW, allow_stale=True)
     assert code == 0, lines
     assert lines[-1].startswith("release gate: clear; 1 stale expectation(s) to clean; 16 cells")
-    code, lines = gate(repaired, WINDOW, strict_stale=True)
-    assert code == 0  # the stale pair (2.0.0, 3.0.0) is outside the window: it warns even when strict
-    code, lines = gate(repaired, None)
+    assert lines[-1].endswith("; stale expectations warn (--allow-stale)")
+    code, lines = gate(repaired, WINDOW)
+    assert code == 1  # the stale pair (2.0.0, 3.0.0) is outside the window, and blocks all the same
+    assert lines[-1].startswith("release gate: BLOCKED by 1;")
+    code, lines = gate(repaired, None, allow_stale=True)
     assert code == 1 and lines[-1].startswith("release gate: BLOCKED by 2;")  # no window: all pairs gate
 
 
@@ -187,14 +190,17 @@ def test_cli_reads_the_window_from_matrix_yaml_and_takes_overrides(
     assert main(["gate", "--results", str(results)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("support window (matrix.yaml settings.support_window): the newest gateway")
-    assert out[-1].startswith("release gate: BLOCKED by 3;")
-    # a window of one minor each: only (2.0.0, 3.2.x) is inside, and those pass
-    assert main(["gate", "--results", str(results), "--window", "client_minors=1,gateway_minors=1"]) == 0
+    assert out[-1].startswith("release gate: BLOCKED by 4;")  # 3 inside the window, and the stale expectation
+    # a window of one minor each: only (2.0.0, 3.2.x) is inside, and those pass; the stale expectation blocks
+    assert main(["gate", "--results", str(results), "--window", "client_minors=1,gateway_minors=1"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("release gate: BLOCKED by 1;")
+    assert main(["gate", "--results", str(results), "--window", "client_minors=1,gateway_minors=1",
+                 "--allow-stale"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("release gate: clear; 1 stale")
-    assert main(["gate", "--results", str(results), "--window", "client_minors=1", "--strict-stale"]) == 1
+    assert main(["gate", "--results", str(results), "--window", "client_minors=1", "--allow-stale"]) == 1
     assert "BLOCKED fail: client-2.0.0--gateway-3.1.0" in capsys.readouterr().out  # gateway_minors still 2
     assert main(["gate", "--results", str(results), "--window", "all"]) == 1
-    assert capsys.readouterr().out.splitlines()[-1].startswith("release gate: BLOCKED by 4;")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("release gate: BLOCKED by 5;")
 
     bad = tmp_path / "bad"
     bad.mkdir()
