@@ -26,6 +26,13 @@ How addresses cross the boundary:
   of this link), so no ip forwarding, routes or iptables are needed, and a fault can be
   injected on the link between hosts with the same proxy API.
 
+``close()`` is deterministic: it stops the processes this host started that still run, closes
+the relays, deletes the root end of the veth pair (``ip link del`` is synchronous and takes the
+peer with it) and then the namespace, and returns only once the kernel no longer lists either
+(polled with a deadline, ``TEARDOWN_TIMEOUT_S``); what is still there raises HostError naming
+it. Deleting only the namespace would tear its veth pair down asynchronously, in the kernel's
+netns cleanup work, so the root end could still be listed after close() returned.
+
 ``cut()``/``heal()`` set the root end of the link down/up: a partition of this "machine"
 from everything else (live TCP connections stall, they are not reset).
 
@@ -47,6 +54,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from compat import timing
 from compat.errors import ConfigError, HostError
 from compat.harness import command as _command
 from compat.harness.command import Command, Outcome
@@ -61,6 +69,8 @@ NAMESPACE_PREFIX = "compat-"
 _LOCK_PATH = Path("/run/compat-netns.lock")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
 _IP_TIMEOUT_S = 10.0
+TEARDOWN_TIMEOUT_S = 10.0  # how long close() waits for the kernel to drop the link and the namespace
+_TEARDOWN_POLL_S = 0.02
 _STALE = re.compile(rf"^{re.escape(NAMESPACE_PREFIX)}.+-(?P<pid>\d+)$")
 
 
@@ -88,7 +98,6 @@ def netns_unavailable_reason() -> str | None:
 
 def _used_links() -> tuple[set[str], set[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
     """Interface names and the /30 blocks of SUBNET already in use in the root namespace."""
-    names: set[str] = set()
     blocks: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
     for line in _ip("-o", "addr", "show").stdout.splitlines():
         fields = line.split()
@@ -96,11 +105,39 @@ def _used_links() -> tuple[set[str], set[ipaddress.IPv4Network | ipaddress.IPv6N
             address = ipaddress.ip_interface(fields[3])
             if address.ip in SUBNET:
                 blocks.add(ipaddress.ip_network(f"{address.ip}/30", strict=False))
+    return _link_names(), blocks
+
+
+def _link_names() -> set[str]:
+    """Interface names in the root namespace (``ip -o link show``)."""
+    names: set[str] = set()
     for line in _ip("-o", "link", "show").stdout.splitlines():
         fields = line.split(":", 2)
         if len(fields) >= 2:
             names.add(fields[1].strip().split("@", 1)[0])
-    return names, blocks
+    return names
+
+
+def _namespace_names() -> set[str]:
+    """Namespaces ``ip netns list`` shows (``NAME`` or ``NAME (id: 3)``)."""
+    return {line.split()[0] for line in _ip("netns", "list").stdout.splitlines() if line.split()}
+
+
+def wait_gone(namespace: str, links: tuple[str, ...], timeout_s: float | None = None) -> list[str]:
+    """Poll the kernel until ``namespace`` and ``links`` are no longer listed; what is left at the deadline.
+
+    Empty when everything is gone. A deadline (``TEARDOWN_TIMEOUT_S`` by default), not a sleep:
+    returns as soon as the kernel agrees.
+    """
+    deadline = timing.Deadline(TEARDOWN_TIMEOUT_S if timeout_s is None else timeout_s)
+    pause = threading.Event()  # never set: the poll interval
+    while True:
+        left = [f"link {name}" for name in links if name and name in _link_names()]
+        if namespace and namespace in _namespace_names():
+            left.append(f"namespace {namespace}")
+        if not left or deadline.expired():
+            return left
+        pause.wait(min(_TEARDOWN_POLL_S, max(deadline.remaining(), 0.0)))
 
 
 def _remove_stale_namespaces() -> None:
@@ -146,6 +183,7 @@ class NetnsHost(LocalHost):
         self._is_cut = False
         self._lock = threading.RLock()
         self._relays: dict[tuple[str, int], FaultProxy] = {}
+        self._processes: list[LocalProcess] = []  # started here; close() stops those still running
 
     @classmethod
     def from_spec(cls, spec: str) -> NetnsHost:
@@ -171,7 +209,10 @@ class NetnsHost(LocalHost):
                     _remove_stale_namespaces()
                     self._create()
             except BaseException:
-                self._teardown()
+                try:
+                    self._teardown()
+                except HostError as leftover:  # the setup error is the one to raise; this one is logged
+                    logger.warning("netns: undoing the failed setup of %s: %s", self.spec, leftover)
                 raise
             self._created = True
             atexit.register(self.close)  # a session that forgets close() still leaves nothing
@@ -228,24 +269,47 @@ class NetnsHost(LocalHost):
             )
 
     def close(self) -> None:
-        """Stop the relays and remove the namespace and its link. Safe to call any number of times."""
+        """Remove everything this host created; return only once it is gone. Safe to call any number of times.
+
+        Stops the processes it started that still run, closes the relays, deletes the link and
+        the namespace, and waits (bounded by ``TEARDOWN_TIMEOUT_S``) until the kernel no longer
+        lists them. Raises HostError naming whatever is left.
+        """
         with self._lock:
             self._closed = True
             self._teardown()
 
     def _teardown(self) -> None:
-        for relay in self._relays.values():
+        left: list[str] = []
+        processes, self._processes = self._processes, []
+        for process in processes:
+            try:
+                process.stop(grace_s=2.0)
+            except Exception as exc:  # keep tearing down; reported below
+                left.append(f"process {process.name} (pid {process.pid}): {exc}")
+        relays, self._relays = list(self._relays.values()), {}
+        for relay in relays:
             with contextlib.suppress(Exception):
                 relay.close()
-        self._relays.clear()
-        if not self._attempted:
-            return
-        # Deleting the namespace destroys the inner end, and a veth pair dies with either end;
-        # the explicit link delete covers a start that failed before the move into the namespace.
-        _ip("netns", "del", self.namespace, check=False)
-        if self.root_link and self.root_link in _used_links()[0]:
-            _ip("link", "del", self.root_link, check=False)
-        self._created = self._attempted = False
+            if relay.running:
+                left.append(f"relay {relay.name} (its thread did not end)")
+        if self._attempted:
+            # The root end first: deleting one end of a veth pair removes both, synchronously.
+            # Deleting only the namespace would leave the pair to the kernel's asynchronous
+            # netns cleanup, and the root end could outlive close() (and collide with the next).
+            if self.root_link and self.root_link in _link_names():
+                _ip("link", "del", self.root_link, check=False)
+            if self.namespace in _namespace_names():
+                _ip("netns", "del", self.namespace, check=False)
+            leftovers = wait_gone(self.namespace, (self.root_link,))
+            left += leftovers
+            if not leftovers:
+                self._created = self._attempted = False
+        if left:
+            raise HostError(
+                f"closing host {self.spec}: still present {TEARDOWN_TIMEOUT_S:.0f}s after teardown: "
+                f"{'; '.join(left)} (remove a link with `ip link del NAME`, a namespace with `ip netns del NAME`)"
+            )
 
     def exists(self) -> bool:
         """True while the namespace is present in ``ip netns list``."""
@@ -270,7 +334,11 @@ class NetnsHost(LocalHost):
             # The probe runs in the test process (root namespace): look where others look.
             host, port = self.reachable_address((ready.host, ready.port))
             ready = PortOpen(host, port, ready.timeout_s)
-        return super().start(self.wrap(command), ready, log_dir)
+        process = super().start(self.wrap(command), ready, log_dir)
+        with self._lock:
+            self._processes = [p for p in self._processes if p.poll() is None]
+            self._processes.append(process)
+        return process
 
     def run(self, command: Command, timeout_s: float) -> Outcome:
         return _command.run(self.wrap(command), timeout_s)

@@ -417,6 +417,11 @@ class FaultProxy:
         self._thread.join(timeout=5.0)
         logger.info("proxy %s: closed", self.name)
 
+    @property
+    def running(self) -> bool:
+        """True while the relay's loop thread is alive (False once close() ended it)."""
+        return self._thread.is_alive()
+
     def __enter__(self) -> FaultProxy:
         return self
 

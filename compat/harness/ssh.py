@@ -384,20 +384,46 @@ class SshHost:
     # -- cleanup ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop what is still running remotely, remove this host's run dirs, close the master."""
+        """Stop what is still running remotely, remove this host's run dirs, close the master.
+
+        Returns only once the remote processes it started are gone (each stop escalates to
+        SIGKILL and waits; then ``remote_exec.py alive`` confirms it over the master connection)
+        and the master connection has exited. Whatever is left raises HostError naming it, after
+        the rest of the teardown ran. Safe to call any number of times.
+        """
+        left: list[str] = []
         with self._lock:
             self._closed = True
             processes, self._processes = self._processes, []
             for process in processes:
-                with contextlib.suppress(Exception):
+                try:
                     process.stop(grace_s=2.0)
-            if self._mapper is not None and self._master is not None and self._master.poll() is None:
+                except Exception as exc:  # keep tearing down; reported below
+                    left.append(f"remote process {process.name} (pid {process.pid}): {exc}")
+            master_up = self._mapper is not None and self._master is not None and self._master.poll() is None
+            if master_up:
+                for process in processes:
+                    if not process.pid:
+                        continue
+                    try:
+                        alive = self.remote_alive(process.pid)
+                    except (HostError, HarnessError) as exc:
+                        left.append(f"remote process {process.name} (pid {process.pid}): cannot check it: {exc}")
+                        continue
+                    if alive:
+                        left.append(f"remote process {process.name} (pid {process.pid}) still running")
                 runs = sorted({p.remote.run_dir for p in processes})
                 if runs:
                     with contextlib.suppress(HostError):
                         self.remote_shell(f"rm -rf {' '.join(shlex.quote(r) for r in runs)}",
                                           name="rm-runs", timeout_s=30.0)
-            self._stop_master()
+            master = self._master
+            try:
+                self._stop_master()
+            except Exception as exc:  # keep tearing down; reported below
+                left.append(f"ssh master connection: {exc}")
+            if master is not None and master.poll() is None:
+                left.append(f"ssh master connection (local pid {master.pid}) still running")
             self._mapper = None
             if self._state_dir is not None and self._state_dir.is_dir():
                 for leftover in self._state_dir.iterdir():
@@ -405,6 +431,8 @@ class SshHost:
                         leftover.unlink()
                 with contextlib.suppress(OSError):
                     self._state_dir.rmdir()
+        if left:
+            raise HostError(f"closing host {self.spec}: still present after teardown: {'; '.join(left)}")
 
     def __repr__(self) -> str:
         return f"SshHost({self.spec!r}, remote_root={self.remote_root or '?'})"

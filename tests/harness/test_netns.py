@@ -103,6 +103,56 @@ def test_namespace_link_and_cleanup(netns: NetnsHost) -> None:
     assert f" {root_link}@" not in links and f" {root_link}:" not in links
 
 
+def test_close_returns_only_when_the_link_is_gone(netns: NetnsHost) -> None:
+    """close() returns once the kernel no longer lists the link or the namespace, and the same
+    /30 and link name are free for the next host at once (no collision with a dying pair)."""
+    root_link = netns.root_link
+    netns.close()
+    assert not Path(f"/sys/class/net/{root_link}").exists()
+    assert netns.namespace not in LocalHost().run(Command(("ip", "netns", "list"), name="ip-netns"), 10.0).stdout
+    again = NetnsHost(f"a{os.getpid() % 100000}")
+    try:
+        again.setup()  # right after: a new namespace and link, no collision with the closed one
+        assert again.exists() and Path(f"/sys/class/net/{again.root_link}").exists()
+    finally:
+        again.close()
+    assert not again.exists() and not Path(f"/sys/class/net/{again.root_link}").exists()
+
+
+def test_close_stops_processes_still_running(netns: NetnsHost, tmp_path: Path) -> None:
+    process, _ = _start_signalled(netns, tmp_path)
+    netns.close()
+    assert process.poll() == 7  # INT ignored, TERM handled: stopped by close(), not orphaned
+    assert not psutil.pid_exists(process.pid) or psutil.Process(process.pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_close_names_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the kernel keeps the link past the deadline, close() raises HostError naming it."""
+    import compat.harness.netns as netns_module
+
+    host = NetnsHost(f"l{os.getpid() % 100000}").setup()
+    real_ip = netns_module._ip
+
+    def ip_without_deletes(*args: str, check: bool = True) -> object:
+        if args[:2] in (("link", "del"), ("netns", "del")):
+            return real_ip("netns", "list", check=False)  # a no-op that succeeds
+        return real_ip(*args, check=check)
+
+    monkeypatch.setattr(netns_module, "_ip", ip_without_deletes)
+    monkeypatch.setattr(netns_module, "TEARDOWN_TIMEOUT_S", 0.3)
+    started = timing.monotonic()
+    with pytest.raises(HostError) as caught:
+        host.close()
+    assert timing.monotonic() - started < 5.0  # bounded by the deadline
+    message = str(caught.value)
+    assert f"link {host.root_link}" in message and f"namespace {host.namespace}" in message
+    assert "ip link del" in message
+    monkeypatch.undo()
+    host.close()  # the real deletes now: nothing left, no error
+    assert not host.exists()
+    assert not Path(f"/sys/class/net/{host.root_link}").exists()
+
+
 def ipaddress_in_subnet(address: str) -> bool:
     import ipaddress
 

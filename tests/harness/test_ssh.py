@@ -274,6 +274,41 @@ def test_dropped_session_keeps_the_remote_process_and_stop_uses_its_pid(ssh_host
     assert "interrupted, shutting down cleanly" in log
 
 
+@needs_sshd
+def test_close_returns_once_remote_processes_and_master_are_gone(sshd: SshdServer, tmp_path: Path) -> None:
+    """close() stops what still runs remotely (INT ignored -> TERM), confirms it over ssh, ends the master."""
+    host = SshHost(sshd.spec, remote_root=str(tmp_path / "remote-root"), identity=str(sshd.identity),
+                   known_hosts=str(sshd.known_hosts)).connect()
+    script = tmp_path / "signalled.py"
+    script.write_text(SIGNALLED)
+    marker = tmp_path / "marker.txt"
+    process = host.start(Command(("python3", str(script), str(marker)), name="signalled"),
+                         ReadyLine.named("SIGNALLED"), tmp_path / "logs")
+    master = host._master
+    assert master is not None and master.poll() is None
+    host.close()
+    assert not psutil.pid_exists(process.pid) or psutil.Process(process.pid).status() == psutil.STATUS_ZOMBIE
+    assert marker.read_text().splitlines()[-1] == f"TERM {process.pid}"
+    assert master.poll() is not None
+    host.close()  # idempotent
+
+
+@needs_sshd
+def test_close_names_a_remote_process_it_could_not_end(
+    sshd: SshdServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = SshHost(sshd.spec, remote_root=str(tmp_path / "remote-root"), identity=str(sshd.identity),
+                   known_hosts=str(sshd.known_hosts)).connect()
+    process = host.start(Command(("python3", str(HELPERS / "serves.py")), name="serves"),
+                         ReadyLine.named("SERVER"), tmp_path)
+    monkeypatch.setattr(type(process), "stop", lambda self, grace_s=5.0, steps=None: None)  # a stop that does nothing
+    with pytest.raises(HostError, match=rf"remote process serves \(pid {process.pid}\) still running"):
+        host.close()
+    monkeypatch.undo()
+    os.killpg(process.pid, signal.SIGKILL)  # the same machine here: end it ourselves
+    process.stop(grace_s=1.0)
+
+
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="the ssh client is not installed")
 def test_unreachable_host_is_a_clear_host_error(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nobody listens on
