@@ -9,15 +9,26 @@ Every child gets
   ``PYTHONUNBUFFERED=1`` (ready lines must not sit in a block buffer), then ``Command.env``;
 * its own session and process group (``start_new_session``), so a stop or a fault signal
   reaches the child and everything it forked, and never our own process group;
+* SIGINT and SIGTERM at their default disposition, whatever ours is. A compat started with
+  SIGINT ignored (a background job of a non-interactive shell, ``nohup``) would otherwise pass
+  SIG_IGN on through fork and exec, and every stop's first step (SIGINT) would be lost. Only
+  then is the argv prefixed with ``env --default-signal=INT,TERM --`` (GNU coreutils >= 8.31),
+  or, where ``env`` lacks that option, a two-line Python shim that resets them and execs: both
+  change the disposition in the child *after* exec of a fresh program, so no Python code runs
+  between fork and exec (``preexec_fn`` is unsafe with threads, and compat has reader, proxy
+  and relay threads) and the pid is still the program's (both exec it);
 * an entry in the leak registry (:mod:`compat.harness.leaks`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO
@@ -133,15 +144,63 @@ def run(command: Command, timeout_s: float) -> Outcome:
     return Outcome(command, popen.returncode, _decode(out), _decode(err), timing.monotonic() - started)
 
 
-def _popen(command: Command, *, stdin: int, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
+# The stop steps' signals: a child must never inherit them ignored (see the module docstring).
+RESET_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+_SHIM = (
+    "import os, signal, sys\n"
+    "for number in sys.argv[1].split(','): signal.signal(int(number), signal.SIG_DFL)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])"
+)
+
+
+def ignored_signals() -> tuple[signal.Signals, ...]:
+    """Which of RESET_SIGNALS this process ignores (and so its children would inherit ignored)."""
+    return tuple(sig for sig in RESET_SIGNALS if signal.getsignal(sig) is signal.SIG_IGN)
+
+
+@functools.cache
+def _env_resets_signals(env_path: str) -> bool:
+    """True when this ``env`` knows ``--default-signal`` (GNU coreutils 8.31 or later)."""
     try:
+        probe = subprocess.run(  # a fixed, instant probe, run once per env binary
+            (env_path, "--default-signal=INT", "true"),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=10.0, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def _with_default_signals(argv: tuple[str, ...], ignored: tuple[signal.Signals, ...],
+                          env: Mapping[str, str], cwd: str | None) -> tuple[str, ...]:
+    """``argv`` behind an exec wrapper that resets ``ignored`` to SIG_DFL, then execs it (same pid)."""
+    program = argv[0]
+    search = env.get("PATH", os.defpath)
+    found = (os.access(os.path.join(cwd or os.getcwd(), program), os.X_OK) if "/" in program
+             else shutil.which(program, path=search) is not None)
+    if not found:  # the error Popen would raise for the program itself, not a wrapper's exit 127
+        raise FileNotFoundError(2, "No such file or directory", program)
+    env_path = shutil.which("env", path=search)
+    if env_path is not None and _env_resets_signals(env_path):
+        names = ",".join(sig.name.removeprefix("SIG") for sig in ignored)
+        return (env_path, f"--default-signal={names}", "--", *argv)
+    return (sys.executable, "-I", "-S", "-c", _SHIM, ",".join(str(int(sig)) for sig in ignored), *argv)
+
+
+def _popen(command: Command, *, stdin: int, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
+    env = child_environment(command)
+    try:
+        argv = command.argv
+        if ignored := ignored_signals():
+            argv = _with_default_signals(argv, ignored, env, command.cwd)
         popen = subprocess.Popen(
-            command.argv,
+            argv,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             cwd=command.cwd,
-            env=child_environment(command),
+            env=env,
             start_new_session=True,
             close_fds=True,
         )

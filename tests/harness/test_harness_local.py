@@ -199,3 +199,53 @@ def test_restart_with_same_name_appends_and_tails_only_its_own_output(tmp_path: 
         assert "STUBBORN READY" in second.log_tail(50)
         second.stop(grace_s=0.1)
     assert "interrupted, shutting down cleanly" in first.log_path.read_text()
+
+
+# A compat whose own SIGINT is ignored (a background job of a non-interactive shell, nohup)
+# starts serves.py with LocalHost and stops it; prints what the harness saw.
+IGNORING_PARENT = """
+import json, signal, sys
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+import compat.harness.command as door
+if sys.argv[3] == "shim":
+    door._env_resets_signals = lambda env_path: False  # as where env has no --default-signal
+from compat.harness import Command, LocalHost, ReadyLine
+proc = LocalHost().start(Command((sys.executable, sys.argv[1]), name="serves"), ReadyLine.named("SERVER"),
+                         Path(sys.argv[2]))
+cmdline = open(f"/proc/{proc.pid}/cmdline").read().split(chr(0))[:2]
+code = proc.stop(grace_s=5.0)
+print(json.dumps({"code": code, "cmdline": cmdline, "log": proc.log_path.read_text(),
+                  "ours": signal.getsignal(signal.SIGINT) is signal.SIG_IGN}))
+"""
+
+
+@pytest.mark.parametrize("wrapper", ["env", "shim"])
+def test_children_get_sigint_at_its_default_even_when_compat_ignores_it(tmp_path: Path, wrapper: str) -> None:
+    import json
+
+    script = tmp_path / "ignoring_parent.py"
+    script.write_text(IGNORING_PARENT)
+    outcome = LocalHost().run(
+        Command((sys.executable, str(script), str(HELPERS / "serves.py"), str(tmp_path / "logs"), wrapper),
+                name="ignoring-parent", env={"PYTHONPATH": os.pathsep.join(sys.path)}),
+        60.0,
+    )
+    assert outcome.ok, outcome.stderr
+    seen = json.loads(outcome.stdout.splitlines()[-1])
+    assert seen["ours"]  # the parent still ignores SIGINT itself: only the child was reset
+    assert seen["cmdline"] == [sys.executable, str(HELPERS / "serves.py")]  # the wrapper exec'd: same pid
+    log = seen["log"]
+    assert seen["code"] == 0 and "exited with code 0 after SIGINT" in log
+    assert "interrupted, shutting down cleanly" in log  # serves.py's KeyboardInterrupt path
+    assert "SIGTERM" not in log and "still running" not in log
+
+
+def test_a_missing_program_is_the_same_error_behind_the_signal_wrapper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import compat.harness.command as door
+
+    monkeypatch.setattr(door, "ignored_signals", lambda: (signal.SIGINT,))
+    with pytest.raises(HarnessError, match=r"cannot start nope: No such file or directory"):
+        LocalHost().start(Command(("no-such-program-xyz",), name="nope"), None, tmp_path)
