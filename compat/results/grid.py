@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from compat.results.model import SEVERITY, CellResult, RunResults, ScenarioResult, Verdict, worst
+from compat.results.verdicts import cause_line, split_cause
 
 NOT_RUN = "·"  # a (client, gateway) slot with no cell in this venue
 
@@ -112,9 +113,90 @@ def one_line(text: str | None, limit: int = 160) -> str:
     return ""
 
 
-def scenario_reason(scenario: ScenarioResult) -> str:
-    """The one-line why of a verdict: the recorded reason, else the message's first line."""
-    return one_line(scenario.reason) or one_line(scenario.message) or "(no reason recorded)"
+_BROKEN = (Verdict.FAIL, Verdict.ERROR, Verdict.FLAKY)
+
+
+def scenario_reason(scenario: ScenarioResult, limit: int = 160) -> str:
+    """The one-line why of a verdict, cause first (``compat.results.verdicts.cause_line``).
+
+    For a failure, built from its full message: the differing fields of an assertion, the last
+    log line of a process that died at start (its argparse error), the last line of an
+    exception, then as much context as fits; results of older runs, whose recorded reason was
+    the message's first line cut before the cause, read the same. Otherwise the recorded reason
+    (an expected-fail's declared one, an n/a's)."""
+    if scenario.verdict in _BROKEN and scenario.message:
+        cause = cause_line(scenario.message, limit)
+        if cause:
+            teardown = (scenario.reason or "").startswith("teardown: ") and not cause.startswith("teardown: ")
+            return one_line(("teardown: " if teardown else "") + cause, limit)
+    return one_line(scenario.reason, limit) or cause_line(scenario.message, limit) or "(no reason recorded)"
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Identical failures: one verdict and cause, on one wheel, with every (cell, scenario) it covers."""
+
+    verdict: Verdict
+    cause: str
+    wheel: str  # "gateway 2.0.0", "client 1.0.0", or "client 1.0.0 × gateway 2.0.0"
+    context: str  # the context of the first of them (an example: paths and ports differ)
+    pairs: tuple[tuple[CellResult, ScenarioResult], ...]
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.cell_id for c, _ in self.pairs))
+
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.scenario for _, s in self.pairs))
+
+    def line(self, limit: int = 160) -> str:
+        """``gateway 2.0.0: differs: price: 1 != 2 (4 cells, 1 scenario: S13_md)``."""
+        cells, scenarios = len(self.cells), len(self.scenarios)
+        names = ", ".join(self.scenarios[:3]) + (", …" if scenarios > 3 else "")
+        where = f"{cells} cell{'s' * (cells != 1)}, {scenarios} scenario{'s' * (scenarios != 1)}: {names}"
+        return f"{self.wheel}: {one_line(self.cause, limit)} ({where})"
+
+
+def group_failures(pairs: Iterable[tuple[CellResult, ScenarioResult]]) -> list[FailureGroup]:
+    """One entry per (verdict, cause, wheel) for listings of failures (``failing_pairs``).
+
+    The cause is the text ``split_cause`` finds (the context, with its paths and ports, does not
+    split a group). A cause on every cell of one gateway version is that gateway's entry, else
+    on one client version that client's; else one entry per gateway version (per pair when a
+    gateway version holds one). Entries keep the order of their first pair."""
+    buckets: dict[tuple[Verdict, str], list[tuple[CellResult, ScenarioResult]]] = {}
+    contexts: dict[tuple[Verdict, str], str] = {}
+    for cell, scenario in pairs:
+        if scenario.verdict in _BROKEN and scenario.message and (split := split_cause(scenario.message))[0]:
+            cause, context = split
+        else:
+            cause, context = scenario_reason(scenario), ""
+        key = (scenario.verdict, cause)
+        buckets.setdefault(key, []).append((cell, scenario))
+        contexts.setdefault(key, context)
+    groups: list[FailureGroup] = []
+    for (verdict, cause), members in buckets.items():
+        for wheel, subset in _by_wheel(members):
+            groups.append(FailureGroup(verdict, cause, wheel, contexts[(verdict, cause)], tuple(subset)))
+    return groups
+
+
+def _by_wheel(
+    members: list[tuple[CellResult, ScenarioResult]],
+) -> list[tuple[str, list[tuple[CellResult, ScenarioResult]]]]:
+    gateways = {c.gateway_version for c, _ in members}
+    clients = {c.client_version for c, _ in members}
+    if len(gateways) == 1 and len(clients) == 1:
+        return [(f"client {next(iter(clients))} × gateway {next(iter(gateways))}", members)]
+    if len(gateways) == 1:
+        return [(f"gateway {next(iter(gateways))}", members)]
+    if len(clients) == 1:
+        return [(f"client {next(iter(clients))}", members)]
+    by_gateway: dict[str, list[tuple[CellResult, ScenarioResult]]] = {}
+    for cell, scenario in members:
+        by_gateway.setdefault(cell.gateway_version, []).append((cell, scenario))
+    return [entry for subset in by_gateway.values() for entry in _by_wheel(subset)]
 
 
 LEGEND: tuple[tuple[Verdict, str], ...] = (

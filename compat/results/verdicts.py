@@ -10,6 +10,7 @@ the same rule as ``compat gate`` and its ``--allow-stale``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from compat.errors import InfrastructureError, OperationUnsupported
@@ -82,10 +83,107 @@ def _skip_reason(report: Any) -> str:
 
 
 def _first_line(report: Any) -> str:
-    """The most telling single line of a failure: the exception line pytest marks with 'E'."""
-    text = str(report.longreprtext or "")
+    """The most telling single line of a failure: its cause first, then its context (``cause_line``)."""
+    return cause_line(str(report.longreprtext or ""), limit=300)
+
+
+LIMIT = 160  # the one-liner of every report listing (grid.one_line's default)
+_TAIL = re.compile(r"\(last \d+ lines below\)\s*$")
+_LOG = re.compile(r";\s*log: \S+\s*$")  # the log's path: in the report's log tails already
+_DIFF_HEADS = ("Differing items:", "Differing attributes:")
+_NOISE = re.compile(r"^(Use -v to get more diff|Full diff:|Omitting \d+ identical items|\+ *where\b|\+ *and\b)")
+
+
+def _exception_block(text: str) -> list[str]:
+    """The lines of the last exception pytest marks with ``E`` (each without the mark)."""
+    blocks: list[list[str]] = []
+    previous_was_e = False
     for line in text.splitlines():
-        if line.startswith("E "):
-            return line[1:].strip()[:300]
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1].strip()[:300] if lines else ""
+        is_e = line.startswith("E ") or line == "E"
+        if is_e:
+            if not previous_was_e:
+                blocks.append([])
+            blocks[-1].append(line[2:] if len(line) > 1 else "")
+        previous_was_e = is_e
+    return blocks[-1] if blocks else []
+
+
+def _short_type(line: str) -> str:
+    """``compat.errors.ProcessStartError: x`` → ``ProcessStartError: x``."""
+    head, sep, rest = line.partition(": ")
+    if sep and re.fullmatch(r"[\w.]+", head) and "." in head:
+        return f"{head.rsplit('.', 1)[1]}: {rest}"
+    return line
+
+
+def split_cause(text: str | None) -> tuple[str, str]:
+    """``(cause, context)`` of a failure text (a pytest longrepr, or an exception message).
+
+    - a process that died or never got ready (StartError: ``...; log: PATH (last N lines below)``
+      and the log tail): the cause is the tail's last line (its argparse error, its traceback's
+      last line), the context the message's head;
+    - an assertion on two values: the fields that differ (pytest's "Differing items/attributes"
+      and "Drill down" lines), the context the assertion line;
+    - any other exception of several lines (a remote traceback): its last line, in the context
+      of its first;
+    - otherwise the exception line itself (context empty).
+    """
+    if not text:
+        return "", ""
+    block = [line.rstrip() for line in _exception_block(text)]
+    if not block:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        # not a pytest longrepr (an exception's message, a recorded reason): all of it when it
+        # carries a log tail, else its first line
+        block = lines if any(_TAIL.search(line) for line in lines) else lines[:1]
+    lines = [line.strip() for line in block if line.strip()]
+    if not lines:
+        return "", ""
+    head = _short_type(lines[0])
+    for index, line in enumerate(lines):
+        if _TAIL.search(line):  # a StartError: the message head, then the log tail
+            context = _short_type(" ".join(lines[: index + 1]))
+            context = _LOG.sub("", _TAIL.sub("", context)).rstrip("; ").rstrip()
+            tail = [t for t in lines[index + 1 :] if not _NOISE.match(t)]
+            return (tail[-1] if tail else "(the log is empty)"), context
+    if head.startswith(("AssertionError", "assert ")):
+        differing = _differing(lines)
+        if differing:
+            return "differs: " + "; ".join(differing), head
+        message = [t for t in lines if not _NOISE.match(t)]
+        return head, " ".join(message[1:2])
+    rest = [t for t in lines[1:] if not _NOISE.match(t)]
+    if rest:
+        return _short_type(rest[-1]), head
+    return head, ""
+
+
+def _differing(lines: list[str]) -> list[str]:
+    """pytest's explanation of ``assert a == b``: the differing fields, as ``name: a != b``."""
+    found: list[str] = []
+    drill = next((i for i, t in enumerate(lines) if t.startswith("Drill down into differing attribute")), None)
+    drilled = [t for t in lines[drill + 1 :] if " != " in t and not _NOISE.match(t)] if drill is not None else []
+    if drilled:  # dataclasses and attrs: "Drill down into differing attribute price:", "price: 1 != 2"
+        return drilled
+    inside = False
+    for line in lines:
+        if line in _DIFF_HEADS:
+            inside = True
+            continue
+        if inside:
+            if line.endswith(":") or _NOISE.match(line):
+                inside = False
+                continue
+            found.append(line)
+    return found
+
+
+def cause_line(text: str | None, limit: int = LIMIT) -> str:
+    """One line of at most ``limit`` characters: the cause whole, then as much context as fits.
+
+    The cause is never cut for the context's sake: ``"... before it could report ready (expected a…"``
+    (the context) gives way to ``"refgw: error: unrecognized arguments: --venue obx"`` (the cause).
+    """
+    cause, context = split_cause(text)
+    line = f"{cause} — {context}" if cause and context and context != cause else cause
+    return line if len(line) <= limit else line[: limit - 1] + "…"
