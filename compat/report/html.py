@@ -4,8 +4,9 @@ is a pre-rendered ``<template>`` that a few lines of JS copy into ``#detail`` on
 everything user-supplied goes through jinja2's autoescaping and never through innerHTML
 string building.
 
-Stable DOM for tests: ``table.grid[data-venue]``, ``td.cell[data-cell-id][data-verdict]``
-(plus ``data-venue``, ``data-client``, ``data-gateway``), ``#detail``, inside it
+Stable DOM for tests: ``table.grid[data-venue]``, ``td.cell[data-cell-id][data-verdict][data-grade]``
+(plus ``data-venue``, ``data-client``, ``data-gateway``; ``data-verdict`` is the worst verdict,
+``data-grade`` the slot's grade and its colour, ``#legend .grade[data-grade]`` one per grade), ``#detail``, inside it
 ``.scenario[data-scenario][data-verdict]``, ``pre.message``, ``pre.log[data-role]``,
 ``.wire-summary``, ``table.wire``, ``table.resources`` with ``tr[data-role][data-leak]``; a grid
 cell whose sampled RSS grew steadily carries ``span.leak`` and ``#leaks`` lists every such role.
@@ -24,6 +25,7 @@ from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
 from compat.results import schema_notes
 from compat.results.grid import (
+    GRADE_LEGEND,
     LEGEND,
     NOT_RUN,
     Slot,
@@ -73,6 +75,7 @@ class SlotView:
     gateway: str
     cell_ids: list[str]
     verdict: str
+    grade: str
     symbol: str
     counts: str
     latency: str
@@ -176,6 +179,7 @@ def _scenario_view(results: RunResults, cell: CellResult, scenario: ScenarioResu
 
 def _slot_view(results: RunResults, venue: str, client: str, gateway: str, slot: Slot) -> SlotView:
     verdict = slot.verdict
+    grade = slot.grade
     order = {v: i for i, v in enumerate(Verdict)}
     scenarios = sorted(
         (_scenario_view(results, cell, s) for cell in slot.cells for s in cell.scenarios),
@@ -194,6 +198,7 @@ def _slot_view(results: RunResults, venue: str, client: str, gateway: str, slot:
         gateway=gateway,
         cell_ids=[c.cell_id for c in slot.cells],
         verdict=str(verdict) if verdict is not None else "none",
+        grade=str(grade) if grade is not None else "none",
         symbol=slot.symbol,
         counts=counts_text(slot.counts),
         latency=" ".join(filter(None, (latency_summary(c.bench) for c in slot.cells))),
@@ -235,6 +240,7 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "cell_count": len(results.cells),
         "scenario_count": len(scenarios),
         "blocking": sum(1 for s in scenarios if s.verdict.blocks_release),
+        "grades": [(str(g), g.symbol, meaning) for g, meaning in GRADE_LEGEND],
         "legend": [(str(v), v.symbol, meaning) for v, meaning in LEGEND],
         "not_run": NOT_RUN,
         "started_at": results.started_at,

@@ -9,8 +9,10 @@ from compat.report import resources
 from compat.report.wirediff import wire_diff
 from compat.results import schema_notes
 from compat.results.grid import (
+    GRADE_LEGEND,
     LEGEND,
     NOT_RUN,
+    Grade,
     counts_text,
     expectation_text,
     failing_pairs,
@@ -31,6 +33,23 @@ def _venue_md(venue: str) -> str:
     return f" [{venue}]" if venue else ""
 
 
+# Markdown has no colours of its own: a coloured square before each slot's grade symbol.
+GRADE_MARKS: dict[Grade, str] = {
+    Grade.PASS: "🟩",
+    Grade.DEGRADED: "🟨",
+    Grade.DECLARED: "⬜",
+    Grade.BREAK: "🟥",
+    Grade.ERROR: "⬛",
+    Grade.STALE: "🟧",
+    Grade.FLAKY: "🟪",
+}
+
+
+def _slot_md(grade: Grade | None, symbol: str, counts: str) -> str:
+    mark = GRADE_MARKS[grade] + " " if grade is not None else ""
+    return f"{mark}{symbol} {counts}".strip()
+
+
 def _grid_md(results: RunResults) -> list[str]:
     lines: list[str] = []
     for grid in venue_grids(results):
@@ -42,7 +61,7 @@ def _grid_md(results: RunResults) -> list[str]:
             row = []
             for gateway in grid.gateways:
                 slot = grid.slot(client, gateway)
-                row.append(f"{slot.symbol} {counts_text(slot.counts)}".strip() if slot else NOT_RUN)
+                row.append(_slot_md(slot.grade, slot.symbol, counts_text(slot.counts)) if slot else NOT_RUN)
             lines.append(f"| **{client}** | " + " | ".join(row) + " |")
         lines.append("")
     return lines
@@ -76,10 +95,12 @@ def render_markdown(results: RunResults) -> str:
     lines.append("")
     lines.extend(_grid_md(results))
     lines.append(
-        "**Legend** (rows: client versions, columns: gateway versions; symbol = worst verdict, "
-        "then count per verdict): "
+        "**Legend** (rows: client versions, columns: gateway versions; each slot shows its grade, "
+        "then the count per verdict). Grades: "
+        + "; ".join(f"{GRADE_MARKS[g]} `{g.symbol}` {g} ({meaning})" for g, meaning in GRADE_LEGEND)
+        + f"; `{NOT_RUN}` not run. Verdicts: "
         + "; ".join(f"`{v.symbol}` {v} ({meaning})" for v, meaning in LEGEND)
-        + f"; `{NOT_RUN}` not run."
+        + "."
     )
     lines.append("")
     failing = failing_pairs(results)

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from compat.results.grid import LEGEND, NOT_RUN, counts_text, venue_grids, verdict_counts
+from compat.results.grid import GRADE_LEGEND, LEGEND, NOT_RUN, Grade, counts_text, venue_grids, verdict_counts
 from compat.results.model import RunResults
 
+# SGR colours per grade when the terminal takes them (``color=True``): green, cyan, dim,
+# bold red, bold magenta, bold yellow, yellow.
+_ANSI: dict[Grade, str] = {
+    Grade.PASS: "32",
+    Grade.DEGRADED: "36",
+    Grade.DECLARED: "2",
+    Grade.BREAK: "1;31",
+    Grade.ERROR: "1;35",
+    Grade.STALE: "1;33",
+    Grade.FLAKY: "33",
+}
 
-def render_terminal_grid(results: RunResults) -> list[str]:
-    """One block per venue: a header row of gateway versions, a row per client version."""
+
+def _paint(text: str, grade: Grade | None, color: bool) -> str:
+    if not color or grade is None:
+        return text
+    return f"\x1b[{_ANSI[grade]}m{text}\x1b[0m"
+
+
+def grade_legend_line() -> str:
+    """``grades: ✓ pass  ≈ degraded  ...``: the grid symbols, one word each."""
+    return "grades: " + "  ".join(f"{g.symbol} {g}" for g, _ in GRADE_LEGEND) + f"  {NOT_RUN} not run"
+
+
+def render_terminal_grid(results: RunResults, color: bool = False) -> list[str]:
+    """One block per venue: a header row of gateway versions, a row per client version, each
+    slot the symbol of its grade (``compat.results.grid.grade``), coloured when ``color``."""
     grids = venue_grids(results)
     if not grids:
         return ["compat matrix: no cells ran"]
@@ -27,12 +51,15 @@ def render_terminal_grid(results: RunResults) -> list[str]:
             symbols = []
             for gateway, width in zip(grid.gateways, widths, strict=True):
                 slot = grid.slot(client, gateway)
-                symbols.append((slot.symbol if slot is not None else NOT_RUN).ljust(width))
+                symbol = slot.symbol if slot is not None else NOT_RUN
+                padding = " " * (width - len(symbol))
+                symbols.append(_paint(symbol, slot.grade if slot is not None else None, color) + padding)
             lines.append((client.ljust(row_head) + "  " + "  ".join(symbols)).rstrip())
         lines.append("")
     scenarios = [s for cell in results.cells for s in cell.scenarios]
     lines.append(
         f"{len(results.cells)} cells, {len(scenarios)} scenarios: {counts_text(verdict_counts(scenarios))}"
     )
-    lines.append("legend: " + "  ".join(f"{v.symbol} {v}" for v, _ in LEGEND) + f"  {NOT_RUN} not run")
+    lines.append(grade_legend_line())
+    lines.append("counts: " + "  ".join(f"{v.symbol} {v}" for v, _ in LEGEND))
     return lines

@@ -56,7 +56,7 @@ def test_html_grid_cells_carry_stable_ids_and_verdicts(results: RunResults) -> N
     assert len(cells) == 6
     failing = cells[("obx", "1.0.0", "2.2.0")]
     assert failing["data-verdict"] == "fail" and failing["data-cell-id"] == "client-1.0.0--gateway-2.2.0"
-    assert "v-fail" in failing["class"]
+    assert "g-break" in failing["class"] and failing["data-grade"] == "break"
     assert cells[("obx", "2.0.0", "2.2.0")]["data-verdict"] == "error"
     assert len(dom.find("td", "empty")) == 1  # client 2.0.0 never ran against gateway 10.0.0
     assert dom.find("aside")[0]["id"] == "detail"

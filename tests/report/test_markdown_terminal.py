@@ -16,8 +16,8 @@ from compat.results.model import RunResults
 def test_markdown_grid_rows_are_clients_columns_gateways_in_version_order(results: RunResults) -> None:
     md = render_markdown(results)
     assert "### Venue `obx`\n\n| client \\ gateway | 2.1.0 | 2.2.0 | 10.0.0 |\n|---|---|---|---|\n" in md
-    assert "| **1.0.0** | ✓ 2✓ | ✗ 1✗ 1✓ | x 1x 1- |" in md
-    assert "| **2.0.0** | ! 1! 1~ | E 1E | · |" in md
+    assert "| **1.0.0** | 🟩 ✓ 2✓ | 🟥 ✗ 1✗ 1✓ | ⬜ x 1x 1- |" in md
+    assert "| **2.0.0** | 🟧 ! 1! 1~ | ⬛ E 1E | · |" in md
     assert "### Venue `tlx`\n\n| client \\ gateway | 2.1.0 |" in md
     assert md.startswith(
         "## compat matrix\n\n6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-. "
@@ -89,7 +89,8 @@ def test_terminal_grid_lines(results: RunResults) -> None:
         "1.0.0             ✓",
         "",
         "6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-",
-        "legend: ✓ pass  ✗ fail  x expected-fail  ! stale  - n/a  E error  ~ flaky  · not run",
+        "grades: ✓ pass  ≈ degraded  x declared  ✗ break  E error  ! stale  ~ flaky  · not run",
+        "counts: ✓ pass  ✗ fail  x expected-fail  ! stale  - n/a  E error  ~ flaky",
     ]
     assert render_terminal_grid(RunResults(cells=())) == ["compat matrix: no cells ran"]
 

@@ -232,7 +232,7 @@ def test_cli_gate_history_can_i_deploy_and_report(
     assert main(argv) == 0
     assert capsys.readouterr().out == f"wrote {merged}\nwrote {md}\n"
     assert load_json(merged) == results
-    assert "| **1.0.0** | ✓ 2✓ | ✗ 1✗ 1✓ | x 1x 1- |" in md.read_text()
+    assert "| **1.0.0** | 🟩 ✓ 2✓ | 🟥 ✗ 1✗ 1✓ | ⬜ x 1x 1- |" in md.read_text()
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema_version": 0}')
