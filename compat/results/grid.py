@@ -1,11 +1,12 @@
 """The matrix as grids: one per venue, clients as rows, gateways as columns.
 
 Every renderer (markdown, terminal, html) draws from this one model, so they agree on
-ordering (``packaging.Version``), on the summary verdict of a slot (the worst) and on counts.
+ordering (``packaging.Version``), on the grade of a slot (``grade``) and on counts.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,78 @@ from compat.results.model import SEVERITY, CellResult, RunResults, ScenarioResul
 from compat.results.verdicts import cause_line, split_cause
 
 NOT_RUN = "·"  # a (client, gateway) slot with no cell in this venue
+
+
+class Grade(enum.StrEnum):
+    """What a grid slot says about a (client, gateway) pair, from its scenarios' verdicts.
+
+    Listed in precedence order, the first that applies wins (``grade``): whatever blocks the
+    release (break, error, stale) outranks a flaky rerun, which outranks the declared results.
+    A future "cached" grade (verdicts reused from a verdict cache) goes between ``FLAKY`` and
+    ``DECLARED``: it is about how the result was obtained, not about what blocks.
+    """
+
+    BREAK = "break"  # any scenario failed: a compatibility break
+    ERROR = "error"  # any infrastructure error (and no break)
+    STALE = "stale"  # a declared incompatibility passed: the expectation is stale
+    FLAKY = "flaky"  # a scenario failed, then passed on a visible rerun
+    DECLARED = "declared"  # every scenario that ran was expected-fail or n/a: declared not to work
+    DEGRADED = "degraded"  # passes, with declared degradations (some expected-fail or n/a)
+    PASS = "pass"  # every scenario passed
+
+    @property
+    def symbol(self) -> str:
+        return _GRADE_SYMBOLS[self]
+
+
+_GRADE_SYMBOLS = {
+    Grade.BREAK: "✗",
+    Grade.ERROR: "E",
+    Grade.STALE: "!",
+    Grade.FLAKY: "~",
+    Grade.DECLARED: "x",
+    Grade.DEGRADED: "≈",
+    Grade.PASS: "✓",
+}
+
+# The verdict that makes each blocking or flaky grade, in precedence order.
+_DECISIVE: tuple[tuple[Verdict, Grade], ...] = (
+    (Verdict.FAIL, Grade.BREAK),
+    (Verdict.ERROR, Grade.ERROR),
+    (Verdict.STALE, Grade.STALE),
+    (Verdict.FLAKY, Grade.FLAKY),
+)
+
+
+def grade(verdicts: Iterable[Verdict]) -> Grade | None:
+    """The grade of a slot from its scenarios' verdicts; None when nothing ran.
+
+    Precedence: break > error > stale > flaky > declared > degraded > pass. Past the first
+    four, only pass, expected-fail and n/a remain: no pass at all is "declared incompatible",
+    passes next to expected-fail or n/a are "degraded", passes only are "pass".
+    """
+    present = set(verdicts)
+    if not present:
+        return None
+    for verdict, decisive in _DECISIVE:
+        if verdict in present:
+            return decisive
+    if Verdict.PASS not in present:
+        return Grade.DECLARED
+    if present & {Verdict.EXPECTED_FAIL, Verdict.NA}:
+        return Grade.DEGRADED
+    return Grade.PASS
+
+
+GRADE_LEGEND: tuple[tuple[Grade, str], ...] = (
+    (Grade.PASS, "every scenario passed"),
+    (Grade.DEGRADED, "passes, with declared degradations (some scenarios n/a or expected-fail)"),
+    (Grade.DECLARED, "declared incompatible: every scenario that ran was expected-fail or n/a"),
+    (Grade.BREAK, "compatibility break: a scenario failed"),
+    (Grade.ERROR, "infrastructure error, not a break"),
+    (Grade.STALE, "a declared incompatibility passed: stale expectation"),
+    (Grade.FLAKY, "a scenario failed, then passed on a visible rerun"),
+)
 
 
 def version_key(version: str) -> tuple[int, Version | str]:
@@ -49,9 +122,13 @@ class Slot:
         return verdict_counts(self.scenarios)
 
     @property
+    def grade(self) -> Grade | None:
+        return grade(s.verdict for s in self.scenarios)
+
+    @property
     def symbol(self) -> str:
-        verdict = self.verdict
-        return verdict.symbol if verdict is not None else NOT_RUN
+        found = self.grade
+        return found.symbol if found is not None else NOT_RUN
 
 
 @dataclass(frozen=True)
