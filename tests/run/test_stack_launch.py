@@ -55,15 +55,28 @@ def _stack(tmp_path: Path, matrix_path: Path, venue: str, **settings: float) -> 
                  StackSettings(start_timeout_s=settings.get("start_timeout_s", 15.0), stop_grace_s=10.0))
 
 
+_EXCHANGES_BEFORE: set[int] = set()
+
+
 def _exchange_descendants() -> list[psutil.Process]:
+    """compat.exchange processes below this one that this test started: under xdist another
+    module's fixture on the same worker may keep its own exchange running meanwhile."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "compat.exchange" in " ".join(child.cmdline()):
+            if "compat.exchange" in " ".join(child.cmdline()) and child.pid not in _EXCHANGES_BEFORE:
                 found.append(child)
         except psutil.Error:
             continue
     return found
+
+
+@pytest.fixture(autouse=True)
+def _exchanges_already_running() -> Iterator[None]:
+    _EXCHANGES_BEFORE.clear()
+    _EXCHANGES_BEFORE.update(p.pid for p in _exchange_descendants())
+    yield
+    _EXCHANGES_BEFORE.clear()
 
 
 NO_EXCHANGE = f"""\
