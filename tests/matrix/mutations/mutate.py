@@ -163,9 +163,13 @@ def apply_edit(tree: Path, edit: Edit, mutation: str) -> None:
 
 
 def set_version(tree: Path, version: str) -> None:
-    """Give the copy a distinct version in pyproject.toml and the package's ``__version__``."""
-    targets = [tree / "pyproject.toml", *sorted((tree / "src").glob("*/__init__.py"))]
-    patterns = {"pyproject.toml": r'(?m)^version = "[^"]+"$', "__init__.py": r'(?m)^__version__ = "[^"]+"$'}
+    """Give the copy a distinct version in pyproject.toml and the package's ``__version__``
+    (in ``_version.py`` where the package keeps it there, else in its ``__init__.py``)."""
+    packages = sorted(p for p in (tree / "src").iterdir() if (p / "__init__.py").is_file())
+    targets = [tree / "pyproject.toml",
+               *(p / "_version.py" if (p / "_version.py").is_file() else p / "__init__.py" for p in packages)]
+    version_line = r'(?m)^__version__ = "[^"]+"$'
+    patterns = {"pyproject.toml": r'(?m)^version = "[^"]+"$', "__init__.py": version_line, "_version.py": version_line}
     for path in targets:
         text = path.read_text(encoding="utf-8")
         pattern = patterns[path.name]
