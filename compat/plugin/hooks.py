@@ -31,6 +31,7 @@ from compat import timing  # the stdlib only
 
 if TYPE_CHECKING:
     from compat.config.cell import Cell
+    from compat.plugin.console import Progress
     from compat.results.collect import ResultsCollector
     from compat.results.model import RunResults
     from compat.run.plan import Plan
@@ -149,8 +150,14 @@ def pytest_configure(config: pytest.Config) -> None:
         # Workers re-parse the original argv, so they never saw the controller switch to
         # loadgroup; without this they would not suffix node ids with the cell's group.
         config.option.loadgroup = True
+    progress = None
+    if workerinput is None:  # the controller sees every report: the progress line is printed there
+        from compat.plugin.console import Progress
+
+        progress = Progress(config)
+        config.pluginmanager.register(progress, "compat-progress")
     if workerinput is None and config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistBridge(config), "compat-xdist")
+        config.pluginmanager.register(_XdistBridge(config, progress), "compat-xdist")
     config.stash[_PLAN] = None
     config.stash[_PLAN_ERROR] = None
     config.pluginmanager.register(_Recorder(config), "compat-recorder")
@@ -478,11 +485,16 @@ class _Ordering:
 class _XdistBridge:
     """Tells every xdist worker the distribution mode the controller settled on."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, progress: Progress | None = None) -> None:
         self.config = config
+        self.progress = progress
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["compat_dist"] = getattr(self.config.option, "dist", "no")
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.progress is not None:  # the controller collects nothing itself: the workers' ids
+            self.progress.set_collected(ids)
 
 
 class _Recorder:
@@ -530,10 +542,13 @@ class _Recorder:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if hasattr(config, "workerinput") or not self._has_results():
             return
+        from compat.plugin.console import summary_lines
         from compat.report import render_terminal_grid
 
         terminalreporter.section("compat matrix")
         for line in render_terminal_grid(self._results()):
+            terminalreporter.write_line(line)
+        for line in summary_lines(self._results(), allow_stale=bool(config.getoption("compat_allow_stale"))):
             terminalreporter.write_line(line)
         for path in self.written:
             terminalreporter.write_line(f"compat report: {path}")
