@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -66,6 +67,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.wheelhouse is not None:
         wheels = [*args.wheelhouse.glob("*.whl"), *args.wheel]
         results = annotate_from_wheels(results, wheels, args.client_dist, args.gateway_dist)
+    if args.allow_stale:  # the stale rule the reports state, as pytest --compat-allow-stale stamps it
+        results = dataclasses.replace(results, meta={**results.meta, "allow_stale": True})
     written = write_reports(results, json_path=args.json, md_path=args.md, html_path=args.html)
     for path in written:
         print(f"wrote {path}")
@@ -376,6 +379,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--wheel", type=Path, action="append", default=[], help="extra wheel (e.g. a candidate)")
     report.add_argument("--client-dist", default="refclient", help="client distribution name (refclient)")
     report.add_argument("--gateway-dist", default="refgw", help="gateway distribution name (refgw)")
+    report.add_argument("--allow-stale", action="store_true",
+                        help="record in the reports that stale expectations only warn (meta.allow_stale), "
+                        "as pytest --compat-allow-stale does; by default they block")
     report.set_defaults(func=_cmd_report)
 
     diff = subparsers.add_parser(

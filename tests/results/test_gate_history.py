@@ -238,3 +238,15 @@ def test_cli_gate_history_can_i_deploy_and_report(
     bad.write_text('{"schema_version": 0}')
     assert main(["gate", "--results", str(bad)]) == 1
     assert "schema_version is 0" in capsys.readouterr().err
+
+
+def test_report_records_the_stale_rule_only_when_relaxed(
+    lit: Literals, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    source, strict, relaxed = tmp_path / "r.json", tmp_path / "strict.json", tmp_path / "relaxed.json"
+    source.write_text(render_json(lit.sample()))
+    assert main(["report", "--results", str(source), "--json", str(strict)]) == 0
+    assert main(["report", "--results", str(source), "--json", str(relaxed), "--allow-stale"]) == 0
+    assert "allow_stale" not in load_json(strict).meta  # the default: stale blocks
+    assert load_json(relaxed).meta["allow_stale"] is True
