@@ -24,6 +24,7 @@ from compat.report.resources import ResourceRow, leaks
 from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
 from compat.results import schema_notes
+from compat.results.evidence import prune_evidence
 from compat.results.grid import (
     GRADE_LEGEND,
     LEGEND,
@@ -40,6 +41,22 @@ from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
 # Verdicts whose drill-down opens with message, log tails and wire diff.
 _DETAILED = (Verdict.FAIL, Verdict.ERROR, Verdict.STALE, Verdict.FLAKY, Verdict.EXPECTED_FAIL)
 _WIRE_CONTEXT = 3  # frames shown after the divergence
+# An expected-fail failed as declared: its drill-down shows the end of its message (from the
+# line pytest marks with ">"), at most this many lines and characters; the JSON keeps it whole.
+_DECLARED_LINES = 12
+_DECLARED_CHARS = 1200
+
+
+def declared_excerpt(message: str) -> tuple[str, int]:
+    """(the end of a declared failure's message, how many lines were left out before it)."""
+    lines = message.rstrip("\n").splitlines()
+    start = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith(">")), None)
+    if start is None or len(lines) - start > _DECLARED_LINES:
+        start = max(0, len(lines) - _DECLARED_LINES)
+    text = "\n".join(lines[start:])
+    if len(text) > _DECLARED_CHARS:
+        text = "…" + text[-(_DECLARED_CHARS - 1):]
+    return text, start
 
 
 @dataclass
@@ -55,6 +72,7 @@ class ScenarioView:
     message: str | None
     logs: list[tuple[str, str]]
     detailed: bool
+    message_cut: int = 0  # lines of the message left out before the part shown
     wire: WireView | None = None
     metrics: str = ""
 
@@ -156,6 +174,9 @@ def _arrow(direction: str) -> str:
 
 def _scenario_view(results: RunResults, cell: CellResult, scenario: ScenarioResult) -> ScenarioView:
     detailed = scenario.verdict in _DETAILED
+    message, cut = scenario.message, 0
+    if message and scenario.verdict is Verdict.EXPECTED_FAIL:
+        message, cut = declared_excerpt(message)
     view = ScenarioView(
         name=scenario.scenario,
         verdict=str(scenario.verdict),
@@ -165,9 +186,10 @@ def _scenario_view(results: RunResults, cell: CellResult, scenario: ScenarioResu
         attempts=scenario.attempts,
         nodeid=scenario.nodeid,
         expectation=expectation_text(scenario) if scenario.expectation else "",
-        message=scenario.message,
+        message=message,
         logs=sorted(scenario.log_tails.items()),
         detailed=detailed,
+        message_cut=cut,
         metrics=", ".join(f"{k} {v}" for k, v in sorted(scenario.metrics.items())),
     )
     if scenario.verdict in (Verdict.FAIL, Verdict.ERROR):
@@ -255,5 +277,6 @@ def html_context(results: RunResults) -> dict[str, Any]:
 
 
 def render_html(results: RunResults) -> str:
-    """The self-contained HTML report text."""
-    return _environment().get_template("report.html.j2").render(**html_context(results))
+    """The self-contained HTML report text, with evidence only where it explains something
+    (``compat.results.evidence.prune_evidence``)."""
+    return _environment().get_template("report.html.j2").render(**html_context(prune_evidence(results)))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from compat.errors import ResultsError
-from compat.results.grid import version_key
-from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict, WireFrame
+from compat.results.evidence import nearest_passing_in
+from compat.results.model import CellResult, RunResults, ScenarioResult, WireFrame
 
 # Values that differ run to run, or by construction between two versions.
 VOLATILE_FIELDS: frozenset[str] = frozenset(
@@ -79,47 +79,13 @@ def _venue_text(venue: str | None) -> str:
     return f" in venue {venue!r}" if venue is not None else ""
 
 
-def _scenario(cell: CellResult, name: str) -> ScenarioResult | None:
-    return next((s for s in cell.scenarios if s.scenario == name), None)
-
-
-def _candidates(results: RunResults, cell: CellResult) -> Iterable[CellResult]:
-    """Same client with earlier gateways (nearest first), then same gateway with earlier
-    clients; later versions last, for cells at the bottom edge of the matrix."""
-    same_venue = [c for c in results.cells if c.venue == cell.venue and c is not cell]
-    gw_key, cl_key = version_key(cell.gateway_version), version_key(cell.client_version)
-    same_client = [c for c in same_venue if c.client_version == cell.client_version]
-    same_gateway = [c for c in same_venue if c.gateway_version == cell.gateway_version]
-    yield from sorted(
-        (c for c in same_client if version_key(c.gateway_version) < gw_key),
-        key=lambda c: version_key(c.gateway_version),
-        reverse=True,
-    )
-    yield from sorted(
-        (c for c in same_gateway if version_key(c.client_version) < cl_key),
-        key=lambda c: version_key(c.client_version),
-        reverse=True,
-    )
-    yield from sorted(
-        (c for c in same_client if version_key(c.gateway_version) > gw_key),
-        key=lambda c: version_key(c.gateway_version),
-    )
-    yield from sorted(
-        (c for c in same_gateway if version_key(c.client_version) > cl_key),
-        key=lambda c: version_key(c.client_version),
-    )
-
-
 def nearest_passing_cell(
     results: RunResults, cell_id: str, scenario: str, venue: str | None = None
 ) -> tuple[CellResult, ScenarioResult] | None:
-    """The nearest cell (and its result) where ``scenario`` passed, see ``_candidates``."""
-    cell = _find_cell(results, cell_id, venue)
-    for candidate in _candidates(results, cell):
-        found = _scenario(candidate, scenario)
-        if found is not None and found.verdict is Verdict.PASS:
-            return candidate, found
-    return None
+    """The nearest cell (and its result) where ``scenario`` passed: the rule of
+    ``compat.results.evidence.nearest_passing_in``, which also decides whose wire capture the
+    reports keep."""
+    return nearest_passing_in(results, _find_cell(results, cell_id, venue), scenario)
 
 
 def nearest_passing(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compat.results.evidence import EXPLAINING
 from compat.results.identity import with_matrix_meta
 from compat.results.model import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame, worst
 from compat.results.verdicts import DETAILS, PROPERTY
@@ -76,9 +77,12 @@ class ResultsCollector:
                 reason=decisive.get("reason"),
                 message=decisive.get("message") if verdict not in (Verdict.PASS, Verdict.NA) else None,
                 expectation=first.get("expectation"),
-                log_tails=dict(details.get("log_tails", {})) if verdict.blocks_release
-                or verdict == Verdict.EXPECTED_FAIL else {},
-                wire=tuple(WireFrame(**f) for f in details.get("wire", ())),
+                # Evidence only where it can explain something (compat.results.evidence): a pass
+                # keeps its wire as the possible baseline of a failure's wire diff, maybe one in
+                # another shard; the reports then keep only the baselines actually used.
+                log_tails=dict(details.get("log_tails", {})) if verdict in EXPLAINING else {},
+                wire=tuple(WireFrame(**f) for f in details.get("wire", ()))
+                if verdict in EXPLAINING or verdict is Verdict.PASS else (),
                 attempts=attempts,
                 metrics=dict(details.get("metrics", {})),
                 nodeid=nodeid,

@@ -1,13 +1,19 @@
 """The JSON report: render, load, and merge shards losslessly.
 
 The document is ``RunResults.to_dict()`` plus a few *derived* keys for readers that do not
-run compat (jq, dashboards): a top-level ``summary`` and a per-cell ``verdict``.
-``load_json``/``parse_report`` drop the derived keys again, so
-``parse_report(render_json(r)) == r`` for every JSON-able ``r``. Shape: docs/report-json.md.
+run compat (jq, dashboards): a top-level ``summary`` and a per-cell ``verdict``. Evidence is
+kept only where it explains something (``compat.results.evidence.prune_evidence``; a shard's
+report keeps all of it, so the merge can still find a failure's nearest passing cell in another
+shard), and each distinct log tail is stored once in the top-level ``logs`` table, scenarios
+naming it by key (schema 2). ``load_json``/``parse_report`` drop the derived keys and resolve
+the keys again, so ``parse_report(render_json(r)) == prune_evidence(r)`` for every JSON-able
+unsharded ``r`` (``== r`` for a shard's). Schema 1 documents (log tails inline) still load.
+Shape: docs/report-json.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
@@ -15,16 +21,38 @@ from pathlib import Path
 from typing import Any
 
 from compat.errors import MergeConflict, ResultsError, SchemaVersionError
+from compat.results.evidence import prune_evidence
 from compat.results.grid import verdict_counts
 from compat.results.model import SCHEMA_VERSION, CellResult, EnvRecord, RunResults, ScenarioResult, Verdict
 
 _DERIVED_TOP = ("summary",)
 _DERIVED_CELL = ("verdict",)
+LOGS = "logs"  # top-level table of schema 2: log tail key → text, each distinct tail once
+READABLE = (1, SCHEMA_VERSION)  # schema 1: log tails inline in each scenario
+_SHARD_META = "shard"  # compat.results.shards.SHARD_META (shards imports this module)
+
+
+def log_key(text: str) -> str:
+    """The key a log tail is stored under in ``logs``: the first 16 hex digits of its sha256,
+    so identical tails share one entry and shards' keys agree."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def report_dict(results: RunResults) -> dict[str, Any]:
-    """The JSON document as a dict: schema_version first, then summary, then the model."""
+    """The JSON document as a dict: schema_version first, then summary, then the model, with
+    the evidence pruned (not for a shard's report) and log tails deduplicated into ``logs``."""
+    if not results.meta.get(_SHARD_META):
+        results = prune_evidence(results)
     body = results.to_dict()
+    logs: dict[str, str] = {}
+    for cell_dict in body["cells"]:
+        for scenario in cell_dict["scenarios"]:
+            refs = {}
+            for role, text in scenario["log_tails"].items():
+                refs[role] = key = log_key(text)
+                logs.setdefault(key, text)
+            scenario["log_tails"] = refs
+    body[LOGS] = logs
     for cell_dict, cell in zip(body["cells"], results.cells, strict=True):
         verdict = cell.verdict
         cell_dict["verdict"] = str(verdict) if verdict is not None else None
@@ -55,23 +83,43 @@ def parse_report(data: Mapping[str, Any], source: str = "<results>") -> RunResul
     if not isinstance(data, Mapping):
         raise ResultsError(f"{source}: expected a JSON object at top level, got {type(data).__name__}")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE:
         raise SchemaVersionError(
             f"{source}: schema_version is {version!r}, this compat reads schema_version "
-            f"{SCHEMA_VERSION}; re-run the matrix with this compat, or read the file with the "
-            "compat version that wrote it"
+            f"{' and '.join(map(str, READABLE))}; re-run the matrix with this compat, or read the "
+            "file with the compat version that wrote it"
         )
-    body = {k: v for k, v in data.items() if k not in _DERIVED_TOP}
-    body["cells"] = [
-        {k: v for k, v in cell.items() if k not in _DERIVED_CELL} for cell in body.get("cells", ())
-    ]
+    body = {k: v for k, v in data.items() if k not in (*_DERIVED_TOP, LOGS)}
+    body["schema_version"] = SCHEMA_VERSION  # schema 1 migrates on load: inline tails are the model's
     try:
+        logs = data.get(LOGS, {}) if version == SCHEMA_VERSION else None
+        body["cells"] = [
+            {k: v for k, v in cell.items() if k not in _DERIVED_CELL}
+            | {"scenarios": [_resolve_logs(s, logs, source) for s in cell.get("scenarios", ())]}
+            for cell in body.get("cells", ())
+        ]
         return RunResults.from_dict(body)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise ResultsError(
             f"{source}: not a compat results document ({type(exc).__name__}: {exc}); "
             "see docs/report-json.md for the shape"
         ) from exc
+
+
+def _resolve_logs(scenario: Mapping[str, Any], logs: Mapping[str, str] | None, source: str) -> dict[str, Any]:
+    """A scenario dict with its log tails as text: schema 2 names them by key in ``logs``;
+    schema 1 (``logs`` None) has the text inline already."""
+    if logs is None or not scenario.get("log_tails"):
+        return dict(scenario)
+    tails = {}
+    for role, key in scenario["log_tails"].items():
+        if key not in logs:
+            raise ResultsError(
+                f"{source}: scenario {scenario.get('scenario')!r} of {scenario.get('cell_id')!r} names "
+                f"log tail {key!r} for {role}, which the top-level {LOGS!r} table lacks"
+            )
+        tails[role] = logs[key]
+    return {**scenario, "log_tails": tails}
 
 
 def load_json(path: str | Path) -> RunResults:

@@ -126,4 +126,4 @@ def test_write_reports_writes_each_requested_file(
     ]  # no temp files left
     monkeypatch.delenv("GITHUB_STEP_SUMMARY")
     assert write_reports(results, json_path=tmp_path / "only.json") == [tmp_path / "only.json"]
-    assert json.loads((tmp_path / "only.json").read_text())["schema_version"] == 1
+    assert json.loads((tmp_path / "only.json").read_text())["schema_version"] == 2

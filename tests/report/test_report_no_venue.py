@@ -34,5 +34,5 @@ def test_the_results_json_round_trips_without_a_venue(tmp_path: Path) -> None:
     path = tmp_path / "matrix.json"
     path.write_text(render_json(_results()))
     loaded = load_json(path)
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
     assert [(c.cell_id, c.venue) for c in loaded.cells] == [(CELL_ID, "")]
