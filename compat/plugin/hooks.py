@@ -546,7 +546,9 @@ class _Recorder:
         from compat.report import render_terminal_grid
 
         terminalreporter.section("compat matrix")
-        for line in render_terminal_grid(self._results()):
+        # Grades in colour where pytest writes colour (a terminal, --color=yes), plain otherwise.
+        colour = bool(getattr(terminalreporter, "hasmarkup", False))
+        for line in render_terminal_grid(self._results(), color=colour):
             terminalreporter.write_line(line)
         for line in summary_lines(self._results(), allow_stale=bool(config.getoption("compat_allow_stale"))):
             terminalreporter.write_line(line)
