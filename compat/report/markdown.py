@@ -12,15 +12,17 @@ from compat.results.grid import (
     GRADE_LEGEND,
     LEGEND,
     NOT_RUN,
+    FailureGroup,
     Grade,
     counts_text,
     expectation_text,
     failing_pairs,
+    group_failures,
     scenario_reason,
     venue_grids,
     verdict_counts,
 )
-from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
+from compat.results.model import RunResults, Verdict
 
 
 def _cell_md(text: str) -> str:
@@ -67,16 +69,19 @@ def _grid_md(results: RunResults) -> list[str]:
     return lines
 
 
-def _pair_line(results: RunResults, cell: CellResult, scenario: ScenarioResult) -> str:
-    line = (
-        f"- {scenario.verdict.symbol} `{cell.cell_id}`{_venue_md(cell.venue)} **{scenario.scenario}**"
-        f" ({scenario.verdict}): {_cell_md(scenario_reason(scenario))}"
-    )
+def _group_lines(results: RunResults, group: FailureGroup, most_cells: int = 8) -> str:
+    """One entry per identical failure (verdict, cause, wheel), with the cells it covers; the
+    wire diff and schema notes of its first cell explain it (no schema notes on an error)."""
+    cell, scenario = group.pairs[0]
+    line = f"- {group.verdict.symbol} ({group.verdict}) {_cell_md(group.line())}"
+    where = [f"`{c.cell_id}`{_venue_md(c.venue)} **{s.scenario}**" for c, s in group.pairs[:most_cells]]
+    more = f", … {len(group.pairs) - most_cells} more" if len(group.pairs) > most_cells else ""
+    line += f"\n  - in: {', '.join(where)}{more}"
     diff = wire_diff(results, cell, scenario)
     if diff is not None:
         line += f"\n  - wire: {_cell_md(diff.summary)}"
     changes = schema_notes.pair_changes(results).get((cell.client_version, cell.gateway_version))
-    if changes is not None:
+    if changes is not None and group.verdict is not Verdict.ERROR:
         line += f"\n  - {_cell_md(schema_notes.breaking_summary(changes))}"
     return line
 
@@ -104,9 +109,11 @@ def render_markdown(results: RunResults) -> str:
     )
     lines.append("")
     failing = failing_pairs(results)
-    lines.append(f"### Failing ({len(failing)})")
+    groups = group_failures(failing)
+    shown = f" in {len(groups)} group{'s' * (len(groups) != 1)} of the same cause" if len(groups) < len(failing) else ""
+    lines.append(f"### Failing ({len(failing)}{shown})")
     lines.append("")
-    lines.extend(_pair_line(results, c, s) for c, s in failing)
+    lines.extend(_group_lines(results, group) for group in groups)
     if not failing:
         lines.append("None.")
     lines.append("")

@@ -10,7 +10,7 @@ from compat.report.html import render_html
 from compat.report.junit import junit_properties
 from compat.report.markdown import render_markdown, write_step_summary
 from compat.report.terminal import render_terminal_grid
-from compat.results.model import RunResults
+from compat.results.model import RunResults, Verdict
 
 
 def test_markdown_grid_rows_are_clients_columns_gateways_in_version_order(results: RunResults) -> None:
@@ -29,17 +29,14 @@ def test_markdown_legend_failures_with_wire_diff_and_stale(results: RunResults) 
     md = render_markdown(results)
     assert "`x` expected-fail (declared incompatible in matrix.yaml, and it failed)" in md
     assert (
-        "### Failing (2)\n\n- ✗ `client-1.0.0--gateway-2.2.0` [obx] **S13_md** (fail): "
-        "AssertionError: fill price 200.50 != 100.25\n" in md
+        "### Failing (2)\n\n- ✗ (fail) client 1.0.0 × gateway 2.2.0: AssertionError: fill price 200.50 != 100.25 "
+        "(1 cell, 1 scenario: S13_md)\n  - in: `client-1.0.0--gateway-2.2.0` [obx] **S13_md**\n" in md
     )
     assert (
         "  - wire: gateway 2.2.0 answered NewOrder with ExecutionReport(price_ticks=20050) "
         "where gateway 2.1.0 sent ExecutionReport(price_ticks=10025)\n"
     ) in md
-    assert (
-        "- E `client-2.0.0--gateway-2.2.0` [obx] **S01_logon** (error): StartError: gateway 2.2.0 did not"
-        in md
-    )
+    assert "- E (error) client 2.0.0 × gateway 2.2.0: StartError: gateway 2.2.0 did not" in md
     assert (
         "### Stale expectations (1)\n\n- ! `client-2.0.0--gateway-2.1.0` [obx] **S01_logon** passed but "
         "matrix.yaml declares incompatible: old bug (GW-7): update or remove the expectation"
@@ -51,7 +48,7 @@ def test_markdown_escapes_pipes_and_shows_clear_gate(results: RunResults) -> Non
     cell = results.cells[1]
     piped = replace(cell, scenarios=(replace(cell.scenarios[1], message="a | b\nsecond line", wire=()),))
     md = render_markdown(replace(results, cells=(piped,)))
-    assert "(fail): a \\| b\n" in md and "second line" not in md
+    assert ": a \\| b (1 cell" in md and "second line" not in md
     passing = render_markdown(replace(results, cells=(results.cells[0],)))
     assert "Release gate: clear." in passing and "### Failing (0)\n\nNone." in passing
 
@@ -122,3 +119,18 @@ def test_recorded_figures_reach_json_markdown_and_html(results: RunResults) -> N
     assert "### Recorded figures" in md
     assert f"| live_upgrade | reconnect_gap_s | {len(cells)} | 0.4 |" in md and "note" not in md.split("Recorded")[1]
     assert "reconnect_gap_s 0.4" in render_html(with_metrics)
+
+
+def test_identical_failures_are_one_entry_with_the_cells_they_cover(results: RunResults) -> None:
+    """The same cause on every cell of one gateway version is that gateway's one entry."""
+    broken = results.cells[1]
+    fail = next(s for s in broken.scenarios if s.verdict is Verdict.FAIL)
+    copies = tuple(
+        replace(broken, cell_id=f"client-{v}--gateway-{broken.gateway_version}", client_version=v,
+                scenarios=(replace(fail, wire=()),))
+        for v in ("1.0.0", "1.1.0", "1.2.0")
+    )
+    md = render_markdown(replace(results, cells=copies))
+    assert "### Failing (3 in 1 group of the same cause)" in md
+    assert md.count("AssertionError: fill price 200.50 != 100.25") == 1
+    assert f"gateway {broken.gateway_version}: AssertionError" in md and "(3 cells, 1 scenario: S13_md)" in md
