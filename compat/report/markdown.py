@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from compat.report import resources
@@ -22,7 +23,7 @@ from compat.results.grid import (
     venue_grids,
     verdict_counts,
 )
-from compat.results.model import RunResults, Verdict
+from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
 
 
 def _cell_md(text: str) -> str:
@@ -69,6 +70,28 @@ def _grid_md(results: RunResults) -> list[str]:
     return lines
 
 
+def _schema_note(results: RunResults, cell: CellResult) -> str | None:
+    changes = schema_notes.pair_changes(results).get((cell.client_version, cell.gateway_version))
+    return None if changes is None else schema_notes.breaking_summary(changes)
+
+
+def _by_schema_note(results: RunResults, group: FailureGroup) -> list[FailureGroup]:
+    """A group split where its pairs' schema notes differ: one cause explained by different
+    schema changes (or by none) is not one failure."""
+    parts: dict[str | None, list[tuple[CellResult, ScenarioResult]]] = {}
+    for cell, scenario in group.pairs:
+        parts.setdefault(_schema_note(results, cell), []).append((cell, scenario))
+    if len(parts) == 1:
+        return [group]
+    split = []
+    for pairs in parts.values():
+        versions = {(c.client_version, c.gateway_version) for c, _ in pairs}
+        wheel = f"client {pairs[0][0].client_version} × gateway {pairs[0][0].gateway_version}" \
+            if len(versions) == 1 else group.wheel
+        split.append(replace(group, wheel=wheel, pairs=tuple(pairs)))
+    return split
+
+
 def _group_lines(results: RunResults, group: FailureGroup, most_cells: int = 8) -> str:
     """One entry per identical failure (verdict, cause, wheel), with the cells it covers; the
     wire diff and schema notes of its first cell explain it (no schema notes on an error)."""
@@ -80,9 +103,9 @@ def _group_lines(results: RunResults, group: FailureGroup, most_cells: int = 8) 
     diff = wire_diff(results, cell, scenario)
     if diff is not None:
         line += f"\n  - wire: {_cell_md(diff.summary)}"
-    changes = schema_notes.pair_changes(results).get((cell.client_version, cell.gateway_version))
-    if changes is not None and group.verdict is not Verdict.ERROR:
-        line += f"\n  - {_cell_md(schema_notes.breaking_summary(changes))}"
+    note = _schema_note(results, cell)
+    if note is not None and group.verdict is not Verdict.ERROR:
+        line += f"\n  - {_cell_md(note)}"
     return line
 
 
@@ -109,7 +132,7 @@ def render_markdown(results: RunResults) -> str:
     )
     lines.append("")
     failing = failing_pairs(results)
-    groups = group_failures(failing)
+    groups = [part for group in group_failures(failing) for part in _by_schema_note(results, group)]
     shown = f" in {len(groups)} group{'s' * (len(groups) != 1)} of the same cause" if len(groups) < len(failing) else ""
     lines.append(f"### Failing ({len(failing)}{shown})")
     lines.append("")

@@ -231,7 +231,8 @@ def test_join_annotates_failing_cells_and_flags_disagreements(wheels: dict[str, 
     md = render_markdown(annotated)
     assert "  - no wire-breaking schema change (0 safe)" in md
     assert (
-        "- ✗ `client-1.0.0--gateway-2.0.0` [obx] **S02** (fail): (no reason recorded)\n"
+        "- ✗ (fail) client 1.0.0 × gateway 2.0.0: (no reason recorded) (1 cell, 1 scenario: S02)\n"
+        "  - in: `client-1.0.0--gateway-2.0.0` [obx] **S02**\n"
         "  - schema: refproto.NewOrder.qty (5): retyped int32 → int64: varint-compatible, but values outside "
         "the narrower type are truncated; refproto.NewOrder.price_ticks (8): retyped int64 → sint64: "
         "same wire type (varint), different encoding: every value decodes wrong, silently; "
