@@ -12,6 +12,7 @@ collects a compat scenario or is asked for one (tests/plugin/test_cheap_plugin.p
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import itertools
 import json
 import signal
@@ -293,6 +294,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if _asks_for_compat(config) and matrix_path(config).exists():
         compat_plan(config)
+        _import_run_modules()
+
+
+# What the hooks and fixtures of a running matrix import. Imported once a compat run is certain
+# (session start, or the first collected cell) rather than inside the first hook that needs
+# them: a Ctrl-C that lands mid-import (pytest rewrites asserts in plugin modules as it imports
+# them) can leave a traceback pytest itself fails to format, so the run would end with exit 1
+# instead of 2 (interrupted). Before the run is certain, nothing of this is imported: that is
+# what keeps `pytest -m "not compat"` cheap.
+_RUN_MODULES = (
+    "compat.report", "compat.report.resources", "compat.results.collect", "compat.results.verdicts",
+    "compat.results.schema_join", "compat.results.shards", "compat.results.store", "compat.plugin.console",
+    "compat.run.scenario", "compat.run.stack", "compat.artifacts.envs", "compat.harness.resources",
+    "compat.harness.leaks", "compat.exchange.instruments", "compat.config.expectations",
+)
+
+
+def _import_run_modules() -> None:
+    for name in _RUN_MODULES:
+        importlib.import_module(name)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -378,6 +399,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if expectation.kind == "unsupported":
                 item.add_marker(pytest.mark.skip(reason=f"n/a: {expectation.reason}"))
         item.stash[_EXPECTATION] = record
+    if any(_cell_of(item) is not None for item in items):
+        _import_run_modules()
     _check_expectations(config, items)
 
 
