@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from compat.report.resources import ResourceRow, leaks
+from compat.report.resources import ResourceRow, leak_groups, leaks
 from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
 from compat.results import schema_notes
@@ -273,6 +273,7 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "disagreements": schema_notes.disagreements(results),
         "schema_off": schema_notes.check_off(results),
         "leaks": leaks(results),
+        "leak_groups": leak_groups(results),
     }
 
 

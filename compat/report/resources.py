@@ -85,10 +85,52 @@ def leaks(results: RunResults) -> list[Leak]:
     ]
 
 
+@dataclass(frozen=True)
+class LeakGroup:
+    """The same finding on one product version: its role's growth in every cell it ran in."""
+
+    product: str  # "client 3.1.0", "gateway 2.0.0", "exchange"
+    leaks: tuple[Leak, ...]
+
+    @property
+    def steepest(self) -> Leak:
+        return max(self.leaks, key=lambda leak: float(
+            roles(leak.cell).get(leak.role, {}).get("rss_slope_bytes_per_s", 0) or 0))
+
+    def cells_text(self, most: int = 4) -> str:
+        ids = [leak.cell.cell_id for leak in self.leaks]
+        return ", ".join(ids[:most]) + (f", … {len(ids) - most} more" if len(ids) > most else "")
+
+
+def _product_of(leak: Leak) -> str:
+    kind = leak.role.split(":", 1)[0]
+    if kind == "client":
+        return f"client {leak.cell.client_version}"
+    if kind == "gateway":
+        return f"gateway {leak.cell.gateway_version}"
+    return kind
+
+
+def leak_groups(results: RunResults) -> list[LeakGroup]:
+    """Suspected leaks grouped by product version (a client version's driver growing in 24
+    cells is one finding, not 24), in order of first appearance."""
+    grouped: dict[str, list[Leak]] = {}
+    for leak in leaks(results):
+        grouped.setdefault(_product_of(leak), []).append(leak)
+    return [LeakGroup(product, tuple(found)) for product, found in grouped.items()]
+
+
 def leak_lines(results: RunResults) -> list[str]:
-    """One warning line per suspected leak, for the terminal summary."""
-    return [f"compat: memory leak suspected: {leak.cell.cell_id} {leak.role}: {leak.reason}"
-            for leak in leaks(results)]
+    """One warning line per product version with a suspected leak, for the terminal summary."""
+    lines = []
+    for group in leak_groups(results):
+        leak = group.steepest
+        if len(group.leaks) == 1:
+            lines.append(f"compat: memory leak suspected: {leak.cell.cell_id} {leak.role}: {leak.reason}")
+        else:
+            lines.append(f"compat: memory leak suspected: {group.product} in {len(group.leaks)} cells "
+                         f"({group.cells_text()}); steepest {leak.cell.cell_id} {leak.role}: {leak.reason}")
+    return lines
 
 
 def markdown_lines(results: RunResults) -> list[str]:
@@ -97,8 +139,15 @@ def markdown_lines(results: RunResults) -> list[str]:
     if not sampled:
         return []
     found = leaks(results)
+    groups = leak_groups(results)
     lines = [f"### Resources ({len(sampled)} cells sampled, {len(found)} leak(s) suspected)", ""]
-    lines.extend(f"- ⚠ `{leak.cell.cell_id}` **{leak.role}**: {leak.reason}" for leak in found)
+    for group in groups:
+        leak = group.steepest
+        if len(group.leaks) == 1:
+            lines.append(f"- ⚠ `{leak.cell.cell_id}` **{leak.role}**: {leak.reason}")
+        else:
+            lines.append(f"- ⚠ **{group.product}** in {len(group.leaks)} cells ({group.cells_text()}); "
+                         f"steepest `{leak.cell.cell_id}` **{leak.role}**: {leak.reason}")
     if found:
         lines.append("")
     lines.append("| role | cells | CPU mean (highest cell) | CPU max | RSS max | steepest RSS slope |")

@@ -114,3 +114,22 @@ def test_the_collector_keeps_the_longest_window_of_a_cell() -> None:
     collector.add("t::a[c]", "call", 0.1, _props("c", "a", record(duration_s=3.0, gateway=role(cpu=3.0))))
     cell = collector.results("2026-11-25T19:01:00Z", "matrix.yaml").cells[0]
     assert cell.resources is not None and cell.resources["duration_s"] == 9.0
+
+
+def test_the_same_growth_of_one_version_is_one_finding(results: RunResults) -> None:
+    """A client version whose driver grows in many cells is one line, not one per cell."""
+    from compat.report.resources import leak_groups
+
+    growth: dict[str, dict[str, Any]] = {"client:c1": role(rss_max=40 * MIB, slope=900 * 1024, leak=True)}
+    leaky = {"interval_s": 0.25, "duration_s": 30.0, "roles": growth}
+    cells = tuple(replace(c, resources=leaky) for c in results.cells if c.client_version == "1.0.0")
+    assert len(cells) >= 2
+    run = replace(results, cells=cells)
+    groups = leak_groups(run)
+    assert [(g.product, len(g.leaks)) for g in groups] == [("client 1.0.0", len(cells))]
+    lines = leak_lines(run)
+    assert len(lines) == 1
+    assert lines[0].startswith(f"compat: memory leak suspected: client 1.0.0 in {len(cells)} cells (")
+    assert render_markdown(run).count("⚠") == 1
+    page = render_html(run)
+    assert page.count("<li><b>client 1.0.0</b> in") == 1 and '<details id="leaks"' in page
