@@ -70,17 +70,21 @@ def _grid_md(results: RunResults) -> list[str]:
     return lines
 
 
-def _schema_note(results: RunResults, cell: CellResult) -> str | None:
-    changes = schema_notes.pair_changes(results).get((cell.client_version, cell.gateway_version))
-    return None if changes is None else schema_notes.breaking_summary(changes)
+SchemaNotes = dict[tuple[str, str], str]  # (client version, gateway version) -> breaking-change summary
 
 
-def _by_schema_note(results: RunResults, group: FailureGroup) -> list[FailureGroup]:
+def _schema_notes(results: RunResults) -> SchemaNotes:
+    """Each pair's schema summary, read once per render (not once per failing cell)."""
+    changes_by_pair = schema_notes.pair_changes(results)
+    return {pair: schema_notes.breaking_summary(changes) for pair, changes in changes_by_pair.items()}
+
+
+def _by_schema_note(notes: SchemaNotes, group: FailureGroup) -> list[FailureGroup]:
     """A group split where its pairs' schema notes differ: one cause explained by different
     schema changes (or by none) is not one failure."""
     parts: dict[str | None, list[tuple[CellResult, ScenarioResult]]] = {}
     for cell, scenario in group.pairs:
-        parts.setdefault(_schema_note(results, cell), []).append((cell, scenario))
+        parts.setdefault(notes.get((cell.client_version, cell.gateway_version)), []).append((cell, scenario))
     if len(parts) == 1:
         return [group]
     split = []
@@ -92,7 +96,7 @@ def _by_schema_note(results: RunResults, group: FailureGroup) -> list[FailureGro
     return split
 
 
-def _group_lines(results: RunResults, group: FailureGroup, most_cells: int = 8) -> str:
+def _group_lines(results: RunResults, notes: SchemaNotes, group: FailureGroup, most_cells: int = 8) -> str:
     """One entry per identical failure (verdict, cause, wheel), with the cells it covers; the
     wire diff and schema notes of its first cell explain it (no schema notes on an error)."""
     cell, scenario = group.pairs[0]
@@ -103,7 +107,7 @@ def _group_lines(results: RunResults, group: FailureGroup, most_cells: int = 8) 
     diff = wire_diff(results, cell, scenario)
     if diff is not None:
         line += f"\n  - wire: {_cell_md(diff.summary)}"
-    note = _schema_note(results, cell)
+    note = notes.get((cell.client_version, cell.gateway_version))
     if note is not None and group.verdict is not Verdict.ERROR:
         line += f"\n  - {_cell_md(note)}"
     return line
@@ -132,11 +136,12 @@ def render_markdown(results: RunResults) -> str:
     )
     lines.append("")
     failing = failing_pairs(results)
-    groups = [part for group in group_failures(failing) for part in _by_schema_note(results, group)]
+    notes = _schema_notes(results)
+    groups = [part for group in group_failures(failing) for part in _by_schema_note(notes, group)]
     shown = f" in {len(groups)} group{'s' * (len(groups) != 1)} of the same cause" if len(groups) < len(failing) else ""
     lines.append(f"### Failing ({len(failing)}{shown})")
     lines.append("")
-    lines.extend(_group_lines(results, group) for group in groups)
+    lines.extend(_group_lines(results, notes, group) for group in groups)
     if not failing:
         lines.append("None.")
     lines.append("")
