@@ -44,7 +44,6 @@ from compat.harness.ready import ReadyLine, parse_addresses
 
 EXCHANGE_READY = r"^EXCHANGE READY (?P<addrs>.+)$"  # the built-in exchange's ready line
 GATEWAY_READY = DEFAULT_READY_PATTERN  # a gateway's ready line unless matrix.yaml gives its own `ready`
-DEFAULT_INSTRUMENTS = DEFAULT_INSTRUMENTS_FILE
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ class Stack:
     @property
     def instruments_path(self) -> Path:
         """The instruments file the exchange is started with."""
-        return self.settings.instruments or DEFAULT_INSTRUMENTS
+        return self.settings.instruments or DEFAULT_INSTRUMENTS_FILE
 
     def healthy(self) -> bool:
         alive = [p for p in (self.exchange, self.gateway) if p is not None]
