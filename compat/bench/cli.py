@@ -4,6 +4,7 @@
     compat bench --sweep 1000,2000,4000 --slo-ms 5     ... plus a rate sweep and its knee
     compat bench --compare gateway=2.0.0,HEAD  A/B, interleaved rounds, bootstrap CI
     compat bench --upgrade 3.0.0,HEAD          live-upgrade blip: load through a gateway swap
+    compat bench --soak 1h                     open-loop load for an hour: growth, loss, latency drift
     compat bench --floor-only                  floor + instrument self-test only (no matrix)
     compat bench --floor-only --quick          the CI smoke: validity only, a few seconds
     compat bench history --store .compat/bench  change points over stored runs
@@ -56,6 +57,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--upgrade", default=None, metavar="FROM,TO",
                         help="live-upgrade blip: swap the gateway FROM -> TO mid-run (HEAD = the candidate); "
                              "latency before/during/after, reconnect gap, timeline plot")
+    parser.add_argument("--soak", default=None, metavar="DURATION",
+                        help="soak the stack for DURATION (1h, 90m, 2m30s, 120): load in windows, RSS/open "
+                             "files/threads of every process sampled; void on growth, loss or latency drift")
+    parser.add_argument("--soak-window", type=float, default=10.0, metavar="SECONDS",
+                        help="soak: seconds per latency window (default 10)")
     parser.add_argument("--rounds", type=int, default=6,
                         help="rounds per side: A/B, and the floor/gateway alternation of the headline point "
                              "(--duration is split over them; rounds of at least 1 s)")
@@ -101,6 +107,10 @@ def _run(args: argparse.Namespace) -> int:
     swap = _upgrade_versions(args.upgrade) if args.upgrade else None
     if swap is not None and (args.floor_only or versions is not None):
         raise ConfigError("--upgrade excludes --floor-only and --compare")
+    if args.soak is not None:
+        if args.floor_only or versions is not None or swap is not None:
+            raise ConfigError("--soak excludes --floor-only, --compare and --upgrade")
+        return _soak(args)
     if args.quick:
         args.duration, args.warmup = 2.0, 0.5
     host_specs = _host_specs(args.host)
@@ -139,6 +149,44 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  wall time      {timing.monotonic() - started:.1f}s")
     print("  RESULT         " + ("VOID (see reasons above)" if void else "valid"))
     return EXIT_VOID if void else 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from compat.bench.outputs import write_outputs
+    from compat.bench.soak import SoakSettings, describe, parse_duration, run_soak, write_series
+    from compat.bench.target import resolve_target
+
+    settings = SoakSettings(duration_s=parse_duration(args.soak), rate=args.rate, window_s=args.soak_window,
+                            drivers=args.drivers, connections=args.connections, spin_us=args.spin_us)
+    started = timing.monotonic()
+    run_id = _run_dir_name()
+    out_dir = args.store / run_id
+    host_specs = _host_specs(args.host)
+    target = resolve_target(args.matrix, args.cache_dir, out_dir / "logs", gateway=args.gateway,
+                            client=args.client, venue=args.venue, progress=_progress, host_specs=host_specs)
+    try:
+        result = run_soak(target, settings, out_dir / "logs", run_id, progress=_progress)
+    finally:
+        for host in {id(h): h for h in target.hosts.values()}.values():
+            host.close()
+    print()
+    for line in describe(result):
+        print(line)
+    combined = result.combined()
+    written = write_outputs(out_dir, result.as_dict(), [combined] if combined else [], None,
+                            timing.wall_ns(), run_id)
+    written.append(write_series(out_dir / "soak.csv", result))
+    if not args.no_plots:
+        from compat.bench.plots import plot_soak, plot_spectrum
+
+        written.append(plot_soak(result, out_dir / "soak.png"))
+        if combined is not None:
+            written.append(plot_spectrum([combined], out_dir / "spectrum.png"))
+    print(f"  outputs        {out_dir}/ ({len(written)} files: bench.json, soak.csv, .hgrm, CSV, Influx, "
+          f"OpenMetrics{', PNG' if not args.no_plots else ''})")
+    print(f"  wall time      {timing.monotonic() - started:.1f}s")
+    print("  RESULT         " + ("valid" if result.valid else "VOID (see reasons above)"))
+    return 0 if result.valid else EXIT_VOID
 
 
 def _host_specs(values: list[str]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from compat.bench.loadpoint import CORRECTED, LoadPoint
 
 if TYPE_CHECKING:
     from compat.bench.run import BenchRun
+    from compat.bench.soak import SoakResult
     from compat.bench.upgrade import Blip
 
 _TICKS = ((50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%"),
@@ -128,3 +129,27 @@ def write_plots(directory: Path, run: BenchRun) -> list[Path]:
     if run.blip is not None:
         written.append(plot_timeline(run.blip, directory / "upgrade.png"))
     return written
+
+
+def plot_soak(result: SoakResult, path: Path) -> Path:
+    """Memory of every process and latency per window over the soak; the settling time shaded."""
+    figure, (memory, latency) = plt.subplots(2, 1, figsize=(10, 8), sharex=True)
+    origin = result.started_monotonic
+    for role, samples in sorted(result.samples.items()):
+        memory.plot([s.t - origin for s in samples], [s.rss_bytes / 2**20 for s in samples], label=role)
+    memory.set_ylabel("RSS (MiB)")
+    memory.set_title(f"soak {result.cell_id}: {result.settings.rate:.0f}/s for {result.elapsed_s:.0f}s, "
+                     + ("valid" if result.valid else f"VOID ({len(result.findings)} finding(s))"))
+    memory.grid(True, alpha=0.3)
+    memory.legend(loc="upper left", fontsize="small")
+    xs = [w.started_s for w in result.windows]
+    latency.plot(xs, [w.point.percentiles().p50 / 1000 for w in result.windows], "o-", markersize=2, label="p50")
+    latency.plot(xs, [w.point.percentiles().p99 / 1000 for w in result.windows], "s-", markersize=2, label="p99")
+    probes = [(t, p.percentiles().p50 / 1000) for t, p in result.floors if p.valid]
+    if probes:
+        latency.plot([t for t, _ in probes], [v for _, v in probes], "k^", markersize=4, label="floor p50")
+    latency.set_yscale("log")
+    for axes in (memory, latency):
+        axes.axvspan(0.0, result.settings.settle, color="grey", alpha=0.12)
+    return _save(figure, latency, path, title="latency per window (intended send -> ack; shaded: settling)",
+                 xlabel="seconds since the soak began", ylabel="latency (us, log)", legend_loc="upper right")

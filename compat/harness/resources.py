@@ -1,8 +1,9 @@
-"""CPU and RSS of each role's process, sampled in the background, and the memory-leak rule.
+"""CPU, RSS, open files and threads of each role's process, sampled in the background; the leak rule.
 
 ``ResourceSampler(pids)`` runs a daemon thread that, every ``interval_s``, calls ``pids()``
 (role name → pid, e.g. ``{"exchange": 11, "gateway": 12, "client:c1": 13}``) and reads each
-process with psutil: CPU% over the last tick (user + system time, 100 = one core busy) and RSS.
+process with psutil: CPU% over the last tick (user + system time, 100 = one core busy), RSS,
+open file descriptors and threads (the soak, ``compat bench --soak``, judges all three).
 ``pids()`` is called on every tick, so a gateway restarted or upgraded live (a new pid) is
 followed; each sample carries the pid it came from.
 
@@ -156,6 +157,8 @@ class Sample:
     cpu_pct: float  # over the tick before t; 100.0 = one core
     rss_bytes: int
     pid: int
+    open_files: int = 0  # file descriptors (sockets and pipes count): a long soak watches them grow
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,14 @@ def summarize(series: Sequence[Sample], rule: LeakRule = LeakRule(), *, ticks: i
         pids=tuple(runs),
         leak_judged=any(v.judged for v in verdicts.values()),
     )
+
+
+@dataclass(frozen=True)
+class _Reading:
+    cpu_seconds: float
+    rss_bytes: int
+    open_files: int
+    threads: int
 
 
 @dataclass
@@ -396,10 +407,11 @@ class ResourceSampler:
             self._skipped.update(skipped)
             for role, reading in readings.items():
                 if reading is not None:
-                    self._record(role, pids[role], now, *reading)
+                    self._record(role, pids[role], now, reading)
             self._lock.notify_all()
 
-    def _record(self, role: str, pid: int, now: float, cpu_seconds: float, rss: int) -> None:
+    def _record(self, role: str, pid: int, now: float, reading: _Reading) -> None:
+        cpu_seconds, rss = reading.cpu_seconds, reading.rss_bytes
         previous = self._cpu_prev.get(role)
         self._cpu_prev[role] = (pid, now, cpu_seconds)
         if previous is None or previous[0] != pid or now <= previous[1]:
@@ -412,15 +424,15 @@ class ResourceSampler:
         state.cpu_max = max(state.cpu_max, cpu_pct)
         state.rss_max = max(state.rss_max, rss)
         if state.readings % state.stride == 0:
-            state.series.append(Sample(now, round(cpu_pct, 2), rss, pid))
+            state.series.append(Sample(now, round(cpu_pct, 2), rss, pid, reading.open_files, reading.threads))
             if len(state.series) >= self.max_samples:
                 state.series = state.series[::2]
                 state.stride *= 2
         state.readings += 1
         state.per_pid[pid] = state.per_pid.get(pid, 0) + 1
 
-    def _read(self, pid: int) -> tuple[float, int] | None:
-        """(CPU seconds, RSS bytes) of ``pid`` (plus descendants when asked); None when gone."""
+    def _read(self, pid: int) -> _Reading | None:
+        """CPU seconds, RSS, open files and threads of ``pid`` (plus descendants when asked); None when gone."""
         proc = self._procs.get(pid)
         try:
             if proc is None or not proc.is_running():  # is_running also catches a recycled pid
@@ -428,7 +440,7 @@ class ResourceSampler:
             tree = [proc]
             if self.include_children:
                 tree.extend(proc.children(recursive=True))
-            cpu, rss = 0.0, 0
+            cpu, rss, files, threads = 0.0, 0, 0, 0
             for member in tree:
                 with contextlib.suppress(psutil.NoSuchProcess), member.oneshot():
                     if member.status() == psutil.STATUS_ZOMBIE:
@@ -436,7 +448,10 @@ class ResourceSampler:
                     times = member.cpu_times()
                     cpu += times.user + times.system
                     rss += member.memory_info().rss
-            return (cpu, rss) if rss else None
+                    threads += member.num_threads()
+                    with contextlib.suppress(psutil.AccessDenied):
+                        files += member.num_fds()
+            return _Reading(cpu, rss, files, threads) if rss else None
         except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
             self._procs.pop(pid, None)
             return None
