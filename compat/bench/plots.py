@@ -143,8 +143,8 @@ def plot_soak(result: SoakResult, path: Path) -> Path:
     memory.grid(True, alpha=0.3)
     memory.legend(loc="upper left", fontsize="small")
     xs = [w.started_s for w in result.windows]
-    latency.plot(xs, [w.point.percentiles().p50 / 1000 for w in result.windows], "o-", markersize=2, label="p50")
-    latency.plot(xs, [w.point.percentiles().p99 / 1000 for w in result.windows], "s-", markersize=2, label="p99")
+    latency.plot(xs, [w.pct.p50 / 1000 for w in result.windows], "o-", markersize=2, label="p50")
+    latency.plot(xs, [w.pct.p99 / 1000 for w in result.windows], "s-", markersize=2, label="p99")
     probes = [(t, p.percentiles().p50 / 1000) for t, p in result.floors if p.valid]
     if probes:
         latency.plot([t for t, _ in probes], [v for _, v in probes], "k^", markersize=4, label="floor p50")

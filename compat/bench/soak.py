@@ -36,12 +36,14 @@ import re
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compat import timing
 from compat.bench.floor import FloorRig
 from compat.bench.gateway import GatewayLoad
+from compat.bench.histograms import Percentiles
 from compat.bench.history import change_points
 from compat.bench.loadpoint import LoadPoint, combine_rounds
 from compat.bench.run import reconcile_points
@@ -125,16 +127,20 @@ class Window:
     point: LoadPoint
     floor_p50_ns: float | None
 
+    @cached_property
+    def pct(self) -> Percentiles:  # cached: reading percentiles walks the whole histogram
+        return self.point.percentiles()
+
     @property
     def p50_ns(self) -> float:
-        return float(self.point.percentiles().p50)
+        return float(self.pct.p50)
 
     @property
     def ratio(self) -> float | None:
         return self.p50_ns / self.floor_p50_ns if self.floor_p50_ns else None
 
     def as_dict(self) -> dict[str, Any]:
-        pct = self.point.percentiles()
+        pct = self.pct
         return {"started_s": round(self.started_s, 3), "label": self.point.label, "valid": self.point.valid,
                 "invalid_reasons": list(self.point.invalid_reasons),
                 "achieved_rate": round(self.point.achieved_rate, 1), "counts": dict(self.point.counts),
