@@ -144,7 +144,7 @@ def test_a_real_soak_finds_the_released_gateway_growing(tmp_path: Path) -> None:
     import subprocess
 
     store = tmp_path / "store"
-    command = [sys.executable, "-m", "compat", "bench", "--soak", "70s", "--soak-window", "5", "--rate", "400",
+    command = [sys.executable, "-m", "compat.cli", "bench", "--soak", "70s", "--soak-window", "5", "--rate", "400",
                "--gateway", "3.0.0", "--client", "3.0.0", "--no-plots", "--store", str(store),
                "--matrix", str(ROOT / "matrix.yaml"), "--cache-dir", str(ROOT / ".compat")]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
