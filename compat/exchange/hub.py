@@ -52,6 +52,13 @@ class StatusSink(Protocol):
     def on_status(self, event: StatusChange) -> None: ...
 
 
+# Member events kept for replay (a gateway resuming after a restart asks for what it missed):
+# without a bound, a member's stream grows with every order for the exchange's lifetime, which
+# a soak (``compat bench --soak``) reports as growth. 100,000 events is minutes of full load,
+# far more than any resume needs; trimming starts past twice that (Engine.trim).
+STREAM_RETENTION = 100_000
+
+
 class Hub:
     def __init__(
         self,
@@ -59,9 +66,10 @@ class Hub:
         clock: Callable[[], int] = timing.wall_ns,
         seed: int = 0,
         audit: AuditWriter | None = None,
+        stream_retention: int | None = STREAM_RETENTION,
     ) -> None:
         self.config = config
-        self.engine = Engine(config.instruments, clock=clock, seed=seed)
+        self.engine = Engine(config.instruments, clock=clock, seed=seed, stream_retention=stream_retention)
         self.audit = audit
         self.now = clock
         self._members = {m.member_id: m for m in config.members} if config.members is not None else None
