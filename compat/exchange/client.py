@@ -129,7 +129,9 @@ class ObxClient(_SocketClient):
             self._pump(deadline, "any message")
         return self.inbox.pop(0)
 
-    def logon(self, member: str, token: str = "", resume_from_seq: int = 0) -> pb.LogonResponse:
+    def logon(
+        self, member: str, token: str = "", resume_from_seq: int = 0, heartbeat_interval_ms: int = 0
+    ) -> pb.LogonResponse:
         self.send(
             pb.LogonRequest(
                 request_id=self.request_id(),
@@ -137,6 +139,7 @@ class ObxClient(_SocketClient):
                 token=token,
                 resume_from_seq=resume_from_seq,
                 client_name="compat.exchange.client",
+                heartbeat_interval_ms=heartbeat_interval_ms,
             )
         )
         return self.expect(pb.LogonResponse)
@@ -215,9 +218,17 @@ class TlxClient(_SocketClient):
             self._pump(deadline, f"35={msg_type}")
 
     def logon(
-        self, token: str = "", heartbeat_s: int = 30, reset: bool = False, next_expected: int | None = None
+        self,
+        token: str = "",
+        heartbeat_s: int = 30,
+        reset: bool = False,
+        next_expected: int | None = None,
+        heartbeat_ms: int | None = None,
     ) -> TlxMessage:
+        """``heartbeat_ms``: the exchange's HeartBtIntMs (4020), finer than ``heartbeat_s`` (108)."""
         body = [(98, "0"), (108, str(heartbeat_s)), (141, "Y" if reset else "N")]
+        if heartbeat_ms is not None:
+            body.append((4020, str(heartbeat_ms)))
         if next_expected is not None:
             body.append((789, str(next_expected)))
         if token:

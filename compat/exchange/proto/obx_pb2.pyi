@@ -161,21 +161,23 @@ STATE_CANCELLED: OrderState
 STATE_REJECTED: OrderState
 
 class LogonRequest(_message.Message):
-    __slots__ = ("request_id", "member_id", "token", "resume_from_seq", "client_name")
+    __slots__ = ("request_id", "member_id", "token", "resume_from_seq", "client_name", "heartbeat_interval_ms")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESUME_FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
     CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     member_id: str
     token: str
     resume_from_seq: int
     client_name: str
-    def __init__(self, request_id: _Optional[int] = ..., member_id: _Optional[str] = ..., token: _Optional[str] = ..., resume_from_seq: _Optional[int] = ..., client_name: _Optional[str] = ...) -> None: ...
+    heartbeat_interval_ms: int
+    def __init__(self, request_id: _Optional[int] = ..., member_id: _Optional[str] = ..., token: _Optional[str] = ..., resume_from_seq: _Optional[int] = ..., client_name: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class LogonResponse(_message.Message):
-    __slots__ = ("request_id", "result_code", "text", "member_id", "next_member_seq", "replay_from_seq", "replay_count", "exchange_version")
+    __slots__ = ("request_id", "result_code", "text", "member_id", "next_member_seq", "replay_from_seq", "replay_count", "exchange_version", "heartbeat_interval_ms")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_CODE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +186,7 @@ class LogonResponse(_message.Message):
     REPLAY_FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
     REPLAY_COUNT_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     result_code: int
     text: str
@@ -192,7 +195,8 @@ class LogonResponse(_message.Message):
     replay_from_seq: int
     replay_count: int
     exchange_version: str
-    def __init__(self, request_id: _Optional[int] = ..., result_code: _Optional[int] = ..., text: _Optional[str] = ..., member_id: _Optional[str] = ..., next_member_seq: _Optional[int] = ..., replay_from_seq: _Optional[int] = ..., replay_count: _Optional[int] = ..., exchange_version: _Optional[str] = ...) -> None: ...
+    heartbeat_interval_ms: int
+    def __init__(self, request_id: _Optional[int] = ..., result_code: _Optional[int] = ..., text: _Optional[str] = ..., member_id: _Optional[str] = ..., next_member_seq: _Optional[int] = ..., replay_from_seq: _Optional[int] = ..., replay_count: _Optional[int] = ..., exchange_version: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class LogoutRequest(_message.Message):
     __slots__ = ("reason",)

@@ -12,6 +12,12 @@ The rules all dialects share (docs/exchange-protocol.md §1.3, §2.1): bytes tha
 framing end the session with a Logout naming the reason (after the whole units read before
 them are handled); a member that stops reading is cut off once its write buffer passes
 ``MAX_WRITE_BUFFER``; a second logon of a member logs the first session out (SUPERSEDED).
+
+Heartbeats (§0.2): a session whose logon agreed an interval gets a timer here, ticking four
+times per interval, that hands the dialect's ``_on_heartbeat_tick`` how long each side has
+been silent; what to send and when to give up is the dialect's rule. A tick that comes more
+than an interval late means the exchange itself did not run (stopped, starved): the member's
+bytes may be waiting unread, so its silence is counted afresh from then.
 """
 
 from __future__ import annotations
@@ -21,12 +27,25 @@ import asyncio
 import logging
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
+from compat import timing
 from compat.errors import FramingError
 from compat.exchange import codes
 from compat.exchange.events import BookUpdate, MemberEvent, StatusChange, TradePrint
 from compat.exchange.hub import Hub
 
 MAX_WRITE_BUFFER = 64 << 20  # a member that stops reading is cut off past this
+# A heartbeat interval a member may ask for at logon (milliseconds; 0 = none). The floor keeps
+# a timer storm off the event loop; the ceiling is FIX's HeartBtInt limit (300 s).
+MIN_HEARTBEAT_MS = 50
+MAX_HEARTBEAT_MS = 300_000
+MIN_TICK_S = 0.01  # the heartbeat timer never ticks faster than this
+
+
+def heartbeat_interval_problem(interval_ms: int) -> str | None:
+    """Why a heartbeat interval asked for at logon cannot be kept, or None when it can."""
+    if interval_ms == 0 or MIN_HEARTBEAT_MS <= interval_ms <= MAX_HEARTBEAT_MS:
+        return None
+    return f"must be 0 (none) or {MIN_HEARTBEAT_MS}..{MAX_HEARTBEAT_MS} milliseconds, got {interval_ms}"
 
 Unit = TypeVar("Unit")  # what a dialect's decoder cuts the stream into: Frame, TlxMessage
 Session = TypeVar("Session", bound="VenueSession[Any]")
@@ -77,6 +96,11 @@ class VenueSession(asyncio.Protocol, abc.ABC, Generic[Unit]):
         self.member: str | None = None
         self.peer = "?"
         self.closing = False
+        # Heartbeats, once a logon agreed an interval (0 = none): when each side last spoke.
+        self.heartbeat_s = 0.0
+        self.last_in = self.last_out = timing.monotonic()
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+        self._last_tick = 0.0
 
     # ------------------------------------------------------------------ the dialect's part
 
@@ -100,6 +124,11 @@ class VenueSession(asyncio.Protocol, abc.ABC, Generic[Unit]):
     @abc.abstractmethod
     def on_status(self, event: StatusChange) -> None: ...
 
+    def _on_heartbeat_tick(self, now: float) -> None:
+        """The dialect's heartbeat rule, run on every tick of an agreed interval (see
+        ``start_heartbeats``); ``now - self.last_in`` / ``now - self.last_out`` are the
+        silences. A dialect that agrees intervals overrides it."""
+
     # ------------------------------------------------------------------ transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -110,6 +139,8 @@ class VenueSession(asyncio.Protocol, abc.ABC, Generic[Unit]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
         self.venue.sessions.discard(self)
         self.hub.unsubscribe_all(self)
         self.hub.unwatch_status(self)
@@ -124,6 +155,8 @@ class VenueSession(asyncio.Protocol, abc.ABC, Generic[Unit]):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        if self.heartbeat_s:
+            self.last_in = timing.monotonic()
         try:
             units = self.decoder.feed(data)
         except FramingError as exc:
@@ -155,6 +188,8 @@ class VenueSession(asyncio.Protocol, abc.ABC, Generic[Unit]):
         if transport is None or self.closing:
             return
         transport.write(data)
+        if self.heartbeat_s:
+            self.last_out = timing.monotonic()
         if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             self.log.warning(
                 "%s %s (%s): not reading, %d bytes queued: disconnecting",
@@ -174,6 +209,35 @@ class VenueSession(asyncio.Protocol, abc.ABC, Generic[Unit]):
         self._send_logout(code, reason)
         self.closing = True
         self.transport.close()
+
+    # ------------------------------------------------------------------ heartbeats
+
+    def start_heartbeats(self, interval_s: float) -> None:
+        """Keep the interval a logon agreed (0: none): tick four times per interval from now."""
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+            self._heartbeat_timer = None
+        self.heartbeat_s = interval_s
+        if interval_s <= 0:
+            return
+        self.last_in = self.last_out = self._last_tick = timing.monotonic()
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._heartbeat_timer = loop.call_later(max(MIN_TICK_S, self.heartbeat_s / 4), self._heartbeat_tick)
+
+    def _heartbeat_tick(self) -> None:
+        self._heartbeat_timer = None
+        if self.closing:
+            return
+        now = timing.monotonic()
+        if now - self._last_tick > self.heartbeat_s:  # we did not run: the member is not to blame
+            self.last_in = now
+        self._last_tick = now
+        self._on_heartbeat_tick(now)
+        if not self.closing:
+            self._schedule_tick()
 
     # ------------------------------------------------------------------ the hub
 

@@ -4,7 +4,9 @@ Rules (docs/exchange-protocol.md §1): the first frame must be a LogonRequest; a
 or an unknown type gets a Reject and the session continues; a frame that breaks the framing
 (oversize, length < 4) gets a Logout with the reason and the connection closes (the base
 does that). A handler exception is caught, logged and answered with a Reject: one member's
-bad input never takes the exchange or another member down.
+bad input never takes the exchange or another member down. A member that declared a
+heartbeat interval at logon gets a Heartbeat after each interval of the exchange's silence
+and is logged out after ``HEARTBEAT_MISSES`` intervals of its own.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from compat.exchange.events import (
 from compat.exchange.hub import EXCHANGE_VERSION
 from compat.exchange.instruments import OPEN, InstrumentSpec
 from compat.exchange.proto import obx_pb2 as pb
-from compat.exchange.venues.base import Venue, VenueSession
+from compat.exchange.venues.base import Venue, VenueSession, heartbeat_interval_problem
 from compat.exchange.venues.obx_codec import Frame, FrameDecoder, decode_payload, encode, enum_value
 
 log = logging.getLogger("compat.exchange.obx")
+
+HEARTBEAT_MISSES = 3  # intervals of a member's silence before it is logged out
 
 
 _e = enum_value
@@ -237,6 +241,10 @@ class ObxSession(VenueSession[Frame]):
             )
             return
         code, text = self.hub.authenticate(msg.member_id, msg.token)
+        interval_ms = msg.heartbeat_interval_ms
+        problem = heartbeat_interval_problem(interval_ms)
+        if not code and problem:
+            code, text = codes.MALFORMED_MESSAGE, f"heartbeat_interval_ms {problem}"
         if code:
             self.send(pb.LogonResponse(request_id=msg.request_id, result_code=code, text=text, member_id=msg.member_id))
             self.logout(code, text)
@@ -252,10 +260,12 @@ class ObxSession(VenueSession[Frame]):
                 replay_from_seq=replay[0].member_seq if replay else 0,
                 replay_count=len(replay),
                 exchange_version=EXCHANGE_VERSION,
+                heartbeat_interval_ms=interval_ms,
             )
         )
         for event in replay:
             self.send(event_message(event, poss_dup=True))
+        self.start_heartbeats(interval_ms / 1000)
         log.info(
             "obx %s: member %s logged on (%s), replayed %d",
             self.peer,
@@ -266,6 +276,18 @@ class ObxSession(VenueSession[Frame]):
 
     def _on_heartbeat(self, msg: pb.Heartbeat) -> None:
         self.send(pb.Heartbeat(request_id=msg.request_id, time_ns=self.hub.now()))
+
+    def _on_heartbeat_tick(self, now: float) -> None:
+        interval = self.heartbeat_s
+        silent = now - self.last_in
+        if silent >= HEARTBEAT_MISSES * interval:
+            self.logout(
+                codes.HEARTBEAT_TIMEOUT,
+                f"heartbeat timeout: nothing received for {silent * 1000:.0f} ms "
+                f"({HEARTBEAT_MISSES} intervals of {interval * 1000:.0f} ms)",
+            )
+        elif now - self.last_out >= interval:
+            self.send(pb.Heartbeat(time_ns=self.hub.now()))
 
     def _on_logout_request(self, msg: pb.LogoutRequest) -> None:
         self.logout(codes.OK, "logout acknowledged")

@@ -10,15 +10,13 @@ this layer lets through in sequence are handed to the application handler that
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeGuard
 
-from compat import timing
 from compat.errors import TlxReject
 from compat.exchange import codes
-from compat.exchange.venues.base import Venue, VenueSession
+from compat.exchange.venues.base import Venue, VenueSession, heartbeat_interval_problem
 from compat.exchange.venues.tlx_codec import TlxDecoder, TlxMessage, encode, format_time
 from compat.exchange.venues.tlx_tags import BODY_TAGS, HEADER_TAGS, USER_TAG_MIN, RejectReason, Tag
 
@@ -84,11 +82,7 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         self.state: SessionState | None = None
         self.held: dict[int, TlxMessage] = {}  # inbound above the expected seq, until the gap is filled
         self.resend_requested = False
-        self.heartbeat_s = 0
-        self.last_in = timing.monotonic()
-        self.last_out = timing.monotonic()
         self.test_request_sent_at: float | None = None
-        self.timer: asyncio.TimerHandle | None = None
 
     @abc.abstractmethod
     def _member_state(self, member: str) -> SessionState:
@@ -96,14 +90,8 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
 
     # ------------------------------------------------------------------ transport
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        super().connection_lost(exc)
-
     def data_received(self, data: bytes) -> None:
-        self.last_in = timing.monotonic()
-        self.test_request_sent_at = None
+        self.test_request_sent_at = None  # the member spoke: any TestRequest is answered
         super().data_received(data)
 
     def _on_unit(self, message: TlxMessage) -> None:
@@ -135,7 +123,6 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
             state.next_out += 1
             state.store[seq] = Stored(msg_type, body, sending_time, admin)
             self._write(encode(state.begin, [*self._header(msg_type, seq, sending_time), *body]))
-        self.last_out = timing.monotonic()
 
     def send_app(self, msg_type: str, body: list[tuple[int, str]]) -> None:
         self._send(msg_type, body, admin=False)
@@ -193,7 +180,6 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
                     *stored.body,
                 ]
                 self._write(encode(state.begin, fields))
-                self.last_out = timing.monotonic()
             seq += 1
         if gap_start is not None:
             self._gap_fill(gap_start, end + 1, now)
@@ -212,7 +198,6 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
             (Tag.NEW_SEQ_NO, str(new_seq)),
         ]
         self._write(encode(self.state.begin, fields))
-        self.last_out = timing.monotonic()
 
     # ------------------------------------------------------------------ inbound: sequencing
 
@@ -339,6 +324,12 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         if not is_number(heartbeat) or int(heartbeat) > 300:
             self.logout(codes.MALFORMED_MESSAGE, "HeartBtInt (108) is required: 0..300 seconds")
             return
+        heartbeat_ms = message.get(Tag.HEART_BT_INT_MS)
+        if heartbeat_ms is not None:
+            problem = heartbeat_interval_problem(int(heartbeat_ms)) if is_number(heartbeat_ms) else "not a number"
+            if problem:
+                self.logout(codes.MALFORMED_MESSAGE, f"HeartBtIntMs (4020) {problem}")
+                return
         seq_text = message.get(Tag.MSG_SEQ_NUM) or ""
         if not is_number(seq_text):
             self.logout(codes.MALFORMED_MESSAGE, "MsgSeqNum (34) missing or not a number")
@@ -369,17 +360,16 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         gap = seq > state.next_in
         if not gap:
             state.next_in = seq + 1
-        self.heartbeat_s = int(heartbeat)
         backlog = self._attach(member, state.delivered_member_seq + 1)
-        self.send_admin(
-            "A",
-            [
-                (Tag.ENCRYPT_METHOD, "0"),
-                (Tag.HEART_BT_INT, heartbeat),
-                (Tag.RESET_SEQ_NUM_FLAG, "Y" if reset else "N"),
-                (Tag.NEXT_EXPECTED_MSG_SEQ_NUM, str(state.next_in)),
-            ],
-        )
+        reply = [
+            (Tag.ENCRYPT_METHOD, "0"),
+            (Tag.HEART_BT_INT, heartbeat),
+            (Tag.RESET_SEQ_NUM_FLAG, "Y" if reset else "N"),
+            (Tag.NEXT_EXPECTED_MSG_SEQ_NUM, str(state.next_in)),
+        ]
+        if heartbeat_ms is not None:
+            reply.append((Tag.HEART_BT_INT_MS, heartbeat_ms))
+        self.send_admin("A", reply)
         if expected_by_member is not None and int(expected_by_member) < state.next_out - 1:
             self.resend(int(expected_by_member), state.next_out - 2)  # everything before our Logon reply
         if gap:  # the logon itself is done: hold a heartbeat in its place until the gap is filled
@@ -389,8 +379,8 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
             self._request_resend(state.next_in)
         for event in backlog:
             self.on_member_event(event)
-        if self.heartbeat_s:
-            self._schedule_heartbeat()
+        # HeartBtIntMs (an exchange extension) says it finer than HeartBtInt's whole seconds.
+        self.start_heartbeats(int(heartbeat_ms) / 1000 if heartbeat_ms is not None else int(heartbeat))
         log.info(
             "tlx %s: member %s logged on (%s), %d backlog events",
             self.peer,
@@ -422,14 +412,9 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
     def _on_duplicate_logon(self, message: TlxMessage) -> None:
         self._send_reject(message, RejectReason.VALUE_INCORRECT, Tag.MSG_TYPE, f"already logged on as {self.member!r}")
 
-    def _schedule_heartbeat(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(max(0.05, self.heartbeat_s / 4), self._on_timer)
-
-    def _on_timer(self) -> None:
-        if self.closing:
-            return
-        now = timing.monotonic()
+    def _on_heartbeat_tick(self, now: float) -> None:
+        """QuickFIX's rule: a Heartbeat after an interval of our silence, a TestRequest after an
+        interval of the member's, and a logout if that goes unanswered for another interval."""
         interval = self.heartbeat_s
         if now - self.last_out >= interval:
             self.send_admin("0", [])
@@ -439,5 +424,3 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
                 self.send_admin("1", [(Tag.TEST_REQ_ID, f"TEST-{int(self.hub.now())}")])
             elif now - self.test_request_sent_at >= interval:
                 self.logout(codes.HEARTBEAT_TIMEOUT, "heartbeat timeout")
-                return
-        self._schedule_heartbeat()

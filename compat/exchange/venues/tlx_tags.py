@@ -102,6 +102,7 @@ class Tag:
     LOT_SIZE: Final = 4012
     MAX_ORDER_QTY: Final = 4013
     INSTRUMENT_STATUS: Final = 4014
+    HEART_BT_INT_MS: Final = 4020  # Logon: HeartBtInt in milliseconds (overrides 108)
 
 
 class RejectReason:
@@ -140,6 +141,7 @@ BODY_TAGS: dict[str, frozenset[int]] = {  # inbound message type -> the body tag
     "A": _numbers(
         Tag.ENCRYPT_METHOD,
         Tag.HEART_BT_INT,
+        Tag.HEART_BT_INT_MS,
         Tag.RESET_SEQ_NUM_FLAG,
         Tag.NEXT_EXPECTED_MSG_SEQ_NUM,
         Tag.USERNAME,
