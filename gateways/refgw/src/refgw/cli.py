@@ -7,8 +7,9 @@
 Prints exactly one line ``GATEWAY READY client=HOST:PORT`` once it is logged on to the
 exchange and listening. Exit codes: 0 stopped by a signal, 2 could not start (reason on
 stderr), 3 the exchange logged the member out because it logged on elsewhere (sessions get a
-Logout naming it). A dropped exchange connection is re-established with bounded backoff while
-client sessions stay up and new requests are rejected (see refgw.core).
+Logout naming it). A dropped exchange connection, or one the exchange has gone silent on for
+the auth config's ``exchange_link`` missed heartbeats, is re-established with bounded backoff
+while client sessions stay up and new requests are rejected (see refgw.core).
 With ``--journal`` it resumes sessions, open orders and the venue cursor from the journal,
 or refuses to start with a clear reason. Without a journal (or with
 an empty one) orders the member still has at the exchange are orphans: they are cancelled.
@@ -70,6 +71,8 @@ async def serve(args: argparse.Namespace) -> int:
         on_order=_ignore,
         on_book=_ignore,
         on_notice=_ignore,
+        heartbeat_ms=config.link.heartbeat_ms,
+        missed_heartbeats=config.link.missed_heartbeats,
     )
     gw = Gateway(venue, config, journal=journal, resend_window=args.resend_window)
     gw.recover()

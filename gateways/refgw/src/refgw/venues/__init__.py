@@ -3,10 +3,21 @@
 The gateway core speaks ticks and the names in ``refgw.model``; an adapter owns the
 connection, the venue's session rules and the translation. Sends are synchronous writes on
 the hot path (no awaits); answers come back through the three callbacks.
+
+Heartbeats (3.1): with ``heartbeat_ms`` > 0 the adapter declares the interval at logon and,
+once logged on, a watch ticks four times per interval: a heartbeat goes out every interval
+(a probe the exchange must answer once it has been silent for one), and after
+``missed_heartbeats`` silent intervals the link is reported closed, although its TCP
+connection may still be open: a partition is noticed in bounded time, not when TCP gives up.
+The adapters only mark that something arrived (``heard``, one store per read); a tick that
+comes more than an interval late means the gateway itself did not run, so the exchange's
+silence is counted afresh.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 
 from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
@@ -35,6 +46,8 @@ class Venue:
         on_order: OrderCallback,
         on_book: BookCallback,
         on_notice: NoticeCallback,
+        heartbeat_ms: int = 0,
+        missed_heartbeats: int = 3,
     ) -> None:
         self.host = host
         self.port = port
@@ -51,6 +64,11 @@ class Venue:
         # Called right after a logon's replay has been handed over, in the same loop step (so no
         # client request can slip in between the replayed events and what the core does next).
         self.after_replay: Callable[[], None] | None = None
+        self.heartbeat_ms = heartbeat_ms
+        self.missed_heartbeats = missed_heartbeats
+        self.heard = False  # something arrived since the watch last looked
+        self._watch: asyncio.TimerHandle | None = None
+        self._last_heard = self._last_tick = self._last_beat = 0.0
 
     def emit_order(self, ev: VenueOrderEvent) -> None:
         if self._held_events is not None:
@@ -65,6 +83,56 @@ class Venue:
             self.on_order(ev)
         if self.after_replay is not None:
             self.after_replay()
+
+    # ------------------------------------------------------------------ heartbeats
+    def start_watch(self) -> None:
+        """Logged on: heartbeat and watch the exchange's silence (no-op without an interval)."""
+        self.stop_watch()
+        if self.heartbeat_ms <= 0:
+            return
+        self._last_heard = self._last_tick = self._last_beat = time.monotonic()
+        self.heard = False
+        self._schedule_watch()
+
+    def stop_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def _schedule_watch(self) -> None:
+        self._watch = asyncio.get_running_loop().call_later(self.heartbeat_ms / 4000, self._watch_tick)
+
+    def _watch_tick(self) -> None:
+        self._watch = None
+        now = time.monotonic()
+        interval = self.heartbeat_ms / 1000
+        if self.heard or now - self._last_tick > interval:  # heard, or we did not run to hear it
+            self._last_heard = now
+            self.heard = False
+        self._last_tick = now
+        silent = now - self._last_heard
+        if silent >= self.missed_heartbeats * interval:
+            self.link_silent(
+                f"exchange silent for {silent * 1000:.0f} ms: {self.missed_heartbeats} heartbeat intervals of "
+                f"{self.heartbeat_ms} ms missed (its TCP connection may still be open)"
+            )
+            return
+        if now - self._last_beat >= interval:
+            self._last_beat = now
+            try:
+                self.send_heartbeat(probe=silent >= interval)
+            except (OSError, RuntimeError) as exc:  # a transport already closing: its loss is reported
+                self.link_silent(f"heartbeat could not be sent: {exc}")
+                return
+        self._schedule_watch()
+
+    def send_heartbeat(self, probe: bool) -> None:
+        """One heartbeat; ``probe``: the exchange has been silent for an interval, ask it to answer."""
+        raise NotImplementedError
+
+    def link_silent(self, reason: str) -> None:
+        """The watch gave up on the exchange: report the link closed with ``reason``."""
+        raise NotImplementedError
 
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
         """Connect and log on; ``resume_from_seq``: member stream (OBX), ``venue_cursor``: the

@@ -75,6 +75,7 @@ class ObxVenue(Venue):
                 token=self.token,
                 resume_from_seq=resume_from_seq,
                 client_name=self.client_name,
+                heartbeat_interval_ms=self.heartbeat_ms,
             ),
         )
         resp = await asyncio.wait_for(self._logon, 10.0)
@@ -83,6 +84,7 @@ class ObxVenue(Venue):
         self._send(pb.INSTRUMENT_LIST_REQUEST, pb.InstrumentListRequest(request_id=next(self._ids)))
         await asyncio.wait_for(self._instr, 10.0)
         self.release_held_events()
+        self.start_watch()
 
     async def reconnect(self, resume_from_seq: int, venue_cursor: int) -> None:
         await self.drop()
@@ -92,6 +94,7 @@ class ObxVenue(Venue):
         await self.start(resume_from_seq=max(1, resume_from_seq))
 
     async def drop(self) -> None:
+        self.stop_watch()
         transport, self._transport = self._transport, None
         if transport is not None:
             self._closing = True  # this connection's loss is no news
@@ -99,6 +102,7 @@ class ObxVenue(Venue):
 
     async def close(self) -> None:
         self._closing = True
+        self.stop_watch()
         if self._transport is not None:
             try:
                 self._send(pb.LOGOUT_REQUEST, pb.LogoutRequest(reason="gateway stopping"))
@@ -146,6 +150,13 @@ class ObxVenue(Venue):
     def subscribe(self, symbol: str) -> None:
         self._send(pb.MARKET_DATA_SUBSCRIBE, pb.MarketDataSubscribe(request_id=next(self._ids), symbol=symbol))
 
+    def send_heartbeat(self, probe: bool) -> None:
+        # The exchange echoes every Heartbeat, so each one is also a probe.
+        self._send(pb.HEARTBEAT, pb.Heartbeat(request_id=next(self._ids)))
+
+    def link_silent(self, reason: str) -> None:
+        self._on_lost(reason)  # the core drops this connection and reconnects
+
     # ------------------------------------------------------------------ receive
     def _on_frame(self, msg_type: int, payload: bytes) -> None:
         entry = _INBOUND.get(msg_type)
@@ -165,6 +176,7 @@ class ObxVenue(Venue):
         if self._closing or self._lost:
             return  # close() ended it, or the loss was already reported
         self._lost = True
+        self.stop_watch()
         for fut in (self._logon, self._instr):
             if fut is not None and not fut.done():
                 fut.set_exception(VenueError(f"OBX at {self.host}:{self.port}: {reason}"))
@@ -180,6 +192,7 @@ class ObxVenue(Venue):
     def _on_logout(self, msg: Any) -> None:
         if not self._lost:
             self._lost = True
+            self.stop_watch()
             self.on_notice(VenueNotice(kind="closed", code=msg.code, text=f"OBX logout: {msg.reason}"))
 
     def _on_reject(self, msg: Any) -> None:
@@ -359,6 +372,7 @@ class _ObxProtocol(asyncio.Protocol):
         # (joining every read into the bytearray would copy each payload twice). A cut frame is
         # taken out of the buffer once it is complete (a large one arriving in many reads is
         # not copied out at each read).
+        self.venue.heard = True
         buf = self.buf
         if buf:
             buf += data

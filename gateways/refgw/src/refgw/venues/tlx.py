@@ -97,6 +97,7 @@ class TlxVenue(Venue):
         await asyncio.wait_for(instruments, 10.0)
         self._starting = False
         self.release_held_events()
+        self.start_watch()
 
     async def _logon_once(self, next_expected: int) -> None:
         """Log on: afresh (``next_expected`` 0) or resuming the session from that exchange MsgSeqNum."""
@@ -113,10 +114,10 @@ class TlxVenue(Venue):
             # Our own MsgSeqNum is not journaled: start far above anything used before and let
             # the exchange's ResendRequest for the gap be answered with a SequenceReset.
             self._out_seq = itertools.count(time.time_ns() // 1_000_000)
-            self._send("A", [(98, "0"), (108, "0"), (141, "N"), (789, str(next_expected)), (554, self.token)])
+            self._send("A", [*self._heartbeat_fields(), (141, "N"), (789, str(next_expected)), (554, self.token)])
         else:
             self._out_seq = itertools.count(1)
-            self._send("A", [(98, "0"), (108, "0"), (141, "Y"), (554, self.token)])
+            self._send("A", [*self._heartbeat_fields(), (141, "Y"), (554, self.token)])
         fields = await asyncio.wait_for(self._logon, 10.0)
         if dict(fields).get(35) != "A":
             raise VenueError(f"TLX refused logon of member {self.member!r}: {dict(fields).get(58, '')}")
@@ -124,7 +125,15 @@ class TlxVenue(Venue):
         if next_expected and gap_answered is not None:
             await asyncio.wait_for(gap_answered, 10.0)
 
+    def _heartbeat_fields(self) -> Fields:
+        """EncryptMethod and the heartbeat interval: HeartBtInt (108) in whole seconds as FIX has
+        it, and the exchange's HeartBtIntMs (4020) with the interval the watch keeps."""
+        if self.heartbeat_ms <= 0:
+            return [(98, "0"), (108, "0")]
+        return [(98, "0"), (108, str(max(1, round(self.heartbeat_ms / 1000)))), (4020, str(self.heartbeat_ms))]
+
     async def _drop_connection(self) -> None:
+        self.stop_watch()
         if self._task is not None:
             self._task.cancel()
         if self._writer is not None:
@@ -134,6 +143,7 @@ class TlxVenue(Venue):
         await self._drop_connection()
 
     async def close(self) -> None:
+        self.stop_watch()
         if self._writer is not None:
             try:
                 self._send("5", [(58, "gateway stopping")])
@@ -219,6 +229,16 @@ class TlxVenue(Venue):
     def subscribe(self, symbol: str) -> None:
         self._send("V", [(262, f"md{next(self._ids)}"), (263, "1"), (146, "1"), (55, symbol)])
 
+    def send_heartbeat(self, probe: bool) -> None:
+        if probe:  # a TestRequest: the exchange must answer it with a Heartbeat
+            self._send("1", [(112, f"hb{next(self._ids)}")])
+        else:
+            self._send("0", [])
+
+    def link_silent(self, reason: str) -> None:
+        if not self._starting:
+            self.on_notice(VenueNotice(kind="closed", text=reason))  # the core drops it and reconnects
+
     # ------------------------------------------------------------------ receive
     async def _read_message(self) -> Fields:
         assert self._reader is not None
@@ -245,6 +265,7 @@ class TlxVenue(Venue):
         try:
             while True:
                 fields = await self._read_message()
+                self.heard = True
                 try:
                     self._dispatch(fields)
                 except Exception as exc:  # one bad message must not stop the venue stream
@@ -255,6 +276,7 @@ class TlxVenue(Venue):
             reason = str(exc)
         except asyncio.CancelledError:
             return
+        self.stop_watch()
         for fut in (self._logon, self._instr, self._gap_answered):
             if fut is not None and not fut.done():
                 fut.set_exception(VenueError(f"TLX at {self.host}:{self.port}: {reason}"))
