@@ -113,8 +113,8 @@ class Venue:
         silent = now - self._last_heard
         if silent >= self.missed_heartbeats * interval:
             self.link_silent(
-                f"exchange silent for {silent * 1000:.0f} ms: {self.missed_heartbeats} heartbeat intervals of "
-                f"{self.heartbeat_ms} ms missed (its TCP connection may still be open)"
+                f"exchange silent for {silent * 1000:.0f} ms, {self.missed_heartbeats} heartbeat intervals of "
+                f"{self.heartbeat_ms} ms missed; its TCP connection may still be open"
             )
             return
         if now - self._last_beat >= interval:
