@@ -124,7 +124,8 @@ def test_partition_without_tcp_break_rejects_then_resumes(compat: Scenario) -> N
         _wait_until(lambda: link.stats()["accepted"] > attempts, NOTICE_S,
                     f"gateway {compat.gateway_version} never noticed a partition of its exchange link "
                     f"(heartbeat {HEARTBEAT_MS} ms, {MISSED_HEARTBEATS} missed)")
-        assert link.connection_count() > connections, "the partitioned connection was closed: TCP noticed, not heartbeats"
+        assert link.connection_count() > connections, (
+            "the partitioned connection was closed: TCP noticed, not heartbeats")
         during = taker.place(symbol, "BUY", 1, "69.00", timeout_s=5.0)
         assert during["kind"] == "rejected", f"an order was accepted while the exchange link was partitioned: {during}"
         reason = _text(during)

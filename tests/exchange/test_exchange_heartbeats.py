@@ -1,4 +1,4 @@
-"""Heartbeat intervals a member declares at logon, on both venues (docs/exchange-protocol.md §0.2).
+"""Heartbeat intervals a member declares at logon, on both venues (docs/exchange-protocol.md §0.3).
 
 OBX ``LogonRequest.heartbeat_interval_ms`` and TLX ``4020 HeartBtIntMs`` are opt-in: a member
 that does not ask (every released gateway) gets exactly the session it got before, which the

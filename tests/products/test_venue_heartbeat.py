@@ -29,7 +29,11 @@ from compat.harness.proxy import FaultProxy
 
 sys.path.insert(0, str(GW_SRC))  # the gateway's modules from its source tree, for the unit tests below
 from refgw.config import ConfigError, LinkConfig, load_config
-from refgw.venues import Venue
+from refgw.model import VenueNotice
+from refgw.venues import SUPERSEDED, Venue, make_venue
+from refgw.venues import obx_pb2 as obx_pb
+from refgw.venues.obx import ObxVenue
+from refgw.venues.tlx import TlxVenue
 
 HEARTBEAT_MS = 200
 MISSED = 3
@@ -139,6 +143,42 @@ def test_a_one_way_partition_is_noticed_by_the_exchange(link: FaultProxy, tmp_pa
     assert code == 0, f"gateway did not stop cleanly: exit {code}"
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_partition_longer_than_a_reconnect_attempt_heals(link: FaultProxy, tmp_path: Path) -> None:
+    """The first reconnect attempt times out (10 s) with its logon held in the partition; at the
+    heal both attempts' logons reach the exchange. The proxy releases held connections in the
+    order they came, so here the stale logon nearly always arrives first and the live attempt
+    supersedes it; in the other order it would supersede the live session, which the gateway
+    must take as a drop (the unit test below forces that order)."""
+    watched = _start_gateway(link, tmp_path, "long", HEARTBEAT_MS)
+    try:
+        attempts = link.stats()["accepted"]
+        link.cut()
+        try:
+            _wait_for_lines(watched, "exchange link down", 1, NOTICE_S)
+            _wait_for_lines(watched, "reconnect attempt 1 failed", 1, 30.0)
+            deadline = time.monotonic() + 10.0
+            while link.stats()["accepted"] < attempts + 2 and time.monotonic() < deadline:
+                time.sleep(0.02)  # the second attempt's connection, held like the first
+            assert link.stats()["accepted"] >= attempts + 2, "the gateway never tried a second time"
+        finally:
+            link.heal()
+        _wait_for_lines(watched, "exchange link up again", 1, 30.0)
+        outcome = ""
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline and watched.popen.poll() is None:
+            outcome = _insert(watched, "10.05")  # rejected while a late supersede makes it reconnect once more
+            if outcome == "accepted":
+                break
+            assert "exchange link down" in outcome, outcome
+            time.sleep(0.05)  # a bounded retry while it logs on again, not a synchronisation
+        assert outcome == "accepted", f"{outcome or 'no answer'}; gateway exit code {watched.popen.poll()}"
+    finally:
+        code = watched.stop()
+    assert code == 0, f"gateway did not stop cleanly: exit {code}; {watched.lines[-10:]}"
+
+
 # ------------------------------------------------------------------ the watch, one tick at a time
 
 
@@ -227,3 +267,50 @@ def test_link_config_defaults_and_bounds(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=r"auth config .*auth\.json") as error:
             _load(tmp_path, section)
         assert named in str(error.value), (section, str(error.value))
+
+
+# ------------------------------------------------------------------ a logon abandoned in a partition
+
+
+class _DeadTransport:
+    def abort(self) -> None:
+        pass
+
+
+def _venue(kind: str, notices: list[VenueNotice]) -> Venue:
+    return make_venue(kind, host="h", port=1, member="m", token="t", client_name="c",
+                      on_order=print, on_book=print, on_notice=notices.append)
+
+
+@pytest.mark.parametrize("kind", ["obx", "tlx"])
+def test_a_logon_abandoned_in_a_partition_excuses_one_superseded_logout(kind: str) -> None:
+    """A reconnect attempt given up with its logon unanswered may deliver that logon late, after a
+    later attempt logged on: the exchange then logs the live session out SUPERSEDED. Once per
+    abandoned logon that is a drop to reconnect from, not the member taken over (final)."""
+    notices: list[VenueNotice] = []
+    venue = _venue(kind, notices)
+
+    def superseded() -> VenueNotice:
+        if isinstance(venue, ObxVenue):
+            venue._lost = False
+            logout = obx_pb.Logout(code=SUPERSEDED, reason="member 'm' logged on again")
+            venue._on_frame(obx_pb.LOGOUT, logout.SerializeToString())
+        else:
+            assert isinstance(venue, TlxVenue)
+            venue._starting = False
+            venue._dispatch([(35, "5"), (58, "member 'm' logged on again"), (4000, str(SUPERSEDED))])
+        return notices[-1]
+
+    async def abandon_a_logon() -> None:
+        if isinstance(venue, ObxVenue):
+            venue._transport = _DeadTransport()  # type: ignore[assignment]
+        venue.logon_pending = True  # sent, never answered
+        await venue.drop()
+
+    asyncio.run(abandon_a_logon())
+    assert venue.abandoned_logons == 1
+    excused = superseded()
+    assert (excused.kind, excused.code) == ("closed", 0), excused
+    assert "gave up in a partition" in excused.text, excused.text
+    final = superseded()
+    assert (final.kind, final.code) == ("closed", SUPERSEDED), "only one SUPERSEDED per abandoned logon is excused"

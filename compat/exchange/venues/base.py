@@ -13,11 +13,11 @@ framing end the session with a Logout naming the reason (after the whole units r
 them are handled); a member that stops reading is cut off once its write buffer passes
 ``MAX_WRITE_BUFFER``; a second logon of a member logs the first session out (SUPERSEDED).
 
-Heartbeats (§0.2): a session whose logon agreed an interval gets a timer here, ticking four
-times per interval, that hands the dialect's ``_on_heartbeat_tick`` how long each side has
-been silent; what to send and when to give up is the dialect's rule. A tick that comes more
-than an interval late means the exchange itself did not run (stopped, starved): the member's
-bytes may be waiting unread, so its silence is counted afresh from then.
+Heartbeats (docs/exchange-protocol.md §0.3): a session whose logon agreed an interval gets a
+timer here, ticking four times per interval, that hands the dialect's ``_on_heartbeat_tick``
+how long each side has been silent; what to send and when to give up is the dialect's rule.
+A tick that comes more than an interval late means the exchange itself did not run (stopped,
+starved): the member's bytes may be waiting unread, so its silence is counted afresh from then.
 """
 
 from __future__ import annotations

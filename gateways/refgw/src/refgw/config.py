@@ -46,7 +46,7 @@ class Limits:
     max_buffered: int = 8 << 20
 
 
-MIN_HEARTBEAT_MS = 50  # the exchange's floor (docs/exchange-protocol.md §0.2)
+MIN_HEARTBEAT_MS = 50  # the exchange's floor (docs/exchange-protocol.md §0.3)
 MAX_HEARTBEAT_MS = 300_000
 
 

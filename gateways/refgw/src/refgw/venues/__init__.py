@@ -12,6 +12,12 @@ connection may still be open: a partition is noticed in bounded time, not when T
 The adapters only mark that something arrived (``heard``, one store per read); a tick that
 comes more than an interval late means the gateway itself did not run, so the exchange's
 silence is counted afresh.
+
+Abandoned logons: a reconnect attempt that times out in a partition leaves its logon held in
+the network; delivered after a later attempt logged on, the exchange takes it for a second
+logon and logs the live session out SUPERSEDED. So each logon given up unanswered excuses one
+SUPERSEDED logout: it is reported as a plain drop (the gateway reconnects) instead of as the
+member taken over elsewhere (which stops the gateway).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import time
 from collections.abc import Callable
 
 from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
+
+SUPERSEDED = -4009  # the exchange's logout code when the member logged on again elsewhere
 
 OrderCallback = Callable[[VenueOrderEvent], None]
 BookCallback = Callable[[BookEvent], None]
@@ -69,6 +77,8 @@ class Venue:
         self.heard = False  # something arrived since the watch last looked
         self._watch: asyncio.TimerHandle | None = None
         self._last_heard = self._last_tick = self._last_beat = 0.0
+        self.logon_pending = False  # a logon was sent on the current connection, not yet answered
+        self.abandoned_logons = 0  # logons given up unanswered: each excuses one SUPERSEDED
 
     def emit_order(self, ev: VenueOrderEvent) -> None:
         if self._held_events is not None:
@@ -133,6 +143,24 @@ class Venue:
     def link_silent(self, reason: str) -> None:
         """The watch gave up on the exchange: report the link closed with ``reason``."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ logons
+    def abandon_connection(self) -> None:
+        """The current connection is being given up: a logon still unanswered on it may yet
+        arrive at the exchange (held in a partition)."""
+        if self.logon_pending:
+            self.abandoned_logons += 1
+            self.logon_pending = False
+
+    def logout_notice(self, code: int, text: str) -> VenueNotice:
+        """The notice of a logout: SUPERSEDED is final, unless it may be an abandoned logon of ours."""
+        if code == SUPERSEDED and self.abandoned_logons > 0:
+            self.abandoned_logons -= 1
+            return VenueNotice(
+                kind="closed",
+                text=f"{text} (taken for a logon this gateway gave up in a partition and that arrived late)",
+            )
+        return VenueNotice(kind="closed", code=code, text=text)
 
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
         """Connect and log on; ``resume_from_seq``: member stream (OBX), ``venue_cursor``: the

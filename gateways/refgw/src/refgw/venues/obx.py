@@ -78,6 +78,7 @@ class ObxVenue(Venue):
                 heartbeat_interval_ms=self.heartbeat_ms,
             ),
         )
+        self.logon_pending = True
         resp = await asyncio.wait_for(self._logon, 10.0)
         if resp.result_code != 0:
             raise VenueError(f"OBX refused logon of member {self.member!r}: {resp.result_code} {resp.text}")
@@ -95,6 +96,7 @@ class ObxVenue(Venue):
 
     async def drop(self) -> None:
         self.stop_watch()
+        self.abandon_connection()
         transport, self._transport = self._transport, None
         if transport is not None:
             self._closing = True  # this connection's loss is no news
@@ -177,6 +179,7 @@ class ObxVenue(Venue):
             return  # close() ended it, or the loss was already reported
         self._lost = True
         self.stop_watch()
+        self.logon_pending = False  # the connection is gone: nothing more arrives from it
         for fut in (self._logon, self._instr):
             if fut is not None and not fut.done():
                 fut.set_exception(VenueError(f"OBX at {self.host}:{self.port}: {reason}"))
@@ -186,6 +189,7 @@ class ObxVenue(Venue):
         pass
 
     def _on_logon(self, msg: Any) -> None:
+        self.logon_pending = False
         if self._logon is not None and not self._logon.done():
             self._logon.set_result(msg)
 
@@ -193,7 +197,7 @@ class ObxVenue(Venue):
         if not self._lost:
             self._lost = True
             self.stop_watch()
-            self.on_notice(VenueNotice(kind="closed", code=msg.code, text=f"OBX logout: {msg.reason}"))
+            self.on_notice(self.logout_notice(msg.code, f"OBX logout: {msg.reason}"))
 
     def _on_reject(self, msg: Any) -> None:
         self.on_notice(VenueNotice(kind="reject", code=msg.code, text=msg.text))

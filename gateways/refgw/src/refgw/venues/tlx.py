@@ -118,6 +118,7 @@ class TlxVenue(Venue):
         else:
             self._out_seq = itertools.count(1)
             self._send("A", [*self._heartbeat_fields(), (141, "Y"), (554, self.token)])
+        self.logon_pending = True
         fields = await asyncio.wait_for(self._logon, 10.0)
         if dict(fields).get(35) != "A":
             raise VenueError(f"TLX refused logon of member {self.member!r}: {dict(fields).get(58, '')}")
@@ -134,6 +135,7 @@ class TlxVenue(Venue):
 
     async def _drop_connection(self) -> None:
         self.stop_watch()
+        self.abandon_connection()
         if self._task is not None:
             self._task.cancel()
         if self._writer is not None:
@@ -277,6 +279,7 @@ class TlxVenue(Venue):
         except asyncio.CancelledError:
             return
         self.stop_watch()
+        self.logon_pending = False  # the connection is gone: nothing more arrives from it
         for fut in (self._logon, self._instr, self._gap_answered):
             if fut is not None and not fut.done():
                 fut.set_exception(VenueError(f"TLX at {self.host}:{self.port}: {reason}"))
@@ -298,14 +301,16 @@ class TlxVenue(Venue):
         elif mt == "2":
             self._answer_resend_request()
         elif mt == "A":
+            self.logon_pending = False
             if self._logon is not None and not self._logon.done():
                 self._logon.set_result(fields)
         elif mt == "5":
+            self.logon_pending = False
             if self._logon is not None and not self._logon.done():
                 self._logon.set_result(fields)
             if not self._starting:
                 code = int(tags.get(4000, "0") or 0)
-                self.on_notice(VenueNotice(kind="closed", code=code, text=f"TLX logout: {tags.get(58, '')}"))
+                self.on_notice(self.logout_notice(code, f"TLX logout: {tags.get(58, '')}"))
         elif mt == "y":
             self._on_security_list(fields)
         elif mt == "3":
