@@ -2,17 +2,22 @@
 
     refgw --listen 127.0.0.1:0 --exchange 127.0.0.1:40001 --venue obx|tlx
           [--journal PATH] [--auth auth.json] [--member REFGW] [--member-token TOKEN]
-          [--resend-window N]
+          [--resend-window N] [--retain-finished N] [--retain-finished-s SECONDS]
 
 Prints exactly one line ``GATEWAY READY client=HOST:PORT`` once it is logged on to the
 exchange and listening. Exit codes: 0 stopped by a signal, 2 could not start (reason on
 stderr), 3 the exchange logged the member out because it logged on elsewhere (sessions get a
-Logout naming it). A dropped exchange connection, or one the exchange has gone silent on for
+Logout naming it). SIGUSR1 prints what it holds on stderr: ``refgw: memory: orders=N live=N
+finished=N client_ids=N venue_ids=N sessions=N resend_frames=N forgotten_events=N``.
+A dropped exchange connection, or one the exchange has gone silent on for
 the auth config's ``exchange_link`` missed heartbeats, is re-established with bounded backoff
 while client sessions stay up and new requests are rejected (see refgw.core).
 With ``--journal`` it resumes sessions, open orders and the venue cursor from the journal,
 or refuses to start with a clear reason. Without a journal (or with
 an empty one) orders the member still has at the exchange are orphans: they are cancelled.
+Finished orders are remembered (duplicate client_order_id answers, cancel rejects, resume
+status) for the newest ``--retain-finished`` of them and at most ``--retain-finished-s``
+seconds, then forgotten (see refgw.retention); live orders always.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from refgw._version import __version__
 from refgw.config import ConfigError, load_config
 from refgw.core import Gateway
 from refgw.journal import Journal, JournalError
+from refgw.retention import DEFAULT_FINISHED_AGE_S, DEFAULT_FINISHED_ORDERS, Retention
 from refgw.session import Session
 from refgw.venues import VenueError, make_venue
 
@@ -42,12 +48,29 @@ def _ignore(*_: object) -> None:
 
 def tune_gc() -> None:
     """Young collections every 50,000 allocations, not 700: every order allocates several
-    tracked objects and keeps one (GwOrder) for the process's life, so the default thresholds
-    make the collector walk a growing heap every few dozen orders. Start-up objects (config,
+    tracked objects and keeps one (GwOrder) until it has finished and left retention (up to
+    100,000 finished ones by default, refgw.retention), so the default thresholds make the
+    collector walk a large heap every few dozen orders. Start-up objects (config,
     instruments, journal recovery) are frozen out of its way. Full collections still run."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0 (0 = no age bound), got {text!r}")
+    return value
 
 
 def _hostport(text: str) -> tuple[str, int]:
@@ -74,7 +97,8 @@ async def serve(args: argparse.Namespace) -> int:
         heartbeat_ms=config.link.heartbeat_ms,
         missed_heartbeats=config.link.missed_heartbeats,
     )
-    gw = Gateway(venue, config, journal=journal, resend_window=args.resend_window)
+    retention = Retention(finished_orders=args.retain_finished, finished_age_s=args.retain_finished_s)
+    gw = Gateway(venue, config, journal=journal, resend_window=args.resend_window, retention=retention)
     gw.recover()
     await venue.start(resume_from_seq=gw.cursor + 1 if gw.cursor else 0, venue_cursor=gw.venue_cursor)
     if journal is None or journal.fresh:
@@ -89,6 +113,7 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: print(_memory_line(gw), file=sys.stderr, flush=True))
     gw.on_fatal = lambda reason: stop.set()
     gw.reconnect_enabled = True  # a dropped exchange link is re-established (3.1)
     await stop.wait()
@@ -104,6 +129,11 @@ async def serve(args: argparse.Namespace) -> int:
     return 3 if gw.venue_lost else 0
 
 
+def _memory_line(gw: Gateway) -> str:
+    """``refgw: memory: orders=N live=N finished=N ...``: what retention bounds, on demand."""
+    return "refgw: memory: " + " ".join(f"{name}={count}" for name, count in gw.memory_counts().items())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="refgw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--member", default="REFGW", help="member id at the exchange")
     parser.add_argument("--member-token", default="refgw", help="member token at the exchange")
     parser.add_argument("--resend-window", type=int, default=100_000, help="reports kept per session for resend")
+    parser.add_argument(
+        "--retain-finished", type=_count, default=DEFAULT_FINISHED_ORDERS, metavar="N",
+        help=f"finished orders remembered, the newest first (default {DEFAULT_FINISHED_ORDERS}; 0 = none)",
+    )
+    parser.add_argument(
+        "--retain-finished-s", type=_seconds, default=DEFAULT_FINISHED_AGE_S, metavar="SECONDS",
+        help=f"and for at most this long after they finished (default {DEFAULT_FINISHED_AGE_S:g}; 0 = no age bound)",
+    )
     args = parser.parse_args(argv)
     runner: Callable[..., Any]
     try:

@@ -17,6 +17,11 @@ it was down reach their sessions once (resent events at or below the cursor are 
 order sent but not acknowledged when the link dropped, that the replay does not mention, never
 reached the exchange: it is rejected; an unanswered cancel/amend likewise. A logout because the
 member logged on elsewhere (SUPERSEDED) is final: the gateway stops (exit 3).
+
+Retention (3.1): a finished order stays in the maps (duplicate client_order_id answers, cancel
+rejects, resume status) until it is beyond the retention of refgw.retention, checked whenever an
+order finishes and at recovery; then it leaves every map. A late exchange event for it is logged
+and dropped. Live orders are never forgotten.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from refgw.book import Book
 from refgw.config import Config, Limits
 from refgw.framing import HEADER, encode
 from refgw.model import BookEvent, InstrumentDef, VenueNotice, VenueOrderEvent
+from refgw.retention import FinishedOrders, Retention
 from refgw.venues import Venue
 
 # ExecutionReport.poss_dup (field 19, varint true), appended to a stored frame on replay:
@@ -172,11 +178,20 @@ class Reject(Exception):
 
 class Gateway:
     def __init__(
-        self, venue: Venue, config: Config, journal: jr.Journal | None = None, resend_window: int = 100_000
+        self,
+        venue: Venue,
+        config: Config,
+        journal: jr.Journal | None = None,
+        resend_window: int = 100_000,
+        retention: Retention | None = None,
     ) -> None:
         self.venue = venue
         self.journal = journal
         self.resend_window = resend_window
+        self.retention = retention or Retention()
+        self.finished = FinishedOrders(self.retention)  # finished orders still remembered
+        self.clock: Callable[[], float] = time.time  # wall seconds: journal record times are wall time
+        self.forgotten_events = 0  # exchange events dropped: their order was already forgotten
         self.states: dict[str, SessionState] = {}
         self.cursor = 0  # newest venue member_seq processed
         self.venue_cursor = 0  # TLX: newest exchange MsgSeqNum of a processed order event
@@ -191,6 +206,7 @@ class Gateway:
         self._notional_caps: dict[int, int] = {}  # price_scale -> max_notional in its units
         self._caps_limits: Limits | None = None  # the limits those caps were computed from
         self.boot = format(time.time_ns() // 1_000_000 % 36**6, "x")
+        self._boots = {self.boot}  # venue_coid prefixes of this gateway's orders (this boot, recovered ones)
         self.next_gw_id = 1
         self.orders: dict[int, GwOrder] = {}
         self.by_client_id: dict[tuple[str, str], GwOrder] = {}  # (username, client_order_id)
@@ -250,6 +266,7 @@ class Gateway:
         journal = self.journal
         if journal is None:
             return
+        now = self.clock()
         for rec in journal:
             if rec.type == jr.SESSION:
                 d = rec.json()
@@ -273,13 +290,20 @@ class Gateway:
                     leaves_qty=d["qty"],
                 )
                 self._index(order)
+                self._boots.add(order.venue_coid.rpartition("-")[0])
                 self.next_gw_id = max(self.next_gw_id, order.gw_id + 1)
             elif rec.type == jr.ORDER_STATE:
                 d = rec.json()
-                known = self.orders.get(d["gw"])
+                known = self.orders.get(d["gw"])  # None: finished and already beyond retention
                 if known is not None:
+                    was_live = known.live
                     known.state, known.leaves_qty, known.cum_qty = d["st"], d["lv"], d["cq"]
                     known.exch_order_id = d.get("ex", known.exch_order_id)
+                    if was_live and not known.live:
+                        # When it finished: the record's write time (format 3); a migrated or
+                        # older record has none, so it counts as finished now (kept longest).
+                        self.finished.add(known.gw_id, rec.time_ns / 1e9 if rec.time_ns else now)
+                        self._forget_expired(now)
             elif rec.type == jr.OUTBOUND:
                 sid, seq, frame = jr.parse_outbound(rec.body)
                 state = self.states.get(sid)
@@ -295,6 +319,7 @@ class Gateway:
                 self.cursor = max(self.cursor, jr.parse_cursor(rec.body))
             elif rec.type == jr.VENUE_CURSOR:
                 self.venue_cursor = max(self.venue_cursor, jr.parse_cursor(rec.body))
+        journal.release_records()
         self.outstanding = {}
         for order in self.orders.values():
             if order.live:
@@ -312,11 +337,53 @@ class Gateway:
                 flush=True,
             )
 
+    def memory_counts(self) -> dict[str, int]:
+        """What the gateway holds per order and per session (the SIGUSR1 line of refgw.cli)."""
+        live = sum(1 for order in self.orders.values() if order.live)
+        return {
+            "orders": len(self.orders),
+            "live": live,
+            "finished": len(self.finished),
+            "client_ids": len(self.by_client_id),
+            "venue_ids": len(self.by_venue_coid),
+            "sessions": len(self.states),
+            "resend_frames": sum(len(state.ring) for state in self.states.values()),
+            "forgotten_events": self.forgotten_events,
+        }
+
     def _index(self, order: GwOrder) -> None:
         self.orders[order.gw_id] = order
         if order.client_order_id:
             self.by_client_id[(order.username, order.client_order_id)] = order
         self.by_venue_coid[order.venue_coid] = order
+
+    # ------------------------------------------------------------------ retention
+    def _forget_expired(self, now: float) -> None:
+        """Forget the finished orders beyond retention (refgw.retention): out of every map."""
+        orders, by_client_id, by_venue_coid = self.orders, self.by_client_id, self.by_venue_coid
+        for gw_id in self.finished.expired(now):
+            order = orders.pop(gw_id, None)
+            if order is None:
+                continue
+            # Identity checks: a forgotten order's client_order_id may already name a newer order.
+            key = (order.username, order.client_order_id)
+            if order.client_order_id and by_client_id.get(key) is order:
+                del by_client_id[key]
+            if by_venue_coid.get(order.venue_coid) is order:
+                del by_venue_coid[order.venue_coid]
+
+    def _forgotten_event(self, ev: VenueOrderEvent) -> None:
+        """An exchange event for an order of this gateway it no longer knows (finished and
+        beyond retention, or lost with a torn journal tail): nothing to update or tell a
+        session, so it is dropped, and said so."""
+        self.forgotten_events += 1
+        print(
+            f"refgw: exchange event {ev.kind!r} for order {ev.venue_coid} (member_seq {ev.member_seq}) dropped: "
+            f"the order is unknown to this gateway (finished and beyond retention: the newest "
+            f"{self.retention.finished_orders} finished orders, at most {self.retention.finished_age_s:g}s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # ------------------------------------------------------------------ requests
     def _notional_cap(self, price_scale: int) -> int:
@@ -508,7 +575,10 @@ class Gateway:
             return  # a venue resend of an event this gateway already journaled
         order = self.by_venue_coid.get(ev.venue_coid)
         if order is None:
-            return  # not ours (another gateway instance of the same member)
+            if ev.venue_coid.rpartition("-")[0] in self._boots:
+                self._forgotten_event(ev)
+            return  # else not ours (another gateway instance of the same member)
+        was_live = order.state in ("PENDING", "OPEN")
         kind = ev.kind
         if kind in ("cancelled", "replaced", "cancel_rejected", "replace_rejected"):
             order.pending = ""
@@ -560,6 +630,10 @@ class Gateway:
                 self.deliver(order.session, order, rep)
         if journal is not None:
             journal.flush()
+        if was_live and order.state not in ("PENDING", "OPEN"):
+            now = self.clock()
+            self.finished.add(order.gw_id, now)
+            self._forget_expired(now)
 
     def on_venue_book(self, ev: BookEvent) -> None:
         book = self.books.get(ev.symbol)
@@ -669,6 +743,7 @@ class Gateway:
             if order.state == "PENDING":
                 self._release(order)
                 order.state = "REJECTED"
+                self.finished.add(gw_id, self.clock())
                 text = "exchange link lost before the exchange received the order: it was not placed"
             else:
                 text = f"exchange link lost before the exchange answered the {order.pending}: the order is unchanged"
@@ -689,6 +764,7 @@ class Gateway:
             if journal is not None:
                 journal.flush()
         self._unconfirmed = set()
+        self._forget_expired(self.clock())
         return settled
 
     def stop_reconnecting(self) -> None:

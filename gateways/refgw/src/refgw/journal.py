@@ -108,6 +108,7 @@ def _read_header(data: bytes, path: Path) -> Header:
 class Record:
     type: int
     body: bytes
+    time_ns: int = 0  # wall time it was written (format 3); 0 when unknown (older formats, migrated)
 
     def json(self) -> dict[str, Any]:
         value = json.loads(self.body)
@@ -190,7 +191,7 @@ class Journal:
                 break
             rtype = chunk[0]
             if rtype in _KNOWN_TYPES:
-                self.records.append(Record(rtype, chunk[1:]))
+                self.records.append(Record(rtype, chunk[1:], RECORD3.unpack_from(data, pos)[2] if timed else 0))
             elif rtype < _OPTIONAL_FROM:
                 raise JournalError(
                     f"journal {self.path}: record type {rtype} at offset {pos} is unknown to refgw "
@@ -247,6 +248,11 @@ class Journal:
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records)
+
+    def release_records(self) -> None:
+        """Forget the records read at open once they are recovered: the file can hold every
+        order the gateway ever saw, the process needs none of it after recovery."""
+        self.records = []
 
 
 def _encode_record(rtype: int, body: bytes, time_ns: int) -> bytes:
