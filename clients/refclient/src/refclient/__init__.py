@@ -25,6 +25,7 @@ from refclient.errors import (
     SessionLost,
     Throttled,
 )
+from refclient.orders import Retention
 from refclient.sync import SyncClient
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "ProtocolVersionError",
     "ResumeGap",
     "ResumeResult",
+    "Retention",
     "SessionLost",
     "Side",
     "SyncClient",

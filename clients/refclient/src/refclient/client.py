@@ -48,7 +48,8 @@ from refclient.errors import (
     SessionLost,
     Throttled,
 )
-from refclient.framing import HEADER, MAX_FRAME, FrameError, encode
+from refclient.framing import HEADER, MAX_FRAME, FrameError, encode, truncated_at_eof
+from refclient.orders import KnownOrders, Retention
 from refclient.wire import decode_extensions, encode_extensions
 
 PROTOCOL_RANGE = (2, 3)
@@ -265,7 +266,7 @@ class _Pending:
 
 
 class GatewayClient:
-    def __init__(self, host: str, port: int, logon: dict[str, Any]) -> None:
+    def __init__(self, host: str, port: int, logon: dict[str, Any], retention: Retention | None = None) -> None:
         self.host = host
         self.port = port
         self._logon_args = logon
@@ -285,8 +286,9 @@ class GatewayClient:
         self._hb_task: asyncio.Task[None] | None = None
         self._coid_prefix = format(time.time_ns() // 1000 % 36**8, "x")
         self._coids = itertools.count(1)
-        self._orders: dict[str, OrderHandle] = {}  # client_order_id -> handle
-        self._coid_by_oid: dict[int, str] = {}
+        # Handles by client_order_id, client_order_ids by order id; finished ones are
+        # forgotten beyond ``retention`` (refclient.orders).
+        self._known = KnownOrders(retention or Retention())
         self._instruments: dict[str, Instrument] = {}
         self._memos: dict[str, _TickMemo] = {}  # per symbol of _instruments
         self._books: dict[str, LocalBook] = {}
@@ -307,12 +309,17 @@ class GatewayClient:
         heartbeat_ms: int = 0,
         timeout: float = 10.0,
         session_store: FileSessionStore | None = None,
+        retention: Retention | None = None,
     ) -> GatewayClient:
         """Connect and log on; raises ProtocolVersionError when no common version exists.
 
         With a ``session_store`` holding this user's session (from an earlier process), the
         logon resumes it from the stored seq + 1; if the gateway no longer knows it, a new
         session is opened instead (a ``session_new`` event says so).
+
+        ``retention``: how many finished orders the client remembers, and for how long
+        (``Retention(finished_orders=10_000, finished_age_s=3600.0)`` by default; see
+        refclient.orders). Live orders are always remembered.
         """
         logon = {
             "username": username,
@@ -322,7 +329,7 @@ class GatewayClient:
             "heartbeat_ms": heartbeat_ms,
             "timeout": timeout,
         }
-        client = cls(host, port, logon)
+        client = cls(host, port, logon, retention)
         client._store = session_store
         stored = session_store.load() if session_store is not None else None
         resp = None
@@ -575,8 +582,7 @@ class GatewayClient:
         handle.exchange_order_id = rep.exchange_order_id
         handle.duplicate = duplicate
         handle.received_ns = received_ns
-        self._orders[handle.client_order_id] = handle
-        self._coid_by_oid[rep.order_id] = handle.client_order_id
+        self._known.remember(handle)
         future.set_result(handle)
 
     def _dispatch(self, msg_type: int, msg: Any, payload: bytes = b"") -> None:
@@ -589,9 +595,7 @@ class GatewayClient:
                 if self._store is not None:
                     self._persist()
             order_id = msg.order_id
-            coid = msg.client_order_id or self._coid_by_oid.get(order_id, "")
-            if coid and order_id:
-                self._coid_by_oid.setdefault(order_id, coid)
+            coid = msg.client_order_id or self._known.coid_by_oid.get(order_id, "")
             # The Event is built when the application reads it (the reports answering a
             # load of send_orders are mostly never read one by one). What depends on the
             # client's state or could fail (prices) is settled now, so it is the Event an
@@ -619,6 +623,8 @@ class GatewayClient:
             )
             if request_id and not poss_dup:
                 self._complete(request_id, msg, exec_type)
+            if coid and order_id:  # after _complete: an insert's answer has remembered its handle
+                self._known.observe(order_id, coid, exec_type, msg.leaves_qty, msg.reject_code)
         elif msg_type == pb.BOOK_SNAPSHOT:
             book = self._books.get(msg.symbol)
             if book is not None:
@@ -827,7 +833,7 @@ class GatewayClient:
     async def cancel_order(self, order: OrderHandle | str, timeout: float = 5.0) -> None:
         """Cancel (by handle or client_order_id) and wait for CANCELLED; raises OrderRejected."""
         if isinstance(order, str):
-            known = self._orders.get(order)
+            known = self._known.handles.get(order)
             msg = pb.CancelOrder(order_id=known.order_id if known else 0, client_order_id=order)
         else:
             msg = pb.CancelOrder(order_id=order.order_id, client_order_id=order.client_order_id)
@@ -843,14 +849,22 @@ class GatewayClient:
         """Change total quantity and/or price; waits for REPLACED. Needs ``order.amend``."""
         if "order.amend" not in self.capabilities:
             raise FeatureUnsupported("order.amend", f"gateway {self.gateway_version or '(pre-1.1)'} cannot amend")
-        handle = self._orders.get(order) if isinstance(order, str) else order
+        handle = self._known.handles.get(order) if isinstance(order, str) else order
         coid = order if isinstance(order, str) else order.client_order_id
         rid = next(self._ids)
         msg = pb.AmendOrder(request_id=rid, client_order_id=coid, order_id=handle.order_id if handle else 0)
         if qty is not None:
             msg.qty = qty
         if price is not None:
-            symbol = handle.symbol if handle else ""
+            if handle is None:
+                # The price is sent in the order's ticks, and only its handle names its instrument.
+                raise OrderRejected(
+                    "UNKNOWN_ORDER",
+                    pb.UNKNOWN_ORDER,
+                    f"no order {coid!r} known to this client (never sent by it, or finished and forgotten "
+                    f"beyond its retention): cannot amend its price",
+                )
+            symbol = handle.symbol
             instr = self._instruments.get(symbol)
             ticks = instr.to_ticks(Decimal(price)) if instr else None
             if ticks is None:
@@ -988,10 +1002,9 @@ class _GatewayProtocol(asyncio.Protocol):
             buf += memoryview(data)[pos:]
 
     def eof_received(self) -> bool:
-        buf = self.buf
-        if not self.failed and len(buf) >= HEADER.size:
-            length, _ = HEADER.unpack_from(buf)
-            self._fail(f"truncated frame: {len(buf) - HEADER.size} of {length - 4} payload bytes before EOF")
+        reason = truncated_at_eof(self.buf)  # None: EOF between frames, a clean close
+        if reason is not None and not self.failed:
+            self._fail(reason)
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -24,6 +24,18 @@ def encode(msg_type: int, payload: bytes) -> bytes:
     return HEADER.pack(len(payload) + 4, msg_type) + payload
 
 
+def truncated_at_eof(unread: bytes | bytearray) -> str | None:
+    """Why an EOF with ``unread`` bytes of a frame still buffered is not a clean close (a
+    truncated frame: part of its header, or its header and part of its payload); None when
+    nothing is buffered (the clean end between frames)."""
+    if not unread:
+        return None
+    if len(unread) < HEADER.size:
+        return f"truncated frame: {len(unread)} of {HEADER.size} header bytes before EOF"
+    length = HEADER.unpack_from(unread)[0]
+    return f"truncated frame: {len(unread) - HEADER.size} of {length - 4} payload bytes before EOF"
+
+
 async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -> tuple[int, bytes]:
     """Read one whole frame (readexactly loops over partial reads).
 
@@ -39,9 +51,7 @@ async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -
     except asyncio.IncompleteReadError as exc:
         if not exc.partial:
             raise  # the clean end between frames
-        raise FrameError(
-            f"truncated frame: {len(exc.partial)} of {HEADER.size} header bytes before EOF", fatal=True
-        ) from None
+        raise FrameError(truncated_at_eof(exc.partial) or "", fatal=True) from None
     length, msg_type = HEADER.unpack(head)
     if length < 4:
         raise FrameError(f"frame length {length} is below the 4-byte type", fatal=True)
@@ -50,7 +60,5 @@ async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -
     try:
         payload = await reader.readexactly(length - 4)
     except asyncio.IncompleteReadError as exc:
-        raise FrameError(
-            f"truncated frame: {len(exc.partial)} of {length - 4} payload bytes before EOF", fatal=True
-        ) from None
+        raise FrameError(truncated_at_eof(head + exc.partial) or "", fatal=True) from None
     return msg_type, payload

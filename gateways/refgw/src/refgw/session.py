@@ -29,7 +29,7 @@ from refgw import refgw_pb2 as pb
 from refgw._version import PROTOCOL_MAX, PROTOCOL_MIN, __version__
 from refgw.book import Book
 from refgw.core import Gateway, GwOrder, Reject, SessionState, base_report
-from refgw.framing import HEADER, MAX_FRAME, encode
+from refgw.framing import HEADER, MAX_FRAME, encode, truncated_at_eof
 from refgw.model import BookEvent
 from refgw.throttle import RollingWindow
 from refgw.wire import extension_bytes
@@ -176,14 +176,10 @@ class Session(asyncio.Protocol):
                 self.push(book)
 
     def eof_received(self) -> bool:
-        buf = self._buf
-        if len(buf) >= HEADER.size and not self.closing:
-            length, _ = HEADER.unpack_from(buf)
-            self.session_reject(
-                0,
-                pb.MALFORMED_MESSAGE,
-                f"truncated frame: {len(buf) - HEADER.size} of {length - 4} payload bytes before EOF",
-            )
+        reason = truncated_at_eof(self._buf)  # None: EOF between frames, a clean close
+        if reason is not None and not self.closing:
+            print(f"refgw: {self._describe()}: {reason}; closing", file=sys.stderr, flush=True)
+            self.session_reject(0, pb.MALFORMED_MESSAGE, reason)
         self.close()
         return False
 
