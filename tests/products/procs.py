@@ -17,8 +17,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,25 @@ class Proc:
     popen: subprocess.Popen[str]
     addrs: dict[str, tuple[str, int]]
     lines: list[str]
+    new_line: threading.Condition = field(default_factory=threading.Condition)  # notified per line
+
+    def wait_line(self, pattern: str, after: int = 0, timeout: float = 10.0) -> re.Match[str]:
+        """The first output line from index ``after`` on matching ``pattern`` (re.search),
+        waiting up to ``timeout`` seconds for the process to print it."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.new_line:
+            while True:
+                for line in self.lines[after:]:
+                    if match := regex.search(line):
+                        return match
+                after = len(self.lines)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.new_line.wait(remaining)
+        tail = "\n".join(self.lines[-20:])
+        raise AssertionError(f"no output line matching {pattern!r} within {timeout}s; last lines:\n{tail}")
 
     def stop(self) -> int | None:
         if self.popen.poll() is None:
@@ -66,13 +86,18 @@ def start(argv: list[str], name: str, env: dict[str, str] | None = None, timeout
     )
     lines: list[str] = []
     found: queue.Queue[str | None] = queue.Queue()
+    new_line = threading.Condition()
 
     def pump() -> None:
         assert popen.stdout is not None
         for line in popen.stdout:
-            lines.append(line.rstrip("\n"))
+            with new_line:
+                lines.append(line.rstrip("\n"))
+                new_line.notify_all()
             if READY.match(line.strip()):
                 found.put(line.strip())
+        with new_line:
+            new_line.notify_all()
         found.put(None)
 
     threading.Thread(target=pump, daemon=True).start()
@@ -95,7 +120,7 @@ def start(argv: list[str], name: str, env: dict[str, str] | None = None, timeout
         key, _, hostport = part.partition("=")
         host, _, port = hostport.rpartition(":")
         addrs[key] = (host, int(port))
-    return Proc(popen, addrs, lines)
+    return Proc(popen, addrs, lines, new_line)
 
 
 WHEELHOUSE = ROOT / "wheelhouse"
