@@ -282,6 +282,15 @@ class Adapter:
             await s.client.close()
         return {}
 
+    async def op_forget(self, session: str = "s1") -> dict[str, Any]:
+        """The test that used this session is over: close it and drop everything it held (its
+        client, unread events, wire ring), so the driver's memory does not grow test by test."""
+        s = self.sessions.pop(session, None)
+        if s is not None:
+            with contextlib.suppress(Exception):
+                await s.client.close()
+        return {}
+
     async def op_reconnect(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)
         if not HAS_RESUME:

@@ -240,12 +240,15 @@ class Scenario:
         return frames[-200:]
 
     def release(self) -> None:
-        """Drop every session this test opened, so the next test starts clean."""
+        """Drop every session this test opened, so the next test starts clean, then let the
+        driver forget them (``forget``: an adapter without it answers unsupported), so a
+        cell's long-lived driver does not keep every session of every test it ran."""
         for session in self._sessions:
-            try:
-                session.handle.call("disconnect", host_timeout_s=5.0, session=session.name)
-            except Exception:
-                continue
+            for op in ("disconnect", "forget"):
+                try:
+                    session.handle.call(op, host_timeout_s=5.0, session=session.name)
+                except Exception:
+                    continue
         self._sessions.clear()
 
 
