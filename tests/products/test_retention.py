@@ -86,13 +86,14 @@ def test_a_restart_from_the_journal_answers_what_was_inside_retention(gateway: G
     member = f"RET{tmp_path.name[-8:]}"
     retain = ["--retain-finished", "3"]
 
+    old = gateway(journal=journal, member=member, extra=retain)
+
     async def before() -> list[OrderHandle]:
         client = await GatewayClient.connect(*old.addrs["client"], username="ret")
         orders = await _finished_orders(client, "j", 5)
         await client.logout()
         return orders
 
-    old = gateway(journal=journal, member=member, extra=retain)
     orders = run(before())
     assert old.stop() == 0
     new = gateway(journal=journal, member=member, extra=retain)
