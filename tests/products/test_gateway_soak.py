@@ -1,13 +1,14 @@
 """Soak check of the leak flag end to end: HEAD's gateway under steady order flow is not flagged,
 a deliberately leaking process sampled by the same sampler over the same window is.
 
-HEAD refgw keeps every order it has seen (``core.orders``/``by_client_id``, for duplicate
-detection) and a resend ring of up to 100k reports per session, about 1 KB of RSS per
-insert+cancel. That is growth in proportion to orders, not a flat line: at 200 orders/s for
-30 s the rule flags it (≈210 KiB/s). This soak runs 25 orders/s for 10 s, where that retained
-state (≈25 KiB/s, ≈250 KB in all) stays under the rule's thresholds (64 KiB/s, 1 MiB), so what
-it proves is that warm-up, GC and allocator noise of a real gateway under load are not
-mistaken for a leak, while a steady leak next to it is caught.
+HEAD refgw keeps finished orders (``core.orders``/``by_client_id``, for duplicate detection)
+up to its retention (100,000 by default, refgw.retention) and a resend ring of up to 100k
+reports per session, about 1 KB of RSS per insert+cancel until those bounds are reached (then
+flat: tests/products/test_retention.py). Below them that is growth in proportion to orders:
+at 200 orders/s for 30 s the rule flags it (≈210 KiB/s). This soak runs 25 orders/s for 10 s,
+where that retained state (≈25 KiB/s, ≈250 KB in all) stays under the rule's thresholds
+(64 KiB/s, 1 MiB), so what it proves is that warm-up, GC and allocator noise of a real gateway
+under load are not mistaken for a leak, while a steady leak next to it is caught.
 """
 
 from __future__ import annotations
