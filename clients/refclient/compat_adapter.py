@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import itertools
 import time
@@ -289,6 +290,10 @@ class Adapter:
         if s is not None:
             with contextlib.suppress(Exception):
                 await s.client.close()
+            del s
+            # A session is a web of cycles (client <-> connection, the wire hook's closure): a
+            # young collection rarely reaches it once it has aged, so collect it now.
+            gc.collect()
         return {}
 
     async def op_reconnect(self, session: str = "s1") -> dict[str, Any]:
