@@ -1,4 +1,5 @@
-"""``read_frame`` of refgw and of refclient's own copy: how EOF ends a stream.
+"""``read_frame`` of refgw and of refclient's own copy, and the products' own frame cutters
+(the gateway's Session, the client's connection): how EOF ends a stream.
 
 A clean EOF between frames is the normal end (``asyncio.IncompleteReadError``, ``partial``
 empty); an EOF inside a frame, header or payload, is a truncated frame (fatal ``FrameError``).
