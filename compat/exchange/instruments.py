@@ -163,6 +163,11 @@ class ExchangeConfig:
     members: tuple[Member, ...] | None  # None: open access (anyone logs on, anyone is admin)
 
 
+# libyaml's safe loader when PyYAML was built with it: the same documents, ~6x less CPU. Every
+# exchange start, and every cell of a run, reads the instruments file.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_config(path: Path) -> ExchangeConfig:
     """Read an instruments file (YAML, or JSON when it ends in .json)."""
     try:
@@ -170,7 +175,7 @@ def load_config(path: Path) -> ExchangeConfig:
     except OSError as exc:
         raise InstrumentsFileError(f"{path}: cannot read the instruments file: {exc}") from exc
     try:
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        doc = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         kind = "JSON" if path.suffix == ".json" else "YAML"
         raise InstrumentsFileError(f"{path}: not valid {kind}: {exc}") from exc

@@ -200,7 +200,9 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
     from compat.results.verdicts import DETAILS
     from compat.run.scenario import Scenario
 
-    leases = _LEASES.setdefault(compat_stack.cell.id, _CellLeases(instrument_pools(compat_stack)))
+    leases = _LEASES.get(compat_stack.cell.id)
+    if leases is None:  # once per cell: reading the instruments file costs ~50 ms a time
+        leases = _LEASES[compat_stack.cell.id] = _CellLeases(instrument_pools(compat_stack))
 
     def restart(release: Release) -> None:
         compat_stack.restart_gateway(release, compat_env_cache.ensure(release))
