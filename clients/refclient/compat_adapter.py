@@ -337,7 +337,10 @@ class Adapter:
         order_type: str = "LIMIT",
         client_order_id: str | None = None,
         extensions: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
     ) -> dict[str, Any]:
+        """``timeout_s``: the client's own wait for the gateway's answer (every release's
+        ``insert_order(timeout=...)``, 5 s by default), e.g. short for an insert into a stall."""
         s = self._s(session)
         market = order_type == "MARKET"
         kwargs: dict[str, Any] = {"qty": qty, "price": self._price_in(price) if not market else None}
@@ -357,6 +360,8 @@ class Adapter:
             if VERSION < (1, 1, 0):
                 raise self.Unsupported("order.extensions", "refclient 1.0 cannot send extension fields")
             kwargs["extensions"] = {int(k): v for k, v in extensions.items()}
+        if timeout_s is not None:
+            kwargs["timeout"] = float(timeout_s)
         side_value = getattr(refclient.Side, side)
         handle = await self._call(s.client.insert_order(symbol, side_value, **kwargs))
         coid = getattr(handle, "client_order_id", "") or client_order_id or f"a{next(self._coids)}"

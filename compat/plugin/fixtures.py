@@ -181,7 +181,9 @@ _SAMPLERS: dict[str, ResourceSampler] = {}  # cell id → the sampler running ov
 
 @pytest.fixture
 def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> Iterator[Stack]:
-    """The cell's stack, healthy at the start of every test (restarted if a scenario broke it)."""
+    """The cell's stack, healthy at the start of every test: restarted if a scenario broke it or
+    swapped its gateway, and its gateway restarted after a disruptive scenario that may have
+    damaged it (``_fresh_gateway_after``)."""
     from compat.results.collect import ENVS
 
     stack = compat_cell_stack
@@ -190,7 +192,31 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
         stack.start()
         _apply_link_condition(request.config, stack)
     request.node.user_properties.append((ENVS, json.dumps([_env_record(e) for e in stack.envs.values()])))
+    before = stack.gateway_marker()
     yield stack
+    if request.node.get_closest_marker("compat_disruptive") is not None and _fresh_gateway_after(
+            request.node, stack, before):
+        stack.restart_gateway()  # in this scenario's teardown: a gateway that cannot restart is its finding
+
+
+def _fresh_gateway_after(item: pytest.Item, stack: Stack, before: tuple[int, int]) -> bool:
+    """Whether a disruptive scenario leaves the cell's next scenario a gateway to restart (the same
+    release on the same journal), so one finding never cascades into the next verdict.
+
+    Yes after a failure, an error or an expected failure, after n/a once the scenario touched the
+    gateway process, and whenever it runs with the scenario's own auth file. Not after a pass: a
+    fault scenario ends by proving the gateway still serves. Not when the gateway is down or
+    swapped for another release: the next scenario's setup starts a fresh stack then.
+    """
+    if stack.gateway is None or stack.gateway.poll() is not None or stack.gateway_release != stack.cell.gateway:
+        return False
+    if not stack.gateway_as_configured:
+        return True
+    call = item.stash.get(_REPORTS, {}).get("call")
+    if call is not None and call.passed:
+        return False
+    not_applicable = call is not None and call.skipped and not hasattr(call, "wasxfail")
+    return not (not_applicable and stack.gateway_marker() == before)
 
 
 @pytest.fixture

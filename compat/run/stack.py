@@ -92,12 +92,14 @@ class Stack:
         self._generation = 0  # counts gateway starts, so each gets its own log file
         self._epoch = 0  # counts whole-stack starts; a restarted stack never reuses old state
         self._gateway_registered = False
+        self._gateway_pauses = 0  # SIGSTOPs so far (a paused process is the same one afterwards)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._epoch += 1
+        self._auth_override = None  # a scenario's own auth file lasts until the gateway's next start
         if self._epoch > 1:
             # A fresh exchange knows nothing of the old journal's orders: keep it as evidence only.
             # The journal lives on the gateway's host (remote over ssh, where a rename here would
@@ -223,6 +225,18 @@ class Stack:
         return len(alive) == expected and all(p.poll() is None for p in alive) \
             and self.gateway_release == self.cell.gateway
 
+    @property
+    def gateway_as_configured(self) -> bool:
+        """The running gateway is the cell's release, started with the settings' auth file (not a
+        scenario's own, ``restart_gateway(auth=...)``)."""
+        return (self.gateway is not None and self.gateway.poll() is None and self._auth_override is None
+                and self.gateway_release == self.cell.gateway)
+
+    def gateway_marker(self) -> tuple[int, int]:
+        """Changes whenever the gateway is restarted, swapped or paused: equal markers before and
+        after a scenario mean it never touched the gateway process."""
+        return self._generation, self._gateway_pauses
+
     def processes(self) -> dict[str, Process]:
         """Role → current process: ``exchange``, ``gateway`` (whichever runs now), ``client:NAME``.
 
@@ -250,6 +264,7 @@ class Stack:
         """SIGSTOP the gateway for the duration of the block (stall injection)."""
         if self.gateway is None:
             raise HarnessError("no gateway is running")
+        self._gateway_pauses += 1
         self.gateway.send_signal(signal.SIGSTOP)
         try:
             yield
