@@ -150,6 +150,7 @@ def _stack_settings(plan: Plan) -> StackSettings:
         stop_grace_s=float(settings.get("stop_grace_s", 3.0)),
         instruments=path("instruments"),
         auth=path("auth"),
+        early_drivers=("c1",),  # every scenario's first session uses it: start it with the stack
     )
 
 

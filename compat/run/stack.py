@@ -56,6 +56,9 @@ class StackSettings:
     auth: Path | None = None
     gateway_args: Mapping[str, str] = field(default_factory=dict)
     exchange_link_proxy: bool = True  # a FaultProxy on the gateway→exchange link (fault scenarios)
+    # Client drivers to start with the stack, alongside the exchange and the gateway (their start
+    # overlaps), instead of on first use; each still shakes hands on first use (``Stack.client``).
+    early_drivers: tuple[str, ...] = ()
 
 
 class Stack:
@@ -88,6 +91,7 @@ class Stack:
         self._exchange_target: tuple[str, int] | None = None  # where the gateway connects for it
         self._auth_override: Path | None = None
         self._drivers: dict[str, tuple[Process, DriverHandle]] = {}
+        self._unshaken: dict[str, tuple[Process, DriverHandle]] = {}  # started early, no handshake yet
         self._exit = ExitStack()
         self._generation = 0  # counts gateway starts, so each gets its own log file
         self._epoch = 0  # counts whole-stack starts; a restarted stack never reuses old state
@@ -109,7 +113,12 @@ class Stack:
             self.journal_path = self.log_dir / f"gateway-e{self._epoch}.journal"
             if self.audit_path.exists():
                 self.audit_path.rename(self.audit_path.with_name(f"{self.audit_path.name}.epoch{self._epoch - 1}"))
+        early: dict[str, tuple[Process, DriverHandle]] = {}
         try:
+            client = self.matrix.products.get("client")
+            if client is not None and client.adapter is not None and "client" in self.envs:
+                for name in self.settings.early_drivers:
+                    early[name] = self._spawn_driver(name)
             exchange = self.matrix.exchange
             if exchange.builtin:
                 self._start_exchange()
@@ -120,8 +129,14 @@ class Stack:
             self._exit.callback(proxy.close)
             self.gateway_proxy = proxy
         except BaseException:
+            for process, handle in early.values():
+                self._stop_driver(process, handle)
             self.stop()
             raise
+        for name, (process, handle) in early.items():
+            # Registered only now, so drivers still stop before the gateway and the exchange.
+            self._exit.callback(self._stop_driver, process, handle)
+            self._unshaken[name] = (process, handle)
         return self
 
     def stop(self) -> None:
@@ -129,6 +144,7 @@ class Stack:
         self._exit.close()
         self._gateway_registered = False
         self._drivers.clear()
+        self._unshaken.clear()
         self.exchange = self.gateway = None
         self.gateway_proxy = None
         self.exchange_link = None
@@ -156,12 +172,24 @@ class Stack:
         return address
 
     def client(self, name: str = "c1") -> DriverHandle:
-        """The driver process ``name`` in the client's venv, started on first use."""
+        """The driver process ``name`` in the client's venv, started on first use (or with the
+        stack, for ``StackSettings.early_drivers``)."""
         if name in self._drivers:
             process, handle = self._drivers[name]
             if process.poll() is None:
                 return handle
             del self._drivers[name]
+        if name in self._unshaken:
+            process, handle = self._unshaken.pop(name)
+        else:
+            process, handle = self._spawn_driver(name)
+            self._exit.callback(self._stop_driver, process, handle)
+        handle.handshake(self.settings.start_timeout_s)
+        self._drivers[name] = (process, handle)
+        return handle
+
+    def _spawn_driver(self, name: str) -> tuple[Process, DriverHandle]:
+        """Start driver ``name`` without waiting for its hello (the handshake reads it later)."""
         env = self.envs["client"]
         product = self.matrix.products["client"]
         if product.adapter is None:
@@ -177,11 +205,7 @@ class Stack:
             control=True,
         )
         process = self.hosts["client"].start(command, None, self.log_dir)
-        handle = DriverHandle(channel=process)
-        self._exit.callback(self._stop_driver, process, handle)
-        handle.handshake(self.settings.start_timeout_s)
-        self._drivers[name] = (process, handle)
-        return handle
+        return process, DriverHandle(channel=process)
 
     def connect_args(self, username: str, password: str = "secret", **extra: Any) -> dict[str, Any]:
         """Arguments of the driver's ``connect`` op pointing at this stack's gateway."""
@@ -246,7 +270,7 @@ class Stack:
         for role, process in (("exchange", self.exchange), ("gateway", self.gateway)):
             if process is not None:
                 found[role] = process
-        for name, (process, _) in list(self._drivers.items()):
+        for name, (process, _) in [*self._unshaken.items(), *self._drivers.items()]:
             found[f"client:{name}"] = process
         return found
 

@@ -45,14 +45,16 @@ def _matrix(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def _stack(tmp_path: Path, matrix_path: Path, venue: str, **settings: float) -> Stack:
+def _stack(tmp_path: Path, matrix_path: Path, venue: str, early_drivers: tuple[str, ...] = (),
+           **settings: float) -> Stack:
     matrix = load_matrix(matrix_path)
     cell = Cell(client=_release("client", "1.0.0"), gateway=_release("gateway", "2.0.0"), venue=venue)
     envs = {"gateway": _env(cell.gateway, tmp_path), "client": _env(cell.client, tmp_path)}
     local: Host = LocalHost()
     hosts = {"exchange": local, "gateway": local, "client": local}
     return Stack(cell, matrix, envs, tmp_path / "logs" / cell.id, hosts,
-                 StackSettings(start_timeout_s=settings.get("start_timeout_s", 15.0), stop_grace_s=10.0))
+                 StackSettings(start_timeout_s=settings.get("start_timeout_s", 15.0), stop_grace_s=10.0,
+                               early_drivers=early_drivers))
 
 
 _EXCHANGES_BEFORE: set[int] = set()
@@ -115,6 +117,24 @@ def test_exchange_none_starts_no_exchange_and_no_link_proxy(no_exchange_stack: S
     assert gateway is not None and gateway.poll() is None
     assert any(child.pid == gateway.pid for child in psutil.Process().children(recursive=True))
     assert stack.healthy() and set(stack.processes()) == {"gateway"}
+
+
+def test_an_early_driver_starts_with_the_stack_and_is_the_one_client_hands_out(tmp_path: Path) -> None:
+    matrix_path = _matrix(tmp_path, NO_EXCHANGE)
+    (matrix_path.parent / "adapter.py").write_text("class Adapter:\n    def __init__(self, ctx):\n        pass\n")
+    stack = _stack(tmp_path, matrix_path, venue="", early_drivers=("c1",))
+    stack.start()
+    try:
+        early = stack.processes()["client:c1"]  # started by start(), before anyone asked for it
+        assert early.poll() is None
+        handle = stack.client("c1")  # shakes hands with that process instead of starting another
+        assert handle.channel is early and stack.processes()["client:c1"] is early
+        assert stack.client("c1") is handle
+        assert set(stack.processes()) == {"gateway", "client:c1"}
+    finally:
+        stack.stop()
+    assert early.poll() is not None, "the early driver outlived its stack"
+    assert stack.processes() == {}
 
 
 def test_a_bare_ready_line_and_matrix_dir_and_env_reach_the_gateway(no_exchange_stack: Stack) -> None:
