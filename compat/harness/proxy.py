@@ -252,6 +252,7 @@ class FaultProxy:
         self._connections: set[_Connection] = set()  # touched on the loop thread only
         self._bytes: dict[Direction, int] = dict.fromkeys(_DIRECTIONS, 0)
         self._accepted = 0
+        self._faults = 0  # fault calls so far (toxics, frame drops, cuts, pauses, resets)
         self._closed = False
         self._loop = asyncio.new_event_loop()
         self._healed = asyncio.Event()  # created here, used only on the loop thread
@@ -310,6 +311,7 @@ class FaultProxy:
         if any(d not in _DIRECTIONS for d in directions):
             raise ConfigError(f"proxy direction {direction!r}: use 'upstream', 'downstream' or 'both'")
         with self._lock:
+            self._faults += 1
             for d in directions:
                 self._toxics[d] = replace(self._toxics[d], **changes)  # type: ignore[arg-type]
                 logger.info("proxy %s: %s toxics now: %s", self.name, d, self._toxics[d].describe())
@@ -346,6 +348,7 @@ class FaultProxy:
             raise ConfigError(f"drop_next_frame direction {direction!r}: use 'upstream' or 'downstream'")
         rule = FrameDrop(predicate, direction)
         with self._lock:
+            self._faults += 1
             self._rules[direction].append(rule)
         logger.info("proxy %s: will drop the next matching %s frame", self.name, direction)
         return rule
@@ -353,6 +356,8 @@ class FaultProxy:
     def cut(self) -> None:
         """Partition: stop moving bytes both ways and hold new connections, until heal()."""
         logger.info("proxy %s: cut (partition)", self.name)
+        with self._lock:
+            self._faults += 1
         self._call(self._set_healed(False), 5.0)
 
     def heal(self) -> None:
@@ -364,6 +369,8 @@ class FaultProxy:
         connection (live or new) until resume_downstream(), so the server's socket send buffer
         fills and its writes queue up. Bytes already read are still delivered."""
         logger.info("proxy %s: downstream paused (not reading from the server)", self.name)
+        with self._lock:
+            self._faults += 1
         self._call(self._set_downstream_flowing(False), 5.0)
 
     def resume_downstream(self) -> None:
@@ -372,6 +379,8 @@ class FaultProxy:
 
     def reset(self, timeout_s: float = 5.0) -> int:
         """RST every live connection now; returns how many were reset."""
+        with self._lock:
+            self._faults += 1
         count: int = self._call(self._reset_all(), timeout_s)
         logger.info("proxy %s: reset %d connection(s)", self.name, count)
         return count
@@ -394,6 +403,13 @@ class FaultProxy:
         if not self._closed:
             self.heal()
             self._call(self._set_downstream_flowing(True), 5.0)
+
+    @property
+    def faults_injected(self) -> int:
+        """How many faults were asked of this proxy so far (toxics, baselines included, frame
+        drops, cuts, downstream pauses, resets): a count that changed means its link was disturbed."""
+        with self._lock:
+            return self._faults
 
     def stats(self) -> dict[str, int]:
         """Bytes forwarded per direction and connections accepted so far."""

@@ -200,24 +200,24 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
         stack.restart_gateway()  # in this scenario's teardown: a gateway that cannot restart is its finding
 
 
-def _fresh_gateway_after(item: pytest.Item, stack: Stack, before: tuple[int, int]) -> bool:
+def _fresh_gateway_after(item: pytest.Item, stack: Stack, before: tuple[int, ...]) -> bool:
     """Whether a disruptive scenario leaves the cell's next scenario a gateway to restart (the same
     release on the same journal), so one finding never cascades into the next verdict.
 
-    Yes after a failure, an error or an expected failure, after n/a once the scenario touched the
-    gateway process, and whenever it runs with the scenario's own auth file. Not after a pass: a
-    fault scenario ends by proving the gateway still serves. Not when the gateway is down or
-    swapped for another release: the next scenario's setup starts a fresh stack then.
+    Yes when the scenario disturbed the gateway (paused, killed or restarted it, or injected a
+    fault on a link of it) and did not pass (a failure, an error, an expected failure, n/a), and
+    whenever it runs with the scenario's own auth file. Not after a pass: a fault scenario ends
+    by proving the gateway still serves. Not when the scenario never disturbed it: a failure
+    then is an ordinary finding, as in any scenario. Not when the gateway is down or swapped for
+    another release: the next scenario's setup starts a fresh stack then.
     """
     if stack.gateway is None or stack.gateway.poll() is not None or stack.gateway_release != stack.cell.gateway:
         return False
     if not stack.gateway_as_configured:
         return True
     call = item.stash.get(_REPORTS, {}).get("call")
-    if call is not None and call.passed:
-        return False
-    not_applicable = call is not None and call.skipped and not hasattr(call, "wasxfail")
-    return not (not_applicable and stack.gateway_marker() == before)
+    passed = call is not None and call.passed
+    return not passed and stack.gateway_marker() != before
 
 
 @pytest.fixture

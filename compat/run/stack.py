@@ -256,10 +256,13 @@ class Stack:
         return (self.gateway is not None and self.gateway.poll() is None and self._auth_override is None
                 and self.gateway_release == self.cell.gateway)
 
-    def gateway_marker(self) -> tuple[int, int]:
-        """Changes whenever the gateway is restarted, swapped or paused: equal markers before and
-        after a scenario mean it never touched the gateway process."""
-        return self._generation, self._gateway_pauses
+    def gateway_marker(self) -> tuple[int, ...]:
+        """Changes whenever the gateway is restarted, swapped or paused, or a fault is asked of the
+        link proxies on either side of it: equal markers before and after a scenario mean it never
+        disturbed the gateway."""
+        links = tuple(proxy.faults_injected if proxy is not None else -1
+                      for proxy in (self.gateway_proxy, self.exchange_link))
+        return (self._generation, self._gateway_pauses, *links)
 
     def processes(self) -> dict[str, Process]:
         """Role → current process: ``exchange``, ``gateway`` (whichever runs now), ``client:NAME``.

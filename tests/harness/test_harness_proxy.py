@@ -122,6 +122,20 @@ def test_clear_returns_to_the_baseline_not_to_nothing(proxy: FaultProxy) -> None
     assert proxy.toxics("downstream").latency_ms == 0
 
 
+def test_every_fault_asked_is_counted_and_undoing_one_is_not(proxy: FaultProxy) -> None:
+    counts = [proxy.faults_injected]
+    for fault in (lambda: proxy.latency(1.0), lambda: proxy.bandwidth(10_000), lambda: proxy.dribble(1.0),
+                  lambda: proxy.drop_after(10), lambda: proxy.black_hole(), lambda: proxy.drop_next_frame(
+                      lambda _type, _payload: False), proxy.cut, proxy.pause_downstream, proxy.reset):
+        fault()
+        counts.append(proxy.faults_injected)
+    assert counts == list(range(counts[0], counts[0] + 10)), counts
+    proxy.clear()  # heals the cut and resumes downstream: the link is back, the count stays
+    proxy.heal()
+    proxy.resume_downstream()
+    assert proxy.faults_injected == counts[-1]
+
+
 def test_jitter_is_deterministic_from_the_seed(echo: EchoServer) -> None:
     def delays(seed: int) -> list[float]:
         with FaultProxy(upstream=echo.server_address[:2], seed=seed) as p:  # type: ignore[arg-type]
