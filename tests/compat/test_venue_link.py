@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,14 +34,6 @@ HEAL_S = 20.0  # the held logon goes through at the heal; one reconnect attempt 
 BUY, SELL = 1, 2  # the exchange's sides in the audit log
 
 
-@pytest.fixture(autouse=True)
-def _matrix_gateway_afterwards(compat: Scenario) -> Iterator[None]:
-    """The scenario restarts the gateway with its own heartbeat settings; the next scenario of the
-    cell gets the gateway the matrix describes."""
-    yield
-    compat.stack.restart_gateway()
-
-
 def _exchange_link(compat: Scenario) -> FaultProxy:
     link = compat.stack.exchange_link
     if link is None:
@@ -58,7 +50,7 @@ def _with_exchange_heartbeat(compat: Scenario) -> None:
     auth["exchange_link"] = {"heartbeat_ms": HEARTBEAT_MS, "missed_heartbeats": MISSED_HEARTBEATS}
     path = stack.log_dir / "venue-link-auth.json"
     path.write_text(json.dumps(auth), encoding="utf-8")
-    stack.restart_gateway(auth=path)
+    stack.restart_gateway(auth=path)  # compat restarts it with the matrix's auth afterwards
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float, failure: str) -> None:
