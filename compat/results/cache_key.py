@@ -259,6 +259,10 @@ def module_closure(path: Path, bases: Sequence[Path], root: Path) -> dict[str, s
             tree = ast.parse(data, filename=str(current))
         except (SyntaxError, ValueError):
             continue  # the bytes are keyed; the run reports the syntax error itself
+        # The package a module is in runs its __init__.py first (and so on up).
+        package_init = (current.parent.parent if current.name == "__init__.py" else current.parent) / "__init__.py"
+        if package_init.is_file():
+            pending.append(package_init.resolve())
         for level, module, names in _imported_names(tree):
             pending.extend(p.resolve() for p in _resolve(current, level, module, names, bases))
     return dict(sorted(found.items()))
