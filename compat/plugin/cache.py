@@ -126,12 +126,11 @@ class VerdictCachePlugin:
 
     @pytest.hookimpl(trylast=True)  # after hooks.py attached the expectations and -k/-m deselected
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if cache_path(config) is None:
-            return
-        for item in items:
-            cell = _cell_of(item)
-            if cell is not None:
-                item.stash[_KEY] = self._key(item, cell)
+        cells = [(item, cell) for item in items if (cell := _cell_of(item)) is not None]
+        if not cells or cache_path(config) is None:
+            return  # nothing of compat in this run: nothing of the cache is imported either
+        for item, cell in cells:
+            item.stash[_KEY] = self._key(item, cell)
 
     def _key(self, item: pytest.Item, cell: Cell) -> str | None:
         """The item's cache key, or None for a test that is never cached."""

@@ -59,7 +59,6 @@ def test_what_is_not_clean_is_never_cached(tmp_path: Path, verdict: Verdict) -> 
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-from typing import Any
     sys.path.insert(0, sys.argv[3])
     from test_verdict_cache_file import entry
     from compat.results.verdict_cache import VerdictCache
