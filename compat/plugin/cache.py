@@ -44,6 +44,10 @@ RELEASE_LABEL = "release"
 _KEY = pytest.StashKey[str | None]()
 _RUN_ID = pytest.StashKey[str]()
 _CACHED_PROPERTY = "compat_cached"  # compat.results.cache_key.CACHED (test_verdict_cache holds them equal)
+# pytest's ini options that can turn a scenario's outcome around (a warning made an error, a
+# strict xfail, what is on sys.path, a per-test timeout); read with getini, keyed with the run.
+_VERDICT_INI = ("addopts", "filterwarnings", "xfail_strict", "pythonpath", "usefixtures", "timeout",
+                "timeout_method", "asyncio_mode")
 _ENVS_PROPERTY = "compat_envs"  # compat.results.collect.ENVS: a replay built no env, so it claims none
 
 
@@ -154,8 +158,13 @@ class VerdictCachePlugin:
             option = self.config.getoption
             options = {"link_delay_ms": option("compat_link_delay"), "link_jitter_ms": option("compat_link_jitter"),
                        "reruns": option("compat_reruns"), "bench": bool(option("compat_bench"))}
-            ini = {name: value for name, value in (self.config.inicfg or {}).items()}
-            self._run = run_ingredients(options, {k: str(v) for k, v in ini.items()}, pytest.__version__)
+            ini: dict[str, object] = {}
+            for name in _VERDICT_INI:
+                try:
+                    ini[name] = str(self.config.getini(name))
+                except ValueError:
+                    continue  # not an option of this pytest and its plugins
+            self._run = run_ingredients(options, ini, pytest.__version__)
         return self._run
 
     def _cell_ingredients(self, cell: Cell) -> dict[str, Any] | None:
