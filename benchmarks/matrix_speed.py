@@ -143,9 +143,8 @@ def measure(stats: RunStats, document: dict[str, Any], probe: Path) -> None:
 
 def differences(ours: dict[Key, str], reference: dict[Key, str]) -> list[str]:
     keys = sorted(set(ours) | set(reference))
-    return [f"{cell} {scenario} [{venue}]: {reference.get((venue, cell, scenario), 'missing')} → "
-            f"{ours.get((venue, cell, scenario), 'missing')}"
-            for venue, cell, scenario in keys if ours.get((venue, cell, scenario)) != reference.get((venue, cell, scenario))]
+    return [f"{key[1]} {key[2]} [{key[0]}]: {reference.get(key, 'missing')} → {ours.get(key, 'missing')}"
+            for key in keys if ours.get(key) != reference.get(key)]
 
 
 def append_line(path: Path, line: str) -> None:
@@ -183,7 +182,8 @@ def render(runs: list[RunStats], shards: list[RunStats], checks: list[str], setu
     def row(title: str, values: list[str], shard: str) -> None:
         lines.append(f"| {title} | " + " | ".join(values) + f" | {shard} |")
 
-    row("wall time", [_s(r.wall_s) for r in runs], f"{_s(shard_wall)}; {_s(max((s.wall_s for s in shards), default=0))}")
+    longest = max((s.wall_s for s in shards), default=0.0)
+    row("wall time", [_s(r.wall_s) for r in runs], f"{_s(shard_wall)}; {_s(longest)}")
     row("wall time / (a)", [_ratio(r.wall_s, a.wall_s) for r in runs], _ratio(shard_wall, a.wall_s))
     row("results", [str(r.results) for r in runs], str(sum(s.results for s in shards)))
     row("results run", [str(r.ran) for r in runs], str(shard_run))
@@ -267,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         checks = []
         for run in runs[1:]:
             diff = differences(run.verdicts, runs[0].verdicts)
-            checks.append(f"{run.name}: {run.results} results, verdicts "
-                          + ("identical to (a)" if not diff else f"differ from (a) in {len(diff)}: " + "; ".join(diff[:5])))
+            same = "identical to (a)" if not diff else f"differ from (a) in {len(diff)}: " + "; ".join(diff[:5])
+            checks.append(f"{run.name}: {run.results} results, verdicts {same}")
         diff = differences(merged_stats.verdicts, runs[0].verdicts)
         checks.append(f"(d) merged with `compat merge`: {merged_stats.results} results, verdicts "
                       + ("identical to the uncached full run (a)" if not diff
