@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -98,7 +99,8 @@ def copy_tree(source: Path, target: Path) -> None:
 def pytest_run(name: str, tree: Path, work: Path, args: list[str], *, report: Path,
                timeout_s: float | None) -> RunStats:
     """One ``pytest -m compat`` in ``tree``; its wall time, JSON report and probe, measured."""
-    probe = work / f"{name}.probe.jsonl"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")  # "(d) shard 1/3" → "d-shard-1-3"
+    probe = work / f"{slug}.probe.jsonl"
     env = {k: v for k, v in os.environ.items() if k not in ("COMPAT_RUN_ID", "PYTEST_ADDOPTS")}
     env["COMPAT_SPEED_PROBE"] = str(probe)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "benchmarks"), env.get("PYTHONPATH", "")]).strip(os.pathsep)
@@ -106,11 +108,11 @@ def pytest_run(name: str, tree: Path, work: Path, args: list[str], *, report: Pa
             "-p", "no:randomly", "-q", "--compat-store", "none", "--compat-report-json", str(report), *args]
     print(f"[{name}] {' '.join(argv[2:])}", flush=True)
     started = timing.monotonic()
-    with open(work / f"{name}.log", "w", encoding="utf-8") as log:
+    with open(work / f"{slug}.log", "w", encoding="utf-8") as log:
         done = subprocess.run(argv, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s)
     stats = RunStats(name, timing.monotonic() - started, done.returncode)
     if not report.exists():
-        raise SystemExit(f"[{name}] wrote no report (exit {done.returncode}); see {work / f'{name}.log'}")
+        raise SystemExit(f"[{name}] wrote no report (exit {done.returncode}); see {work / f'{slug}.log'}")
     measure(stats, json.loads(report.read_text()), probe)
     print(f"[{name}] {stats.wall_s:.1f}s, {stats.ran} results run, {stats.cached} cached", flush=True)
     return stats

@@ -118,7 +118,7 @@ class VerdictCachePlugin:
         self.config = config
         self.reuse, self.rule = reuse_rule(config)
         self._cache: VerdictCache | None = None
-        self._unusable: str | None = None  # why the cache file cannot be used (said once, at the end)
+        self._unusable: str | None = None  # why the cache file cannot be used (warned once)
         self._run: dict[str, Any] | None = None
         self._cells: dict[str, dict[str, Any] | None] = {}
         self._running: str | None = None  # the node id this process is running now
@@ -188,8 +188,21 @@ class VerdictCachePlugin:
             try:
                 self._cache = VerdictCache(path)
             except ResultsError as exc:  # a broken cache costs time, never a verdict
-                self._unusable = str(exc)
+                self._give_up(str(exc))
         return self._cache
+
+    def _give_up(self, why: str) -> None:
+        """Run on without the cache (every test runs, nothing is recorded), saying so once: a
+        warning in pytest's summary, which xdist carries from a worker to the controller."""
+        import warnings
+
+        from compat.errors import CompatWarning
+
+        self._unusable = why
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+        warnings.warn(CompatWarning(f"compat verdict cache not used from here on: {why}"), stacklevel=1)
 
     # --- reuse ---------------------------------------------------------------------------
 
@@ -198,9 +211,14 @@ class VerdictCachePlugin:
         key = item.stash.get(_KEY, None)
         if not self.reuse or key is None or (cache := self._open()) is None:
             return None
+        from compat.errors import ResultsError
         from compat.results.cache_key import deps_hold
 
-        entry = cache.get(key)
+        try:
+            entry = cache.get(key)
+        except ResultsError as exc:
+            self._give_up(str(exc))
+            return None
         if entry is None or not deps_hold(entry.deps, compat_plan(self.config).releases.get("gateway", ())):
             return None
         _replay(item, nextitem, entry)
@@ -251,7 +269,7 @@ class VerdictCachePlugin:
             try:
                 cache.put(entry)
             except ResultsError as exc:
-                self._unusable = str(exc)
+                self._give_up(str(exc))
 
     # --- the end -------------------------------------------------------------------------
 
@@ -270,8 +288,6 @@ class VerdictCachePlugin:
         reused, total = len(self._replayed), len(self._replayed | self._fresh)
         line = f"compat verdict cache: {reused} of {total} results reused from {path}"
         terminalreporter.write_line(f"{line}; {self.rule}" if self.reuse or not reused else line)
-        if self._unusable:
-            terminalreporter.write_line(f"compat verdict cache: not used: {self._unusable}", yellow=True)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._cache is not None:

@@ -151,15 +151,22 @@ class VerdictCache:
     # --- entries ---------------------------------------------------------------------------
 
     def get(self, key: str) -> CachedResult | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM verdicts WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM verdicts WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise ResultsError(f"verdict cache {self.path}: cannot read: {exc}") from None
         return CachedResult._from_row(row, str(self.path)) if row is not None else None
 
     def put(self, entry: CachedResult) -> None:
         if entry.verdict not in CACHEABLE:
             raise ValueError(f"a {entry.verdict} result is never cached ({entry.cell_id} {entry.scenario})")
-        with self._write() as tx:
-            tx.execute(f"INSERT OR REPLACE INTO verdicts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       entry._row())
+        try:
+            with self._write() as tx:
+                tx.execute(f"INSERT OR REPLACE INTO verdicts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           entry._row())
+        except sqlite3.Error as exc:  # locked beyond the busy timeout, a full disk, a read-only file
+            raise ResultsError(f"verdict cache {self.path}: cannot record {entry.cell_id} {entry.scenario}: "
+                               f"{exc}") from None
 
     def entries(self) -> Iterator[CachedResult]:
         for row in self._conn.execute(f"SELECT {_COLUMNS} FROM verdicts ORDER BY key"):

@@ -255,5 +255,15 @@ def test_a_new_candidate_wheel_reruns_its_column_and_warm_shards_compose(
         == uncached.verdicts()
 
 
+def test_an_unusable_cache_file_costs_time_never_a_verdict(project: pytest.Pytester) -> None:
+    junk = project.path / "junk.db"
+    junk.write_text("not a verdict cache, but text long enough to look like a file header\n" * 20)
+    broken = run(project, "--compat-verdict-cache", str(junk))
+    assert broken.ran_set() == set(broken.scenarios) - declared_na(broken) and not broken.cached()
+    assert broken.result.ret == pytest.ExitCode.TESTS_FAILED and len(broken.scenarios) == 64
+    assert "compat verdict cache not used from here on" in broken.result.stdout.str()
+    assert "is not usable" in broken.result.stdout.str()
+
+
 def test_the_plugin_and_the_results_agree_on_the_cached_mark() -> None:
     assert cache_plugin._CACHED_PROPERTY == CACHED
