@@ -191,6 +191,8 @@ def render(runs: list[RunStats], shards: list[RunStats], checks: list[str], setu
     row("results run", [str(r.ran) for r in runs], str(shard_run))
     row("results cached", [str(r.cached) for r in runs], str(shard_cached))
     row("results run / (a)", [_ratio(r.ran, a.ran) for r in runs], _ratio(shard_run, a.ran))
+    lines += ["", "\"Results run\" counts every result not replayed from the verdict cache, including those",
+              "matrix.yaml declares `unsupported` (skipped before anything starts: never cached, they cost nothing)."]
     lines += ["", "Where the time goes (seconds summed over the xdist workers, so they exceed the wall time):", "",
               "| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     row("env builds", [f"{_s(r.env_build_s)} ({r.envs_built})" for r in runs],
@@ -235,13 +237,18 @@ def main(argv: list[str] | None = None) -> int:
     common += [f"--compat-cells={glob}" for glob in args.cells]
     if args.keyword:
         common += ["-k", args.keyword]
-    setup = [f"- `python benchmarks/matrix_speed.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+    shown = " ".join(common).replace(f"{REPO}{os.sep}", "").replace(str(work), "<tmp>")
+    typed = " ".join(argv if argv is not None else sys.argv[1:]).replace(f"{REPO}{os.sep}", "")
+    setup = [f"- `python benchmarks/matrix_speed.py {typed}`"
              f" on {platform.node() or 'this machine'}: {os.cpu_count()} CPUs, load average "
              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start, Python {platform.python_version()};",
-             f"- each run: `pytest -m compat tests/compat {' '.join(common)} --compat-verdict-cache <file>`"
+             f"- each run: `pytest -m compat tests/compat {shown} --compat-verdict-cache <file>`"
              " on a copy of the tree;",
              f"- (c) appends one comment line to `{EDITED}`, (d) another; the shards restore a copy of the cache"
              " (a CI cache step) and run one after the other."]
+    if args.cells or args.keyword:
+        setup.append("- **narrowed** (`--cells`/`-k`): a smoke run of part of the matrix, not the reference matrix;"
+                     " run it without them for the full figures.")
     try:
         runs = [pytest_run("(a) uncached", tree, work, [*common, "--compat-fresh", "--compat-verdict-cache",
                                                         str(verdicts)], report=work / "a.json", timeout_s=args.timeout)]
