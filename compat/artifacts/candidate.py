@@ -17,6 +17,10 @@ from compat.errors import ArtifactError, CandidateBuildError, ConfigError
 from compat.harness.uv import file_sha256, run_uv, tail
 
 BUILD_TIMEOUT_S = 600.0
+# Wheels record each file's mtime unless SOURCE_DATE_EPOCH pins it: without it the same source,
+# checked out afresh (a CI runner), builds a wheel with another sha256, so its envs and cached
+# verdicts would never be reused across runners. 1980-01-01, the earliest a zip can store.
+REPRODUCIBLE_EPOCH = "315532800"
 
 _NOT_SOURCE = frozenset({"build", "dist", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"})
 
@@ -62,7 +66,8 @@ def _build_once(source: Path, out_dir: Path, failure: Callable[[str], ArtifactEr
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
         outcome = run_uv(["build", "--wheel", "--out-dir", tmp, str(source)], name=f"uv-build-{source.name}",
-                         timeout_s=BUILD_TIMEOUT_S)
+                         timeout_s=BUILD_TIMEOUT_S,
+                         env={"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", REPRODUCIBLE_EPOCH)})
         wheels = sorted(Path(tmp).glob("*.whl"))
         if outcome.returncode != 0 or len(wheels) != 1:
             found = f"; it produced {len(wheels)} wheels" if outcome.returncode == 0 else ""

@@ -54,10 +54,12 @@ def uv_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_uv(args: list[str], *, name: str, timeout_s: float, cwd: Path | None = None) -> Outcome:
-    """Run ``uv ARGS``; a timeout becomes an Outcome with returncode -9 and uv's output so far."""
+def run_uv(args: list[str], *, name: str, timeout_s: float, cwd: Path | None = None,
+           env: Mapping[str, str] | None = None) -> Outcome:
+    """Run ``uv ARGS`` (``env``: variables on top of ``uv_environment``); a timeout becomes an
+    Outcome with returncode -9 and uv's output so far."""
     command = Command(
-        argv=(uv_binary(), *args), name=name, env=uv_environment(), cwd=None if cwd is None else str(cwd)
+        argv=(uv_binary(), *args), name=name, env=uv_environment(env), cwd=None if cwd is None else str(cwd)
     )
     try:
         return run(command, timeout_s=timeout_s)

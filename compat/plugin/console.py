@@ -198,7 +198,9 @@ def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int 
     scenarios = [s for cell in results.cells for s in cell.scenarios]
     counts = verdict_counts(scenarios)
     words = ", ".join(f"{counts[v]} {v}" for v in sorted(counts, key=lambda v: _order(v.value)))
-    lines = [f"compat summary: {len(results.cells)} cells, {len(scenarios)} scenarios: {words or 'none'}"]
+    cached = sum(1 for s in scenarios if s.cached_from is not None)
+    reused = f"; {cached} reused from the verdict cache (not run now)" if cached else ""
+    lines = [f"compat summary: {len(results.cells)} cells, {len(scenarios)} scenarios: {words or 'none'}{reused}"]
     for verdict, title in ((Verdict.FAIL, "breaks"), (Verdict.ERROR, "errors (infrastructure, not breaks)")):
         pairs = failing_pairs(results, (verdict,))
         if not pairs:

@@ -11,13 +11,11 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from compat import timing  # the stdlib only
 
 if TYPE_CHECKING:
     from compat.artifacts.envs import Env, EnvCache
@@ -49,9 +47,10 @@ def compat_plan(request: pytest.FixtureRequest) -> Plan:
 @pytest.fixture(scope="session")
 def compat_run_dir(request: pytest.FixtureRequest) -> Path:
     """Logs of this run: ``<cache>/runs/<run id>/``; the id is shared by all xdist workers."""
+    from compat.plugin.cache import run_id as run_id_of
     from compat.plugin.hooks import cache_dir
 
-    run_id = os.environ.setdefault("COMPAT_RUN_ID", f"{timing.utc_timestamp().replace(':', '')}-{os.getpid()}")
+    run_id = os.environ.setdefault("COMPAT_RUN_ID", run_id_of(request.config))
     path = cache_dir(request.config) / "runs" / run_id
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -224,6 +223,7 @@ def _fresh_gateway_after(item: pytest.Item, stack: Stack, before: tuple[int, ...
 def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Plan,
            compat_env_cache: EnvCache) -> Iterator[Scenario]:
     """The scenario's handle: sessions, fresh symbols, and evidence collected on failure."""
+    from compat.results.cache_key import DEPS
     from compat.results.verdicts import DETAILS
     from compat.run.scenario import Scenario
 
@@ -234,9 +234,11 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
     def restart(release: Release) -> None:
         compat_stack.restart_gateway(release, compat_env_cache.ensure(release))
 
-    scenario = Scenario(compat_stack, leases.take, compat_plan.releases.get("gateway", ()), restart,
-                        users=leases.user)
+    gateways = compat_plan.releases.get("gateway", ())
+    scenario = Scenario(compat_stack, leases.take, gateways, restart, users=leases.user)
+    swaps_before = len(compat_stack.swap_targets)
     yield scenario
+    request.node.user_properties.append((DEPS, json.dumps(_deps(scenario, compat_stack, swaps_before, gateways))))
     reports = request.node.stash.get(_REPORTS, {})
     call = reports.get("call")
     hosts = {role: h.spec for role, h in compat_stack.hosts.items()}
@@ -251,6 +253,17 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
         details["wire"] = scenario.wire_logs()
     request.node.user_properties.append((DETAILS, json.dumps(details, default=str)))
     scenario.release()
+
+
+def _deps(scenario: Scenario, stack: Stack, swaps_before: int, gateways: Sequence[Release]) -> dict[str, Any]:
+    """What the verdict cache must also check before reusing this result (``cache_key.Deps``):
+    the releases a live swap started (other than the cell's own gateway) and, when the body
+    looked at the plan's gateway releases (a neighbour to swap to), their order."""
+    from compat.results.cache_key import Deps
+
+    swapped = [r for r in stack.swap_targets[swaps_before:] if r != stack.cell.gateway]
+    return Deps(swapped_to=tuple(dict.fromkeys((r.label, r.sha256) for r in swapped)),
+                gateway_order=tuple(r.label for r in gateways) if scenario.read_gateway_order else None).to_dict()
 
 
 def instrument_pools(stack: Stack) -> dict[str, list[str]]:

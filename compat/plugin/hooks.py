@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from compat.results.model import RunResults
     from compat.run.plan import Plan
 
-pytest_plugins = ["compat.plugin.fixtures"]  # light too: fixture bodies import what they use
+pytest_plugins = ["compat.plugin.fixtures", "compat.plugin.cache"]  # light too: bodies import what they use
 
 # The user_properties keys of compat's reports: compat.results.verdicts.PROPERTY and DETAILS,
 # compat.results.collect.ENVS. Spelled here so that a run without compat never imports

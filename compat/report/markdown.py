@@ -45,6 +45,7 @@ GRADE_MARKS: dict[Grade, str] = {
     Grade.ERROR: "⬛",
     Grade.STALE: "🟧",
     Grade.FLAKY: "🟪",
+    Grade.CACHED: "🟦",
 }
 
 
@@ -119,9 +120,11 @@ def render_markdown(results: RunResults) -> str:
     if not results.cells:
         return "\n".join([*lines, "No cells ran.", ""])
     blocking = sum(1 for s in scenarios if s.verdict.blocks_release)
+    cached = sum(1 for s in scenarios if s.cached_from is not None)
     lines.append(
         f"{len(results.cells)} cells, {len(scenarios)} scenarios: "
         f"{counts_text(verdict_counts(scenarios))}. "
+        + (f"{cached} of them reused from the verdict cache (not run now). " if cached else "")
         + ("**Release gate: blocked** " + f"({blocking} blocking)." if blocking else "Release gate: clear.")
     )
     lines.append("")

@@ -6,7 +6,7 @@ from compat.results.grid import GRADE_LEGEND, LEGEND, NOT_RUN, Grade, counts_tex
 from compat.results.model import RunResults
 
 # SGR colours per grade when the terminal takes them (``color=True``): green, cyan, dim,
-# bold red, bold magenta, bold yellow, yellow.
+# bold red, bold magenta, bold yellow, yellow, blue.
 _ANSI: dict[Grade, str] = {
     Grade.PASS: "32",
     Grade.DEGRADED: "36",
@@ -15,6 +15,7 @@ _ANSI: dict[Grade, str] = {
     Grade.ERROR: "1;35",
     Grade.STALE: "1;33",
     Grade.FLAKY: "33",
+    Grade.CACHED: "34",
 }
 
 

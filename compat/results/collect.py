@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compat.results.cache_key import CACHED
 from compat.results.evidence import EXPLAINING
 from compat.results.identity import with_matrix_meta
 from compat.results.model import CellResult, EnvRecord, RunResults, ScenarioResult, Verdict, WireFrame, worst
@@ -20,6 +21,7 @@ class _Entry:
     payloads: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    cached_from: dict[str, Any] | None = None
 
 
 @dataclass
@@ -35,6 +37,8 @@ class ResultsCollector:
                 payload = json.loads(str(value))  # the last one is this phase's
             elif key == DETAILS:
                 self._entry(nodeid).details.update(json.loads(str(value)))
+            elif key == CACHED:
+                self._entry(nodeid).cached_from = json.loads(str(value))
             elif key == ENVS:
                 for record in json.loads(str(value)):
                     env = EnvRecord(**record)
@@ -86,6 +90,7 @@ class ResultsCollector:
                 attempts=attempts,
                 metrics=dict(details.get("metrics", {})),
                 nodeid=nodeid,
+                cached_from=entry.cached_from,
             ))
         return with_matrix_meta(RunResults(
             cells=tuple(

@@ -24,14 +24,16 @@ class Grade(enum.StrEnum):
 
     Listed in precedence order, the first that applies wins (``grade``): whatever blocks the
     release (break, error, stale) outranks a flaky rerun, which outranks the declared results.
-    A future "cached" grade (verdicts reused from a verdict cache) goes between ``FLAKY`` and
-    ``DECLARED``: it is about how the result was obtained, not about what blocks.
+    ``CACHED`` (some verdict reused from the verdict cache, none blocking or flaky) sits between
+    ``FLAKY`` and ``DECLARED``: it is about how the result was obtained, not about what blocks,
+    and it must never pass for a fresh run.
     """
 
     BREAK = "break"  # any scenario failed: a compatibility break
     ERROR = "error"  # any infrastructure error (and no break)
     STALE = "stale"  # a declared incompatibility passed: the expectation is stale
     FLAKY = "flaky"  # a scenario failed, then passed on a visible rerun
+    CACHED = "cached"  # some verdicts reused from the verdict cache (not run now); nothing blocks
     DECLARED = "declared"  # every scenario that ran was expected-fail or n/a: declared not to work
     DEGRADED = "degraded"  # passes, with declared degradations (some expected-fail or n/a)
     PASS = "pass"  # every scenario passed
@@ -46,6 +48,7 @@ _GRADE_SYMBOLS = {
     Grade.ERROR: "E",
     Grade.STALE: "!",
     Grade.FLAKY: "~",
+    Grade.CACHED: "↺",
     Grade.DECLARED: "x",
     Grade.DEGRADED: "≈",
     Grade.PASS: "✓",
@@ -60,12 +63,13 @@ _DECISIVE: tuple[tuple[Verdict, Grade], ...] = (
 )
 
 
-def grade(verdicts: Iterable[Verdict]) -> Grade | None:
-    """The grade of a slot from its scenarios' verdicts; None when nothing ran.
+def grade(verdicts: Iterable[Verdict], cached: bool = False) -> Grade | None:
+    """The grade of a slot from its scenarios' verdicts; None when nothing ran. ``cached``:
+    some of them were reused from the verdict cache.
 
-    Precedence: break > error > stale > flaky > declared > degraded > pass. Past the first
-    four, only pass, expected-fail and n/a remain: no pass at all is "declared incompatible",
-    passes next to expected-fail or n/a are "degraded", passes only are "pass".
+    Precedence: break > error > stale > flaky > cached > declared > degraded > pass. Past the
+    first five, only pass, expected-fail and n/a remain: no pass at all is "declared
+    incompatible", passes next to expected-fail or n/a are "degraded", passes only are "pass".
     """
     present = set(verdicts)
     if not present:
@@ -73,6 +77,8 @@ def grade(verdicts: Iterable[Verdict]) -> Grade | None:
     for verdict, decisive in _DECISIVE:
         if verdict in present:
             return decisive
+    if cached:
+        return Grade.CACHED
     if Verdict.PASS not in present:
         return Grade.DECLARED
     if present & {Verdict.EXPECTED_FAIL, Verdict.NA}:
@@ -88,6 +94,8 @@ GRADE_LEGEND: tuple[tuple[Grade, str], ...] = (
     (Grade.ERROR, "infrastructure error, not a break"),
     (Grade.STALE, "a declared incompatibility passed: stale expectation"),
     (Grade.FLAKY, "a scenario failed, then passed on a visible rerun"),
+    (Grade.CACHED, "verdicts reused from the verdict cache, not run now (none blocks); its counts are "
+                   "those of the run they came from"),
 )
 
 
@@ -122,8 +130,13 @@ class Slot:
         return verdict_counts(self.scenarios)
 
     @property
+    def cached(self) -> int:
+        """How many of its scenarios' verdicts were reused from the verdict cache."""
+        return sum(1 for s in self.scenarios if s.cached_from is not None)
+
+    @property
     def grade(self) -> Grade | None:
-        return grade(s.verdict for s in self.scenarios)
+        return grade((s.verdict for s in self.scenarios), cached=self.cached > 0)
 
     @property
     def symbol(self) -> str:

@@ -62,6 +62,7 @@ def report_dict(results: RunResults) -> dict[str, Any]:
         "scenarios": len(scenarios),
         "verdicts": {str(v): n for v, n in verdict_counts(scenarios).items()},
         "blocking": sum(1 for s in scenarios if s.verdict.blocks_release),
+        "cached": sum(1 for s in scenarios if s.cached_from is not None),
         "duration_s": round(sum(s.duration_s for s in scenarios), 6),
     }
     return {"schema_version": body.pop("schema_version"), "summary": summary, **body}

@@ -101,6 +101,9 @@ class ScenarioResult:
     nodeid: str = ""
     # Figures the scenario recorded (Scenario.record), e.g. {"reconnect_gap_s": 0.41} of a live upgrade.
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Reused from the verdict cache, not run now: {"run_id", "date", "duration_s"} of the run that
+    # produced it (compat.plugin.cache); None for a result of this run.
+    cached_from: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

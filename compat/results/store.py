@@ -8,7 +8,8 @@ team shares one.
 - ``compat_runs``: one row per recorded run (sha, label, times, counts, the identity of its
   matrix, and the full JSON report, so any run can be read back as ``RunResults`` losslessly);
 - ``compat_results``: one row per (run, venue, cell, scenario) verdict, for the queries that
-  span runs (flips, flake rates, durations, the newest run of a pair).
+  span runs (flips, flake rates, durations, the newest run of a pair); a result reused from
+  the verdict cache (``cached_from``) has none: it was observed by the run it came from.
 
 Every query that spans runs reads the runs of one matrix (``matrix_id``,
 ``compat.results.identity``): flips and flake rates of one matrix never see another's runs.
@@ -428,6 +429,10 @@ class ResultsStore:
                 s.reason,
             )
             for c, s in scenarios
+            # A result reused from the verdict cache is not an observation of this run: it
+            # stays in the run's document (cached_from) but not in the rows flips, flake rates,
+            # durations and "the newest run that tested a pair" are computed from.
+            if s.cached_from is None
         ]
         seen: set[tuple[str, str, str]] = set()
         for row in rows:

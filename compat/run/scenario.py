@@ -105,7 +105,8 @@ class Scenario:
                  restart: Callable[[Release], None] | None = None,
                  users: Callable[[], str] | None = None) -> None:
         self.stack = stack
-        self.gateway_releases = tuple(gateway_releases)
+        self._gateway_releases = tuple(gateway_releases)
+        self.read_gateway_order = False  # whether the body looked at the plan's gateway releases
         self._restart = restart
         self.test_number = next(_test_counter)
         self._sessions: list[Session] = []
@@ -113,6 +114,13 @@ class Scenario:
         counter = itertools.count(1)
         self._users = users or (lambda: f"t{self.test_number}u{next(counter)}")
         self.metrics: dict[str, Any] = {}
+
+    @property
+    def gateway_releases(self) -> tuple[Release, ...]:
+        """The plan's gateway releases, oldest first. Reading them makes the result depend on
+        their order (recorded for the verdict cache: a new release in between reruns it)."""
+        self.read_gateway_order = True
+        return self._gateway_releases
 
     @property
     def cell_id(self) -> str:

@@ -84,6 +84,9 @@ class Stack:
         self.exchange: Process | None = None
         self.gateway: Process | None = None
         self.gateway_release: Release = cell.gateway
+        # Every release restart_gateway was asked to start, in order (a live swap's targets: the
+        # verdict cache keys a swapping scenario's result by the wheels it swapped to).
+        self.swap_targets: list[Release] = []
         self.exchange_address: tuple[str, int] | None = None
         self.exchange_addresses: dict[str, tuple[str, int]] = {}  # every venue the exchange serves
         self.gateway_proxy: FaultProxy | None = None
@@ -228,6 +231,7 @@ class Stack:
             self._stop_process("gateway")
         new_release = release or self.gateway_release
         new_env = env or self.envs["gateway"]
+        self.swap_targets.append(new_release)
         self._start_gateway(new_env, new_release)
         if self.gateway_proxy is not None:
             self.gateway_proxy.set_upstream(self._gateway_address())

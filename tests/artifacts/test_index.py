@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -300,6 +301,22 @@ def test_candidate_built_from_source(wheelhouse: Path, tmp_path: Path) -> None:
     changed = resolve(matrix, None, tmp_path / "build")["gateway"][-1]
     assert changed.wheel.parent != candidate.wheel.parent
     assert not resolve(matrix, None, tmp_path / "b2", include_candidates=False)["gateway"][-1].candidate
+
+
+def test_a_fresh_checkout_of_the_same_source_builds_the_same_wheel(tmp_path: Path) -> None:
+    """A CI runner checks the tree out afresh (new mtimes); the candidate's sha256 must not change
+    with them, or its env and its cached verdicts would never be reused across runners. refgw
+    builds with setuptools, whose wheels record mtimes unless SOURCE_DATE_EPOCH pins them."""
+    source = Path(__file__).resolve().parents[2] / "gateways" / "refgw"
+    ignore = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    first, second = tmp_path / "a" / "refgw", tmp_path / "b" / "refgw"
+    shutil.copytree(source, first, ignore=ignore)
+    shutil.copytree(source, second, ignore=ignore)
+    later = time.time() + 3600
+    for path in second.rglob("*"):
+        os.utime(path, (later, later))
+    wheels = [build_candidate(tree, tmp_path / f"out-{tree.parent.name}", "gateway") for tree in (first, second)]
+    assert file_sha256(wheels[0]) == file_sha256(wheels[1])
 
 
 def test_candidate_given_as_a_wheel(wheelhouse: Path, tmp_path: Path) -> None:

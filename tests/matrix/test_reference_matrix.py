@@ -69,8 +69,9 @@ def test_full_reference_matrix_matches_the_truth_table(tmp_path: Path) -> None:
 
 def test_warm_cache_rebuilds_nothing(tmp_path: Path) -> None:
     """A 2 client × 2 gateway slice of released versions, twice: the second run reuses every env."""
+    # Without the verdict cache: the warm run must run its scenarios, in the envs it reuses.
     cells = ["--compat-cells", "client-2.[01].0--gateway-2.[01].0--venue-obx", "--compat-no-candidate",
-             "-k", "insert_ack or cancel or logon"]
+             "-k", "insert_ack or cancel or logon", "--compat-verdict-cache", "none"]
     cold = run_matrix(tmp_path / "cache", tmp_path / "cold.json", *cells, timeout_s=900)
     assert cold.returncode == 0, cold.stdout[-3000:]
     warm = run_matrix(tmp_path / "cache", tmp_path / "warm.json", *cells, timeout_s=900)

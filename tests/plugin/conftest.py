@@ -11,10 +11,10 @@ import pytest
 VERSIONS = ("1.0.0", "2.0.0")
 
 
-def _build_wheel(work: Path, package: str, version: str, out: Path) -> None:
+def _build_wheel(work: Path, package: str, version: str, out: Path, body: str = "") -> None:
     project = work / f"{package}-{version}"
     (project / "src" / package).mkdir(parents=True)
-    (project / "src" / package / "__init__.py").write_text(f'__version__ = "{version}"\n')
+    (project / "src" / package / "__init__.py").write_text(f'__version__ = "{version}"\n{body}')
     (project / "pyproject.toml").write_text(textwrap.dedent(f"""
         [build-system]
         requires = ["hatchling"]
@@ -38,6 +38,20 @@ def fake_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             _build_wheel(work, package, version, out)
     (work / "adapter.py").write_text("class Adapter:\n    def __init__(self, ctx):\n        self.ctx = ctx\n")
     return out
+
+
+@pytest.fixture(scope="session")
+def build_fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """``build(package, version, body="") -> wheel``: a fake product wheel of its own (a new
+    ``body`` gives a new sha256 for the same version: a candidate rebuilt after an edit)."""
+
+    def build(package: str, version: str, body: str = "") -> Path:
+        work = tmp_path_factory.mktemp(f"{package}-{version}")
+        _build_wheel(work, package, version, work / "dist", body)
+        [wheel] = (work / "dist").glob("*.whl")
+        return wheel
+
+    return build
 
 
 @pytest.fixture

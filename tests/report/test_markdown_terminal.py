@@ -86,7 +86,7 @@ def test_terminal_grid_lines(results: RunResults) -> None:
         "1.0.0             ✓",
         "",
         "6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-",
-        "grades: ✓ pass  ≈ degraded  x declared  ✗ break  E error  ! stale  ~ flaky  · not run",
+        "grades: ✓ pass  ≈ degraded  x declared  ✗ break  E error  ! stale  ~ flaky  ↺ cached  · not run",
         "counts: ✓ pass  ✗ fail  x expected-fail  ! stale  - n/a  E error  ~ flaky",
     ]
     assert render_terminal_grid(RunResults(cells=())) == ["compat matrix: no cells ran"]

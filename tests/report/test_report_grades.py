@@ -29,7 +29,7 @@ def _graded(lit) -> RunResults:  # type: ignore[no-untyped-def]
 def test_terminal_grid_shows_grades_in_colour_with_a_legend(lit) -> None:  # type: ignore[no-untyped-def]
     lines = render_terminal_grid(_graded(lit))
     assert lines[2] == "1.0.0             ✓      ≈      x"
-    assert "grades: ✓ pass  ≈ degraded  x declared  ✗ break  E error  ! stale  ~ flaky  · not run" in lines
+    assert "grades: ✓ pass  ≈ degraded  x declared  ✗ break  E error  ! stale  ~ flaky  ↺ cached  · not run" in lines
     coloured = render_terminal_grid(_graded(lit), color=True)
     assert coloured[2] == "1.0.0             \x1b[32m✓\x1b[0m      \x1b[36m≈\x1b[0m      \x1b[2mx\x1b[0m"
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured[2]) == lines[2]
@@ -54,3 +54,18 @@ def test_html_cells_carry_grade_class_and_legend(lit) -> None:  # type: ignore[n
     for g in Grade:
         assert f'<span class="grade" data-grade="{g}"><span class="sw g-{g}">{g.symbol}</span>' in html
         assert f".g-{g} {{" in html  # each grade has its colour
+
+
+def test_a_cached_slot_is_marked_in_every_report(lit) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    origin = {"run_id": "r1", "date": "2026-01-01T00:00:00Z", "duration_s": 1.0}
+    cells = _graded(lit).cells
+    reused = replace(cells[0], scenarios=tuple(replace(s, cached_from=origin) for s in cells[0].scenarios))
+    results = RunResults(cells=(reused, *cells[1:]))
+    lines = render_terminal_grid(results, color=True)
+    assert lines[2].startswith("1.0.0             \x1b[34m↺\x1b[0m")
+    md = render_markdown(results)
+    assert "| **1.0.0** | 🟦 ↺ 5✓ | 🟨 ≈ 1x 4✓ | ⬜ x 5x |" in md
+    assert "5 of them reused from the verdict cache (not run now)." in md
+    assert re.search(r'<td class="cell g-cached".*?data-grade="cached"', render_html(results), re.S)

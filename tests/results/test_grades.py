@@ -56,3 +56,21 @@ def test_a_degraded_slot_no_longer_looks_like_a_refused_one(lit) -> None:  # typ
     assert [s.grade for s in slots if s] == [Grade.DEGRADED, Grade.DECLARED]
     assert [s.symbol for s in slots if s] == ["≈", "x"]
     assert len({g.symbol for g in Grade}) == len(Grade)  # every grade has its own symbol
+
+
+def test_a_cached_slot_is_graded_cached_unless_something_blocks_or_flakes() -> None:
+    assert grade([P, X, N], cached=True) is Grade.CACHED
+    assert grade([X] * 3, cached=True) is Grade.CACHED  # cached outranks declared and degraded
+    assert grade([P, F], cached=True) is Grade.BREAK
+    assert grade([P, K], cached=True) is Grade.FLAKY
+    assert grade([], cached=True) is None
+
+
+def test_one_cached_result_makes_the_slot_cached(lit) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    origin = {"run_id": "r1", "date": "2026-01-01T00:00:00Z", "duration_s": 1.0}
+    mixed = lit.cell("1.0.0", "2.0.0", "obx", lit.sr("S01", P), replace(lit.sr("S02", P), cached_from=origin))
+    (grid,) = venue_grids(RunResults(cells=(mixed,)))
+    slot = grid.slot("1.0.0", "2.0.0")
+    assert slot is not None and (slot.grade, slot.symbol, slot.cached) == (Grade.CACHED, "↺", 1)

@@ -90,6 +90,22 @@ def test_cell_history_and_mean_durations(lit: Literals, tmp_path: Path) -> None:
         assert [p.run_id for p in store.observations(last_runs=2)] == [2, 2, 3, 3]
 
 
+def test_a_cached_result_is_kept_but_not_counted_as_an_observation(lit: Literals, tmp_path: Path) -> None:
+    """A verdict reused from the verdict cache was observed by the run it came from: the run's
+    document keeps it (marked), flips, flake rates, durations and pair lookups do not see it again."""
+    origin = {"run_id": "20260101T000000Z-1", "date": "2026-01-01T00:00:00Z", "duration_s": 2.0}
+    with open_store(tmp_path / "r.db") as store:
+        fresh = store.record(RunResults(cells=(lit.cell("1.0.0", "2.0.0", "obx", lit.sr("S01", Verdict.PASS,
+                                                                                         duration_s=2.0)),)))
+        reused = RunResults(cells=(lit.cell("1.0.0", "2.0.0", "obx",
+                                            replace(lit.sr("S01", Verdict.PASS), cached_from=origin),
+                                            lit.sr("S02", Verdict.FAIL, duration_s=1.0)),))
+        warm = store.record(reused)
+        assert store.load(warm) == reused and store.run(warm).scenarios == 2
+        assert [(p.run_id, p.scenario) for p in store.observations()] == [(fresh, "S01"), (warm, "S02")]
+        assert store.durations() == {"client-1.0.0--gateway-2.0.0": 1.5}
+
+
 def _writer(path: str, rounds: int) -> list[int]:
     small = demo_results(2, 2, ("obx",))
     with open_store(path) as store:
