@@ -22,16 +22,22 @@ rewritten in place, so it cannot garble pytest's output or a CI log.
 ones grouped (one entry per wheel and cause); stale expectations one by one; declared
 incompatibilities (expected-fail) and n/a as counts only; the stale rule the run applied.
 
-This module imports only the stdlib at its top (the plugin stays cheap to import); the
-results model is imported once a compat scenario reported.
+This module imports only the stdlib and pytest at its top (the plugin stays cheap to import);
+the results model is imported once a compat scenario reported.
+
+**No dots.** Where the progress line is printed (verbosity 0), pytest's one dot per scenario is
+left out (``pytest_report_teststatus``): thousands of dots would push everything else off the
+screen. ``-v`` keeps pytest's line per scenario, ``-q`` its dots.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import pytest  # loaded already: this module is a part of the plugin pytest is running
 
 from compat import timing
 
@@ -102,6 +108,19 @@ class Progress:
     def pytest_collection_finish(self, session: Any) -> None:
         self.set_collected(item.nodeid for item in session.items)
 
+    # -- pytest's own progress ---------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report: Any, config: Any) -> Generator[None, Any, Any]:
+        """No dot per compat scenario where the progress line is printed (verbosity 0): a matrix
+        runs thousands, and the line says more (cells, verdicts, the first break). The counts of
+        pytest's last line and its -r lines are unchanged; -v keeps a line per scenario, -q the dots."""
+        status = yield
+        if status and self.config.get_verbosity() == 0 and _is_compat(report):
+            category, _letter, word = status
+            return category, "", word
+        return status
+
     # -- reports --------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: Any) -> None:
@@ -169,6 +188,10 @@ class Progress:
                             bold=first_break)
 
 
+def _is_compat(report: Any) -> bool:
+    return any(key == "compat" for key, _ in getattr(report, "user_properties", ()))
+
+
 def _payload(report: Any) -> Mapping[str, Any] | None:
     import json
 
@@ -187,11 +210,13 @@ def _rank(verdict: str) -> int:
     return _SEVERITY.index(verdict) if verdict in _SEVERITY else len(_SEVERITY)
 
 
-# --- the summary --------------------------------------------------------------------------
+# --- the summary ---------------------------------------------------------------------------
 
 
 def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int = LIST_AT_MOST) -> list[str]:
-    """The compat summary: counts, breaks and errors (grouped), stale expectations, the stale rule."""
+    """The compat summary: counts, every break (grouped: one entry per wheel and cause, naming
+    its scenarios and the cells it covers), errors (grouped, at most ``limit`` entries), stale
+    expectations, declared incompatibilities as counts, the stale rule."""
     from compat.results.grid import expectation_text, failing_pairs, group_failures, one_line, verdict_counts
     from compat.results.model import Verdict
 
@@ -199,15 +224,20 @@ def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int 
     counts = verdict_counts(scenarios)
     words = ", ".join(f"{counts[v]} {v}" for v in sorted(counts, key=lambda v: _order(v.value)))
     lines = [f"compat summary: {len(results.cells)} cells, {len(scenarios)} scenarios: {words or 'none'}"]
-    for verdict, title in ((Verdict.FAIL, "breaks"), (Verdict.ERROR, "errors (infrastructure, not breaks)")):
+    # every break is named (its scenarios and cells); errors are infrastructure: the first ``limit``
+    for verdict, title, most in ((Verdict.FAIL, "breaks", None), (Verdict.ERROR, "errors (infrastructure, not breaks)",
+                                                                   limit)):
         pairs = failing_pairs(results, (verdict,))
         if not pairs:
             continue
         groups = group_failures(pairs)
         lines.append(f"{title}: {len(pairs)} in {len(groups)} group(s) of the same cause")
-        lines += [f"  {verdict.symbol} {group.line()}" for group in groups[:limit]]
-        if len(groups) > limit:
-            lines.append(f"  … {len(groups) - limit} more groups in the reports")
+        for group in groups[:most]:
+            where = group.where()
+            lines.append(f"  {verdict.symbol} {group.line(most_scenarios=None if most is None else 3)}"
+                         + (f" {where}" if where else ""))
+        if most is not None and len(groups) > most:
+            lines.append(f"  … {len(groups) - most} more groups in the reports")
     stale = failing_pairs(results, (Verdict.STALE,))
     if stale:
         lines.append(f"stale expectations: {len(stale)} (declared incompatible, but passed: remove or narrow them)")
@@ -225,3 +255,63 @@ def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int 
                  "stale rule: a stale expectation fails the run, as `compat gate` blocks on it "
                  "(--compat-allow-stale to only report it)")
     return lines
+
+
+# (text, pytest TerminalWriter markup) of one line of the compat section
+Line = tuple[str, dict[str, bool]]
+FLIPPED_AT_MOST = 10  # cells listed under "since the last release run"; the reports list them all
+
+
+def known_issue_lines(results: RunResults) -> list[str]:
+    """One line per known issue of matrix.yaml (``known_issues:``): declared, so not a warning."""
+    from compat.report.resources import known_findings
+
+    found = known_findings(results)
+    if not found:
+        return []
+    lines = [f"known issues declared in matrix.yaml (not warnings): {len(found)}"]
+    lines += [f"  {f.issue.where}: {f.issue.subject()} {f.issue.finding}: {f.seen_text()}" for f in found]
+    return lines
+
+
+def front_lines(results: RunResults, *, limit: int = FLIPPED_AT_MOST) -> list[Line]:
+    """What changed since the last release run, then may we release: the last lines of the
+    section, where the eye lands when the run ends."""
+    from compat.report.front import front_page
+
+    page = front_page(results)
+    lines: list[Line] = [(page.since_headline(), {"bold": True})]
+    for flipped in page.flipped[:limit]:
+        mark = {"worse": "▼", "better": "▲"}.get(flipped.direction, "•")
+        lines.append((f"  {mark} {flipped.line()}", {"red": True} if flipped.direction == "worse" else {}))
+    if len(page.flipped) > limit:
+        lines.append((f"  … {len(page.flipped) - limit} more flipped cells in the reports", {}))
+    if page.since is not None and page.since.edited:
+        lines.append((f"  {page.since.edited}", {}))
+    lines += [(f"  {line}", {}) for line in page.never_tested[:limit]]
+    blocked = page.decision.blocked
+    lines.append((page.headline, {"red" if blocked else "green": True, "bold": True}))
+    return lines
+
+
+def section_lines(results: RunResults, *, allow_stale: bool, fail_on_leak: bool, color: bool = False,
+                  written: Iterable[object] = (), recorded: str = "") -> list[Line]:
+    """The compat section of pytest's terminal summary, top to bottom: the grid, the summary
+    (breaks, errors, stale), known issues, leak warnings, where the reports went, then what
+    changed since the last release run and the gate decision, last, where the eye lands."""
+    from compat.report.resources import leak_lines
+    from compat.report.terminal import render_terminal_grid
+
+    plain: dict[str, bool] = {}
+    lines: list[Line] = [(line, plain) for line in render_terminal_grid(results, color=color)]
+    lines += [(line, plain) for line in summary_lines(results, allow_stale=allow_stale)]
+    lines += [(line, plain) for line in known_issue_lines(results)]
+    warnings = leak_lines(results)
+    lines += [(line, {"yellow": True, "bold": True}) for line in warnings]
+    if warnings:
+        lines.append(("compat: the session fails because of --compat-fail-on-leak" if fail_on_leak else
+                      "compat: a suspected leak is a warning only; --compat-fail-on-leak makes it fail the session",
+                      {"yellow": True}))
+    lines += [(f"compat report: {path}", plain) for path in written]
+    lines += [(recorded, plain)] if recorded else []
+    return lines + front_lines(results)

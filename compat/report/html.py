@@ -20,7 +20,8 @@ from typing import Any
 
 import jinja2
 
-from compat.report.resources import ResourceRow, leak_groups, leaks
+from compat.report.front import WHY_AT_MOST, FrontPage, blocker_line, explained_failures, front_page
+from compat.report.resources import ResourceRow, known_findings, leak_groups, leaks
 from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
 from compat.results import schema_notes
@@ -29,9 +30,11 @@ from compat.results.grid import (
     GRADE_LEGEND,
     LEGEND,
     NOT_RUN,
+    FailureGroup,
     Slot,
     counts_text,
     expectation_text,
+    failing_pairs,
     scenario_reason,
     venue_grids,
     verdict_counts,
@@ -243,6 +246,86 @@ def _environment() -> jinja2.Environment:
     )
 
 
+@dataclass(frozen=True)
+class CellLink:
+    """A link that opens one grid cell's drill-down (``a.cell-link[data-key]``)."""
+
+    key: str  # the grid slot's key: venue/client/gateway
+    text: str
+
+
+def _link(cell: CellResult, text: str | None = None) -> CellLink:
+    return CellLink(f"{cell.venue}/{cell.client_version}/{cell.gateway_version}", text or cell.cell_id)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """One entry of a grouped listing: a line, the cells it covers (links), what explains it."""
+
+    verdict: str
+    symbol: str
+    line: str
+    where: str
+    links: list[CellLink]
+    more: int  # cells left out of ``links``
+    wire: str | None = None
+    schema: str | None = None
+
+
+def _short(cell: CellResult, group: FailureGroup) -> str:
+    """A cell named by what varies in its group: ``2.1.0 obx`` for a gateway's group (the client)."""
+    venue = f" {cell.venue}" if cell.venue else ""
+    if group.wheel.startswith("gateway "):
+        return f"client {cell.client_version}{venue}"
+    if group.wheel.startswith("client ") and " × " not in group.wheel:
+        return f"gateway {cell.gateway_version}{venue}"
+    return cell.venue or cell.cell_id
+
+
+def _group_view(group: FailureGroup, line: str, most: int, wire: str | None = None,
+                schema: str | None = None, short: bool = False) -> GroupView:
+    cells = list(dict.fromkeys((c.venue, c.cell_id) for c, _ in group.pairs))
+    first = {(c.venue, c.cell_id): c for c, _ in group.pairs}
+    links = [_link(first[key], _short(first[key], group) if short else None) for key in cells[:most]]
+    return GroupView(str(group.verdict), group.verdict.symbol, line, group.where(), links,
+                     max(0, len(cells) - most), wire, schema)
+
+
+@dataclass(frozen=True)
+class FlipView:
+    direction: str  # worse | better | changed
+    link: CellLink
+    moves: str  # "S13_md pass → fail, S01 fail → pass"
+
+
+def _flip_views(page: FrontPage, cells: dict[tuple[str, str], CellResult]) -> list[FlipView]:
+    views = []
+    for flipped in page.flipped:
+        cell = cells.get((flipped.venue, flipped.cell_id))
+        link = _link(cell) if cell is not None else CellLink("", flipped.cell_id)
+        moves = ", ".join(f"{f.scenario} {f.before} → {f.after}" for f in flipped.flips)
+        views.append(FlipView(flipped.direction, link, moves))
+    return views
+
+
+def front_context(results: RunResults) -> dict[str, Any]:
+    """The first screen: the gate decision and why, the flips since the last release run."""
+    page = front_page(results)
+    word, why = page.decision.headline_parts()
+    cells = {(c.venue, c.cell_id): c for c in results.cells}
+    return {
+        "gate": {"word": word, "why": why, "blocked": page.decision.blocked,
+                 "blockers": [_group_view(g, blocker_line(g, most_scenarios=3, where=False), 6, short=True)
+                              for g in page.blockers],
+                 "never_tested": list(page.never_tested)},
+        "since": {"compared": page.since is not None and page.since.baseline is not None,
+                  "summary": page.since_summary(), "flips": _flip_views(page, cells),
+                  "edited": page.since.edited if page.since is not None else None},
+        "candidates": {"clients": page.candidate_clients, "gateways": page.candidate_gateways},
+        "why_at_most": WHY_AT_MOST,
+    }
+
+
 def html_context(results: RunResults) -> dict[str, Any]:
     """Everything the template shows, computed here so the template stays declarative."""
     venues = []
@@ -256,12 +339,21 @@ def html_context(results: RunResults) -> dict[str, Any]:
             rows.append((client, row))
         venues.append({"name": grid.venue, "gateways": grid.gateways, "rows": rows})
     scenarios = [s for cell in results.cells for s in cell.scenarios]
+    failing = failing_pairs(results)
+    stale = failing_pairs(results, (Verdict.STALE,))
     return {
+        **front_context(results),
+        "failures": [_group_view(e.group, e.group.line(most_scenarios=None), 24, e.wire, e.schema)
+                     for e in explained_failures(results, failing)],
+        "failing_count": len(failing),
+        "stale": [(_link(c, f"{c.cell_id} {s.scenario}"), expectation_text(s)) for c, s in stale],
+        "flaky": [(_link(c, f"{c.cell_id} {s.scenario}"), s.attempts, scenario_reason(s))
+                  for c, s in failing_pairs(results, (Verdict.FLAKY,))],
+        "known": known_findings(results),
         "venues": venues,
         "summary": counts_text(verdict_counts(scenarios)),
         "cell_count": len(results.cells),
         "scenario_count": len(scenarios),
-        "blocking": sum(1 for s in scenarios if s.verdict.blocks_release),
         "grades": [(str(g), g.symbol, meaning) for g, meaning in GRADE_LEGEND],
         "legend": [(str(v), v.symbol, meaning) for v, meaning in LEGEND],
         "not_run": NOT_RUN,
