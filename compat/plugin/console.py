@@ -10,13 +10,15 @@ cells done of the cells collected, the time since the session started, the scena
 verdicts so far and the first break (a ``fail``) as soon as one is seen. When it is printed:
 
 - never under ``-q`` (or ``-qq``), nor when the run collected no compat scenario;
-- on a terminal (or ``--color=yes``): when a cell finishes, at most once a second, and at once
-  when the first break is seen, and for the last cell;
-- otherwise (CI logs, a pipe): once per tenth of the cells (every ``ceil(cells / 10)`` cells,
-  so at most ten lines and the last), and at once for the first break.
+- on a terminal: one line, rewritten in place when a cell finishes (at most once a second,
+  and for the last cell); the first break is written once as a line of its own above it;
+- otherwise (CI logs, a pipe, ``--color=yes`` into a file): whole lines, once per tenth of the
+  cells (every ``ceil(cells / 10)`` cells, so at most ten lines and the last), and at once for
+  the first break; never rewritten in place, so a CI log stays one line per update.
 
-Each is one whole line (pytest's own progress dots resume on the next one): the line is never
-rewritten in place, so it cannot garble pytest's output or a CI log.
+On a terminal the line is rewritten only because nothing else writes while it is open (no
+dots, below); anything pytest writes next starts on a new line (``currentfspath``, pytest's
+own convention for an open line).
 
 **The summary** (``summary_lines``): counts per verdict; breaks and errors listed, identical
 ones grouped (one entry per wheel and cause); stale expectations one by one; declared
@@ -94,6 +96,7 @@ class Progress:
         self.printed_at: float | None = None
         self.printed_done = 0
         self.active = False  # a compat scenario reported
+        self.live_open = False  # on a terminal: the progress line is the open line
 
     # -- totals ---------------------------------------------------------------------------
 
@@ -173,7 +176,8 @@ class Progress:
             return
         now = timing.monotonic()
         writer = reporter._tw
-        if writer.hasmarkup or getattr(reporter, "isatty", False):  # a terminal, or --color=yes
+        live = bool(getattr(reporter, "isatty", False))  # a terminal: one line, rewritten in place
+        if live:
             due = self.printed_at is None or now - self.printed_at >= 1.0
         else:
             step = max(1, math.ceil(len(self.tests_per_cell) / 10))
@@ -181,11 +185,30 @@ class Progress:
         if not (due or first_break or last):
             return
         self.printed_at, self.printed_done = now, self.cells_done
-        reporter.ensure_newline()  # pytest's dots of the current file end here; they resume below
-        if writer.width_of_current_line:  # xdist's dots keep no current file
-            writer.line()
-        reporter.write_line(self.line(width=writer.fullwidth - 1), yellow=self.first_break is not None,
-                            bold=first_break)
+        text = self.line(width=writer.fullwidth - 1)
+        if not live:
+            reporter.ensure_newline()  # pytest's dots of the current file end here; they resume below
+            if writer.width_of_current_line:  # xdist's dots keep no current file
+                writer.line()
+            reporter.write_line(text, yellow=self.first_break is not None, bold=first_break)
+            return
+        if first_break:  # the first break stays on the screen, above the live line
+            self._end_live_line(reporter)
+            reporter.write_line(f"compat: first break: {self.first_break}", yellow=True, bold=True)
+        elif not self.live_open:
+            reporter.ensure_newline()
+        reporter.rewrite(text, erase=True, yellow=self.first_break is not None)
+        # pytest's own convention for "a line is open": whatever it writes next starts a new line
+        reporter.currentfspath = -2
+        self.live_open = True
+        if last:
+            self._end_live_line(reporter)
+
+    def _end_live_line(self, reporter: Any) -> None:
+        if self.live_open:
+            reporter._tw.line()
+            reporter.currentfspath = None
+            self.live_open = False
 
 
 def _is_compat(report: Any) -> bool:
@@ -223,7 +246,9 @@ def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int 
     scenarios = [s for cell in results.cells for s in cell.scenarios]
     counts = verdict_counts(scenarios)
     words = ", ".join(f"{counts[v]} {v}" for v in sorted(counts, key=lambda v: _order(v.value)))
-    lines = [f"compat summary: {len(results.cells)} cells, {len(scenarios)} scenarios: {words or 'none'}"]
+    declared = " (expected-fail, n/a: declared in matrix.yaml, not listed)" \
+        if counts.get(Verdict.EXPECTED_FAIL) or counts.get(Verdict.NA) else ""
+    lines = [f"compat summary: {len(results.cells)} cells, {len(scenarios)} scenarios: {words or 'none'}{declared}"]
     # every break is named (its scenarios and cells); errors are infrastructure: the first ``limit``
     for verdict, title, most in ((Verdict.FAIL, "breaks", None), (Verdict.ERROR, "errors (infrastructure, not breaks)",
                                                                    limit)):
@@ -245,11 +270,6 @@ def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int 
                   f"{one_line(expectation_text(scenario), 100)}" for cell, scenario in stale[:limit]]
         if len(stale) > limit:
             lines.append(f"  … {len(stale) - limit} more in the reports")
-    declared = counts.get(Verdict.EXPECTED_FAIL, 0)
-    not_applicable = counts.get(Verdict.NA, 0)
-    if declared or not_applicable:
-        lines.append(f"declared in matrix.yaml (counted, not listed): {declared} expected-fail (incompatible), "
-                     f"{not_applicable} n/a")
     lines.append("stale rule: a stale expectation is reported, the run does not fail (--compat-allow-stale)"
                  if allow_stale else
                  "stale rule: a stale expectation fails the run, as `compat gate` blocks on it "
@@ -266,12 +286,12 @@ def known_issue_lines(results: RunResults) -> list[str]:
     """One line per known issue of matrix.yaml (``known_issues:``): declared, so not a warning."""
     from compat.report.resources import known_findings
 
-    found = known_findings(results)
-    if not found:
-        return []
-    lines = [f"known issues declared in matrix.yaml (not warnings): {len(found)}"]
-    lines += [f"  {f.issue.where}: {f.issue.subject()} {f.issue.finding}: {f.seen_text()}" for f in found]
-    return lines
+    entries = [f"{f.issue.where}: {f.issue.subject()} {f.issue.finding}: {f.seen_text()}"
+               for f in known_findings(results)]
+    if len(entries) == 1:
+        return [f"known issue declared in matrix.yaml (not a warning): {entries[0]}"]
+    return [f"known issues declared in matrix.yaml (not warnings): {len(entries)}"] + [f"  {e}" for e in entries] \
+        if entries else []
 
 
 def front_lines(results: RunResults, *, limit: int = FLIPPED_AT_MOST) -> list[Line]:
@@ -312,6 +332,7 @@ def section_lines(results: RunResults, *, allow_stale: bool, fail_on_leak: bool,
         lines.append(("compat: the session fails because of --compat-fail-on-leak" if fail_on_leak else
                       "compat: a suspected leak is a warning only; --compat-fail-on-leak makes it fail the session",
                       {"yellow": True}))
-    lines += [(f"compat report: {path}", plain) for path in written]
+    paths = [str(path) for path in written]
+    lines += [(f"compat report{'s' * (len(paths) > 1)}: {', '.join(paths)}", plain)] if paths else []
     lines += [(recorded, plain)] if recorded else []
     return lines + front_lines(results)
