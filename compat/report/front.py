@@ -157,7 +157,7 @@ def explained_failures(
     results: RunResults, failing: Sequence[tuple[CellResult, ScenarioResult]] | None = None
 ) -> list[ExplainedGroup]:
     """The run's fails and errors (``failing``: those of ``failing_pairs``), one entry per
-    verdict, cause, wheel and schema note, each with its explanation."""
+    verdict, cause, wheel and schema note, each with its explanation; breaks before errors."""
     pairs = failing_pairs(results) if failing is None else failing
     notes = schema_note_table(results)
     explained = []
@@ -168,4 +168,4 @@ def explained_failures(
             note = notes.get((cell.client_version, cell.gateway_version))
             explained.append(ExplainedGroup(part, diff.summary if diff is not None else None,
                                             note if part.verdict is not Verdict.ERROR else None))
-    return explained
+    return sorted(explained, key=lambda e: e.group.verdict is not Verdict.FAIL)

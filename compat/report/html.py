@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from compat.config.known_issues import META_KEY as KNOWN_ISSUES_KEY
 from compat.report.front import WHY_AT_MOST, FrontPage, blocker_line, explained_failures, front_page
 from compat.report.resources import ResourceRow, known_findings, leak_groups, leaks
 from compat.report.resources import rows as resource_rows
@@ -40,10 +41,12 @@ from compat.results.grid import (
     verdict_counts,
 )
 from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
+from compat.results.since import META_KEY as SINCE_KEY
 
 # Verdicts whose drill-down opens with message, log tails and wire diff.
 _DETAILED = (Verdict.FAIL, Verdict.ERROR, Verdict.STALE, Verdict.FLAKY, Verdict.EXPECTED_FAIL)
 _WIRE_CONTEXT = 3  # frames shown after the divergence
+_SHOWN_ELSEWHERE = frozenset({schema_notes.META_KEY, KNOWN_ISSUES_KEY, SINCE_KEY})
 # An expected-fail failed as declared: its drill-down shows the end of its message (from the
 # line pytest marks with ">"), at most this many lines and characters; the JSON keeps it whole.
 _DECLARED_LINES = 12
@@ -230,7 +233,9 @@ def _slot_view(results: RunResults, venue: str, client: str, gateway: str, slot:
         scenarios=scenarios,
         hosts=hosts,
         bench=bench,
-        schema=[schema_notes.change_text(c) for c in changes] if changes is not None else [],
+        # the breaking changes first: they are the ones that explain a failure
+        schema=[schema_notes.change_text(c) for c in sorted(changes, key=lambda c: not c.get("breaking"))]
+        if changes is not None else [],
         duration=_duration(sum(s.duration_s for s in slot.scenarios)),
         resources=[row for cell in slot.cells for row in resource_rows(cell)],
     )
@@ -360,7 +365,8 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "started_at": results.started_at,
         "finished_at": results.finished_at,
         "matrix_path": results.matrix_path,
-        "meta": flatten({k: v for k, v in results.meta.items() if k != schema_notes.META_KEY}),
+        # shown elsewhere: the schema notes, the known issues, the flips and the window of the gate
+        "meta": flatten({k: v for k, v in results.meta.items() if k not in _SHOWN_ELSEWHERE}),
         "envs": sorted(results.envs, key=lambda e: (e.product, e.version)),
         "disagreements": schema_notes.disagreements(results),
         "schema_off": schema_notes.check_off(results),
