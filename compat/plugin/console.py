@@ -110,6 +110,10 @@ class Progress:
 
     def pytest_collection_finish(self, session: Any) -> None:
         self.set_collected(item.nodeid for item in session.items)
+        reporter = self._reporter()
+        if self.tests_per_cell and reporter is not None and self.config.get_verbosity() == 0:
+            # no dots, so no file name before them either (as pytest-xdist does for its runs)
+            reporter.showfspath = False
 
     # -- pytest's own progress ---------------------------------------------------------------
 

@@ -178,8 +178,9 @@ def since_release(
         with open_store(where, create=False) as opened:
             return against_store(results, opened, label)
     except CompatError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return SinceRelease(label, note=f"no {label} run to compare with: {first}")
+        # the error's lead says enough ("no results store at PATH"); its advice is for the CLI
+        lead = (str(exc).splitlines() or [type(exc).__name__])[0].split(": ", 1)[0]
+        return SinceRelease(label, note=f"no {label} run to compare with ({lead})")
 
 
 def stamp(results: RunResults, since: SinceRelease | None) -> RunResults:

@@ -71,8 +71,8 @@ def test_the_comparison_travels_in_the_json_report(lit: Literals, tmp_path: Path
 
 def test_against_the_last_release_run_of_the_same_matrix(lit: Literals, tmp_path: Path) -> None:
     db = tmp_path / "results.db"
-    assert since_release(run(lit, Verdict.PASS, Verdict.PASS), db, db).note.startswith(  # type: ignore[union-attr]
-        "no release run to compare with: no results store at")
+    assert since_release(run(lit, Verdict.PASS, Verdict.PASS), db, db) == SinceRelease(
+        note=f"no release run to compare with (no results store at {db})")
     with open_store(db) as store:
         store.record(run(lit, Verdict.PASS, Verdict.PASS), label="release")  # run 1: the release run
         store.record(run(lit, Verdict.FAIL, Verdict.FAIL))  # run 2: not a release: never the baseline
