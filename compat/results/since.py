@@ -161,7 +161,7 @@ def against_store(results: RunResults, store: ResultsStore, label: str = RELEASE
     release = store.runs(label=label, limit=1, matrix=matrix)
     if not release:
         return SinceRelease(label, note=f"no run of matrix {matrix} in {store.where} is labelled {label!r} yet "
-                                        f"(record one with --compat-label {label})")
+                                        f"(record one: pytest --compat-label {label}, or --label {label})")
     return compare(store.load(release[0].run_id), results, release[0].describe(), label)
 
 

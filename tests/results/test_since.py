@@ -4,11 +4,15 @@ the newest run of the same matrix labelled release in a real SQLite store, kept 
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
+from compat.cli.results import register
 from compat.results.history import Flip
 from compat.results.jsonfile import load_json, render_json
 from compat.results.model import RunResults, Verdict
@@ -83,7 +87,7 @@ def test_against_the_last_release_run_of_the_same_matrix(lit: Literals, tmp_path
     other = since_release(run(lit, Verdict.PASS, Verdict.PASS, matrix="new.yaml"), db, db)
     assert other is not None and other.baseline is None
     assert other.note == (f"no run of matrix new.yaml in {db} is labelled 'release' yet "
-                          "(record one with --compat-label release)")
+                          "(record one: pytest --compat-label release, or --label release)")
     assert other.headline().startswith("since the last release run: no run of matrix new.yaml")
 
 
@@ -102,3 +106,35 @@ def test_an_old_or_odd_record_reads_leniently() -> None:
     since = SinceRelease.from_dict({"flips": [{"venue": "obx", "cell_id": "c", "scenario": "s", "before": "pass",
                                                "after": "fail"}, "junk"], "baseline": "run 3"})
     assert since.label == "release" and len(since.flips) == 1 and since.baseline == "run 3"
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="compat")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def test_merge_and_report_with_a_store_compare_with_the_last_release_run(
+    lit: Literals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    db, released, now = tmp_path / "r.db", tmp_path / "released.json", tmp_path / "now.json"
+    released.write_text(render_json(run(lit, Verdict.PASS, Verdict.PASS)))
+    now.write_text(render_json(run(lit, Verdict.FAIL, Verdict.PASS)))
+    out, md = tmp_path / "merged.json", tmp_path / "merged.md"
+    _main(["merge", str(released), "--output", str(out), "--store", str(db), "--label", "release"])
+    assert from_meta(load_json(out).meta) == SinceRelease(
+        note=f"no run of matrix matrix.yaml in {db} is labelled 'release' yet "
+             "(record one: pytest --compat-label release, or --label release)")
+    _main(["merge", str(now), "--output", str(out), "--md", str(md), "--store", str(db)])
+    since = from_meta(load_json(out).meta)
+    assert since is not None and since.baseline is not None and since.baseline.startswith("run 1 (release, ")
+    assert [(f.scenario, f.before, f.after) for f in since.flips] == [("S01", "pass", "fail")]
+    assert "- 🔻 `client-1.0.0--gateway-2.0.0` [obx]: **S01** pass → fail" in md.read_text()
+    capsys.readouterr()
+    # a report rendered again later compares with the store too (run 2 is not a release run)
+    assert _main(["report", "--results", str(now), "--store", str(db), "--md", str(md)]) == 0
+    assert "**Since the last release run:** run 1 (release, " in md.read_text()
