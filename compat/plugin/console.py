@@ -22,7 +22,8 @@ own convention for an open line).
 
 **The summary** (``summary_lines``): counts per verdict; breaks and errors listed, identical
 ones grouped (one entry per wheel and cause); stale expectations one by one; declared
-incompatibilities (expected-fail) and n/a as counts only; the stale rule the run applied.
+incompatibilities (expected-fail) and n/a as counts only; then the flips since the last release
+run and the gate decision, which ends with the stale rule the run applied.
 
 This module imports only the stdlib and pytest at its top (the plugin stays cheap to import);
 the results model is imported once a compat scenario reported.
@@ -240,10 +241,10 @@ def _rank(verdict: str) -> int:
 # --- the summary ---------------------------------------------------------------------------
 
 
-def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int = LIST_AT_MOST) -> list[str]:
+def summary_lines(results: RunResults, *, limit: int = LIST_AT_MOST) -> list[str]:
     """The compat summary: counts, every break (grouped: one entry per wheel and cause, naming
     its scenarios and the cells it covers), errors (grouped, at most ``limit`` entries), stale
-    expectations, declared incompatibilities as counts, the stale rule."""
+    expectations, declared incompatibilities as counts."""
     from compat.results.grid import expectation_text, failing_pairs, group_failures, one_line, verdict_counts
     from compat.results.model import Verdict
 
@@ -274,11 +275,14 @@ def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int 
                   f"{one_line(expectation_text(scenario), 100)}" for cell, scenario in stale[:limit]]
         if len(stale) > limit:
             lines.append(f"  … {len(stale) - limit} more in the reports")
-    lines.append("stale rule: a stale expectation is reported, the run does not fail (--compat-allow-stale)"
-                 if allow_stale else
-                 "stale rule: a stale expectation fails the run, as `compat gate` blocks on it "
-                 "(--compat-allow-stale to only report it)")
     return lines
+
+
+def stale_rule_text(allow_stale: bool) -> str:
+    """The stale rule the run applied, as the gate line ends with it (``compat gate`` says the same)."""
+    return ("stale expectations warn: reported, the run does not fail (--compat-allow-stale)" if allow_stale else
+            "stale expectations block: one fails the run, as `compat gate` blocks on it "
+            "(--compat-allow-stale to only report it)")
 
 
 # (text, pytest TerminalWriter markup) of one line of the compat section
@@ -298,9 +302,9 @@ def known_issue_lines(results: RunResults) -> list[str]:
         if entries else []
 
 
-def front_lines(results: RunResults, *, limit: int = FLIPPED_AT_MOST) -> list[Line]:
-    """What changed since the last release run, then may we release: the last lines of the
-    section, where the eye lands when the run ends."""
+def front_lines(results: RunResults, *, allow_stale: bool = False, limit: int = FLIPPED_AT_MOST) -> list[Line]:
+    """What changed since the last release run, then may we release (ending with the stale rule
+    the run applied): the last lines of the section, where the eye lands when the run ends."""
     from compat.report.front import front_page
 
     page = front_page(results)
@@ -314,7 +318,8 @@ def front_lines(results: RunResults, *, limit: int = FLIPPED_AT_MOST) -> list[Li
         lines.append((f"  {page.since.edited}", {}))
     lines += [(f"  {line}", {}) for line in page.never_tested[:limit]]
     blocked = page.decision.blocked
-    lines.append((page.headline, {"red" if blocked else "green": True, "bold": True}))
+    lines.append((f"{page.headline}; {stale_rule_text(allow_stale)}", {"red" if blocked else "green": True,
+                                                                       "bold": True}))
     return lines
 
 
@@ -328,7 +333,7 @@ def section_lines(results: RunResults, *, allow_stale: bool, fail_on_leak: bool,
 
     plain: dict[str, bool] = {}
     lines: list[Line] = [(line, plain) for line in render_terminal_grid(results, color=color)]
-    lines += [(line, plain) for line in summary_lines(results, allow_stale=allow_stale)]
+    lines += [(line, plain) for line in summary_lines(results)]
     lines += [(line, plain) for line in known_issue_lines(results)]
     warnings = leak_lines(results)
     lines += [(line, {"yellow": True, "bold": True}) for line in warnings]
@@ -339,4 +344,4 @@ def section_lines(results: RunResults, *, allow_stale: bool, fail_on_leak: bool,
     paths = [str(path) for path in written]
     lines += [(f"compat report{'s' * (len(paths) > 1)}: {', '.join(paths)}", plain)] if paths else []
     lines += [(recorded, plain)] if recorded else []
-    return lines + front_lines(results)
+    return lines + front_lines(results, allow_stale=allow_stale)

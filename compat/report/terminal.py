@@ -57,5 +57,5 @@ def render_terminal_grid(results: RunResults, color: bool = False) -> list[str]:
                 symbols.append(_paint(symbol, slot.grade if slot is not None else None, color) + padding)
             lines.append((client.ljust(row_head) + "  " + "  ".join(symbols)).rstrip())
         lines.append("")
-    lines.append(grade_legend_line())
+    lines[-1] = grade_legend_line()  # in place of the last venue's blank line
     return lines

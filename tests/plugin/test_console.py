@@ -99,7 +99,8 @@ def test_the_summary_counts_declared_incompatibilities_and_lists_breaks(project:
         "errors (infrastructure, not breaks): 2 in 1 group(s) of the same cause",
         "stale expectations: 2 (declared incompatible, but passed: remove or narrow them)",
         "  ! client-1.0.0--gateway-1.0.0--venue-obx declared: matrix.yaml declares incompatible: an outdated rule",
-        "stale rule: a stale expectation fails the run*",
+        "release gate: BLOCKED by * stale expectations block: one fails the run, as `compat gate` blocks on it "
+        "(--compat-allow-stale to only report it)",
     ])
 
 

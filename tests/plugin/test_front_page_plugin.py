@@ -31,6 +31,8 @@ FLIPPING = textwrap.dedent("""
 """)
 OLD, NEW = "client-1.0.0--gateway-2.0.0--venue-obx", "client-2.0.0--gateway-2.0.0--venue-obx"
 WINDOW = "settings:\n  support_window: {client_minors: 1, gateway_minors: 1}\n"
+STALE_RULE = ("stale expectations block: one fails the run, as `compat gate` blocks on it "
+              "(--compat-allow-stale to only report it)")
 
 
 @pytest.fixture
@@ -66,7 +68,7 @@ def test_a_run_says_what_flipped_since_the_last_release_run_and_may_we_release(
     assert section[-2] == f"since the last release run: no release run to compare with (no results store at {store})"
     # the old client's break is outside the window (the newest gateway supports client 2.0 only)
     assert section[-1] == ("release gate: clear: no break, error or stale expectation inside the support window; "
-                           "1 failure outside the window, not gating")
+                           "1 failure outside the window, not gating; " + STALE_RULE)
     assert document["meta"]["support_window"] == {"client_minors": 1, "gateway_minors": 1,
                                                   "source": "matrix.yaml settings.support_window"}
 
@@ -79,7 +81,7 @@ def test_a_run_says_what_flipped_since_the_last_release_run_and_may_we_release(
         + "): 2 scenarios flipped in 2 cells (1 worse, 1 better)",
         f"  ▼ {NEW}: orders pass → fail",
         f"  ▲ {OLD}: orders fail → pass",
-        "release gate: BLOCKED by 1 inside the support window: 1 break",
+        "release gate: BLOCKED by 1 inside the support window: 1 break; " + STALE_RULE,
     ], section
     since = document["meta"]["since_release"]
     assert since["baseline"].startswith("run 1 (release, ")

@@ -159,7 +159,10 @@ def test_the_terminal_ends_with_what_changed_and_the_decision(lit: Literals) -> 
     lines = section_lines(release_candidate(lit), allow_stale=False, fail_on_leak=False,
                           written=["out/matrix.json", "out/matrix.html"], recorded="compat store: recorded run 8")
     text = [line for line, _ in lines]
-    assert text[-1] == "release gate: BLOCKED by 2 inside the support window: 2 breaks"
+    assert text[-1] == ("release gate: BLOCKED by 2 inside the support window: 2 breaks; stale expectations block: "
+                        "one fails the run, as `compat gate` blocks on it (--compat-allow-stale to only report it)")
+    relaxed = section_lines(release_candidate(lit), allow_stale=True, fail_on_leak=False)[-1][0]
+    assert relaxed.endswith("2 breaks; stale expectations warn: reported, the run does not fail (--compat-allow-stale)")
     assert lines[-1][1] == {"red": True, "bold": True}
     assert text[-4:-1] == [
         "since the last release run, run 7 (release, 0123abc, 2026-12-01T10:00:00Z): 3 scenarios flipped in 2 "

@@ -86,7 +86,6 @@ def test_terminal_grid_lines(results: RunResults) -> None:
         "compat matrix, venue tlx (rows: client, columns: gateway)",
         "client \\ gateway  2.1.0",
         "1.0.0             ✓",
-        "",
         "grades: ✓ pass  ≈ degraded  x declared  ~ flaky  ! stale  E error  ✗ break  · not run",
     ]
     assert render_terminal_grid(RunResults(cells=())) == ["compat matrix: no cells ran"]
