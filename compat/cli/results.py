@@ -45,6 +45,7 @@ from compat.results.jsonfile import load_json
 from compat.results.model import CellResult, RunResults
 from compat.results.schema_join import annotate_from_wheels
 from compat.results.shards import merge_shards
+from compat.results.since import against_store, stamp
 from compat.results.store import DEFAULT_STORE, ResultsStore, open_store
 
 
@@ -69,6 +70,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         results = annotate_from_wheels(results, wheels, args.client_dist, args.gateway_dist)
     if args.allow_stale:  # the stale rule the reports state, as pytest --compat-allow-stale stamps it
         results = dataclasses.replace(results, meta={**results.meta, "allow_stale": True})
+    if args.store is not None:  # what flipped since the last release run recorded there
+        with open_store(args.store, create=False) as store:
+            results = stamp(results, against_store(results, store, args.release_label))
     written = write_reports(results, json_path=args.json, md_path=args.md, html_path=args.html)
     for path in written:
         print(f"wrote {path}")
@@ -295,12 +299,15 @@ def _cmd_history(args: argparse.Namespace) -> int:
 def _cmd_merge(args: argparse.Namespace) -> int:
     shards = [load_json(p) for p in args.shards]
     merged, notes = merge_shards(shards, names=[str(p) for p in args.shards])
-    for path in write_reports(merged, json_path=args.output, md_path=args.md, html_path=args.html):
-        print(f"wrote {path}")
-    for note in notes:
-        print(note)
-    if args.store is not None:
-        with open_store(args.store) as store:
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(open_store(args.store)) if args.store is not None else None
+        if store is not None:  # the reports say what flipped since the last release run (read before recording)
+            merged = stamp(merged, against_store(merged, store, args.release_label))
+        for path in write_reports(merged, json_path=args.output, md_path=args.md, html_path=args.html):
+            print(f"wrote {path}")
+        for note in notes:
+            print(note)
+        if store is not None:
             sha = args.git_sha or merged.meta.get("git_sha") or git_head_sha(Path.cwd())
             run_id = store.record(merged, git_sha=sha, label=args.label)
             print(f"recorded run {run_id} of matrix {run_matrix(merged)} in {store.where}")
@@ -382,6 +389,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--allow-stale", action="store_true",
                         help="record in the reports that stale expectations only warn (meta.allow_stale), "
                         "as pytest --compat-allow-stale does; by default they block")
+    report.add_argument("--store", default=None, metavar="URL|PATH",
+                        help="compare with the last release run of the results' matrix recorded there: the "
+                        "reports lead with what flipped since (meta.since_release)")
+    report.add_argument("--release-label", default="release", help="label of release runs (default release)")
     report.set_defaults(func=_cmd_report)
 
     diff = subparsers.add_parser(
@@ -460,6 +471,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     merge_parser.add_argument("--html", type=Path, help="also write the HTML report")
     merge_parser.add_argument("--store", default=None, metavar="URL|PATH", help="also record the merged run here")
     merge_parser.add_argument("--label", help="label of the recorded run (with --store)")
+    merge_parser.add_argument("--release-label", default="release",
+                              help="with --store, the reports compare with the last run so labelled (default release)")
     merge_parser.add_argument("--git-sha", help="commit of the recorded run (default: meta.git_sha, else HEAD)")
     _add_window_options(merge_parser)
     merge_parser.set_defaults(func=_cmd_merge)

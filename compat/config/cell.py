@@ -55,6 +55,12 @@ class Release:
         return f"{self.role} {self.package} {self.label}"
 
 
+def is_candidate_label(label: str) -> bool:
+    """Whether a version label (``Release.label``) is a candidate's: ``3.1.0.dev0+candidate``,
+    ``3.1.0+mutant.x.candidate``; released versions never carry a local ``+`` part ending so."""
+    return "+" in label and label.endswith("candidate")
+
+
 @dataclass(frozen=True)
 class Cell:
     """One pairing of the matrix: a client release against a gateway release on a venue (if any)."""

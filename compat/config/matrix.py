@@ -26,6 +26,7 @@ from yaml.nodes import Node, ScalarNode
 from compat.config import yamlpos as y
 from compat.config.cell import ROLES
 from compat.config.expectations import KINDS, Expectation
+from compat.config.known_issues import FINDINGS, KnownIssue
 from compat.config.versions import VersionPolicy
 from compat.errors import MatrixError
 
@@ -98,7 +99,8 @@ _HOST_SPEC = re.compile(
 _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _TOP_KEYS = (
-    "schema", "products", "exchange", "index", "versions", "lock", "venues", "hosts", "expectations", "settings",
+    "schema", "products", "exchange", "index", "versions", "lock", "venues", "hosts", "expectations", "known_issues",
+    "settings",
 )
 _PRODUCT_KEYS = ("package", "source", "launch", "adapter", "ready", "env", "stop", "stop_grace_s")
 _SIMULATOR_KEYS = ("argv", "venues", "ready", "env", "stop", "stop_grace_s", "package", "version")
@@ -107,6 +109,7 @@ _INDEX_KEYS = ("find_links", "url")
 _POLICY_KEYS = ("list", "specifier", "latest_minors", "candidate", "include_yanked")
 _LOCK_KEYS = ("path", "reuse")
 _EXPECTATION_KEYS = ("client", "gateway", "venue", "scenario", "expect", "reason", "ticket", "expires")
+_KNOWN_ISSUE_KEYS = (*ROLES, "finding", "reason", "ticket")
 SCHEMA_VERSION = 1
 
 
@@ -243,6 +246,7 @@ class Matrix:
     lock: LockSpec = field(default_factory=lambda: LockSpec(Path("compat.lock.json")))
     sha256: str = ""  # of the file's bytes
     exchange: ExchangeSpec = field(default_factory=ExchangeSpec)
+    known_issues: tuple[KnownIssue, ...] = ()  # findings of released versions declared known
 
     def without_candidates(self) -> Matrix:
         """The same matrix with every role's candidate switched off (``--compat-no-candidate``)."""
@@ -303,6 +307,7 @@ class _Reader:
             policies=MappingProxyType(policies),
             venues=venues,
             expectations=self.expectations(top.get("expectations"), venues),
+            known_issues=self.known_issues(top.get("known_issues")),
             hosts=MappingProxyType(self.hosts(top.get("hosts"))),
             settings=MappingProxyType(self.settings(top.get("settings"))),
             lock=self.lock(top.get("lock")),
@@ -750,6 +755,43 @@ class _Reader:
             ticket=y.optional_string(self.src, fields.get("ticket"), f"{what}.ticket"),
             expires=None if expires_node is None else y.date(self.src, expires_node, f"{what}.expires"),
             line=fields.first_line,
+        )
+
+
+    def known_issues(self, node: Node | None) -> tuple[KnownIssue, ...]:
+        if node is None or y.is_null(node):
+            return ()
+        return tuple(
+            self.known_issue(item, f"known_issues[{i}]")
+            for i, item in enumerate(y.sequence(self.src, node, "known_issues"))
+        )
+
+    def known_issue(self, node: Node, what: str) -> KnownIssue:
+        fields = y.mapping(self.src, node, what, _KNOWN_ISSUE_KEYS, required=("finding", "reason"))
+        named = [role for role in ROLES if role in fields]
+        if len(named) != 1:
+            raise self.src.error(
+                node,
+                f"{what} must name exactly one product role with its released versions, e.g. "
+                f"client: '>=2.0,<3.1' (a known issue belongs to one product); got "
+                + (" and ".join(named) if named else "none of " + ", ".join(ROLES)),
+            )
+        role = named[0]
+        finding_node = fields.require("finding")
+        finding = y.string(self.src, finding_node, f"{what}.finding")
+        if finding not in FINDINGS:
+            raise self.src.error(
+                finding_node, f"{what}.finding must be one of {', '.join(FINDINGS)}, got {finding!r}"
+            )
+        reason = y.string(self.src, fields.require("reason"), f"{what}.reason")
+        return KnownIssue(
+            role=role,
+            versions=self.specifier(fields.require(role), f"{what}.{role}"),
+            finding=finding,
+            reason=reason,
+            ticket=y.optional_string(self.src, fields.get("ticket"), f"{what}.ticket"),
+            line=fields.first_line,
+            source=self.src.label,
         )
 
 

@@ -10,28 +10,37 @@ cells done of the cells collected, the time since the session started, the scena
 verdicts so far and the first break (a ``fail``) as soon as one is seen. When it is printed:
 
 - never under ``-q`` (or ``-qq``), nor when the run collected no compat scenario;
-- on a terminal (or ``--color=yes``): when a cell finishes, at most once a second, and at once
-  when the first break is seen, and for the last cell;
-- otherwise (CI logs, a pipe): once per tenth of the cells (every ``ceil(cells / 10)`` cells,
-  so at most ten lines and the last), and at once for the first break.
+- on a terminal: one line, rewritten in place when a cell finishes (at most once a second,
+  and for the last cell); the first break is written once as a line of its own above it;
+- otherwise (CI logs, a pipe, ``--color=yes`` into a file): whole lines, once per tenth of the
+  cells (every ``ceil(cells / 10)`` cells, so at most ten lines and the last), and at once for
+  the first break; never rewritten in place, so a CI log stays one line per update.
 
-Each is one whole line (pytest's own progress dots resume on the next one): the line is never
-rewritten in place, so it cannot garble pytest's output or a CI log.
+On a terminal the line is rewritten only because nothing else writes while it is open (no
+dots, below); anything pytest writes next starts on a new line (``currentfspath``, pytest's
+own convention for an open line).
 
 **The summary** (``summary_lines``): counts per verdict; breaks and errors listed, identical
 ones grouped (one entry per wheel and cause); stale expectations one by one; declared
-incompatibilities (expected-fail) and n/a as counts only; the stale rule the run applied.
+incompatibilities (expected-fail) and n/a as counts only; then the flips since the last release
+run and the gate decision, which ends with the stale rule the run applied.
 
-This module imports only the stdlib at its top (the plugin stays cheap to import); the
-results model is imported once a compat scenario reported.
+This module imports only the stdlib and pytest at its top (the plugin stays cheap to import);
+the results model is imported once a compat scenario reported.
+
+**No dots.** Where the progress line is printed (verbosity 0), pytest's one dot per scenario is
+left out (``pytest_report_teststatus``): thousands of dots would push everything else off the
+screen. ``-v`` keeps pytest's line per scenario, ``-q`` its dots.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import pytest  # loaded already: this module is a part of the plugin pytest is running
 
 from compat import timing
 
@@ -88,6 +97,7 @@ class Progress:
         self.printed_at: float | None = None
         self.printed_done = 0
         self.active = False  # a compat scenario reported
+        self.live_open = False  # on a terminal: the progress line is the open line
 
     # -- totals ---------------------------------------------------------------------------
 
@@ -101,6 +111,23 @@ class Progress:
 
     def pytest_collection_finish(self, session: Any) -> None:
         self.set_collected(item.nodeid for item in session.items)
+        reporter = self._reporter()
+        if self.tests_per_cell and reporter is not None and self.config.get_verbosity() == 0:
+            # no dots, so no file name before them either (as pytest-xdist does for its runs)
+            reporter.showfspath = False
+
+    # -- pytest's own progress ---------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report: Any, config: Any) -> Generator[None, Any, Any]:
+        """No dot per compat scenario where the progress line is printed (verbosity 0): a matrix
+        runs thousands, and the line says more (cells, verdicts, the first break). The counts of
+        pytest's last line and its -r lines are unchanged; -v keeps a line per scenario, -q the dots."""
+        status = yield
+        if status and self.config.get_verbosity() == 0 and _is_compat(report):
+            category, _letter, word = status
+            return category, "", word
+        return status
 
     # -- reports --------------------------------------------------------------------------
 
@@ -154,7 +181,8 @@ class Progress:
             return
         now = timing.monotonic()
         writer = reporter._tw
-        if writer.hasmarkup or getattr(reporter, "isatty", False):  # a terminal, or --color=yes
+        live = bool(getattr(reporter, "isatty", False))  # a terminal: one line, rewritten in place
+        if live:
             due = self.printed_at is None or now - self.printed_at >= 1.0
         else:
             step = max(1, math.ceil(len(self.tests_per_cell) / 10))
@@ -162,11 +190,34 @@ class Progress:
         if not (due or first_break or last):
             return
         self.printed_at, self.printed_done = now, self.cells_done
-        reporter.ensure_newline()  # pytest's dots of the current file end here; they resume below
-        if writer.width_of_current_line:  # xdist's dots keep no current file
-            writer.line()
-        reporter.write_line(self.line(width=writer.fullwidth - 1), yellow=self.first_break is not None,
-                            bold=first_break)
+        text = self.line(width=writer.fullwidth - 1)
+        if not live:
+            reporter.ensure_newline()  # pytest's dots of the current file end here; they resume below
+            if writer.width_of_current_line:  # xdist's dots keep no current file
+                writer.line()
+            reporter.write_line(text, yellow=self.first_break is not None, bold=first_break)
+            return
+        if first_break:  # the first break stays on the screen, above the live line
+            self._end_live_line(reporter)
+            reporter.write_line(f"compat: first break: {self.first_break}", yellow=True, bold=True)
+        elif not self.live_open:
+            reporter.ensure_newline()
+        reporter.rewrite(text, erase=True, yellow=self.first_break is not None)
+        # pytest's own convention for "a line is open": whatever it writes next starts a new line
+        reporter.currentfspath = -2
+        self.live_open = True
+        if last:
+            self._end_live_line(reporter)
+
+    def _end_live_line(self, reporter: Any) -> None:
+        if self.live_open:
+            reporter._tw.line()
+            reporter.currentfspath = None
+            self.live_open = False
+
+
+def _is_compat(report: Any) -> bool:
+    return any(key == "compat" for key, _ in getattr(report, "user_properties", ()))
 
 
 def _payload(report: Any) -> Mapping[str, Any] | None:
@@ -187,29 +238,39 @@ def _rank(verdict: str) -> int:
     return _SEVERITY.index(verdict) if verdict in _SEVERITY else len(_SEVERITY)
 
 
-# --- the summary --------------------------------------------------------------------------
+# --- the summary ---------------------------------------------------------------------------
 
 
-def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int = LIST_AT_MOST) -> list[str]:
-    """The compat summary: counts, breaks and errors (grouped), stale expectations, the stale rule."""
+def summary_lines(results: RunResults, *, limit: int = LIST_AT_MOST) -> list[str]:
+    """The compat summary: counts, every break (grouped: one entry per wheel and cause, naming
+    its scenarios and the cells it covers), errors (grouped, at most ``limit`` entries), stale
+    expectations, declared incompatibilities as counts."""
     from compat.results.grid import expectation_text, failing_pairs, group_failures, one_line, verdict_counts
     from compat.results.model import Verdict
 
     scenarios = [s for cell in results.cells for s in cell.scenarios]
     counts = verdict_counts(scenarios)
     words = ", ".join(f"{counts[v]} {v}" for v in sorted(counts, key=lambda v: _order(v.value)))
+    declared = " (expected-fail, n/a: declared in matrix.yaml, not listed)" \
+        if counts.get(Verdict.EXPECTED_FAIL) or counts.get(Verdict.NA) else ""
     cached = sum(1 for s in scenarios if s.cached_from is not None)
     reused = f"; {cached} reused from the verdict cache (not run now)" if cached else ""
-    lines = [f"compat summary: {len(results.cells)} cells, {len(scenarios)} scenarios: {words or 'none'}{reused}"]
-    for verdict, title in ((Verdict.FAIL, "breaks"), (Verdict.ERROR, "errors (infrastructure, not breaks)")):
+    lines = [f"compat summary: {len(results.cells)} cells, {len(scenarios)} scenarios: {words or 'none'}{declared}"
+             f"{reused}"]
+    # every break is named (its scenarios and cells); errors are infrastructure: the first ``limit``
+    for verdict, title, most in ((Verdict.FAIL, "breaks", None), (Verdict.ERROR, "errors (infrastructure, not breaks)",
+                                                                   limit)):
         pairs = failing_pairs(results, (verdict,))
         if not pairs:
             continue
         groups = group_failures(pairs)
         lines.append(f"{title}: {len(pairs)} in {len(groups)} group(s) of the same cause")
-        lines += [f"  {verdict.symbol} {group.line()}" for group in groups[:limit]]
-        if len(groups) > limit:
-            lines.append(f"  … {len(groups) - limit} more groups in the reports")
+        for group in groups[:most]:
+            where = group.where()
+            lines.append(f"  {verdict.symbol} {group.line(most_scenarios=None if most is None else 3)}"
+                         + (f" {where}" if where else ""))
+        if most is not None and len(groups) > most:
+            lines.append(f"  … {len(groups) - most} more groups in the reports")
     stale = failing_pairs(results, (Verdict.STALE,))
     if stale:
         lines.append(f"stale expectations: {len(stale)} (declared incompatible, but passed: remove or narrow them)")
@@ -217,13 +278,73 @@ def summary_lines(results: RunResults, *, allow_stale: bool = False, limit: int 
                   f"{one_line(expectation_text(scenario), 100)}" for cell, scenario in stale[:limit]]
         if len(stale) > limit:
             lines.append(f"  … {len(stale) - limit} more in the reports")
-    declared = counts.get(Verdict.EXPECTED_FAIL, 0)
-    not_applicable = counts.get(Verdict.NA, 0)
-    if declared or not_applicable:
-        lines.append(f"declared in matrix.yaml (counted, not listed): {declared} expected-fail (incompatible), "
-                     f"{not_applicable} n/a")
-    lines.append("stale rule: a stale expectation is reported, the run does not fail (--compat-allow-stale)"
-                 if allow_stale else
-                 "stale rule: a stale expectation fails the run, as `compat gate` blocks on it "
-                 "(--compat-allow-stale to only report it)")
     return lines
+
+
+def stale_rule_text(allow_stale: bool) -> str:
+    """The stale rule the run applied, as the gate line ends with it (``compat gate`` says the same)."""
+    return ("stale expectations warn: reported, the run does not fail (--compat-allow-stale)" if allow_stale else
+            "stale expectations block: one fails the run, as `compat gate` blocks on it "
+            "(--compat-allow-stale to only report it)")
+
+
+# (text, pytest TerminalWriter markup) of one line of the compat section
+Line = tuple[str, dict[str, bool]]
+FLIPPED_AT_MOST = 10  # cells listed under "since the last release run"; the reports list them all
+
+
+def known_issue_lines(results: RunResults) -> list[str]:
+    """One line per known issue of matrix.yaml (``known_issues:``): declared, so not a warning."""
+    from compat.report.resources import known_findings
+
+    entries = [f"{f.issue.where}: {f.issue.subject()} {f.issue.finding}: {f.seen_text()}"
+               for f in known_findings(results)]
+    if len(entries) == 1:
+        return [f"known issue declared in matrix.yaml (not a warning): {entries[0]}"]
+    return [f"known issues declared in matrix.yaml (not warnings): {len(entries)}"] + [f"  {e}" for e in entries] \
+        if entries else []
+
+
+def front_lines(results: RunResults, *, allow_stale: bool = False, limit: int = FLIPPED_AT_MOST) -> list[Line]:
+    """What changed since the last release run, then may we release (ending with the stale rule
+    the run applied): the last lines of the section, where the eye lands when the run ends."""
+    from compat.report.front import front_page
+
+    page = front_page(results)
+    lines: list[Line] = [(page.since_headline(), {"bold": True})]
+    for flipped in page.flipped[:limit]:
+        mark = {"worse": "▼", "better": "▲"}.get(flipped.direction, "•")
+        lines.append((f"  {mark} {flipped.line()}", {"red": True} if flipped.direction == "worse" else {}))
+    if len(page.flipped) > limit:
+        lines.append((f"  … {len(page.flipped) - limit} more flipped cells in the reports", {}))
+    if page.since is not None and page.since.edited:
+        lines.append((f"  {page.since.edited}", {}))
+    lines += [(f"  {line}", {}) for line in page.never_tested[:limit]]
+    blocked = page.decision.blocked
+    lines.append((f"{page.headline}; {stale_rule_text(allow_stale)}", {"red" if blocked else "green": True,
+                                                                       "bold": True}))
+    return lines
+
+
+def section_lines(results: RunResults, *, allow_stale: bool, fail_on_leak: bool, color: bool = False,
+                  written: Iterable[object] = (), recorded: str = "") -> list[Line]:
+    """The compat section of pytest's terminal summary, top to bottom: the grid, the summary
+    (breaks, errors, stale), known issues, leak warnings, where the reports went, then what
+    changed since the last release run and the gate decision, last, where the eye lands."""
+    from compat.report.resources import leak_lines
+    from compat.report.terminal import render_terminal_grid
+
+    plain: dict[str, bool] = {}
+    lines: list[Line] = [(line, plain) for line in render_terminal_grid(results, color=color)]
+    lines += [(line, plain) for line in summary_lines(results)]
+    lines += [(line, plain) for line in known_issue_lines(results)]
+    warnings = leak_lines(results)
+    lines += [(line, {"yellow": True, "bold": True}) for line in warnings]
+    if warnings:
+        lines.append(("compat: the session fails because of --compat-fail-on-leak" if fail_on_leak else
+                      "compat: a suspected leak is a warning only; --compat-fail-on-leak makes it fail the session",
+                      {"yellow": True}))
+    paths = [str(path) for path in written]
+    lines += [(f"compat report{'s' * (len(paths) > 1)}: {', '.join(paths)}", plain)] if paths else []
+    lines += [(recorded, plain)] if recorded else []
+    return lines + front_lines(results, allow_stale=allow_stale)

@@ -308,6 +308,7 @@ _RUN_MODULES = (
     "compat.results.schema_join", "compat.results.shards", "compat.results.store", "compat.plugin.console",
     "compat.run.scenario", "compat.run.stack", "compat.artifacts.envs", "compat.harness.resources",
     "compat.harness.leaks", "compat.exchange.instruments", "compat.config.expectations",
+    "compat.results.declared", "compat.results.since", "compat.report.front",
 )
 
 
@@ -565,31 +566,15 @@ class _Recorder:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if hasattr(config, "workerinput") or not self._has_results():
             return
-        from compat.plugin.console import summary_lines
-        from compat.report import render_terminal_grid
+        from compat.plugin.console import section_lines
 
         terminalreporter.section("compat matrix")
         # Grades in colour where pytest writes colour (a terminal, --color=yes), plain otherwise.
         colour = bool(getattr(terminalreporter, "hasmarkup", False))
-        for line in render_terminal_grid(self._results(), color=colour):
-            terminalreporter.write_line(line)
-        for line in summary_lines(self._results(), allow_stale=bool(config.getoption("compat_allow_stale"))):
-            terminalreporter.write_line(line)
-        for path in self.written:
-            terminalreporter.write_line(f"compat report: {path}")
-        if self.recorded:
-            terminalreporter.write_line(self.recorded)
-        from compat.report.resources import leak_lines
-
-        leak_warnings = leak_lines(self._results())
-        for line in leak_warnings:
-            terminalreporter.write_line(line, yellow=True, bold=True)
-        if leak_warnings:
-            fails = config.getoption("compat_fail_on_leak")
-            terminalreporter.write_line(
-                "compat: the session fails because of --compat-fail-on-leak" if fails else
-                "compat: a suspected leak is a warning only; --compat-fail-on-leak makes it fail the session",
-                yellow=True)
+        for line, markup in section_lines(self._results(), allow_stale=bool(config.getoption("compat_allow_stale")),
+                                          fail_on_leak=bool(config.getoption("compat_fail_on_leak")), color=colour,
+                                          written=self.written, recorded=self.recorded):
+            terminalreporter.write_line(line, **markup)
 
     def _results(self) -> RunResults:
         if self._cached is not None:
@@ -607,6 +592,14 @@ class _Recorder:
         results = with_shard_meta(annotate_from_wheels(results, wheels, client, gateway), plan.shard)
         if self.config.getoption("compat_allow_stale"):  # the reports say which stale rule the run applied
             results = dataclasses.replace(results, meta={**results.meta, "allow_stale": True})
+        # The reports' first screen: the gate of the matrix's window, its known issues, and the
+        # flips since the last release run (read before this run is recorded).
+        from compat.results.declared import with_declarations
+        from compat.results.since import since_release, stamp
+
+        results = with_declarations(results, plan.matrix)
+        results = stamp(results, since_release(results, self.config.getoption("compat_store"),
+                                               cache_dir(self.config) / "results.db"))
         self._cached = results
         return self._cached
 

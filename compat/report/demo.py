@@ -113,3 +113,111 @@ def demo_results(
         matrix_path="matrix.yaml",
         meta={"demo": True},
     )
+
+
+# --- a matrix of the reference matrix's size ---------------------------------------------------
+
+# The reference matrix (matrix.yaml): 6 client × 6 gateway versions (the candidates included) on
+# 2 venues, 45 scenarios per cell; about 56 % pass, 23 % expected-fail (each with pytest's
+# ~2.5 KB failure text, kept whole in the JSON) and 20 % n/a; CPU/RSS of 3 roles per cell; the
+# schema changes of every pair (~115 KB of meta). Measured on a run of it: JSON 4.5 MB, HTML 2.5 MB.
+REFERENCE_CLIENTS = ("1.0.0", "1.1.0", "2.0.0", "2.1.0", "3.0.0", "3.1.0.dev0+candidate")
+REFERENCE_GATEWAYS = ("1.0.0", "1.1.0", "2.0.0", "2.1.0", "3.0.0", "3.1.0.dev0+candidate")
+REFERENCE_SCENARIOS = 45
+
+_DECLARED_FAILURE = """compat = <compat.run.scenario.Scenario object at 0x7f122a41b390>
+
+    def test_{name}(compat: Scenario) -> None:
+        \"\"\"Old clients send only the float price, new ones ticks: both land on the same exact price.\"\"\"
+        symbol = compat.symbol("FLT")
+        s = compat.session()
+        event = s.place(symbol, "SELL", 1, "0.3")
+        assert event["kind"] == "accepted", event
+        fills = s.wait_for(lambda e: e["kind"] == "fill", timeout_s=5.0)
+        assert [(f["qty"], f["price"]) for f in fills] == [(1, "0.30")], fills
+        book = compat.exchange_book(symbol)
+        assert book.best_ask is None, book
+{filler}
+>       assert event["kind"] == "accepted", event
+E       AssertionError: {{'kind': 'rejected', 'code': 'PRICE_NOT_ON_TICK', 'raw_code': 3, 'reason': \
+'PRICE_NOT_ON_TICK (3): price 0.3 is not a multiple of the tick 0.1', ...}}
+E       assert 'rejected' == 'accepted'
+E
+E         - accepted
+E         + rejected
+
+tests/compat/test_{name}.py:54: AssertionError"""
+
+
+def _reference_scenario(venue: str, cell_id: str, client: int, gateway: int, index: int) -> ScenarioResult:
+    name = f"scenario_{index:02d}_" + ("price_exact_fill[FLT-0.3]" if index % 9 == 0 else "orders")
+    nodeid = f"tests/compat/test_reference_{index % 7}.py::test_{name}[{cell_id}]@{cell_id}"
+    reason = ("refgw <=3.0 never reconnects to the exchange: when its venue connection drops it logs it and "
+              "carries on with the dead link, so orders are never answered (no reject, no reason)")
+    if gateway - client >= 4 or (client - gateway >= 4 and index % 2) or index % 9 == 4:
+        declared = "G1.x float on-tick check rejects 0.3 at tick 0.1"
+        expectation = {"kind": "incompatible", "reason": declared, "ticket": None, "expires": None, "line": 83}
+        message = _DECLARED_FAILURE.format(name=name, filler="        # …\n" * 75)
+        return ScenarioResult(cell_id, name, Verdict.EXPECTED_FAIL, 1.2, declared, message, expectation,
+                              nodeid=nodeid)
+    if index % 5 == 3:
+        return ScenarioResult(cell_id, name, Verdict.NA, 0.0004, f"n/a: {reason}",
+                              expectation={"kind": "unsupported", "reason": reason, "ticket": None,
+                                           "expires": None, "line": 47}, nodeid=nodeid)
+    return ScenarioResult(cell_id, name, Verdict.PASS, 0.4 + 0.01 * index, nodeid=nodeid,
+                          metrics={"reconnect_gap_s": 0.41} if index == 44 else {})
+
+
+def _role_figures(seed: int) -> dict[str, object]:
+    return {"samples": 120 + seed, "cpu_pct_mean": 1.75, "cpu_pct_max": 8.0, "rss_start_bytes": 29_122_560,
+            "rss_max_bytes": 30_875_648 + seed, "rss_end_bytes": 30_875_648, "rss_slope_bytes_per_s": 1347.9,
+            "leak_suspected": False, "leak_reason": None, "duration_s": 30.4, "pids": [13000 + seed],
+            "skipped": None, "leak_judged": True}
+
+
+def reference_size_results() -> RunResults:
+    """A synthetic run the size and shape of the reference matrix's (``REFERENCE_*``), with a
+    break of the candidate gateway on both venues, flips since a release run and a declared known
+    issue: what the size bounds and the browser test of the HTML report are measured on."""
+    cells = []
+    for venue in ("obx", "tlx"):
+        for ci, client in enumerate(REFERENCE_CLIENTS):
+            for gi, gateway in enumerate(REFERENCE_GATEWAYS):
+                cell_id = f"client-{client}--gateway-{gateway}--venue-{venue}"
+                scenarios = [_reference_scenario(venue, cell_id, ci, gi, i) for i in range(REFERENCE_SCENARIOS)]
+                if gateway.endswith("candidate") and ci >= 2:  # the candidate gateway drops the fill price
+                    scenarios[1] = ScenarioResult(
+                        cell_id, scenarios[1].scenario, Verdict.FAIL, 2.1, None,
+                        "AssertionError: fill price '' != '10.00'\nassert '' == '10.00'",
+                        log_tails={"gateway": f"gateway {gateway} started\nsent ExecutionReport without price",
+                                   "client": "driver: fill event price=''"},
+                        wire=_frames(gateway, True), nodeid=scenarios[1].nodeid)
+                roles = {"client:c1": _role_figures(ci), "exchange": _role_figures(50), "gateway": _role_figures(gi)}
+                cells.append(CellResult(cell_id, client, gateway, venue, tuple(scenarios),
+                                        hosts={"exchange": "local", "gateway": "local", "client": "local"},
+                                        resources={"interval_s": 0.25, "duration_s": 30.4, "roles": roles}))
+    changes = [{"kind": "field-added", "breaking": False, "where": f"refgw.InsertOrder.field_{i} ({i})",
+                "detail": f"added string field_{i}"} for i in range(6)]
+    pairs = [{"client_version": c, "gateway_version": g, "a": f"refclient-{c}-py3-none-any.whl",
+              "b": f"refgw-{g}-py3-none-any.whl", "changes": changes}
+             for c in REFERENCE_CLIENTS for g in REFERENCE_GATEWAYS]
+    broken = [c for c in cells if any(s.verdict is Verdict.FAIL for s in c.scenarios)]
+    flips = [{"venue": c.venue, "cell_id": c.cell_id, "scenario": c.scenarios[1].scenario, "before": "pass",
+              "after": "fail"} for c in broken]
+    flips.append({"venue": "obx", "cell_id": cells[8].cell_id, "scenario": cells[8].scenarios[2].scenario,
+                  "before": "fail", "after": cells[8].scenarios[2].verdict.value})
+    meta = {
+        "matrix": {"id": "matrix.yaml", "path": "matrix.yaml", "sha256": "0" * 64},
+        "schema": {"pairs": pairs},
+        "support_window": {"client_minors": 3, "gateway_minors": 2, "source": "matrix.yaml settings.support_window"},
+        "known_issues": [{"role": "client", "versions": "<3.1.dev0,>=2.0", "finding": "memory-growth",
+                          "reason": "refclient 2.0-3.0 keeps every order for its session's lifetime",
+                          "ticket": None, "line": 44, "source": "matrix.yaml"}],
+        "since_release": {"label": "release", "baseline": "run 41 (release, 0123abcdef01, 2026-11-25T16:05:00Z)",
+                          "flips": flips, "new_cells": 0, "gone_cells": 0, "note": None, "edited": None},
+    }
+    envs = tuple(EnvRecord(product, version, f"{i:02d}" * 32, f".compat/envs/{product}-{version}", built=False)
+                 for product, versions in (("refclient", REFERENCE_CLIENTS), ("refgw", REFERENCE_GATEWAYS))
+                 for i, version in enumerate(versions))
+    return RunResults(cells=tuple(cells), envs=envs, started_at="2026-12-07T14:51:00Z",
+                      finished_at="2026-12-07T15:14:24Z", matrix_path="matrix.yaml", meta=meta)

@@ -20,7 +20,9 @@ from typing import Any
 
 import jinja2
 
-from compat.report.resources import ResourceRow, leak_groups, leaks
+from compat.config.known_issues import META_KEY as KNOWN_ISSUES_KEY
+from compat.report.front import WHY_AT_MOST, FrontPage, blocker_line, explained_failures, front_page
+from compat.report.resources import ResourceRow, known_findings, leak_groups, leaks
 from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
 from compat.results import schema_notes
@@ -29,18 +31,22 @@ from compat.results.grid import (
     GRADE_LEGEND,
     LEGEND,
     NOT_RUN,
+    FailureGroup,
     Slot,
     counts_text,
     expectation_text,
+    failing_pairs,
     scenario_reason,
     venue_grids,
     verdict_counts,
 )
 from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
+from compat.results.since import META_KEY as SINCE_KEY
 
 # Verdicts whose drill-down opens with message, log tails and wire diff.
 _DETAILED = (Verdict.FAIL, Verdict.ERROR, Verdict.STALE, Verdict.FLAKY, Verdict.EXPECTED_FAIL)
 _WIRE_CONTEXT = 3  # frames shown after the divergence
+_SHOWN_ELSEWHERE = frozenset({schema_notes.META_KEY, KNOWN_ISSUES_KEY, SINCE_KEY})
 # An expected-fail failed as declared: its drill-down shows the end of its message (from the
 # line pytest marks with ">"), at most this many lines and characters; the JSON keeps it whole.
 _DECLARED_LINES = 12
@@ -227,7 +233,9 @@ def _slot_view(results: RunResults, venue: str, client: str, gateway: str, slot:
         scenarios=scenarios,
         hosts=hosts,
         bench=bench,
-        schema=[schema_notes.change_text(c) for c in changes] if changes is not None else [],
+        # the breaking changes first: they are the ones that explain a failure
+        schema=[schema_notes.change_text(c) for c in sorted(changes, key=lambda c: not c.get("breaking"))]
+        if changes is not None else [],
         duration=_duration(sum(s.duration_s for s in slot.scenarios)),
         resources=[row for cell in slot.cells for row in resource_rows(cell)],
     )
@@ -243,6 +251,86 @@ def _environment() -> jinja2.Environment:
     )
 
 
+@dataclass(frozen=True)
+class CellLink:
+    """A link that opens one grid cell's drill-down (``a.cell-link[data-key]``)."""
+
+    key: str  # the grid slot's key: venue/client/gateway
+    text: str
+
+
+def _link(cell: CellResult, text: str | None = None) -> CellLink:
+    return CellLink(f"{cell.venue}/{cell.client_version}/{cell.gateway_version}", text or cell.cell_id)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """One entry of a grouped listing: a line, the cells it covers (links), what explains it."""
+
+    verdict: str
+    symbol: str
+    line: str
+    where: str
+    links: list[CellLink]
+    more: int  # cells left out of ``links``
+    wire: str | None = None
+    schema: str | None = None
+
+
+def _short(cell: CellResult, group: FailureGroup) -> str:
+    """A cell named by what varies in its group: ``2.1.0 obx`` for a gateway's group (the client)."""
+    venue = f" {cell.venue}" if cell.venue else ""
+    if group.wheel.startswith("gateway "):
+        return f"client {cell.client_version}{venue}"
+    if group.wheel.startswith("client ") and " × " not in group.wheel:
+        return f"gateway {cell.gateway_version}{venue}"
+    return cell.venue or cell.cell_id
+
+
+def _group_view(group: FailureGroup, line: str, most: int, wire: str | None = None,
+                schema: str | None = None, short: bool = False) -> GroupView:
+    cells = list(dict.fromkeys((c.venue, c.cell_id) for c, _ in group.pairs))
+    first = {(c.venue, c.cell_id): c for c, _ in group.pairs}
+    links = [_link(first[key], _short(first[key], group) if short else None) for key in cells[:most]]
+    return GroupView(str(group.verdict), group.verdict.symbol, line, group.where(), links,
+                     max(0, len(cells) - most), wire, schema)
+
+
+@dataclass(frozen=True)
+class FlipView:
+    direction: str  # worse | better | changed
+    link: CellLink
+    moves: str  # "S13_md pass → fail, S01 fail → pass"
+
+
+def _flip_views(page: FrontPage, cells: dict[tuple[str, str], CellResult]) -> list[FlipView]:
+    views = []
+    for flipped in page.flipped:
+        cell = cells.get((flipped.venue, flipped.cell_id))
+        link = _link(cell) if cell is not None else CellLink("", flipped.cell_id)
+        moves = ", ".join(f"{f.scenario} {f.before} → {f.after}" for f in flipped.flips)
+        views.append(FlipView(flipped.direction, link, moves))
+    return views
+
+
+def front_context(results: RunResults) -> dict[str, Any]:
+    """The first screen: the gate decision and why, the flips since the last release run."""
+    page = front_page(results)
+    word, why = page.decision.headline_parts()
+    cells = {(c.venue, c.cell_id): c for c in results.cells}
+    return {
+        "gate": {"word": word, "why": why, "blocked": page.decision.blocked,
+                 "blockers": [_group_view(g, blocker_line(g, most_scenarios=3, where=False), 6, short=True)
+                              for g in page.blockers],
+                 "never_tested": list(page.never_tested)},
+        "since": {"compared": page.since is not None and page.since.baseline is not None,
+                  "summary": page.since_summary(), "flips": _flip_views(page, cells),
+                  "edited": page.since.edited if page.since is not None else None},
+        "candidates": {"clients": page.candidate_clients, "gateways": page.candidate_gateways},
+        "why_at_most": WHY_AT_MOST,
+    }
+
+
 def html_context(results: RunResults) -> dict[str, Any]:
     """Everything the template shows, computed here so the template stays declarative."""
     venues = []
@@ -256,19 +344,29 @@ def html_context(results: RunResults) -> dict[str, Any]:
             rows.append((client, row))
         venues.append({"name": grid.venue, "gateways": grid.gateways, "rows": rows})
     scenarios = [s for cell in results.cells for s in cell.scenarios]
+    failing = failing_pairs(results)
+    stale = failing_pairs(results, (Verdict.STALE,))
     return {
+        **front_context(results),
+        "failures": [_group_view(e.group, e.group.line(most_scenarios=None), 24, e.wire, e.schema)
+                     for e in explained_failures(results, failing)],
+        "failing_count": len(failing),
+        "stale": [(_link(c, f"{c.cell_id} {s.scenario}"), expectation_text(s)) for c, s in stale],
+        "flaky": [(_link(c, f"{c.cell_id} {s.scenario}"), s.attempts, scenario_reason(s))
+                  for c, s in failing_pairs(results, (Verdict.FLAKY,))],
+        "known": known_findings(results),
         "venues": venues,
         "summary": counts_text(verdict_counts(scenarios)),
         "cell_count": len(results.cells),
         "scenario_count": len(scenarios),
-        "blocking": sum(1 for s in scenarios if s.verdict.blocks_release),
         "grades": [(str(g), g.symbol, meaning) for g, meaning in GRADE_LEGEND],
         "legend": [(str(v), v.symbol, meaning) for v, meaning in LEGEND],
         "not_run": NOT_RUN,
         "started_at": results.started_at,
         "finished_at": results.finished_at,
         "matrix_path": results.matrix_path,
-        "meta": flatten({k: v for k, v in results.meta.items() if k != schema_notes.META_KEY}),
+        # shown elsewhere: the schema notes, the known issues, the flips and the window of the gate
+        "meta": flatten({k: v for k, v in results.meta.items() if k not in _SHOWN_ELSEWHERE}),
         "envs": sorted(results.envs, key=lambda e: (e.product, e.version)),
         "disagreements": schema_notes.disagreements(results),
         "schema_off": schema_notes.check_off(results),

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from compat.report import resources
-from compat.report.wirediff import wire_diff
+from compat.report.front import ExplainedGroup, FrontPage, blocker_line, explained_failures, front_page
 from compat.results import schema_notes
 from compat.results.grid import (
     GRADE_LEGEND,
     LEGEND,
     NOT_RUN,
-    FailureGroup,
     Grade,
     counts_text,
     expectation_text,
     failing_pairs,
-    group_failures,
     scenario_reason,
+    sorted_versions,
     venue_grids,
     verdict_counts,
 )
-from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
+from compat.results.model import RunResults, Verdict
+from compat.results.since import CellFlips
 
 
 def _cell_md(text: str) -> str:
@@ -50,7 +49,7 @@ GRADE_MARKS: dict[Grade, str] = {
 
 
 def _slot_md(grade: Grade | None, symbol: str, counts: str) -> str:
-    mark = GRADE_MARKS[grade] + " " if grade is not None else ""
+    mark = GRADE_MARKS[grade] + " " if grade in GRADE_MARKS else ""
     return f"{mark}{symbol} {counts}".strip()
 
 
@@ -71,80 +70,120 @@ def _grid_md(results: RunResults) -> list[str]:
     return lines
 
 
-SchemaNotes = dict[tuple[str, str], str]  # (client version, gateway version) -> breaking-change summary
-
-
-def _schema_notes(results: RunResults) -> SchemaNotes:
-    """Each pair's schema summary, read once per render (not once per failing cell)."""
-    changes_by_pair = schema_notes.pair_changes(results)
-    return {pair: schema_notes.breaking_summary(changes) for pair, changes in changes_by_pair.items()}
-
-
-def _by_schema_note(notes: SchemaNotes, group: FailureGroup) -> list[FailureGroup]:
-    """A group split where its pairs' schema notes differ: one cause explained by different
-    schema changes (or by none) is not one failure."""
-    parts: dict[str | None, list[tuple[CellResult, ScenarioResult]]] = {}
-    for cell, scenario in group.pairs:
-        parts.setdefault(notes.get((cell.client_version, cell.gateway_version)), []).append((cell, scenario))
-    if len(parts) == 1:
-        return [group]
-    split = []
-    for pairs in parts.values():
-        versions = {(c.client_version, c.gateway_version) for c, _ in pairs}
-        wheel = f"client {pairs[0][0].client_version} × gateway {pairs[0][0].gateway_version}" \
-            if len(versions) == 1 else group.wheel
-        split.append(replace(group, wheel=wheel, pairs=tuple(pairs)))
-    return split
-
-
-def _group_lines(results: RunResults, notes: SchemaNotes, group: FailureGroup, most_cells: int = 8) -> str:
+def _group_lines(explained: ExplainedGroup, most_cells: int = 8) -> str:
     """One entry per identical failure (verdict, cause, wheel), with the cells it covers; the
     wire diff and schema notes of its first cell explain it (no schema notes on an error)."""
-    cell, scenario = group.pairs[0]
+    group = explained.group
     line = f"- {group.verdict.symbol} ({group.verdict}) {_cell_md(group.line())}"
     where = [f"`{c.cell_id}`{_venue_md(c.venue)} **{s.scenario}**" for c, s in group.pairs[:most_cells]]
     more = f", … {len(group.pairs) - most_cells} more" if len(group.pairs) > most_cells else ""
     line += f"\n  - in: {', '.join(where)}{more}"
-    diff = wire_diff(results, cell, scenario)
-    if diff is not None:
-        line += f"\n  - wire: {_cell_md(diff.summary)}"
-    note = notes.get((cell.client_version, cell.gateway_version))
-    if note is not None and group.verdict is not Verdict.ERROR:
-        line += f"\n  - {_cell_md(note)}"
+    if explained.wire is not None:
+        line += f"\n  - wire: {_cell_md(explained.wire)}"
+    if explained.schema is not None:
+        line += f"\n  - {_cell_md(explained.schema)}"
     return line
 
 
-def render_markdown(results: RunResults) -> str:
-    scenarios = [s for cell in results.cells for s in cell.scenarios]
-    lines = ["## compat matrix", ""]
-    if not results.cells:
-        return "\n".join([*lines, "No cells ran.", ""])
-    blocking = sum(1 for s in scenarios if s.verdict.blocks_release)
-    cached = sum(1 for s in scenarios if s.cached_from is not None)
-    lines.append(
-        f"{len(results.cells)} cells, {len(scenarios)} scenarios: "
-        f"{counts_text(verdict_counts(scenarios))}. "
-        + (f"{cached} of them reused from the verdict cache (not run now). " if cached else "")
-        + ("**Release gate: blocked** " + f"({blocking} blocking)." if blocking else "Release gate: clear.")
-    )
-    lines.append("")
-    lines.extend(_grid_md(results))
-    lines.append(
+FLIPS_AT_MOST = 10  # flipped cells listed before the rest fold into a <details> block
+WHY_AT_MOST = 5  # grouped blockers under the gate line (all of them are under "Failing")
+
+
+def _gate_md(page: FrontPage) -> list[str]:
+    """The gate decision and why: its blockers grouped, each with the cells it covers."""
+    word, why = page.decision.headline_parts()
+    mark = "🟥" if page.decision.blocked else "🟩"
+    lines = [f"{mark} **Release gate: {word}**{_cell_md(why)}", ""]
+    shown = page.blockers[:WHY_AT_MOST]
+    lines += [f"- {_cell_md(blocker_line(group))}" for group in shown]
+    if len(page.blockers) > len(shown):
+        lines.append(f"- … {len(page.blockers) - len(shown)} more groups: see *Failing* below")
+    lines += [f"- {_cell_md(line)}" for line in page.never_tested[:WHY_AT_MOST]]
+    if len(page.never_tested) > WHY_AT_MOST:
+        lines.append(f"- … {len(page.never_tested) - WHY_AT_MOST} more pairs never tested")
+    return [*lines, ""] if shown or page.never_tested else lines
+
+
+def _flip_md(flipped: CellFlips) -> str:
+    mark = {"worse": "🔻", "better": "🔺"}.get(flipped.direction, "🔸")
+    moves = ", ".join(f"**{_cell_md(f.scenario)}** {f.before} → {f.after}" for f in flipped.flips)
+    return f"- {mark} `{flipped.cell_id}`{_venue_md(flipped.venue)}: {moves}"
+
+
+def _since_md(page: FrontPage) -> list[str]:
+    """What flipped since the last release run, both ways, worse first."""
+    lines = [f"**Since the last release run:** {_cell_md(page.since_summary())}", ""]
+    flipped = list(page.flipped)
+    lines += [_flip_md(f) for f in flipped[:FLIPS_AT_MOST]]
+    if len(flipped) > FLIPS_AT_MOST:
+        lines += ["", f"<details><summary>{len(flipped) - FLIPS_AT_MOST} more flipped cells</summary>", ""]
+        lines += [_flip_md(f) for f in flipped[FLIPS_AT_MOST:]]
+        lines += ["", "</details>"]
+    if page.since is not None and page.since.edited:
+        lines += ["", f"_{_cell_md(page.since.edited)}_"]
+    return [*lines, ""] if flipped or (page.since is not None and page.since.edited) else lines
+
+
+def _candidate_md(results: RunResults, page: FrontPage) -> list[str]:
+    """The candidate's row (client) and column (gateway), one table each, a row per venue."""
+    grids = venue_grids(results)
+    lines: list[str] = []
+    for role, versions in (("client", page.candidate_clients), ("gateway", page.candidate_gateways)):
+        for version in versions:
+            others = sorted_versions(
+                g for grid in grids for g in (grid.gateways if role == "client" else grid.clients))
+            other_role = "gateway" if role == "client" else "client"
+            lines.append(f"| candidate {role} `{version}` × {other_role} | " + " | ".join(others) + " |")
+            lines.append("|---|" + "---|" * len(others))
+            for grid in grids:
+                row = []
+                for other in others:
+                    slot = grid.slot(version, other) if role == "client" else grid.slot(other, version)
+                    row.append(_slot_md(slot.grade, slot.symbol, counts_text(slot.counts)) if slot else NOT_RUN)
+                lines.append(f"| {grid.venue or 'all'} | " + " | ".join(row) + " |")
+            lines.append("")
+    return lines
+
+
+def _legend_md() -> str:
+    return (
         "**Legend** (rows: client versions, columns: gateway versions; each slot shows its grade, "
         "then the count per verdict). Grades: "
-        + "; ".join(f"{GRADE_MARKS[g]} `{g.symbol}` {g} ({meaning})" for g, meaning in GRADE_LEGEND)
+        + "; ".join(f"{GRADE_MARKS.get(g, '')} `{g.symbol}` {g} ({meaning})".replace("  ", " ")
+                    for g, meaning in GRADE_LEGEND)
         + f"; `{NOT_RUN}` not run. Verdicts: "
         + "; ".join(f"`{v.symbol}` {v} ({meaning})" for v, meaning in LEGEND)
         + "."
     )
+
+
+def render_markdown(results: RunResults) -> str:
+    """The Markdown report (and the PR's $GITHUB_STEP_SUMMARY): it leads with the gate, the flips
+    since the last release run and the candidate's row and column; the full grid follows in a
+    collapsed block, then failures grouped by cause, stale expectations, known issues and notes."""
+    scenarios = [s for cell in results.cells for s in cell.scenarios]
+    lines = ["## compat matrix", ""]
+    if not results.cells:
+        return "\n".join([*lines, "No cells ran.", ""])
+    page = front_page(results)
+    lines.extend(_gate_md(page))
+    lines.extend(_since_md(page))
+    lines.extend(_candidate_md(results, page))
+    cached = sum(1 for s in scenarios if s.cached_from is not None)
+    lines.append(f"{len(results.cells)} cells, {len(scenarios)} scenarios: {counts_text(verdict_counts(scenarios))}."
+                 + (f" {cached} of them reused from the verdict cache (not run now)." if cached else ""))
     lines.append("")
+    venues = len({c.venue for c in results.cells})
+    lines += [f"<details><summary>The full grid: {len(results.cells)} cells"
+              + (f" in {venues} venues" if venues > 1 else "") + ", with its legend</summary>", ""]
+    lines.extend(_grid_md(results))
+    lines += [_legend_md(), "", "</details>", ""]
     failing = failing_pairs(results)
-    notes = _schema_notes(results)
-    groups = [part for group in group_failures(failing) for part in _by_schema_note(notes, group)]
+    groups = explained_failures(results, failing)
     shown = f" in {len(groups)} group{'s' * (len(groups) != 1)} of the same cause" if len(groups) < len(failing) else ""
     lines.append(f"### Failing ({len(failing)}{shown})")
     lines.append("")
-    lines.extend(_group_lines(results, notes, group) for group in groups)
+    lines.extend(_group_lines(group) for group in groups)
     if not failing:
         lines.append("None.")
     lines.append("")
@@ -170,6 +209,7 @@ def render_markdown(results: RunResults) -> str:
             for c, s in flaky
         )
         lines.append("")
+    lines.extend(_known_issues_md(results))
     disagreements = schema_notes.disagreements(results)
     if disagreements:
         lines.append(f"### Static schema check disagrees with the run ({len(disagreements)})")
@@ -185,6 +225,20 @@ def render_markdown(results: RunResults) -> str:
     lines.extend(resources.markdown_lines(results))
     lines.extend(_env_warnings(results))
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _known_issues_md(results: RunResults) -> list[str]:
+    """Each known issue of matrix.yaml once, with its declaration and what it covered here."""
+    found = resources.known_findings(results)
+    if not found:
+        return []
+    lines = [f"### Known issues declared in matrix.yaml ({len(found)})", ""]
+    for finding in found:
+        issue = finding.issue
+        ticket = f" ({_cell_md(issue.ticket)})" if issue.ticket else ""
+        lines.append(f"- **{issue.subject()}** {issue.finding}: {_cell_md(issue.reason)}{ticket} "
+                     f"[{_cell_md(issue.where)}]: {finding.seen_text()}")
+    return [*lines, ""]
 
 
 def _metrics_lines(results: RunResults) -> list[str]:

@@ -3,14 +3,22 @@
 The figures come from ``compat.harness.resources.ResourceSampler.record()``; the leak rule
 that sets ``leak_suspected`` is documented there. Here: rows for the HTML drill-down, the
 Markdown section, and the warning lines of the terminal summary.
+
+A growth that matrix.yaml declares as a known issue of a released version (``known_issues:``,
+``compat.config.known_issues``; the run carries the declarations in ``meta.known_issues``) is
+not a warning: ``known_findings`` shows each declaration once, with the cells it covers, and
+``leaks`` (the warnings, what ``--compat-fail-on-leak`` fails on) leaves it out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from compat.config import known_issues
+from compat.config.known_issues import MEMORY_GROWTH, KnownIssue
+from compat.results.grid import sorted_versions
 from compat.results.model import CellResult, RunResults
 
 _MIB = 1024 * 1024
@@ -75,14 +83,65 @@ def rows(cell: CellResult) -> list[ResourceRow]:
     return out
 
 
-def leaks(results: RunResults) -> list[Leak]:
-    """Every (cell, role) whose RSS grew steadily, in cell order."""
+def suspected(results: RunResults) -> list[Leak]:
+    """Every (cell, role) whose RSS grew steadily, in cell order, declared known or not."""
     return [
         Leak(cell, role, str(r.get("leak_reason") or "RSS grew steadily"))
         for cell in results.cells
         for role, r in sorted(roles(cell).items())
         if r.get("leak_suspected")
     ]
+
+
+def _role_version(leak: Leak) -> tuple[str, str]:
+    """(product role, version) of the process a leak was seen in: ``client:c1`` is the client."""
+    kind = leak.role.split(":", 1)[0]
+    version = {"client": leak.cell.client_version, "gateway": leak.cell.gateway_version}.get(kind, "")
+    return kind, version
+
+
+def declaration(issues: Sequence[KnownIssue], leak: Leak) -> KnownIssue | None:
+    """The matrix.yaml known issue that declares this growth, if any (released versions only)."""
+    return known_issues.find(issues, *_role_version(leak), MEMORY_GROWTH)
+
+
+def leaks(results: RunResults) -> list[Leak]:
+    """Every (cell, role) whose RSS grew steadily and that no known issue of matrix.yaml
+    declares (``meta.known_issues``): the warnings, and what ``--compat-fail-on-leak`` fails on."""
+    issues = known_issues.from_meta(results.meta)
+    return [leak for leak in suspected(results) if declaration(issues, leak) is None]
+
+
+@dataclass(frozen=True)
+class KnownFinding:
+    """One known issue of matrix.yaml with the (cell, role) findings of this run it declares."""
+
+    issue: KnownIssue
+    leaks: tuple[Leak, ...]
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The versions of the declared role the finding was seen in, in version order."""
+        return sorted_versions(_role_version(leak)[1] for leak in self.leaks)
+
+    def seen_text(self) -> str:
+        """``seen in 24 cells: client 2.0.0, 2.1.0, 3.0.0`` or ``not seen in this run``."""
+        if not self.leaks:
+            return "not seen in this run"
+        cells = len({(leak.cell.venue, leak.cell.cell_id) for leak in self.leaks})
+        return f"seen in {cells} cell{'s' * (cells != 1)}: {self.issue.role} {', '.join(self.versions)}"
+
+
+def known_findings(results: RunResults) -> list[KnownFinding]:
+    """Each known issue declared for the run (``meta.known_issues``), once, with what it declares
+    in this run: a declared finding is shown with its declaration, never as a warning."""
+    issues = known_issues.from_meta(results.meta)
+    found: dict[KnownIssue, list[Leak]] = {issue: [] for issue in issues}
+    for leak in suspected(results):
+        issue = declaration(issues, leak)
+        if issue is not None:
+            found[issue].append(leak)
+    return [KnownFinding(issue, tuple(seen)) for issue, seen in found.items()]
 
 
 @dataclass(frozen=True)
@@ -102,6 +161,13 @@ class LeakGroup:
         return ", ".join(ids[:most]) + (f", … {len(ids) - most} more" if len(ids) > most else "")
 
 
+def growth_text(leak: Leak) -> str:
+    """``RSS 28.9 MiB → 44.1 MiB over 16.8 s, +798 KiB/s``: a leak's figures in a few words."""
+    r = roles(leak.cell).get(leak.role, {})
+    return (f"RSS {mib(r.get('rss_start_bytes', 0))} → {mib(r.get('rss_max_bytes', 0))} over "
+            f"{float(r.get('duration_s', 0) or 0):.1f} s, {rate(r.get('rss_slope_bytes_per_s', 0))}")
+
+
 def _product_of(leak: Leak) -> str:
     kind = leak.role.split(":", 1)[0]
     if kind == "client":
@@ -112,8 +178,8 @@ def _product_of(leak: Leak) -> str:
 
 
 def leak_groups(results: RunResults) -> list[LeakGroup]:
-    """Suspected leaks grouped by product version (a client version's driver growing in 24
-    cells is one finding, not 24), in order of first appearance."""
+    """Suspected leaks no known issue declares, grouped by product version (a client version's
+    driver growing in 24 cells is one finding, not 24), in order of first appearance."""
     grouped: dict[str, list[Leak]] = {}
     for leak in leaks(results):
         grouped.setdefault(_product_of(leak), []).append(leak)
@@ -128,8 +194,9 @@ def leak_lines(results: RunResults) -> list[str]:
         if len(group.leaks) == 1:
             lines.append(f"compat: memory leak suspected: {leak.cell.cell_id} {leak.role}: {leak.reason}")
         else:
+            # the figures of the steepest, not its whole reason: one line each (the reports hold the rest)
             lines.append(f"compat: memory leak suspected: {group.product} in {len(group.leaks)} cells "
-                         f"({group.cells_text()}); steepest {leak.cell.cell_id} {leak.role}: {leak.reason}")
+                         f"(listed in the reports); steepest {leak.cell.cell_id} {leak.role}: {growth_text(leak)}")
     return lines
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compat.results.grid import GRADE_LEGEND, LEGEND, NOT_RUN, Grade, counts_text, venue_grids, verdict_counts
+from compat.results.grid import GRADE_LEGEND, NOT_RUN, Grade, venue_grids
 from compat.results.model import RunResults
 
 # SGR colours per grade when the terminal takes them (``color=True``): green, cyan, dim,
@@ -20,7 +20,7 @@ _ANSI: dict[Grade, str] = {
 
 
 def _paint(text: str, grade: Grade | None, color: bool) -> str:
-    if not color or grade is None:
+    if not color or grade is None or grade not in _ANSI:
         return text
     return f"\x1b[{_ANSI[grade]}m{text}\x1b[0m"
 
@@ -32,7 +32,8 @@ def grade_legend_line() -> str:
 
 def render_terminal_grid(results: RunResults, color: bool = False) -> list[str]:
     """One block per venue: a header row of gateway versions, a row per client version, each
-    slot the symbol of its grade (``compat.results.grid.grade``), coloured when ``color``."""
+    slot the symbol of its grade (``compat.results.grid.grade``), coloured when ``color``; then
+    the grades' legend (the counts per verdict, in words, follow in the compat summary)."""
     grids = venue_grids(results)
     if not grids:
         return ["compat matrix: no cells ran"]
@@ -57,10 +58,5 @@ def render_terminal_grid(results: RunResults, color: bool = False) -> list[str]:
                 symbols.append(_paint(symbol, slot.grade if slot is not None else None, color) + padding)
             lines.append((client.ljust(row_head) + "  " + "  ".join(symbols)).rstrip())
         lines.append("")
-    scenarios = [s for cell in results.cells for s in cell.scenarios]
-    lines.append(
-        f"{len(results.cells)} cells, {len(scenarios)} scenarios: {counts_text(verdict_counts(scenarios))}"
-    )
-    lines.append(grade_legend_line())
-    lines.append("counts: " + "  ".join(f"{v.symbol} {v}" for v, _ in LEGEND))
+    lines[-1] = grade_legend_line()  # in place of the last venue's blank line
     return lines

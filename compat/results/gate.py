@@ -19,6 +19,7 @@ makes it a warning to clean instead, everywhere. Without a window every pair is 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict
 
 EXIT_OK, EXIT_BLOCKED = 0, 1
 WINDOW_KEYS = ("client_minors", "gateway_minors")
+# RunResults.meta keys the reports gate with: the window of the run's matrix (stamped by the
+# plugin, so a report says what `compat gate` would) and the stale rule (``allow_stale``).
+WINDOW_META_KEY = "support_window"
+ALLOW_STALE_META_KEY = "allow_stale"
 
 
 # --- the support window ---------------------------------------------------------------------
@@ -83,6 +88,22 @@ class SupportWindow:
                 sizes[key] = _size(raw.strip(), f"--window {key}")
         sources = self.source if not options else f"{self.source} with --window {' '.join(options)}"
         return SupportWindow(sizes["client_minors"], sizes["gateway_minors"], sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"client_minors": self.client_minors, "gateway_minors": self.gateway_minors, "source": self.source}
+
+    @staticmethod
+    def from_meta(meta: Mapping[str, Any]) -> SupportWindow | None:
+        """The window a run's ``meta.support_window`` records; None without one (or unreadable:
+        a report is rendered with what it holds, and then every pair is gated)."""
+        raw = meta.get(WINDOW_META_KEY)
+        if not isinstance(raw, Mapping):
+            return None
+        source = str(raw.get("source") or "matrix.yaml settings.support_window")
+        try:
+            return SupportWindow.from_mapping({k: v for k, v in raw.items() if k in WINDOW_KEYS}, source)
+        except ConfigError:
+            return None
 
     def describe(self) -> str:
         promises = []
@@ -218,6 +239,33 @@ class GateDecision:
     def exit_code(self) -> int:
         return EXIT_BLOCKED if self.blocked else EXIT_OK
 
+    @property
+    def scope(self) -> str:
+        if self.view.window is not None:
+            return "inside the support window"
+        return "(no support window declared, so every pair gates)"
+
+    def headline(self) -> str:
+        """May we release? The decision and why, in one line (the reports lead with it):
+        ``release gate: BLOCKED by 3 inside the support window: 2 breaks, 1 infrastructure error``."""
+        word, why = self.headline_parts()
+        return f"release gate: {word}{why}"
+
+    def headline_parts(self) -> tuple[str, str]:
+        """(``BLOCKED`` or ``clear``, the rest of the headline), for renderers that mark the word."""
+        if self.empty:
+            return "BLOCKED", ": the results hold no scenarios, so nothing shows the release is compatible"
+        if self.blocked:
+            kinds = Counter(f.scenario.verdict for f in self.blockers)
+            parts = [_count(kinds[v], noun) for v, noun in _BLOCKER_NOUNS if kinds[v]]
+            parts += [_count(len(self.missing), "pair never tested", "pairs never tested")] if self.missing else []
+            return "BLOCKED", f" by {len(self.blockers) + len(self.missing)} {self.scope}: {', '.join(parts)}"
+        notes = [_count(len(self.warnings), "stale expectation") + " to clean (--allow-stale)"] if self.warnings else []
+        notes += [_count(len(self.outside), "failure") + " outside the window, not gating"] if self.outside else []
+        notes += [_count(len(self.declared), "declared incompatible scenario")] \
+            if self.declared else []
+        return "clear", f": no break, error or stale expectation {self.scope}" + "".join(f"; {n}" for n in notes)
+
     def lines(self) -> list[str]:
         if self.empty:
             return ["BLOCKED: the results hold no scenarios, so nothing shows the release is compatible"]
@@ -241,6 +289,19 @@ class GateDecision:
         verdict = f"BLOCKED by {count}" if self.blocked else "clear"
         out.append(f"release gate: {verdict}{stale}; {self.summary}; {stale_rule(self.allow_stale)}")
         return out
+
+
+# The blockers' verdicts as the headline counts them (an expected-fail blocks only when expired).
+_BLOCKER_NOUNS: tuple[tuple[Verdict, str], ...] = (
+    (Verdict.FAIL, "break"),
+    (Verdict.ERROR, "infrastructure error"),
+    (Verdict.STALE, "stale expectation"),
+    (Verdict.EXPECTED_FAIL, "expired expectation"),
+)
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def stale_rule(allow_stale: bool) -> str:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
+from compat.config.cell import is_candidate_label
 from compat.results.model import SEVERITY, CellResult, RunResults, ScenarioResult, Verdict, worst
 from compat.results.verdicts import cause_line, split_cause
 
@@ -40,7 +41,11 @@ class Grade(enum.StrEnum):
 
     @property
     def symbol(self) -> str:
-        return _GRADE_SYMBOLS[self]
+        return _GRADE_SYMBOLS.get(self, "?")
+
+    @property
+    def meaning(self) -> str:
+        return _GRADE_MEANINGS.get(self, self.value)
 
 
 _GRADE_SYMBOLS = {
@@ -86,17 +91,21 @@ def grade(verdicts: Iterable[Verdict], cached: bool = False) -> Grade | None:
     return Grade.PASS
 
 
-GRADE_LEGEND: tuple[tuple[Grade, str], ...] = (
-    (Grade.PASS, "every scenario passed"),
-    (Grade.DEGRADED, "passes, with declared degradations (some scenarios n/a or expected-fail)"),
-    (Grade.DECLARED, "declared incompatible: every scenario that ran was expected-fail or n/a"),
-    (Grade.BREAK, "compatibility break: a scenario failed"),
-    (Grade.ERROR, "infrastructure error, not a break"),
-    (Grade.STALE, "a declared incompatibility passed: stale expectation"),
-    (Grade.FLAKY, "a scenario failed, then passed on a visible rerun"),
-    (Grade.CACHED, "verdicts reused from the verdict cache, not run now (none blocks); its counts are "
-                   "those of the run they came from"),
-)
+_GRADE_MEANINGS = {
+    Grade.PASS: "every scenario passed",
+    Grade.DEGRADED: "passes, with declared degradations (some scenarios n/a or expected-fail)",
+    Grade.DECLARED: "declared incompatible: every scenario that ran was expected-fail or n/a",
+    Grade.BREAK: "compatibility break: a scenario failed",
+    Grade.ERROR: "infrastructure error, not a break",
+    Grade.STALE: "a declared incompatibility passed: stale expectation",
+    Grade.FLAKY: "a scenario failed, then passed on a visible rerun",
+    Grade.CACHED: "verdicts reused from the verdict cache, not run now (none blocks); its counts are "
+                  "those of the run they came from",
+}
+
+# Every grade, from the good news to what blocks (the reverse of precedence): legends iterate
+# over the enum, so a grade added to it shows up in every legend without an edit there.
+GRADE_LEGEND: tuple[tuple[Grade, str], ...] = tuple((g, g.meaning) for g in reversed(Grade))
 
 
 def version_key(version: str) -> tuple[int, Version | str]:
@@ -240,28 +249,50 @@ class FailureGroup:
     def scenarios(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.scenario for _, s in self.pairs))
 
-    def line(self, limit: int = 160) -> str:
-        """``gateway 2.0.0: differs: price: 1 != 2 (4 cells, 1 scenario: S13_md)``."""
-        cells, scenarios = len(self.cells), len(self.scenarios)
-        names = ", ".join(self.scenarios[:3]) + (", …" if scenarios > 3 else "")
+    def line(self, limit: int = 160, most_scenarios: int | None = 3) -> str:
+        """``gateway 2.0.0: differs: price: 1 != 2 (4 cells, 1 scenario: S13_md)``; every
+        scenario named when ``most_scenarios`` is None."""
+        cells, scenarios = len({(c.venue, c.cell_id) for c, _ in self.pairs}), len(self.scenarios)
+        shown = self.scenarios if most_scenarios is None else self.scenarios[:most_scenarios]
+        names = ", ".join(shown) + (", …" if scenarios > len(shown) else "")
         where = f"{cells} cell{'s' * (cells != 1)}, {scenarios} scenario{'s' * (scenarios != 1)}: {names}"
         return f"{self.wheel}: {one_line(self.cause, limit)} ({where})"
 
+    def where(self) -> str:
+        """The cells a group covers, by what varies beside its wheel: ``with clients 2.1.0,
+        3.0.0 on tlx`` for a gateway's group, ``on obx, tlx`` for one pair's."""
+        venues = sorted({c.venue for c, _ in self.pairs if c.venue})
+        on = f" on {', '.join(venues)}" if venues else ""
+        clients = sorted_versions(c.client_version for c, _ in self.pairs)
+        gateways = sorted_versions(c.gateway_version for c, _ in self.pairs)
+        if self.wheel.startswith("gateway "):
+            return f"with client{'s' * (len(clients) != 1)} {', '.join(clients)}{on}"
+        if self.wheel.startswith("client ") and " × " not in self.wheel:
+            return f"with gateway{'s' * (len(gateways) != 1)} {', '.join(gateways)}{on}"
+        return on.strip()
 
-def group_failures(pairs: Iterable[tuple[CellResult, ScenarioResult]]) -> list[FailureGroup]:
+
+def failure_cause(cell: CellResult, scenario: ScenarioResult) -> tuple[str, str]:
+    """(cause, context) of a failure as ``group_failures`` groups it by default."""
+    if scenario.verdict in _BROKEN and scenario.message and (split := split_cause(scenario.message))[0]:
+        return split
+    return scenario_reason(scenario), ""
+
+
+def group_failures(
+    pairs: Iterable[tuple[CellResult, ScenarioResult]],
+    cause_of: Callable[[CellResult, ScenarioResult], tuple[str, str]] = failure_cause,
+) -> list[FailureGroup]:
     """One entry per (verdict, cause, wheel) for listings of failures (``failing_pairs``).
 
     The cause is the text ``split_cause`` finds (the context, with its paths and ports, does not
-    split a group). A cause on every cell of one gateway version is that gateway's entry, else
-    on one client version that client's; else one entry per gateway version (per pair when a
-    gateway version holds one). Entries keep the order of their first pair."""
+    split a group), or what ``cause_of`` says. A cause on every cell of one gateway version is
+    that gateway's entry, else on one client version that client's; else one entry per gateway
+    version (per pair when a gateway version holds one). Entries keep the order of their first pair."""
     buckets: dict[tuple[Verdict, str], list[tuple[CellResult, ScenarioResult]]] = {}
     contexts: dict[tuple[Verdict, str], str] = {}
     for cell, scenario in pairs:
-        if scenario.verdict in _BROKEN and scenario.message and (split := split_cause(scenario.message))[0]:
-            cause, context = split
-        else:
-            cause, context = scenario_reason(scenario), ""
+        cause, context = cause_of(cell, scenario)
         key = (scenario.verdict, cause)
         buckets.setdefault(key, []).append((cell, scenario))
         contexts.setdefault(key, context)
@@ -316,6 +347,13 @@ def failing_pairs(
             p[1].scenario,
         ),
     )
+
+
+def candidate_versions(results: RunResults) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(client, gateway) version labels of the run's candidates (``+candidate`` builds)."""
+    clients = sorted_versions(c.client_version for c in results.cells if is_candidate_label(c.client_version))
+    gateways = sorted_versions(c.gateway_version for c in results.cells if is_candidate_label(c.gateway_version))
+    return clients, gateways
 
 
 def expectation_text(scenario: ScenarioResult) -> str:

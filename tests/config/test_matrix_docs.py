@@ -27,3 +27,5 @@ def test_full_example_loads(tmp_path: Path) -> None:
     assert [e.kind for e in m.expectations] == ["incompatible", "incompatible", "unsupported"]
     assert m.expectations[1].client == SpecifierSet("==2.1.0") and m.expectations[1].ticket == "CL-214"
     assert m.venues == ("obx", "tlx") and m.settings["start_timeout_s"] == 20
+    (issue,) = m.known_issues
+    assert (issue.role, issue.finding) == ("client", "memory-growth") and issue.covers("client", "3.0.0", issue.finding)

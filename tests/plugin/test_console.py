@@ -4,6 +4,7 @@ declared incompatibilities. Scenarios only read ``compat_cell``: no process star
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import tomllib
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from compat.plugin.console import cell_of, elapsed_text, format_progress
+from compat.plugin.console import Progress, cell_of, elapsed_text, format_progress
 
 from .test_plugin import EXPECTATIONS, SCENARIOS
 
@@ -90,12 +91,115 @@ def test_the_summary_counts_declared_incompatibilities_and_lists_breaks(project:
     out = result.stdout.str()
     assert "XFAIL" not in out, out  # 4 declared incompatibilities: counted, not one line each
     result.stdout.fnmatch_lines([
-        "compat summary: 8 cells, 40 scenarios: *4 expected-fail*",
+        "compat summary: 8 cells, 40 scenarios: *4 expected-fail* (expected-fail, n/a: declared in matrix.yaml, "
+        "not listed)",
         "breaks: 4 in 1 group(s) of the same cause",
-        "  ✗ gateway 2.0.0: AssertionError: gateway 2.0.0 dropped the price field* (4 cells, 1 scenario: breaks)",
+        "  ✗ gateway 2.0.0: AssertionError: gateway 2.0.0 dropped the price field* (4 cells, 1 scenario: breaks) "
+        "with clients 1.0.0, 2.0.0 on obx, tlx",
         "errors (infrastructure, not breaks): 2 in 1 group(s) of the same cause",
         "stale expectations: 2 (declared incompatible, but passed: remove or narrow them)",
         "  ! client-1.0.0--gateway-1.0.0--venue-obx declared: matrix.yaml declares incompatible: an outdated rule",
-        "declared in matrix.yaml (counted, not listed): 4 expected-fail (incompatible), 6 n/a",
-        "stale rule: a stale expectation fails the run*",
+        "release gate: BLOCKED by * stale expectations block: one fails the run, as `compat gate` blocks on it "
+        "(--compat-allow-stale to only report it)",
     ])
+
+
+class _Writer:
+    fullwidth = 100
+    width_of_current_line = 0
+    hasmarkup = True
+
+    def __init__(self, out: list[str]) -> None:
+        self.out = out
+
+    def line(self, text: str = "") -> None:
+        self.out.append(text + "\n")
+
+
+class _Reporter:
+    """What Progress uses of pytest's TerminalReporter, recording what it is asked to write."""
+
+    def __init__(self, tty: bool) -> None:
+        self.out: list[str] = []
+        self._tw = _Writer(self.out)
+        self.isatty = tty
+        self.currentfspath: object = None
+
+    def ensure_newline(self) -> None:
+        if self.currentfspath:
+            self.out.append("\n")
+            self.currentfspath = None
+
+    def rewrite(self, line: str, **markup: bool) -> None:
+        assert markup.pop("erase") is True
+        self.out.append("\r" + line)
+
+    def write_line(self, line: str, **markup: bool) -> None:
+        self.ensure_newline()
+        self.out.append(line + "\n")
+
+
+class _Plugins:
+    def __init__(self, reporter: _Reporter) -> None:
+        self.reporter = reporter
+
+    def get_plugin(self, name: str) -> _Reporter:
+        assert name == "terminalreporter"
+        return self.reporter
+
+
+class _Config:
+    def __init__(self, reporter: _Reporter) -> None:
+        self.pluginmanager = _Plugins(reporter)
+
+    def get_verbosity(self) -> int:
+        return 0
+
+
+class _Report:
+    def __init__(self, cell: str, name: str, when: str, verdict: str | None = None) -> None:
+        self.nodeid = f"t.py::test_{name}[{cell}]"
+        self.when, self.outcome = when, "passed"
+        payload = {"verdict": verdict, "cell_id": cell, "scenario": name, "reason": "AssertionError: price"}
+        self.user_properties = [("compat", json.dumps(payload))] if verdict else []
+
+
+def _cells(progress: Progress, verdicts: dict[str, str]) -> None:
+    for cell, verdict in verdicts.items():
+        progress.pytest_runtest_logreport(_Report(cell, "a", "call", verdict))
+        progress.pytest_runtest_logreport(_Report(cell, "a", "teardown"))
+
+
+CELLS = {f"client-{c}.0.0--gateway-1.0.0--venue-obx": "pass" for c in range(1, 6)}
+
+
+def test_on_a_terminal_the_progress_line_is_one_line_rewritten_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = iter(float(i) * 2 for i in range(100))  # two seconds between cells: every one is due
+    monkeypatch.setattr("compat.timing.monotonic", lambda: next(now))
+    reporter = _Reporter(tty=True)
+    progress = Progress(_Config(reporter))
+    progress.set_collected(f"t.py::test_a[{cell}]" for cell in CELLS)
+    verdicts = dict(CELLS)
+    verdicts["client-3.0.0--gateway-1.0.0--venue-obx"] = "fail"
+    _cells(progress, verdicts)
+    text = "".join(reporter.out)
+    lines = text.split("\n")
+    # the first break once, as a line of its own; the progress line rewritten in place, ended at the last cell
+    assert [line for line in lines if line.startswith("compat: first break: ")] == [
+        "compat: first break: client-3.0.0--gateway-1.0.0--venue-obx a: AssertionError: price"]
+    live = [line for line in lines if line.startswith("\r")]
+    assert len(live) == 2 and text.endswith("\n"), text  # before the break, and from it to the last cell
+    # at the break (seen before its cell ended), then each cell to the last
+    assert [part.split(" · ")[0] for part in live[-1].split("\r")[1:]] == [f"compat: {n}/5 cells" for n in (2, 3, 4, 5)]
+    assert reporter.currentfspath is None  # pytest's next line starts on a line of its own
+
+
+def test_in_a_log_the_progress_is_whole_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("compat.timing.monotonic", lambda: 0.0)
+    reporter = _Reporter(tty=False)
+    progress = Progress(_Config(reporter))
+    progress.set_collected(f"t.py::test_a[{cell}]" for cell in CELLS)
+    _cells(progress, CELLS)
+    assert "\r" not in "".join(reporter.out)
+    assert [line.split(" · ")[0] for line in "".join(reporter.out).splitlines()] == [
+        f"compat: {n}/5 cells" for n in range(1, 6)]

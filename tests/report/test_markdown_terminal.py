@@ -20,9 +20,10 @@ def test_markdown_grid_rows_are_clients_columns_gateways_in_version_order(result
     assert "| **2.0.0** | 🟧 ! 1! 1~ | ⬛ E 1E | · |" in md
     assert "### Venue `tlx`\n\n| client \\ gateway | 2.1.0 |" in md
     assert md.startswith(
-        "## compat matrix\n\n6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-. "
-        "**Release gate: blocked** (3 blocking)."
+        "## compat matrix\n\n🟥 **Release gate: BLOCKED** by 3 (no support window declared, so every pair gates): "
+        "1 break, 1 infrastructure error, 1 stale expectation\n"
     )
+    assert "6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-." in md
 
 
 def test_markdown_legend_failures_with_wire_diff_and_stale(results: RunResults) -> None:
@@ -50,7 +51,8 @@ def test_markdown_escapes_pipes_and_shows_clear_gate(results: RunResults) -> Non
     md = render_markdown(replace(results, cells=(piped,)))
     assert ": a \\| b (1 cell" in md and "second line" not in md
     passing = render_markdown(replace(results, cells=(results.cells[0],)))
-    assert "Release gate: clear." in passing and "### Failing (0)\n\nNone." in passing
+    assert "🟩 **Release gate: clear**: no break, error or stale expectation" in passing
+    assert "### Failing (0)\n\nNone." in passing
 
 
 def test_markdown_warns_when_a_version_was_tested_with_two_wheels(results: RunResults) -> None:
@@ -84,10 +86,7 @@ def test_terminal_grid_lines(results: RunResults) -> None:
         "compat matrix, venue tlx (rows: client, columns: gateway)",
         "client \\ gateway  2.1.0",
         "1.0.0             ✓",
-        "",
-        "6 cells, 10 scenarios: 1E 1✗ 1! 1~ 1x 4✓ 1-",
-        "grades: ✓ pass  ≈ degraded  x declared  ✗ break  E error  ! stale  ~ flaky  ↺ cached  · not run",
-        "counts: ✓ pass  ✗ fail  x expected-fail  ! stale  - n/a  E error  ~ flaky",
+        "grades: ✓ pass  ≈ degraded  x declared  ↺ cached  ~ flaky  ! stale  E error  ✗ break  · not run",
     ]
     assert render_terminal_grid(RunResults(cells=())) == ["compat matrix: no cells ran"]
 
@@ -132,5 +131,7 @@ def test_identical_failures_are_one_entry_with_the_cells_they_cover(results: Run
     )
     md = render_markdown(replace(results, cells=copies))
     assert "### Failing (3 in 1 group of the same cause)" in md
-    assert md.count("AssertionError: fill price 200.50 != 100.25") == 1
+    failing = md.split("### Failing", 1)[1]
+    assert failing.count("AssertionError: fill price 200.50 != 100.25") == 1
+    assert md.split("### Failing", 1)[0].count("AssertionError: fill price") == 1  # the gate's why, grouped too
     assert f"gateway {broken.gateway_version}: AssertionError" in md and "(3 cells, 1 scenario: S13_md)" in md

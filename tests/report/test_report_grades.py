@@ -29,7 +29,7 @@ def _graded(lit) -> RunResults:  # type: ignore[no-untyped-def]
 def test_terminal_grid_shows_grades_in_colour_with_a_legend(lit) -> None:  # type: ignore[no-untyped-def]
     lines = render_terminal_grid(_graded(lit))
     assert lines[2] == "1.0.0             ✓      ≈      x"
-    assert "grades: ✓ pass  ≈ degraded  x declared  ✗ break  E error  ! stale  ~ flaky  ↺ cached  · not run" in lines
+    assert "grades: ✓ pass  ≈ degraded  x declared  ↺ cached  ~ flaky  ! stale  E error  ✗ break  · not run" in lines
     coloured = render_terminal_grid(_graded(lit), color=True)
     assert coloured[2] == "1.0.0             \x1b[32m✓\x1b[0m      \x1b[36m≈\x1b[0m      \x1b[2mx\x1b[0m"
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured[2]) == lines[2]

@@ -129,7 +129,9 @@ def test_the_same_growth_of_one_version_is_one_finding(results: RunResults) -> N
     assert [(g.product, len(g.leaks)) for g in groups] == [("client 1.0.0", len(cells))]
     lines = leak_lines(run)
     assert len(lines) == 1
-    assert lines[0].startswith(f"compat: memory leak suspected: client 1.0.0 in {len(cells)} cells (")
+    assert lines[0].startswith(f"compat: memory leak suspected: client 1.0.0 in {len(cells)} cells (listed in "
+                               "the reports); steepest client-1.0.0--gateway-")
+    assert lines[0].endswith("client:c1: RSS 30.0 MiB → 40.0 MiB over 30.0 s, +900 KiB/s"), lines[0]
     assert render_markdown(run).count("⚠") == 1
     page = render_html(run)
     assert page.count("<li><b>client 1.0.0</b> in") == 1 and '<details id="leaks"' in page

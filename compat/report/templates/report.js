@@ -1,6 +1,13 @@
 (function () {
   "use strict";
   var detail = document.getElementById("detail");
+  function cellFor(key) {
+    var cells = document.querySelectorAll("td.cell");
+    for (var i = 0; i < cells.length; i++) {
+      if (cells[i].getAttribute("data-key") === key) { return cells[i]; }
+    }
+    return null;
+  }
   function show(td) {
     var tpl = document.getElementById("tpl-" + td.getAttribute("data-key"));
     if (!tpl) { return; }
@@ -14,7 +21,18 @@
     history.replaceState(null, "", "#" + encodeURIComponent(td.getAttribute("data-key")));
   }
   document.addEventListener("click", function (ev) {
-    var td = ev.target.closest ? ev.target.closest("td.cell") : null;
+    if (!ev.target.closest) { return; }
+    var link = ev.target.closest("a.cell-link");
+    if (link) {  // a cell named in the gate, the flips or a failure: open it in the grid
+      var target = cellFor(link.getAttribute("data-key"));
+      if (target) {
+        ev.preventDefault();
+        show(target);
+        target.scrollIntoView({block: "nearest"});
+      }
+      return;
+    }
+    var td = ev.target.closest("td.cell");
     if (td) { show(td); }
   });
   document.addEventListener("keydown", function (ev) {
@@ -23,11 +41,9 @@
     }
   });
   if (location.hash.length > 1) {
-    var key = decodeURIComponent(location.hash.slice(1));
-    var cells = document.querySelectorAll("td.cell");
-    for (var j = 0; j < cells.length; j++) {
-      if (cells[j].getAttribute("data-key") === key) { show(cells[j]); break; }
-    }
+    var first = cellFor(decodeURIComponent(location.hash.slice(1)));
+    if (first) { show(first); }
   }
   document.documentElement.setAttribute("data-ready", "1");
+  if (window.performance && performance.mark) { performance.mark("compat-ready"); }
 })();

@@ -1,0 +1,74 @@
+"""The terminal of a real matrix run (issue 16): it names every break when something is broken,
+and ends with what changed and the gate decision. A mutant of the reference gateway (the
+``price-scale`` mutation of tests/matrix/mutations: prices sent at ten times their value) runs
+as the candidate against released client 3.0.0 on one venue, in a few scenarios, the way a user
+runs the matrix (a pytest subprocess, output through a pipe). That the whole reference matrix
+fits one screen when nothing is broken is measured on a run of it (CHANGELOG.md); the size of
+its compat section is held by tests/report/test_front_page.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "mutations"))
+
+from mutate import build, load_catalog
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREEN_ROWS, SCREEN_COLUMNS = 50, 120  # "one screen": a terminal of 50 rows of 120 columns
+RUN_TIMEOUT_S = 600
+
+
+def _rows(lines: list[str], columns: int = SCREEN_COLUMNS) -> int:
+    """Screen rows the lines take on a terminal ``columns`` wide (long lines wrap)."""
+    return sum(max(1, -(-len(line) // columns)) for line in lines)
+
+
+def test_the_terminal_names_every_break_of_a_mutant_and_ends_with_the_gate(tmp_path: Path) -> None:
+    mutation = load_catalog().mutations["price-scale"]
+    wheel = build(mutation, mutation.product, tmp_path / "src", tmp_path / "wheels")
+    released_client = ROOT / "wheelhouse" / "refclient-3.0.0-py3-none-any.whl"
+    report = tmp_path / "matrix.json"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": str(SCREEN_COLUMNS)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("COMPAT_RUN_ID", None)
+    command = [sys.executable, "-m", "pytest", "tests/compat", "-m", "compat", "-p", "no:randomly",
+               "--compat-cache-dir", str(tmp_path / "cache"), "--compat-store", str(tmp_path / "results.db"),
+               "--compat-report-json", str(report),
+               # the candidate client is a released wheel (nothing to build); its cells are not selected
+               "--compat-candidate", f"gateway={wheel}", "--compat-candidate", f"client={released_client}",
+               "--compat-cells", "client-3.0.0--gateway-*+mutant.*--venue-tlx",
+               "-k", "test_price_exact_fill[ or test_insert_ack[ or test_logon["]
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    out = run.stdout.splitlines()
+    assert report.exists(), f"no report (exit {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+    document = json.loads(report.read_text())
+    breaks = [(c, s) for c in document["cells"] for s in c["scenarios"] if s["verdict"] == "fail"]
+    assert len(breaks) >= 4, [(c["cell_id"], s["scenario"], s["verdict"]) for c in document["cells"]
+                              for s in c["scenarios"]]  # price_exact_fill × 4 parameters, predicted by the catalog
+    start = next(i for i, line in enumerate(out) if re.match(r"^=+ compat matrix =+$", line))
+    section = out[start + 1:next(i for i in range(start + 1, len(out)) if out[i].startswith("====="))]
+    listed = [line for line in section if line.startswith("  ✗ ")]
+    for cell, scenario in breaks:  # every break: its scenario, with its gateway, client and venue
+        assert any(scenario["scenario"] in line and f"gateway {cell['gateway_version']}" in line
+                   and cell["client_version"] in line and cell["venue"] in line for line in listed), \
+            (cell["cell_id"], scenario["scenario"], listed)
+    assert section[-1].startswith(f"release gate: BLOCKED by {len(breaks)} inside the support window: "
+                                  f"{len(breaks)} breaks; stale expectations block"), section[-1]
+    assert section[-2].startswith("since the last release run: no release run to compare with"), section[-2]
+    # what runs before pytest's failure listing (-rfE): no dot per scenario, the progress line
+    # (whole lines, through a pipe) instead; with the compat section it fits one screen
+    head = out[:next(i for i, line in enumerate(out) if re.match(r"^=+ (FAILURES|short test summary)", line))]
+    assert not [line for line in head if re.fullmatch(r"[.FxnsE]+\s*(\[\s*\d+%\])?", line.strip())], head
+    assert any(line.startswith("compat: 1/1 cells · ") for line in head), head
+    assert _rows(head + section) <= SCREEN_ROWS, "\n".join(head + section)
+    print("\n".join([*head, "…", *section]))
