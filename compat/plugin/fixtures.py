@@ -205,8 +205,11 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
     def restart(release: Release) -> None:
         compat_stack.restart_gateway(release, compat_env_cache.ensure(release))
 
+    def probe(release: Release) -> None:
+        compat_stack.probe_gateway(release, compat_env_cache.ensure(release))
+
     scenario = Scenario(compat_stack, leases.take, compat_plan.releases.get("gateway", ()), restart,
-                        users=leases.user)
+                        users=leases.user, probe=probe)
     yield scenario
     reports = request.node.stash.get(_REPORTS, {})
     call = reports.get("call")

@@ -101,6 +101,12 @@ class ScenarioResult:
     nodeid: str = ""
     # Figures the scenario recorded (Scenario.record), e.g. {"reconnect_gap_s": 0.41} of a live upgrade.
     metrics: dict[str, Any] = field(default_factory=dict)
+    # n/a: the capability the pair lacked, as the adapter or scenario named it ("order.amend",
+    # "op.amend" for an operation the adapter does not define); None otherwise.
+    capability: str | None = None
+    # A live swap scenario's two ends: {"from", "to", "direction"} (labels), plus "charged_to"
+    # (the `to` label) when the target did not start at all; None for other scenarios.
+    swap: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
