@@ -21,6 +21,7 @@ Each rule runs both directions unless it says ``directions: [upgrade]`` or ``[do
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -119,10 +120,10 @@ def _pairs(rule: SwapRule, gateways: Sequence[Release]) -> Iterable[tuple[Releas
     """Unordered pairs (older, newer in the run's order) a rule declares."""
     released = [r for r in gateways if not r.candidate]
     if rule.kind == "adjacent_releases":
-        yield from zip(gateways, gateways[1:], strict=False)
+        yield from itertools.pairwise(gateways)
     elif rule.kind == "adjacent_minors":
         lines = _newest_per_minor(released)
-        yield from zip(lines, lines[1:], strict=False)
+        yield from itertools.pairwise(lines)
     elif rule.kind == "candidate":
         candidate = next((r for r in gateways if r.candidate), None)
         if candidate is not None:

@@ -612,6 +612,10 @@ class _Recorder:
         colour = bool(getattr(terminalreporter, "hasmarkup", False))
         for line in render_terminal_grid(self._results(), color=colour):
             terminalreporter.write_line(line)
+        from compat.report.findings import terminal_lines  # the swap grid, lost capabilities
+
+        for line in terminal_lines(self._results()):
+            terminalreporter.write_line(line)
         for line in summary_lines(self._results(), allow_stale=bool(config.getoption("compat_allow_stale"))):
             terminalreporter.write_line(line)
         for path in self.written:
@@ -646,6 +650,11 @@ class _Recorder:
         results = with_shard_meta(annotate_from_wheels(results, wheels, client, gateway), plan.shard)
         if self.config.getoption("compat_allow_stale"):  # the reports say which stale rule the run applied
             results = dataclasses.replace(results, meta={**results.meta, "allow_stale": True})
+        if plan.matrix.removals:  # the reports and the gate tell a declared capability removal from a loss
+            from compat.results.capabilities import REMOVALS_META
+
+            records = [removal.to_record() for removal in plan.matrix.removals]
+            results = dataclasses.replace(results, meta={**results.meta, REMOVALS_META: records})
         self._cached = results
         return self._cached
 
