@@ -28,6 +28,7 @@ break), a missing capability is ``n/a``, a proved break is ``fail``::
     │   │   ├── ChannelClosed        a control channel reached EOF (the process died)
     │   │   └── ChannelTimeout       no line arrived on a control channel in time
     │   ├── DriverError              the client driver broke its control protocol
+    │   ├── CoverageError            `compat coverage` cannot judge (a run wrote no report, the baseline ran nothing)
     │   └── ExchangeError            the simulated exchange
     │       ├── ExchangeStartError   it could not start (a port could not be bound, ...)
     │       ├── ExchangeClientError  a venue client timed out or the exchange hung up
@@ -194,6 +195,11 @@ class ChannelTimeout(HarnessError):
 
 class DriverError(InfrastructureError):
     """The client driver process broke the control protocol or died."""
+
+
+class CoverageError(InfrastructureError):
+    """``compat coverage`` cannot judge the mutants: a column run wrote no report, or the unmutated
+    baseline ran no scenario at all."""
 
 
 class ExchangeError(InfrastructureError):

@@ -1,5 +1,5 @@
 """The `compat` command line. Subcommands live with their owners (``compat.exchange.cli``,
-``compat.artifacts.cli``, ``compat.bench.cli``; the results commands, which span results and
+``compat.artifacts.cli``, ``compat.bench.cli``, ``compat.coverage.cli``; the results commands, which span results and
 report, in ``compat.cli.results``); this module only wires them.
 
 Each owner module exposes ``register(subparsers)``, adding a parser whose ``func`` default
@@ -22,6 +22,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "compat.cli.results",
     "compat.cli.init",
     "compat.bench.cli",
+    "compat.coverage.cli",
 )
 
 
