@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--sample", type=int, metavar="N", help="run N mutants drawn with --seed, the kinds in "
                         "turn (CI); default: every mutant")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    parser.add_argument("--mutant", action="append", default=[], metavar="ID",
+                        help="run only this mutant, e.g. drop:ExecutionReport.cum_qty (repeatable; ids as the "
+                        "report lists them)")
     parser.add_argument("--venue", action="append", default=[], metavar="GLOB",
                         help="venues of the column to run (repeatable; default every venue)")
     parser.add_argument("--counterpart", action="append", default=[], metavar="GLOB",
@@ -89,7 +92,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         extra["wheels"] = " ".join(sorted(p.name for p in matrix.index.find_links.glob("*.whl")))
     work = cache_dir / "coverage" / "work" / product.package
     coverage = run_coverage(spec, wheel, work, MutantCache(cache_dir / "coverage" / "mutants"), package=product.package,
-                            sample=args.sample, seed=args.seed, fingerprint_extra=extra,
+                            sample=args.sample, seed=args.seed, only=tuple(args.mutant), fingerprint_extra=extra,
                             progress=lambda line: print(line, flush=True))
     report_dir = args.report_dir or cache_dir / "coverage" / product.package
     for path in write_reports(coverage, report_dir):

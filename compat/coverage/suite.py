@@ -32,7 +32,7 @@ from compat.coverage.runner import (
     judge,
     run_column,
 )
-from compat.errors import CoverageError
+from compat.errors import ConfigError, CoverageError
 from compat.harness.uv import file_sha256
 
 _VERB = {"drop": "is removed", "renumber": "is renumbered", "narrow": "is narrowed", "enum-add": "gains a value"}
@@ -101,8 +101,12 @@ class Coverage:
         return lines
 
     def headline(self) -> str:
-        scope = f"a sample of {len(self.results)} of {self.enumerated} mutants (seed {self.seed})" if self.sampled \
-            else f"all {self.enumerated} mutants"
+        if self.sampled:
+            scope = f"a sample of {len(self.results)} of {self.enumerated} mutants (seed {self.seed})"
+        elif len(self.results) < self.enumerated:
+            scope = f"{len(self.results)} chosen of {self.enumerated} mutants"
+        else:
+            scope = f"all {self.enumerated} mutants"
         return (f"{self.role} {self.package} {self.version}: suite strength {self.score:.0%} "
                 f"({self.killed} of {len(self.results)} mutants killed; {scope})")
 
@@ -148,17 +152,27 @@ def coverage_version(version: str) -> str:
 
 
 def run_coverage(spec: ColumnSpec, wheel: Path, work: Path, cache: MutantCache, *, package: str,
-                 sample: int | None = None, seed: int = 0, fingerprint_extra: Mapping[str, str] | None = None,
+                 sample: int | None = None, seed: int = 0, only: Sequence[str] = (),
+                 fingerprint_extra: Mapping[str, str] | None = None,
                  progress: Callable[[str], None] = lambda line: None) -> Coverage:
-    """The coverage of ``wheel`` (the product's candidate) by the scenarios of ``spec``."""
+    """The coverage of ``wheel`` (the product's candidate) by the scenarios of ``spec``; ``only``:
+    the ids of the mutants to run (default: all of them, or the sample)."""
     started = timing.utc_timestamp()
     schema = read_shipped_schema(wheel)
     mutants = enumerate_mutants(schema)
+    total = len(mutants)
+    if only:
+        known = {m.id: m for m in mutants}
+        unknown = [i for i in only if i not in known]
+        if unknown:
+            raise ConfigError(f"no mutant {', '.join(unknown)} of {wheel.name}; ids look like "
+                              f"{', '.join(m.id for m in mutants[:3])}, …")
+        mutants = [known[i] for i in dict.fromkeys(only)]
     chosen = choose(mutants, sample, seed)
     version = str(parse_wheel_filename(wheel.name)[1])
     common = coverage_version(version)
     fingerprint = spec.fingerprint(dict(fingerprint_extra or {}))
-    progress(f"compat coverage: {spec.role} {package} {version}: {len(mutants)} mutants of "
+    progress(f"compat coverage: {spec.role} {package} {version}: {total} mutants of "
              f"{', '.join(schema.names)}; running {len(chosen)}" + (f" (sample, seed {seed})" if sample else ""))
     baseline_wheel = rewrite_wheel(wheel, work / "baseline", version=common)
     baseline = run_column(spec, baseline_wheel, work / "baseline.json")
@@ -186,7 +200,7 @@ def run_coverage(spec: ColumnSpec, wheel: Path, work: Path, cache: MutantCache, 
         progress(f"[{number}/{len(chosen)}] {mutant.id}: {state}" + (" (cached)" if cached else
                                                                      f" ({judgement.seconds:.0f}s)"))
     return Coverage(
-        role=spec.role, package=package, version=version, wheel_sha256=file_sha256(wheel), enumerated=len(mutants),
+        role=spec.role, package=package, version=version, wheel_sha256=file_sha256(wheel), enumerated=total,
         results=tuple(results), seed=seed if sample is not None and sample < len(mutants) else None,
         baseline_red=tuple(f"{baseline.verdicts[k]}: client {k[1]} × gateway {k[2]} [{k[0]}] {k[3]}" for k in red_keys),
         started_at=started, finished_at=timing.utc_timestamp(),
