@@ -43,7 +43,7 @@ def test_rewrite_changes_the_version_everywhere_and_keeps_every_other_byte(tmp_p
 
 
 def test_rewrite_refuses_what_it_cannot_do(tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match="has no member refgw/nope.py"):
+    with pytest.raises(ArtifactError, match=r"has no member refgw/nope\.py"):
         rewrite_wheel(GATEWAY, tmp_path, replace={"refgw/nope.py": b""})
     with pytest.raises(ArtifactError, match="'three' is not a PEP 440 version"):
         rewrite_wheel(GATEWAY, tmp_path, version="three")
@@ -88,8 +88,9 @@ def test_a_mutant_wheel_imports_and_carries_the_mutation(tmp_path: Path) -> None
              "print(refgw.__version__, 'cum_qty' in pb.ExecutionReport.DESCRIPTOR.fields_by_name, "
              "pb.ExecutionReport(leaves_qty=3).leaves_qty)")
     for implementation in ("upb", "python"):
+        env = {"PYTHONPATH": str(unpacked), "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": implementation}
         done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60,
-                              env={"PYTHONPATH": str(unpacked), "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": implementation})
+                              env=env)
         assert done.returncode == 0, done.stderr
         version, has_field, leaves = done.stdout.split()
         assert version.startswith("3.0.0+mutant.drop.") and has_field == "False" and leaves == "3"

@@ -153,6 +153,6 @@ def test_matrix_reads_swaps_from_to_and_removals(tmp_path: Path) -> None:
      "got client and gateway"),
 ])
 def test_matrix_refuses_bad_swaps_and_removals_naming_the_line(tmp_path: Path, extra: str, message: str) -> None:
-    with pytest.raises(MatrixError, match="matrix.yaml:[0-9]+: ") as caught:
+    with pytest.raises(MatrixError, match=r"matrix\.yaml:[0-9]+: ") as caught:
         load_matrix(write(tmp_path, extra))
     assert message in str(caught.value)
