@@ -55,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--run-timeout", type=float, default=3600.0, help="seconds one column run may take")
     parser.add_argument("--min-score", type=float, metavar="F", help="exit 1 when the suite strength is below F "
                         "(0..1)")
+    parser.add_argument("--fresh", action="store_true", help="judge every mutant (and the baseline) again instead "
+                        "of reusing the cached judgements")
     parser.add_argument("--show-history", action="store_true", help="print the recorded scores and exit")
     parser.set_defaults(func=_cmd_coverage)
 
@@ -91,7 +93,8 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     if matrix.index.find_links is not None and matrix.index.find_links.is_dir():
         extra["wheels"] = " ".join(sorted(p.name for p in matrix.index.find_links.glob("*.whl")))
     work = cache_dir / "coverage" / "work" / product.package
-    coverage = run_coverage(spec, wheel, work, MutantCache(cache_dir / "coverage" / "mutants"), package=product.package,
+    cache = MutantCache(cache_dir / "coverage" / "mutants", read=not args.fresh)
+    coverage = run_coverage(spec, wheel, work, cache, package=product.package,
                             sample=args.sample, seed=args.seed, only=tuple(args.mutant), fingerprint_extra=extra,
                             progress=lambda line: print(line, flush=True))
     report_dir = args.report_dir or cache_dir / "coverage" / product.package

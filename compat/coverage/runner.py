@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compat.artifacts.atomic import write_text_atomically
 from compat.errors import CoverageError
 from compat.harness.command import Command, run
 from compat.harness.uv import uv_environment
@@ -52,7 +53,7 @@ class ColumnSpec:
 
     def cell_globs(self) -> list[str]:
         """The candidate's column (or row), narrowed to the counterparts and venues asked for."""
-        mine = f"*+{COVERAGE_TAG}.candidate"
+        mine = f"*{COVERAGE_TAG}.candidate"  # also "+x.coverage" when the version had a local part
         globs = []
         for other in self.counterparts:
             for venue in self.venues:
@@ -82,6 +83,19 @@ class ColumnRun:
     reasons: dict[Key, str]
     seconds: float
     returncode: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "returncode": self.returncode,
+                "results": [[*key, self.verdicts[key], self.nodeids.get(key, ""), self.reasons.get(key, "")]
+                            for key in sorted(self.verdicts)]}
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> ColumnRun:
+        verdicts, nodeids, reasons = {}, {}, {}
+        for venue, client, gateway, scenario, verdict, nodeid, reason in data["results"]:
+            key = (venue, client, gateway, scenario)
+            verdicts[key], nodeids[key], reasons[key] = verdict, nodeid, reason
+        return ColumnRun(verdicts, nodeids, reasons, float(data["seconds"]), int(data["returncode"]))
 
 
 def run_column(spec: ColumnSpec, wheel: Path, report: Path, *, deselect: Sequence[str] = (),
@@ -156,6 +170,7 @@ class MutantCache:
     """Judgements by key (the mutant wheel's sha256 and the suite's fingerprint), one JSON file each."""
 
     directory: Path
+    read: bool = True  # False: judge everything again (and store the new judgements)
     hits: int = 0
     stored: list[str] = field(default_factory=list)
 
@@ -163,20 +178,39 @@ class MutantCache:
         return self.directory / f"{key}.json"
 
     def get(self, key: str) -> Judgement | None:
-        path = self.path(key)
-        if not path.is_file():
-            return None
+        data = self._read(key)
         try:
-            found = Judgement.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            found = None if data is None else Judgement.from_dict(data)
         except (ValueError, KeyError, TypeError):
             return None  # a damaged entry is judged again
-        self.hits += 1
         return found
 
     def put(self, key: str, judgement: Judgement) -> None:
-        from compat.artifacts.atomic import write_text_atomically
+        self._write(key, judgement.to_dict())
 
-        write_text_atomically(self.path(key), json.dumps(judgement.to_dict(), indent=1) + "\n")
+    def get_baseline(self, key: str) -> ColumnRun | None:
+        data = self._read(f"baseline-{key}")
+        try:
+            return None if data is None else ColumnRun.from_dict(data)
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def put_baseline(self, key: str, run: ColumnRun) -> None:
+        self._write(f"baseline-{key}", run.to_dict())
+
+    def _read(self, key: str) -> dict[str, Any] | None:
+        path = self.path(key)
+        if not self.read or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            return None
+        self.hits += 1
+        return data if isinstance(data, dict) else None
+
+    def _write(self, key: str, data: dict[str, Any]) -> None:
+        write_text_atomically(self.path(key), json.dumps(data, indent=1) + "\n")
         self.stored.append(key)
 
 

@@ -175,7 +175,11 @@ def run_coverage(spec: ColumnSpec, wheel: Path, work: Path, cache: MutantCache, 
     progress(f"compat coverage: {spec.role} {package} {version}: {total} mutants of "
              f"{', '.join(schema.names)}; running {len(chosen)}" + (f" (sample, seed {seed})" if sample else ""))
     baseline_wheel = rewrite_wheel(wheel, work / "baseline", version=common)
-    baseline = run_column(spec, baseline_wheel, work / "baseline.json")
+    baseline_key = cache_key(file_sha256(baseline_wheel), fingerprint)
+    baseline = cache.get_baseline(baseline_key)
+    if baseline is None:
+        baseline = run_column(spec, baseline_wheel, work / "baseline.json")
+        cache.put_baseline(baseline_key, baseline)
     red_keys = sorted(k for k, v in baseline.verdicts.items() if v not in GREEN)
     if not baseline.verdicts:
         raise CoverageError(f"the unmutated {package} {version} ran no scenario in the column "
