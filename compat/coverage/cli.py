@@ -11,8 +11,10 @@ coverage history (``--history``). docs/coverage.md.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from compat.artifacts.candidate import build_candidate, source_tree_hash
 from compat.config.matrix import load_matrix
@@ -61,6 +63,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=_cmd_coverage)
 
 
+def _stop_runs_on_sigterm() -> None:
+    """SIGTERM (a CI job cancelled, ``kill``) unwinds like Ctrl-C, so the column run in progress
+    (its own process group) is stopped with its processes instead of outliving us."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt("compat coverage: SIGTERM received; stopping the column run")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _cmd_coverage(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir.resolve()
     history = args.history or cache_dir / "coverage" / "history.jsonl"
@@ -72,6 +87,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     if args.min_score is not None and not 0 <= args.min_score <= 1:
         raise ConfigError(f"--min-score {args.min_score}: a share between 0 and 1")
     matrix = load_matrix(args.matrix)
+    _stop_runs_on_sigterm()
     product = matrix.products[args.product]
     other = matrix.products["client" if args.product == "gateway" else "gateway"]
     if args.wheel is not None:
