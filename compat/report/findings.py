@@ -44,6 +44,12 @@ def markdown_lines(results: RunResults) -> list[str]:
     return lines
 
 
+def blocking_findings(results: RunResults) -> int:
+    """How many findings block the release gate (capabilities lost and not declared removed): the
+    reports' gate line counts them with the blocking verdicts."""
+    return sum(1 for loss in capability_losses(results) if loss.declared is None)
+
+
 def finding_lines(results: RunResults) -> list[str]:
     """One line per finding: lost capabilities first (they block the gate), then declared removals
     and swap targets that never started."""

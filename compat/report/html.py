@@ -262,7 +262,7 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "summary": counts_text(verdict_counts(scenarios)),
         "cell_count": len(results.cells),
         "scenario_count": len(scenarios),
-        "blocking": sum(1 for s in scenarios if s.verdict.blocks_release),
+        "blocking": sum(1 for s in scenarios if s.verdict.blocks_release) + findings.blocking_findings(results),
         "grades": [(str(g), g.symbol, meaning) for g, meaning in GRADE_LEGEND],
         "legend": [(str(v), v.symbol, meaning) for v, meaning in LEGEND],
         "not_run": NOT_RUN,

@@ -118,7 +118,7 @@ def render_markdown(results: RunResults) -> str:
     lines = ["## compat matrix", ""]
     if not results.cells:
         return "\n".join([*lines, "No cells ran.", ""])
-    blocking = sum(1 for s in scenarios if s.verdict.blocks_release)
+    blocking = sum(1 for s in scenarios if s.verdict.blocks_release) + findings.blocking_findings(results)
     lines.append(
         f"{len(results.cells)} cells, {len(scenarios)} scenarios: "
         f"{counts_text(verdict_counts(scenarios))}. "
