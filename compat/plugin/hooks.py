@@ -309,7 +309,8 @@ _RUN_MODULES = (
     "compat.report", "compat.report.resources", "compat.results.collect", "compat.results.verdicts",
     "compat.results.schema_join", "compat.results.shards", "compat.results.store", "compat.plugin.console",
     "compat.run.scenario", "compat.run.stack", "compat.artifacts.envs", "compat.harness.resources",
-    "compat.harness.leaks", "compat.exchange.instruments", "compat.config.expectations",
+    "compat.harness.leaks", "compat.exchange.instruments", "compat.config.expectations", "compat.config.swaps",
+    "compat.report.findings", "compat.results.capabilities",
 )
 
 
