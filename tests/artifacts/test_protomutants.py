@@ -113,3 +113,35 @@ def test_a_wheel_without_a_schema_is_refused(tmp_path: Path) -> None:
         archive.writestr("plain-1.0.0.dist-info/METADATA", "Name: plain\nVersion: 1.0.0\n")
     with pytest.raises(NoSchemaDescriptors, match="ships no protobuf schema"):
         read_shipped_schema(empty)
+
+
+def test_a_regenerated_module_keeps_the_imports_of_its_dependencies(tmp_path: Path) -> None:
+    """A product whose proto imports another (google/protobuf/timestamp.proto here): the module
+    regenerated from the mutated descriptor registers the dependency first, as the original did."""
+    from compat.artifacts.protomutants import generated_module
+
+    file = descriptor_pb2.FileDescriptorProto(name="acme/events.proto", package="acme", syntax="proto3",
+                                              dependency=["google/protobuf/timestamp.proto"])
+    event = file.message_type.add(name="Event")
+    event.field.add(name="at", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+                    type_name=".google.protobuf.Timestamp", label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    event.field.add(name="seq", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_UINT64,
+                    label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    original = ("from google.protobuf import descriptor_pool as _descriptor_pool\n"
+                "from google.protobuf.internal import builder as _builder\n"
+                "from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2\n"
+                f"DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile({file.SerializeToString()!r})\n"
+                "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'acme.events_pb2', globals())\n")
+    (mutated,) = mutate([file], Mutant("narrow", "acme/events.proto", "Event.seq"))
+    package = tmp_path / "acme"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "events_pb2.py").write_text(generated_module(original, "acme/events_pb2.py", mutated))
+    probe = ("from acme import events_pb2 as pb; e = pb.Event(seq=7); e.at.seconds = 5; "
+             "print(pb.Event.__module__, pb.Event.DESCRIPTOR.fields_by_name['seq'].type, e.at.seconds)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60,
+                          env={"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    module, field_type, seconds = done.stdout.split()
+    assert module == "acme.events_pb2" and int(field_type) == descriptor_pb2.FieldDescriptorProto.TYPE_UINT32
+    assert seconds == "5"  # the dependency's message type resolved in the child
