@@ -18,6 +18,7 @@ from compat._version import __version__
 
 if TYPE_CHECKING:
     from compat.config.cell import Cell, Release
+    from compat.config.swaps import Swap
     from compat.errors import (
         CompatError,
         CompatibilityBreak,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         InfrastructureError,
         OperationUnsupported,
         StartError,
+        SwapTargetError,
     )
     from compat.errors import OperationUnsupported as Unsupported
     from compat.harness.proxy import FaultProxy, FrameDrop, FrameFilter, Toxics
@@ -48,6 +50,8 @@ __all__ = [
     "Session",
     "Stack",
     "StartError",
+    "Swap",
+    "SwapTargetError",
     "Toxics",
     "Unsupported",
     "__version__",
@@ -58,6 +62,7 @@ __all__ = [
 _OWNERS: dict[str, str] = {
     "Cell": "compat.config.cell",
     "Release": "compat.config.cell",
+    "Swap": "compat.config.swaps",
     "CompatError": "compat.errors",
     "CompatibilityBreak": "compat.errors",
     "ConfigError": "compat.errors",
@@ -65,6 +70,7 @@ _OWNERS: dict[str, str] = {
     "InfrastructureError": "compat.errors",
     "OperationUnsupported": "compat.errors",
     "StartError": "compat.errors",
+    "SwapTargetError": "compat.errors",
     "FaultProxy": "compat.harness.proxy",
     "FrameDrop": "compat.harness.proxy",
     "FrameFilter": "compat.harness.proxy",

@@ -19,7 +19,8 @@ break), a missing capability is ``n/a``, a proved break is ``fail``::
     │   │       └── NoSchemaDescriptors  ... because it ships none (the static check is off)
     │   ├── HarnessError             processes and hosts
     │   │   ├── StartError           a process died or never became ready (exit code + log tail)
-    │   │   │   └── ProcessStartError    the same, with the facts as attributes
+    │   │   │   ├── ProcessStartError    the same, with the facts as attributes
+    │   │   │   └── SwapTargetError      a live swap's `to` gateway does not start at all: charged to it
     │   │   ├── StopError            a process survived every stop escalation step
     │   │   ├── LeakError            a child process survived the session
     │   │   ├── HostError            a host could not be reached, set up or torn down
@@ -27,6 +28,7 @@ break), a missing capability is ``n/a``, a proved break is ``fail``::
     │   │   ├── ChannelClosed        a control channel reached EOF (the process died)
     │   │   └── ChannelTimeout       no line arrived on a control channel in time
     │   ├── DriverError              the client driver broke its control protocol
+    │   ├── CoverageError            `compat coverage` cannot judge (a run wrote no report, the baseline ran nothing)
     │   └── ExchangeError            the simulated exchange
     │       ├── ExchangeStartError   it could not start (a port could not be bound, ...)
     │       ├── ExchangeClientError  a venue client timed out or the exchange hung up
@@ -153,6 +155,16 @@ class ProcessStartError(StartError):
         self.log_path = log_path
 
 
+class SwapTargetError(StartError):
+    """A live swap's target gateway (its ``to``) did not start, and does not start on a fresh
+    journal either: the swap could not be tried, and the fault is the target's own, not a refusal
+    of what the source wrote. Verdict error, charged to ``target`` (a version label)."""
+
+    def __init__(self, message: str, target: str) -> None:
+        super().__init__(message)
+        self.target = target
+
+
 class StopError(HarnessError):
     """A process survived every stop escalation step."""
 
@@ -183,6 +195,11 @@ class ChannelTimeout(HarnessError):
 
 class DriverError(InfrastructureError):
     """The client driver process broke the control protocol or died."""
+
+
+class CoverageError(InfrastructureError):
+    """``compat coverage`` cannot judge the mutants: a column run wrote no report, or the unmutated
+    baseline ran no scenario at all."""
 
 
 class ExchangeError(InfrastructureError):

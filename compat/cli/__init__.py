@@ -1,7 +1,7 @@
 """The `compat` command line. Subcommands live with their owners (``compat.exchange.cli``,
-``compat.artifacts.cli``, ``compat.bench.cli``; the results commands, which span results and
-report, in ``compat.cli.results``; ``compat verdict-cache`` in ``compat.cli.verdict_cache``); this
-module only wires them.
+``compat.artifacts.cli``, ``compat.bench.cli``, ``compat.coverage.cli``; the results commands, which
+span results and report, in ``compat.cli.results``; ``compat verdict-cache`` in
+``compat.cli.verdict_cache``); this module only wires them.
 
 Each owner module exposes ``register(subparsers)``, adding a parser whose ``func`` default
 takes the parsed namespace and returns an exit code.
@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "compat.cli.init",
     "compat.cli.verdict_cache",
     "compat.bench.cli",
+    "compat.coverage.cli",
 )
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from compat.artifacts.atomic import write_text_atomically
 from compat.artifacts.schema_diff import schema_diff
-from compat.config.matrix import load_matrix
+from compat.config.matrix import Matrix, load_matrix
+from compat.config.removals import Removal
 from compat.errors import ResultsError
 from compat.report.demo import demo_results
 from compat.report.markdown import render_markdown
@@ -94,6 +95,23 @@ def _cmd_schema_diff(args: argparse.Namespace) -> int:
     return 1 if diff.breaking else 0
 
 
+def _gate_matrix(args: argparse.Namespace, results: RunResults) -> tuple[Matrix, Path] | None:
+    """The matrix the gate reads its window and declared removals from: --matrix, else the run's
+    matrix_path, else ./matrix.yaml (None when there is none)."""
+    candidates = [args.matrix] if args.matrix else [Path(results.matrix_path), Path("matrix.yaml")]
+    for path in candidates:
+        if path and str(path) and (args.matrix or path.is_file()):
+            return load_matrix(Path(path)), Path(path)
+    return None
+
+
+def _removals(args: argparse.Namespace, results: RunResults) -> tuple[Removal, ...] | None:
+    """The capability removals matrix.yaml declares; None (the run's own, stamped in its meta)
+    when no matrix file is found."""
+    found = _gate_matrix(args, results)
+    return None if found is None else found[0].removals
+
+
 def _window(args: argparse.Namespace, results: RunResults) -> SupportWindow | None:
     """--window all | --window KEY=N,... over settings.support_window of the matrix (--matrix,
     else the run's matrix_path, else ./matrix.yaml); None gates every pair."""
@@ -101,12 +119,9 @@ def _window(args: argparse.Namespace, results: RunResults) -> SupportWindow | No
     if any(o.strip().lower() == "all" for o in overrides):
         return None
     window: SupportWindow | None = None
-    candidates = [args.matrix] if args.matrix else [Path(results.matrix_path), Path("matrix.yaml")]
-    for path in candidates:
-        if path and str(path) and (args.matrix or path.is_file()):
-            matrix = load_matrix(Path(path))
-            window = SupportWindow.from_settings(matrix.settings, str(path))
-            break
+    found = _gate_matrix(args, results)
+    if found is not None:
+        window = SupportWindow.from_settings(found[0].settings, str(found[1]))
     if overrides:
         window = (window or SupportWindow(source="--window")).override(overrides)
     return window
@@ -143,7 +158,8 @@ def _gate_input(args: argparse.Namespace) -> RunResults:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     results = _gate_input(args)
-    code, lines = gate(results, _window(args, results), allow_stale=args.allow_stale)
+    code, lines = gate(results, _window(args, results), allow_stale=args.allow_stale,
+                       removals=_removals(args, results))
     print("\n".join(lines))
     return code
 
@@ -311,7 +327,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             sha = args.git_sha or merged.meta.get("git_sha") or git_head_sha(Path.cwd())
             run_id = store.record(merged, git_sha=sha, label=args.label)
             print(f"recorded run {run_id} of matrix {run_matrix(merged)} in {store.where}")
-    code, lines = gate(merged, _window(args, merged), allow_stale=args.allow_stale)
+    code, lines = gate(merged, _window(args, merged), allow_stale=args.allow_stale, removals=_removals(args, merged))
     print("\n".join(lines))
     return code
 

@@ -29,6 +29,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from compat.config.cell import Cell
+from compat.config.swaps import Swap
 
 KINDS: tuple[str, ...] = ("incompatible", "unsupported", "compatible")
 
@@ -44,18 +45,38 @@ class Expectation:
     ticket: str | None = None
     expires: _dt.date | None = None
     line: int = 0  # matrix.yaml line, so reports can point at the rule
+    # A live swap's two ends (``from``/``to`` in matrix.yaml): a rule with either matches only
+    # swap scenarios, by the versions the swap goes from and to (compat.config.swaps).
+    swap_from: SpecifierSet | None = None
+    swap_to: SpecifierSet | None = None
+
+    @property
+    def about_swaps(self) -> bool:
+        return self.swap_from is not None or self.swap_to is not None
 
     def is_expired(self, today: _dt.date) -> bool:
         return self.expires is not None and today > self.expires
 
-    def matches(self, cell: Cell, scenario: str) -> bool:
-        """Whether this rule covers ``scenario`` in ``cell`` (ignoring expiry)."""
+    def matches(self, cell: Cell, scenario: str, swap: Swap | None = None) -> bool:
+        """Whether this rule covers ``scenario`` in ``cell`` (ignoring expiry); ``swap``: the live
+        swap the scenario makes, if it is a swap scenario."""
         return (
             _contains(self.client, cell.client.version)
             and _contains(self.gateway, cell.gateway.version)
             and fnmatch.fnmatchcase(cell.venue, self.venue)
             and self.matches_scenario(scenario)
+            and self.matches_swap(swap)
         )
+
+    def matches_swap(self, swap: Swap | None) -> bool:
+        """A rule without ``from``/``to`` matches any scenario; one with them, only a swap whose
+        ends both match."""
+        if not self.about_swaps:
+            return True
+        if swap is None:
+            return False
+        return (self.swap_from is None or _contains(self.swap_from, swap.source.version)) and (
+            self.swap_to is None or _contains(self.swap_to, swap.target.version))
 
     def matches_scenario(self, scenario: str) -> bool:
         """``scenario`` is the name without ``test_``; a pattern may be written either way."""
@@ -64,6 +85,8 @@ class Expectation:
     def describe(self) -> str:
         client = str(self.client) or "*"
         gateway = str(self.gateway) or "*"
+        if self.about_swaps:
+            gateway += f", swap from {self.swap_from or '*'} to {self.swap_to or '*'}"
         extra = f" ({self.ticket})" if self.ticket else ""
         until = f", expires {self.expires.isoformat()}" if self.expires else ""
         return (
@@ -82,12 +105,13 @@ def _contains(spec: SpecifierSet, version: str) -> bool:
 
 
 def find(
-    expectations: Sequence[Expectation], cell: Cell, scenario: str, today: _dt.date | None = None
+    expectations: Sequence[Expectation], cell: Cell, scenario: str, today: _dt.date | None = None,
+    swap: Swap | None = None,
 ) -> Expectation | None:
-    """The first expectation that covers (cell, scenario) and has not expired, or None."""
+    """The first expectation that covers (cell, scenario[, swap]) and has not expired, or None."""
     day = today if today is not None else _dt.date.today()
     for expectation in expectations:
-        if expectation.matches(cell, scenario) and not expectation.is_expired(day):
+        if expectation.matches(cell, scenario, swap) and not expectation.is_expired(day):
             return expectation
     return None
 
@@ -100,11 +124,13 @@ def expired(expectations: Sequence[Expectation], today: _dt.date | None = None) 
 
 def unmatched(
     expectations: Sequence[Expectation], cells: Sequence[Cell], scenarios: Sequence[str],
-    not_run: Sequence[str] = (),
+    not_run: Sequence[str] = (), swaps: Sequence[tuple[Cell, str, Swap]] = (),
 ) -> list[str]:
     """One line per rule that covers no collected (cell, scenario), naming the rule's
     matrix.yaml line and the pattern(s) that matched nothing, with what there was instead.
-    ``not_run``: scenarios this run left out on purpose (``-m``); rules about them are not judged."""
+    ``not_run``: scenarios this run left out on purpose (``-m``); rules about them are not judged.
+    ``swaps``: the collected swap scenarios (cell, scenario, swap), which rules with ``from``/``to``
+    are judged against."""
     names = sorted(set(scenarios))
     lines: list[str] = []
     for rule in expectations:
@@ -123,7 +149,15 @@ def unmatched(
         if not any(rule.matches_scenario(name) for name in names):
             misses.append(f"scenario {rule.scenario!r} matches none of the {len(names)} scenarios collected "
                           f"({_listing(names)})")
-        if not misses and not any(rule.matches(c, name) for c in cells for name in names):
+        if rule.about_swaps and not any(rule.matches_swap(swap) for _, _, swap in swaps):
+            run = _listing(sorted({f"{s.source.label}→{s.target.label}" for _, _, s in swaps}))
+            misses.append(f"from {rule.swap_from or '*'} to {rule.swap_to or '*'} matches none of the live "
+                          f"swaps run ({run})")
+        if rule.about_swaps:
+            covers = any(rule.matches(cell, name, swap) for cell, name, swap in swaps)
+        else:
+            covers = any(rule.matches(c, name) for c in cells for name in names)
+        if not misses and not covers:
             misses.append("each pattern matches something, but no collected (cell, scenario) matches them all")
         if misses:
             lines.append(f"matrix.yaml line {rule.line}: expectation ({rule.kind}: {rule.reason}) matches nothing "

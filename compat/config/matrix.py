@@ -27,6 +27,8 @@ from compat.config import yamlpos as y
 from compat.config.cell import ROLES
 from compat.config.expectations import KINDS, Expectation
 from compat.config.known_issues import FINDINGS, KnownIssue
+from compat.config.removals import Removal
+from compat.config.swaps import DIRECTIONS, SwapRule
 from compat.config.versions import VersionPolicy
 from compat.errors import MatrixError
 
@@ -100,7 +102,7 @@ _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _TOP_KEYS = (
     "schema", "products", "exchange", "index", "versions", "lock", "venues", "hosts", "expectations", "known_issues",
-    "settings",
+    "settings", "swaps", "removed_capabilities",
 )
 _PRODUCT_KEYS = ("package", "source", "launch", "adapter", "ready", "env", "stop", "stop_grace_s")
 _SIMULATOR_KEYS = ("argv", "venues", "ready", "env", "stop", "stop_grace_s", "package", "version")
@@ -108,8 +110,11 @@ _LAUNCH_KEYS = ("versions", "argv")
 _INDEX_KEYS = ("find_links", "url")
 _POLICY_KEYS = ("list", "specifier", "latest_minors", "candidate", "include_yanked")
 _LOCK_KEYS = ("path", "reuse")
-_EXPECTATION_KEYS = ("client", "gateway", "venue", "scenario", "expect", "reason", "ticket", "expires")
+_EXPECTATION_KEYS = ("client", "gateway", "from", "to", "venue", "scenario", "expect", "reason", "ticket", "expires")
 _KNOWN_ISSUE_KEYS = (*ROLES, "finding", "reason", "ticket")
+_SWAP_KEYS = ("between", "minors", "directions")
+_SWAP_KINDS = ("adjacent_releases", "adjacent_minors", "candidate")
+_REMOVAL_KEYS = ("client", "gateway", "capability", "reason", "ticket")
 SCHEMA_VERSION = 1
 
 
@@ -247,6 +252,8 @@ class Matrix:
     sha256: str = ""  # of the file's bytes
     exchange: ExchangeSpec = field(default_factory=ExchangeSpec)
     known_issues: tuple[KnownIssue, ...] = ()  # findings of released versions declared known
+    swaps: tuple[SwapRule, ...] = ()  # which live gateway swaps run; () is the default rule (compat.config.swaps)
+    removals: tuple[Removal, ...] = ()  # declared capability removals (compat.config.removals)
 
     def without_candidates(self) -> Matrix:
         """The same matrix with every role's candidate switched off (``--compat-no-candidate``)."""
@@ -313,6 +320,8 @@ class _Reader:
             lock=self.lock(top.get("lock")),
             sha256=sha256,
             exchange=exchange,
+            swaps=self.swaps(top.get("swaps")),
+            removals=self.removals(top.get("removed_capabilities")),
         )
 
     # --- products -----------------------------------------------------------------------
@@ -743,6 +752,7 @@ class _Reader:
                 f"{what}: an unsupported pairing does not expire; expires is only for expect: incompatible",
             )
         client_node, gateway_node = fields.get("client"), fields.get("gateway")
+        from_node, to_node = fields.get("from"), fields.get("to")
         return Expectation(
             client=SpecifierSet() if client_node is None else self.specifier(client_node, f"{what}.client"),
             gateway=SpecifierSet()
@@ -754,6 +764,74 @@ class _Reader:
             reason=y.string(self.src, fields.require("reason"), f"{what}.reason"),
             ticket=y.optional_string(self.src, fields.get("ticket"), f"{what}.ticket"),
             expires=None if expires_node is None else y.date(self.src, expires_node, f"{what}.expires"),
+            line=fields.first_line,
+            swap_from=None if from_node is None else self.specifier(from_node, f"{what}.from"),
+            swap_to=None if to_node is None else self.specifier(to_node, f"{what}.to"),
+        )
+
+    # --- live swaps and capability removals ----------------------------------------------------
+    def swaps(self, node: Node | None) -> tuple[SwapRule, ...]:
+        if node is None or y.is_null(node):
+            return ()
+        items = y.sequence(self.src, node, "swaps")
+        if not items:
+            raise self.src.error(node, "swaps must list at least one rule, e.g. - between: adjacent_releases "
+                                 "(leave the key out for that default)")
+        return tuple(self.swap_rule(item, f"swaps[{i}]") for i, item in enumerate(items))
+
+    def swap_rule(self, node: Node, what: str) -> SwapRule:
+        fields = y.mapping(self.src, node, what, _SWAP_KEYS, required=("between",))
+        between = fields.require("between")
+        minors_node, directions_node = fields.get("minors"), fields.get("directions")
+        directions = DIRECTIONS
+        if directions_node is not None:
+            named = y.string_list(self.src, directions_node, f"{what}.directions")
+            for name, item in named:
+                if name not in DIRECTIONS:
+                    raise self.src.error(item, f"{what}.directions: {name!r} is not one of {', '.join(DIRECTIONS)}")
+            if not named:
+                raise self.src.error(directions_node, f"{what}.directions must name upgrade, downgrade or both")
+            directions = tuple(d for d in DIRECTIONS if d in {name for name, _ in named})
+        if isinstance(between, ScalarNode):
+            kind = y.string(self.src, between, f"{what}.between")
+            if kind not in _SWAP_KINDS:
+                raise self.src.error(between, f"{what}.between must be one of {', '.join(_SWAP_KINDS)} or a pair "
+                                     f"of versions like [\"2.1.0\", \"3.0.0\"], got {kind!r}")
+            if minors_node is not None and kind != "candidate":
+                raise self.src.error(minors_node, f"{what}.minors applies to between: candidate only")
+            minors = None if minors_node is None else y.integer(self.src, minors_node, f"{what}.minors", minimum=1)
+            return SwapRule(kind, minors=minors, directions=directions, line=fields.first_line)
+        names = y.string_list(self.src, between, f"{what}.between")
+        if len(names) != 2 or names[0][0] == names[1][0]:
+            raise self.src.error(between, f"{what}.between: a pair names two different versions "
+                                 "(or candidate), e.g. [\"2.1.0\", \"3.0.0\"]")
+        for name, item in names:
+            if name != "candidate":
+                self.version(name, item, f"{what}.between")
+        if minors_node is not None:
+            raise self.src.error(minors_node, f"{what}.minors applies to between: candidate only")
+        return SwapRule("pair", pair=(names[0][0], names[1][0]), directions=directions, line=fields.first_line)
+
+    def removals(self, node: Node | None) -> tuple[Removal, ...]:
+        if node is None or y.is_null(node):
+            return ()
+        return tuple(self.removal(item, f"removed_capabilities[{i}]")
+                     for i, item in enumerate(y.sequence(self.src, node, "removed_capabilities")))
+
+    def removal(self, node: Node, what: str) -> Removal:
+        fields = y.mapping(self.src, node, what, _REMOVAL_KEYS, required=("capability", "reason"))
+        given = [role for role in ("client", "gateway") if role in fields]
+        if len(given) != 1:
+            raise self.src.error(node, f"{what} names the product that dropped the capability: exactly one of "
+                                 f"client: VERSION or gateway: VERSION (got {' and '.join(given) or 'neither'})")
+        role = given[0]
+        role_node = fields.require(role)
+        return Removal(
+            role=role,
+            versions=self.specifier(role_node, f"{what}.{role}"),
+            capability=y.string(self.src, fields.require("capability"), f"{what}.capability"),
+            reason=y.string(self.src, fields.require("reason"), f"{what}.reason"),
+            ticket=y.optional_string(self.src, fields.get("ticket"), f"{what}.ticket"),
             line=fields.first_line,
         )
 

@@ -234,8 +234,11 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
     def restart(release: Release) -> None:
         compat_stack.restart_gateway(release, compat_env_cache.ensure(release))
 
+    def probe(release: Release) -> None:
+        compat_stack.probe_gateway(release, compat_env_cache.ensure(release))
+
     gateways = compat_plan.releases.get("gateway", ())
-    scenario = Scenario(compat_stack, leases.take, gateways, restart, users=leases.user)
+    scenario = Scenario(compat_stack, leases.take, gateways, restart, users=leases.user, probe=probe)
     swaps_before = len(compat_stack.swap_targets)
     yield scenario
     request.node.user_properties.append((DEPS, json.dumps(_deps(scenario, compat_stack, swaps_before, gateways))))

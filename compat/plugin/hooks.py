@@ -145,6 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "bench: a latency benchmark on the compat harness")
     config.addinivalue_line("markers", "compat_disruptive: the scenario swaps, kills or stalls the gateway; "
                             "it runs after the cell's other scenarios")
+    config.addinivalue_line("markers", "compat_swap(direction): a live swap scenario taking compat_swap; it runs "
+                            "once per swap matrix.yaml's swaps: declares from the cell's gateway, upgrade or downgrade")
     config.pluginmanager.register(_Ordering(), "compat-ordering")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput.get("compat_dist") == "loadgroup":
@@ -307,8 +309,9 @@ _RUN_MODULES = (
     "compat.report", "compat.report.resources", "compat.results.collect", "compat.results.verdicts",
     "compat.results.schema_join", "compat.results.shards", "compat.results.store", "compat.plugin.console",
     "compat.run.scenario", "compat.run.stack", "compat.artifacts.envs", "compat.harness.resources",
-    "compat.harness.leaks", "compat.exchange.instruments", "compat.config.expectations",
-    "compat.results.declared", "compat.results.since", "compat.report.front",
+    "compat.harness.leaks", "compat.exchange.instruments", "compat.config.expectations", "compat.config.swaps",
+    "compat.results.declared", "compat.results.since", "compat.report.front", "compat.report.findings",
+    "compat.results.capabilities",
 )
 
 
@@ -330,7 +333,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # `-m` deselects every cell of this function anyway (e.g. `-m "not compat"`, or a `slow`
         # scenario under `-m "compat and not slow"`): do not resolve or build anything for it.
         metafunc.config.stash.setdefault(_NOT_RUN, set()).add(metafunc.function.__name__.removeprefix("test_"))
-        metafunc.parametrize("compat_cell", [], scope="session")
+        metafunc.parametrize(_cell_argnames(metafunc), [], scope="session")
         return
     error: str | None = None
     try:
@@ -340,7 +343,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if error is not None:  # raised here it would come wrapped in a pluggy traceback: one line instead
         pytest.fail(error, pytrace=False)
     cells = list(plan.cells)
+    if "compat_swap" in metafunc.fixturenames:
+        _parametrize_swaps(metafunc, plan)
+        return
     metafunc.parametrize("compat_cell", cells, ids=[c.id for c in cells], scope="session")
+
+
+def _cell_argnames(metafunc: pytest.Metafunc) -> list[str]:
+    return ["compat_cell", "compat_swap"] if "compat_swap" in metafunc.fixturenames else ["compat_cell"]
+
+
+def _parametrize_swaps(metafunc: pytest.Metafunc, plan: Plan) -> None:
+    """A swap scenario (``@pytest.mark.compat_swap("upgrade"|"downgrade")``, taking the
+    ``compat_swap`` fixture) runs once per swap matrix.yaml's ``swaps:`` declares from the cell's
+    gateway in that direction (compat.config.swaps); a cell with none has no such test."""
+    from compat.config.swaps import DIRECTIONS, swaps_from
+
+    marker = metafunc.definition.get_closest_marker("compat_swap")
+    direction = marker.args[0] if marker is not None and marker.args else None
+    if direction not in DIRECTIONS:
+        pytest.fail(f"compat: {metafunc.definition.nodeid} takes compat_swap, so it must be marked "
+                    f"@pytest.mark.compat_swap(\"upgrade\") or (\"downgrade\"), got {marker}", pytrace=False)
+    swaps = plan.swaps
+    pairs = [(cell, swap) for cell in plan.cells for swap in swaps_from(swaps, cell.gateway, direction)]
+    # The cell value is the same object in every pair of a cell, so its session-scoped stack is
+    # set up once and shared with the cell's other scenarios (pytest compares params with ==).
+    metafunc.parametrize(["compat_cell", "compat_swap"], pairs, ids=[f"{c.id}-{s.id}" for c, s in pairs],
+                         scope="session")
+
+
+def _swap_of(item: pytest.Item) -> Any:
+    """The live swap a swap scenario makes (a ``compat.config.swaps.Swap``), else None."""
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("compat_swap")
 
 
 def _scenario_marks(node: pytest.Item) -> list[pytest.Mark]:
@@ -391,7 +426,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         from compat.config.expectations import find as find_expectation
 
         plan = compat_plan(config)
-        expectation = find_expectation(plan.matrix.expectations, cell, scenario_name(item))
+        expectation = find_expectation(plan.matrix.expectations, cell, scenario_name(item), swap=_swap_of(item))
         record = None
         if expectation is not None and expectation.kind != "compatible":
             record = {"kind": expectation.kind, "reason": expectation.reason, "ticket": expectation.ticket,
@@ -411,13 +446,16 @@ def _check_expectations(config: pytest.Config, items: list[pytest.Item]) -> None
     scenarios = [(cell, scenario_name(item)) for item in items if (cell := _cell_of(item)) is not None]
     if not scenarios:
         return
+    swaps = [(cell, scenario_name(item), swap) for item in items
+             if (cell := _cell_of(item)) is not None and (swap := _swap_of(item)) is not None]
     from compat.config.expectations import unmatched
     from compat.errors import UnmatchedExpectationWarning
 
     plan = compat_plan(config)
     nothing_left_out: set[str] = set()
     not_run = config.stash.get(_NOT_RUN, nothing_left_out)
-    lines = unmatched(plan.matrix.expectations, plan.cells, [name for _cell, name in scenarios], sorted(not_run))
+    lines = unmatched(plan.matrix.expectations, plan.cells, [name for _cell, name in scenarios], sorted(not_run),
+                      swaps=swaps)
     if lines and config.getoption("compat_strict_expectations"):
         raise pytest.UsageError("compat: --compat-strict-expectations:\n" + "\n".join(lines))
     for line in lines:
@@ -448,6 +486,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "attempt": int(getattr(item, "execution_count", 1) or 1),
             **verdict,
         }
+        if (swap := _swap_of(item)) is not None:  # a swap has two ends: results carry both
+            payload["swap"] = swap.as_record()
         report.user_properties.append((_PROPERTY, json.dumps(payload, default=str)))
         report.user_properties.extend(junit_pairs(payload))
     return report
@@ -571,6 +611,10 @@ class _Recorder:
         terminalreporter.section("compat matrix")
         # Grades in colour where pytest writes colour (a terminal, --color=yes), plain otherwise.
         colour = bool(getattr(terminalreporter, "hasmarkup", False))
+        from compat.report.findings import terminal_lines  # the swap grid, lost capabilities
+
+        for line in terminal_lines(self._results()):
+            terminalreporter.write_line(line)
         for line, markup in section_lines(self._results(), allow_stale=bool(config.getoption("compat_allow_stale")),
                                           fail_on_leak=bool(config.getoption("compat_fail_on_leak")), color=colour,
                                           written=self.written, recorded=self.recorded):
@@ -600,6 +644,11 @@ class _Recorder:
         results = with_declarations(results, plan.matrix)
         results = stamp(results, since_release(results, self.config.getoption("compat_store"),
                                                cache_dir(self.config) / "results.db"))
+        if plan.matrix.removals:  # the reports and the gate tell a declared capability removal from a loss
+            from compat.results.capabilities import REMOVALS_META
+
+            records = [removal.to_record() for removal in plan.matrix.removals]
+            results = dataclasses.replace(results, meta={**results.meta, REMOVALS_META: records})
         self._cached = results
         return self._cached
 

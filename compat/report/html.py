@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 
 from compat.config.known_issues import META_KEY as KNOWN_ISSUES_KEY
+from compat.report import findings
 from compat.report.front import WHY_AT_MOST, FrontPage, blocker_line, explained_failures, front_page
 from compat.report.resources import ResourceRow, known_findings, leak_groups, leaks
 from compat.report.resources import rows as resource_rows
@@ -372,6 +373,7 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "schema_off": schema_notes.check_off(results),
         "leaks": leaks(results),
         "leak_groups": leak_groups(results),
+        "findings": findings.html_context(results),
     }
 
 

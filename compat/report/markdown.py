@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compat.report import resources
+from compat.report import findings, resources
 from compat.report.front import ExplainedGroup, FrontPage, blocker_line, explained_failures, front_page
 from compat.results import schema_notes
 from compat.results.grid import (
@@ -210,6 +210,7 @@ def render_markdown(results: RunResults) -> str:
         )
         lines.append("")
     lines.extend(_known_issues_md(results))
+    lines.extend(findings.markdown_lines(results))  # the swap grid and the version findings
     disagreements = schema_notes.disagreements(results)
     if disagreements:
         lines.append(f"### Static schema check disagrees with the run ({len(disagreements)})")
@@ -221,6 +222,7 @@ def render_markdown(results: RunResults) -> str:
         lines.append("")
     if (off := schema_notes.check_off(results)) is not None:
         lines.extend([f"_Static schema check: {_cell_md(off)}._", ""])
+    lines.extend(findings.markdown_lines(results))  # the swap grid and the version findings
     lines.extend(_metrics_lines(results))
     lines.extend(resources.markdown_lines(results))
     lines.extend(_env_warnings(results))

@@ -91,6 +91,8 @@ class ResultsCollector:
                 metrics=dict(details.get("metrics", {})),
                 nodeid=nodeid,
                 cached_from=entry.cached_from,
+                capability=decisive.get("capability") if verdict is Verdict.NA else None,
+                swap=_swap_record(first, decisive),
             ))
         return with_matrix_meta(RunResults(
             cells=tuple(
@@ -107,6 +109,17 @@ class ResultsCollector:
 
     def _entry(self, nodeid: str) -> _Entry:
         return self._entries.setdefault(nodeid, _Entry())
+
+
+def _swap_record(first: dict[str, Any], decisive: dict[str, Any]) -> dict[str, str] | None:
+    """A swap scenario's ends, and who the verdict is charged to when its target never started."""
+    swap = first.get("swap")
+    if not swap:
+        return None
+    record = dict(swap)
+    if decisive.get("charged_to"):
+        record["charged_to"] = str(decisive["charged_to"])
+    return record
 
 
 def _final_verdict(payloads: list[dict[str, Any]]) -> tuple[Verdict, dict[str, Any], int]:

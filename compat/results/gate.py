@@ -29,7 +29,9 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from compat import timing
+from compat.config.removals import Removal
 from compat.errors import ConfigError
+from compat.results.capabilities import CapabilityLoss, capability_losses
 from compat.results.grid import counts_text, expectation_text, scenario_reason, sorted_versions, verdict_counts
 from compat.results.model import CellResult, RunResults, ScenarioResult, Verdict, worst
 
@@ -230,10 +232,17 @@ class GateDecision:
     summary: str = ""
     empty: bool = False
     allow_stale: bool = False  # the stale rule applied: False blocks (the default), True warns
+    # Capabilities a version lost against its predecessor (compat.results.capabilities): those
+    # matrix.yaml does not declare removed block, wherever they are (matrix.yaml must say it).
+    capabilities: tuple[CapabilityLoss, ...] = ()
+
+    @property
+    def lost_capabilities(self) -> tuple[CapabilityLoss, ...]:
+        return tuple(loss for loss in self.capabilities if loss.declared is None)
 
     @property
     def blocked(self) -> bool:
-        return self.empty or bool(self.blockers or self.missing)
+        return self.empty or bool(self.blockers or self.missing or self.lost_capabilities)
 
     @property
     def exit_code(self) -> int:
@@ -276,6 +285,8 @@ class GateDecision:
             "no cell of the results ran it; run it, or merge every shard before gating"
             for venue, c, g, why in self.missing
         ]
+        out += [f"BLOCKED {loss.line()}" for loss in self.lost_capabilities]
+        out += [loss.line() for loss in self.capabilities if loss.declared is not None]
         out += [f.line("WARNING") for f in self.warnings]
         out += [f.line("declared") for f in self.declared]
         out += [f.line("outside window, not gating:") for f in self.outside]
@@ -284,7 +295,7 @@ class GateDecision:
             for v in self.view.unreadable
             if self.view.window is not None
         ]
-        count = len(self.blockers) + len(self.missing)
+        count = len(self.blockers) + len(self.missing) + len(self.lost_capabilities)
         stale = f"; {len(self.warnings)} stale expectation(s) to clean" if self.warnings else ""
         verdict = f"BLOCKED by {count}" if self.blocked else "clear"
         out.append(f"release gate: {verdict}{stale}; {self.summary}; {stale_rule(self.allow_stale)}")
@@ -329,8 +340,10 @@ def _stale_why(scenario: ScenarioResult) -> str:
     return f"passed, but matrix.yaml declares {expectation_text(scenario)}; remove or narrow the expectation"
 
 
-def evaluate(results: RunResults, window: SupportWindow | None = None, *, allow_stale: bool = False) -> GateDecision:
-    """The gate's decision over one (merged) run."""
+def evaluate(results: RunResults, window: SupportWindow | None = None, *, allow_stale: bool = False,
+             removals: Sequence[Removal] | None = None) -> GateDecision:
+    """The gate's decision over one (merged) run. ``removals``: the capability removals matrix.yaml
+    declares (default: those the run stamped into its ``meta``)."""
     scenarios = [s for cell in results.cells for s in cell.scenarios]
     summary = f"{len(results.cells)} cells, {len(scenarios)} scenarios: {counts_text(verdict_counts(scenarios))}"
     view = WindowView.over(
@@ -370,6 +383,7 @@ def evaluate(results: RunResults, window: SupportWindow | None = None, *, allow_
         declared=tuple(declared),
         summary=summary,
         allow_stale=allow_stale,
+        capabilities=tuple(capability_losses(results, removals)),
     )
 
 
@@ -390,9 +404,10 @@ def _missing(results: RunResults, view: WindowView) -> list[tuple[str, str, str,
 
 
 def gate(
-    results: RunResults, window: SupportWindow | None = None, *, allow_stale: bool = False
+    results: RunResults, window: SupportWindow | None = None, *, allow_stale: bool = False,
+    removals: Sequence[Removal] | None = None,
 ) -> tuple[int, list[str]]:
-    decision = evaluate(results, window, allow_stale=allow_stale)
+    decision = evaluate(results, window, allow_stale=allow_stale, removals=removals)
     return decision.exit_code, decision.lines()
 
 

@@ -104,6 +104,12 @@ class ScenarioResult:
     # Reused from the verdict cache, not run now: {"run_id", "date", "duration_s"} of the run that
     # produced it (compat.plugin.cache); None for a result of this run.
     cached_from: dict[str, Any] | None = None
+    # n/a: the capability the pair lacked, as the adapter or scenario named it ("order.amend",
+    # "op.amend" for an operation the adapter does not define); None otherwise.
+    capability: str | None = None
+    # A live swap scenario's two ends: {"from", "to", "direction"} (labels), plus "charged_to"
+    # (the `to` label) when the target did not start at all; None for other scenarios.
+    swap: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

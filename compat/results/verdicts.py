@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compat.errors import InfrastructureError, OperationUnsupported
+from compat.errors import InfrastructureError, OperationUnsupported, SwapTargetError
 from compat.results.model import Verdict
 
 PROPERTY = "compat"  # user_properties key carrying the verdict payload (JSON)
@@ -55,9 +55,15 @@ def judge(
         reason = f"n/a: {excinfo.value}"
         report.outcome = "skipped"
         report.longrepr = (str(report.location[0]), (report.location[1] or 0) + 1, reason)
-        return _verdict(Verdict.NA, report, reason=reason)
+        # The capability it lacks, by name: compat.results.capabilities compares it with the
+        # version before (a capability lost between releases is a finding, not an n/a).
+        return {**_verdict(Verdict.NA, report, reason=reason), "capability": excinfo.value.capability,
+                "op": excinfo.value.op}
     if report.skipped:  # pytest.skip() inside the scenario: the pair lacks what it needs
         return _verdict(Verdict.NA, report, reason=_skip_reason(report))
+    if excinfo.errisinstance(SwapTargetError):  # the swap's `to` cannot start at all: its fault, named
+        return {**_verdict(Verdict.ERROR, report, reason=_first_line(report), message=report.longreprtext),
+                "charged_to": excinfo.value.target}
     if excinfo.errisinstance(InfrastructureError):
         return _verdict(Verdict.ERROR, report, reason=_first_line(report), message=report.longreprtext)
     if incompatible:

@@ -18,6 +18,7 @@ from compat.artifacts.lock import Lock, read_lock
 from compat.artifacts.resolve import resolve, resolve_simulator
 from compat.config.cell import Cell, Release
 from compat.config.matrix import Matrix, load_matrix
+from compat.config.swaps import Swap, plan_swaps
 from compat.errors import ConfigError
 
 
@@ -28,6 +29,12 @@ class Plan:
     cells: tuple[Cell, ...]
     shard: Mapping[str, Any] | None = None  # meta.shard of a --compat-shard slice (compat.run.shard)
     simulator: Release | None = None  # the own exchange simulator's release (exchange.package), if any
+
+    @property
+    def swaps(self) -> tuple[Swap, ...]:
+        """The live gateway swaps matrix.yaml's ``swaps:`` declares over this run's gateways (all
+        of them, not only the cells this shard or ``--compat-cells`` keeps)."""
+        return plan_swaps(self.matrix.swaps, self.releases.get("gateway", ()))
 
     @property
     def env_count(self) -> int:

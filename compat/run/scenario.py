@@ -17,7 +17,15 @@ from typing import Any
 
 from compat.config.cell import Release
 from compat.driver.handle import DriverHandle
-from compat.errors import ConfigError, DriverCallError, HarnessError, OperationUnsupported
+from compat.errors import (
+    ArtifactError,
+    ConfigError,
+    DriverCallError,
+    HarnessError,
+    OperationUnsupported,
+    StartError,
+    SwapTargetError,
+)
 from compat.exchange.audit import read_audit
 from compat.exchange.client import ObxClient
 from compat.exchange.instruments import load_config
@@ -103,11 +111,13 @@ class Scenario:
     def __init__(self, stack: Stack, symbols: Callable[[str], str],
                  gateway_releases: Sequence[Release] = (),
                  restart: Callable[[Release], None] | None = None,
-                 users: Callable[[], str] | None = None) -> None:
+                 users: Callable[[], str] | None = None,
+                 probe: Callable[[Release], None] | None = None) -> None:
         self.stack = stack
         self._gateway_releases = tuple(gateway_releases)
         self.read_gateway_order = False  # whether the body looked at the plan's gateway releases
         self._restart = restart
+        self._probe = probe
         self.test_number = next(_test_counter)
         self._sessions: list[Session] = []
         self._symbols = symbols
@@ -188,6 +198,34 @@ class Scenario:
         if self._restart is None:
             raise RuntimeError("this scenario was not given a way to restart the gateway")
         self._restart(release)
+
+    def swap_gateway(self, target: Release) -> None:
+        """A live swap to ``target`` on the cell's journal, with the failure charged to the right end.
+
+        ``target`` refusing the journal the cell's gateway wrote (it exits at start) is the pair's
+        answer: an ``AssertionError``, judged by the pair's expectation (matrix.yaml ``from``/``to``).
+        ``target`` that does not start on a fresh journal either (or whose env cannot be built)
+        cannot be swapped to at all: a ``SwapTargetError`` (verdict error) naming ``target``, never a
+        refusal charged to the source. A start that timed out stays an infrastructure error."""
+        source = self.gateway_version
+        try:
+            self.restart_gateway(target)
+        except ArtifactError as broken:
+            raise SwapTargetError(f"swap {source} → {target.label}: the target gateway {target.label} cannot be "
+                                  f"installed: {broken}", target.label) from None
+        except StartError as refusal:
+            if getattr(refusal, "exit_code", None) is None:
+                raise
+            if self._probe is not None:
+                try:
+                    self._probe(target)
+                except (StartError, ArtifactError) as own:
+                    raise SwapTargetError(
+                        f"swap {source} → {target.label}: the target gateway {target.label} does not start, "
+                        f"not even on a fresh journal, so the swap was never tried (charged to {target.label}, "
+                        f"not to {source}):\n{own}", target.label) from None
+            raise AssertionError(f"gateway {target.label} refused to resume what {source} wrote "
+                                 f"(it starts on a fresh journal):\n{refusal}") from None
 
     def audit(self, until: Callable[[list[dict[str, Any]]], bool] | None = None,
               timeout_s: float = 5.0) -> list[dict[str, Any]]:

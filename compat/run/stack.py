@@ -236,6 +236,14 @@ class Stack:
         if self.gateway_proxy is not None:
             self.gateway_proxy.set_upstream(self._gateway_address())
 
+    def probe_gateway(self, release: Release, env: Env) -> None:
+        """Start ``release`` on a fresh journal of its own, wait for its ready line, and stop it:
+        whether it starts at all, apart from what the cell's journal holds. Raises the
+        ``StartError`` of a start that fails; the cell's running gateway (if any) is untouched."""
+        journal = self.log_dir / f"probe-{release.label}-{self._generation + 1}.journal"  # never used before
+        process = self._launch_gateway(env, release, journal, "probe")
+        self._stop(process, "gateway")
+
     def stop_gateway(self) -> int | None:
         """Stop the gateway and leave it down (a scenario restarts it with ``restart_gateway``)."""
         if self.gateway is None:
@@ -384,6 +392,16 @@ class Stack:
         self.exchange_link = link
 
     def _start_gateway(self, env: Env, release: Release) -> None:
+        process = self._launch_gateway(env, release, self.journal_path)
+        if not self._gateway_registered:
+            self._exit.callback(self._stop_process, "gateway")
+            self._gateway_registered = True
+        self.gateway = process
+        self.gateway_release = release
+
+    def _launch_gateway(self, env: Env, release: Release, journal: Path, role: str = "") -> Process:
+        """Start ``release`` on ``journal`` and wait for its ready line (``role`` names a process
+        that is not the cell's gateway, e.g. a probe, in its log file's name)."""
         product = self.matrix.products["gateway"]
         template = product.launch_for(release.version)
         self._generation += 1
@@ -397,7 +415,7 @@ class Stack:
             "venue": self.cell.venue,
             "listen_host": self.hosts["gateway"].listen_host,  # 0.0.0.0 in a netns, so others reach it
             "listen_port": 0,
-            "journal": self.journal_path,
+            "journal": journal,
             "auth": self._auth_override or self.settings.auth or "",
             "log_dir": self.log_dir,
             "workdir": workdir,
@@ -413,17 +431,10 @@ class Stack:
                        "exchange": _host_port(exchange_host, exchange_port)}
         argv = template.render(values)
         suffix = "" if self._generation == 1 else f"-{self._generation}"
-        command = Command(argv=argv, name=f"gateway-{release.version}{suffix}",
+        command = Command(argv=argv, name=f"gateway-{release.version}{f'-{role}' if role else ''}{suffix}",
                           env=render_env(product.env, values))
         pattern = product.ready_pattern or GATEWAY_READY
-        process = self.hosts["gateway"].start(
-            command, ReadyLine(pattern, self.settings.start_timeout_s), self.log_dir
-        )
-        if not self._gateway_registered:
-            self._exit.callback(self._stop_process, "gateway")
-            self._gateway_registered = True
-        self.gateway = process
-        self.gateway_release = release
+        return self.hosts["gateway"].start(command, ReadyLine(pattern, self.settings.start_timeout_s), self.log_dir)
 
     def _gateway_address(self) -> tuple[str, int]:
         if self.gateway is None:
@@ -449,6 +460,9 @@ class Stack:
         process = self.exchange if role == "exchange" else self.gateway
         if process is None:
             return None
+        return self._stop(process, role)
+
+    def _stop(self, process: Process, role: str) -> int | None:
         # also when dead: stop() reaps its group and closes its log
         steps, grace = self.stop_sequence(role)
         return process.stop(grace_s=grace, steps=steps)

@@ -24,7 +24,10 @@ def test_full_example_loads(tmp_path: Path) -> None:
     assert m.products["gateway"].launch_for("1.1.0").argv[-1] == "{auth}"
     assert m.products["gateway"].launch_for("3.0.0").argv[-1] == "{journal}"
     assert m.policies["gateway"].last_n_minors == 4 and m.policies["client"].kind == "list"
-    assert [e.kind for e in m.expectations] == ["incompatible", "incompatible", "unsupported"]
+    assert [e.kind for e in m.expectations] == ["incompatible", "incompatible", "unsupported", "incompatible"]
+    assert str(m.expectations[3].swap_from) == "==3.0.*" and str(m.expectations[3].swap_to) == "<3.0"
+    assert [rule.kind for rule in m.swaps] == ["adjacent_minors", "candidate"] and m.swaps[1].minors == 1
+    assert m.removals[0].covers("client", "4.0.0", "order.amend")
     assert m.expectations[1].client == SpecifierSet("==2.1.0") and m.expectations[1].ticket == "CL-214"
     assert m.venues == ("obx", "tlx") and m.settings["start_timeout_s"] == 20
     (issue,) = m.known_issues

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -24,6 +25,9 @@ import psutil
 import pytest
 
 from compat import timing
+from compat.results.capabilities import capability_losses
+from compat.results.gate import evaluate
+from compat.results.jsonfile import load_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "mutations"))
 
@@ -96,8 +100,13 @@ def candidates(mutation: Mutation, wheel: Path, baseline_gateway: Path, head_cli
     return ["--compat-candidate", f"gateway={gateway}", "--compat-candidate", f"client={client}"]
 
 
+# A swap scenario's parameter names its target: the candidate's label differs per mutant.
+_SWAP_TO_CANDIDATE = re.compile(r"\[to-[^\]]*\+mutant\.[^\]]*\]")
+
+
 def verdicts(report: Path, run: subprocess.CompletedProcess[str]) -> dict[Key, str]:
-    """(gateway column, client, scenario) -> verdict; the mutant's column is ``candidate``."""
+    """(gateway column, client, scenario) -> verdict; the mutant's column is ``candidate``, and a
+    swap to it is ``[to-candidate]``."""
     if not report.exists():
         raise AssertionError(f"the matrix run wrote no report (exit {run.returncode}):\n"
                              f"{run.stdout[-3000:]}\n{run.stderr[-2000:]}")
@@ -107,8 +116,23 @@ def verdicts(report: Path, run: subprocess.CompletedProcess[str]) -> dict[Key, s
         gateway = CANDIDATE if "+mutant." in cell["gateway_version"] else cell["gateway_version"]
         client = HEAD if cell["client_version"].endswith("candidate") else cell["client_version"]
         for scenario in cell["scenarios"]:
-            out[(gateway, client, scenario["scenario"])] = scenario["verdict"]
+            out[(gateway, client, _SWAP_TO_CANDIDATE.sub("[to-candidate]", scenario["scenario"]))] = scenario["verdict"]
     return out
+
+
+def capability_problems(mutation: Mutation, report: Path) -> list[str]:
+    """The capabilities the run reports lost must be exactly the predicted ones, and the release
+    gate must block on them (compat.results.capabilities, compat.results.gate)."""
+    results = load_json(report)
+    found = {(loss.role, loss.capability) for loss in capability_losses(results) if loss.declared is None}
+    problems = []
+    if found != set(mutation.capability_lost):
+        problems.append(f"capability lost: predicted {sorted(mutation.capability_lost)}, the run reports "
+                        f"{sorted(found)}")
+    decision = evaluate(results)  # every pair gated: the blockers are the mutant's, not the window's
+    if mutation.capability_lost and not decision.lost_capabilities:
+        problems.append("the release gate does not block on the lost capability: " + decision.lines()[-1])
+    return problems
 
 
 # --- judging one mutant -----------------------------------------------------------------------
@@ -170,7 +194,8 @@ def test_every_mutation_applies_to_head(tmp_path: Path) -> None:
             before = (tree / edit.path).read_text(encoding="utf-8")
             apply_edit(tree, edit, mutation.name)
             assert (tree / edit.path).read_text(encoding="utf-8") != before, (mutation.name, edit.path)
-        assert mutation.predicted, f"{mutation.name} predicts nothing: it would prove nothing"
+        assert mutation.predicted or mutation.capability_lost, \
+            f"{mutation.name} predicts nothing: it would prove nothing"
         selected = set(mutation.scenarios) | set(mutation.neighbour_scenarios)
         assert {p.scenario.split("[")[0] for p in mutation.predicted} <= selected, mutation.name
 
@@ -224,7 +249,7 @@ def test_mutants_turn_exactly_the_predicted_cells_red(tmp_path: Path) -> None:
         mutant = verdicts(report, run)
         timings[mutation.name] = _now() - started
         lines.append(summary(mutation.name, baseline, mutant, timings[mutation.name]))
-        found = judge(mutation, baseline, mutant)
+        found = judge(mutation, baseline, mutant) + capability_problems(mutation, report)
         if found:
             problems[mutation.name] = found
     lines.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))

@@ -77,6 +77,9 @@ class Mutation:
     clients: tuple[str, ...] | None  # the rows to run; None: the catalog's clients
     predicted: tuple[Prediction, ...]  # what must turn red, and nothing else
     maskable: tuple[Prediction, ...]  # predicted pairs the baseline may already fail
+    # (role, capability) the run must report lost against the predecessor, and nothing else
+    # (compat.results.capabilities): an API break the adapter reads as "unsupported".
+    capability_lost: tuple[tuple[str, str], ...] = ()
 
     @property
     def local_tag(self) -> str:
@@ -121,6 +124,7 @@ def load_catalog(path: Path = CATALOG) -> Catalog:
             clients=tuple(str(c) for c in spec["clients"]) if "clients" in spec else None,
             predicted=_predictions(spec.get("predicted")),
             maskable=_predictions(spec.get("maskable")),
+            capability_lost=tuple((str(c["role"]), str(c["capability"])) for c in spec.get("capability_lost") or ()),
         )
     return Catalog(venue=str(raw["venue"]), neighbour=str(raw["neighbour"]),
                    clients=tuple(str(c) for c in raw["clients"]), mutations=mutations)

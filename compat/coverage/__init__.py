@@ -1,0 +1,1 @@
+"""``compat coverage``: protocol mutants of a product and the suite strength score (docs/coverage.md)."""
