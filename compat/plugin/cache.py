@@ -278,6 +278,7 @@ class VerdictCachePlugin:
             return "passed", "c", ("PASSED (cached)", {"green": True})
         return None
 
+    @pytest.hookimpl(tryfirst=True)  # before the compat section: its gate decision stays the last line
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if hasattr(config, "workerinput") or not (self._replayed or self._fresh):
             return

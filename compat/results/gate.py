@@ -268,7 +268,10 @@ class GateDecision:
             kinds = Counter(f.scenario.verdict for f in self.blockers)
             parts = [_count(kinds[v], noun) for v, noun in _BLOCKER_NOUNS if kinds[v]]
             parts += [_count(len(self.missing), "pair never tested", "pairs never tested")] if self.missing else []
-            return "BLOCKED", f" by {len(self.blockers) + len(self.missing)} {self.scope}: {', '.join(parts)}"
+            lost = self.lost_capabilities
+            parts += [_count(len(lost), "capability lost", "capabilities lost")] if lost else []
+            count = len(self.blockers) + len(self.missing) + len(lost)
+            return "BLOCKED", f" by {count} {self.scope}: {', '.join(parts)}"
         notes = [_count(len(self.warnings), "stale expectation") + " to clean (--allow-stale)"] if self.warnings else []
         notes += [_count(len(self.outside), "failure") + " outside the window, not gating"] if self.outside else []
         notes += [_count(len(self.declared), "declared incompatible scenario")] \

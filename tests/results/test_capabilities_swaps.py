@@ -126,10 +126,13 @@ def test_reports_show_the_swap_grid_and_the_findings(lit: Literals) -> None:
     assert any(line.startswith("compat finding: BLOCKS the gate: capability lost") for line in terminal)
     html = render_html(results)
     assert "Live swaps, venue tlx" in html and "Blocks the release gate: capability lost" in html
-    assert "Release gate: blocked (3 blocking)" in html  # the swap target errors (2 clients), the lost capability
+    assert "Release gate: BLOCKED" in html
     from compat.report.markdown import render_markdown
 
-    assert "**Release gate: blocked** (3 blocking)." in render_markdown(results)
+    # the swap target errors (2 clients) and the lost capability, in the gate line every report leads with
+    gate_line = render_markdown(results).splitlines()[2]
+    assert gate_line.startswith("🟥 **Release gate: BLOCKED** by 3"), gate_line
+    assert "2 infrastructure errors, 1 capability lost" in gate_line, gate_line
 
 
 def test_a_swap_target_that_never_starts_is_an_error_charged_to_it(tmp_path: Path) -> None:
