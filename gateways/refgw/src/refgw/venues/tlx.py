@@ -70,7 +70,7 @@ class TlxVenue(Venue):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
-        await self._start(venue_cursor + 1 if venue_cursor else 0)
+        await self._start(venue_cursor + 1 if venue_cursor else 0, resume_from_seq)
 
     async def reconnect(self, resume_from_seq: int, venue_cursor: int) -> None:
         # Always resume the FIX session (even with no order event yet: from MsgSeqNum 1): a
@@ -79,18 +79,22 @@ class TlxVenue(Venue):
         await self.drop()
         self._starting = True
         self._held_events = []
-        await self._start(venue_cursor + 1)
+        await self._start(venue_cursor + 1, resume_from_seq)
 
-    async def _start(self, next_expected: int) -> None:
+    async def _start(self, next_expected: int, resume_from_seq: int) -> None:
+        """Log on resuming the session from ``next_expected`` (else, or if refused, afresh); a
+        fresh logon asks for the member events from ``resume_from_seq`` again (4021), since
+        resetting the sequence loses what the old one carried: a session reset by a logon we
+        gave up in a partition and that arrived late, or an exchange that forgot the session."""
         if next_expected:
             try:
                 await self._logon_once(next_expected)
             except VenueError as exc:
                 print(f"refgw: TLX session resume refused ({exc}); logging on afresh", file=sys.stderr, flush=True)
                 await self._drop_connection()
-                await self._logon_once(0)
+                await self._logon_once(0, resume_from_seq)
         else:
-            await self._logon_once(0)
+            await self._logon_once(0, resume_from_seq)
         self._send("x", [(320, f"sl{next(self._ids)}"), (559, "0")])
         instruments = self._instr
         assert instruments is not None
@@ -99,8 +103,9 @@ class TlxVenue(Venue):
         self.release_held_events()
         self.start_watch()
 
-    async def _logon_once(self, next_expected: int) -> None:
-        """Log on: afresh (``next_expected`` 0) or resuming the session from that exchange MsgSeqNum."""
+    async def _logon_once(self, next_expected: int, resume_from_seq: int = 0) -> None:
+        """Log on: afresh (``next_expected`` 0; member events from ``resume_from_seq`` on again if
+        it is set) or resuming the session from that exchange MsgSeqNum."""
         try:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         except OSError as exc:
@@ -117,7 +122,8 @@ class TlxVenue(Venue):
             self._send("A", [*self._heartbeat_fields(), (141, "N"), (789, str(next_expected)), (554, self.token)])
         else:
             self._out_seq = itertools.count(1)
-            self._send("A", [*self._heartbeat_fields(), (141, "Y"), (554, self.token)])
+            resume: Fields = [(4021, str(resume_from_seq))] if resume_from_seq > 0 else []
+            self._send("A", [*self._heartbeat_fields(), (141, "Y"), *resume, (554, self.token)])
         self.logon_pending = True
         fields = await asyncio.wait_for(self._logon, 10.0)
         if dict(fields).get(35) != "A":
@@ -352,7 +358,7 @@ class TlxVenue(Venue):
             exch_order_id=oid,
             symbol=symbol,
             member_seq=self._member_seq(tags),
-            poss_dup=tags.get(43) == "Y",
+            poss_dup=tags.get(43) == "Y" or tags.get(97) == "Y",
             venue_seq=int(tags.get(34, "0") or 0),
             leaves_qty=int(tags.get(151, "0") or 0),
             cum_qty=int(tags.get(14, "0") or 0),
@@ -407,7 +413,7 @@ class TlxVenue(Venue):
                 code=int(tags.get(4000, "0") or 0),
                 text=tags.get(58, ""),
                 member_seq=self._member_seq(tags),
-                poss_dup=tags.get(43) == "Y",
+                poss_dup=tags.get(43) == "Y" or tags.get(97) == "Y",
                 venue_seq=int(tags.get(34, "0") or 0),
             )
         )
