@@ -340,6 +340,10 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         if not is_number(seq_text):
             self.logout(codes.MALFORMED_MESSAGE, "MsgSeqNum (34) missing or not a number")
             return
+        resume_member = message.get(Tag.RESUME_FROM_MEMBER_SEQ)
+        if resume_member is not None and not is_number(resume_member):
+            self.logout(codes.MALFORMED_MESSAGE, "ResumeFromMemberSeq (4021) is not a number")
+            return
         seq = int(seq_text)
         state = self._member_state(member)
         self._supersede(member)
@@ -361,17 +365,13 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
                 f"NextExpectedMsgSeqNum {expected_by_member} is above our next MsgSeqNum {state.next_out}",
             )
             return
-        resume_member = message.get(Tag.RESUME_FROM_MEMBER_SEQ)
-        if resume_member is not None and not is_number(resume_member):
-            self.logout(codes.MALFORMED_MESSAGE, "ResumeFromMemberSeq (4021) is not a number")
-            return
         self.state = state
         state.begin = message.begin
         gap = seq > state.next_in
         if not gap:
             state.next_in = seq + 1
         undelivered = state.delivered_member_seq + 1
-        # A fresh logon's resets the outbound sequence, so what went into the old one is gone for a
+        # A fresh logon resets the outbound sequence, so what went into the old one is gone for a
         # resend: 4021 asks for the member events from that MemberSeq again (as OBX's resume_from_seq).
         resume_from = undelivered
         if reset and resume_member is not None and int(resume_member) >= 1:
