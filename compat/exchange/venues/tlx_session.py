@@ -371,10 +371,11 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         if not gap:
             state.next_in = seq + 1
         undelivered = state.delivered_member_seq + 1
-        # A fresh logon resets the outbound sequence, so what went into the old one is gone for a
-        # resend: 4021 asks for the member events from that MemberSeq again (as OBX's resume_from_seq).
+        # What went into an outbound sequence that a fresh logon (141=Y) reset since is gone for a
+        # resend: 4021 asks for the member events from that MemberSeq again, by the member stream
+        # (as OBX's resume_from_seq), whatever became of the sequence.
         resume_from = undelivered
-        if reset and resume_member is not None and int(resume_member) >= 1:
+        if resume_member is not None and int(resume_member) >= 1:
             resume_from = min(int(resume_member), undelivered)
         backlog = self._attach(member, resume_from)
         reply = [

@@ -103,7 +103,7 @@ class Tag:
     MAX_ORDER_QTY: Final = 4013
     INSTRUMENT_STATUS: Final = 4014
     HEART_BT_INT_MS: Final = 4020  # Logon: HeartBtInt in milliseconds (overrides 108)
-    RESUME_FROM_MEMBER_SEQ: Final = 4021  # Logon with 141=Y: replay member events from this MemberSeq
+    RESUME_FROM_MEMBER_SEQ: Final = 4021  # Logon: member events again from this MemberSeq (97=Y)
 
 
 class RejectReason:
