@@ -224,11 +224,15 @@ class TlxClient(_SocketClient):
         reset: bool = False,
         next_expected: int | None = None,
         heartbeat_ms: int | None = None,
+        resume_from_member_seq: int | None = None,
     ) -> TlxMessage:
-        """``heartbeat_ms``: the exchange's HeartBtIntMs (4020), finer than ``heartbeat_s`` (108)."""
+        """``heartbeat_ms``: the exchange's HeartBtIntMs (4020), finer than ``heartbeat_s`` (108);
+        ``resume_from_member_seq``: ResumeFromMemberSeq (4021), member events again from there."""
         body = [(98, "0"), (108, str(heartbeat_s)), (141, "Y" if reset else "N")]
         if heartbeat_ms is not None:
             body.append((4020, str(heartbeat_ms)))
+        if resume_from_member_seq is not None:
+            body.append((4021, str(resume_from_member_seq)))
         if next_expected is not None:
             body.append((789, str(next_expected)))
         if token:

@@ -23,6 +23,7 @@ instruments:
 members:
   - {member_id: GW1, token: s1}
   - {member_id: GW2, token: s2}
+  - {member_id: GW3, token: s3}
   - {member_id: OPS, token: ops, admin: true}
 """
 
@@ -175,6 +176,47 @@ def test_tlx_reconnect_resends_and_delivers_events_made_while_away(exchange: InP
         again.send("q", [(11, "mc1"), (530, "7")])
         report = again.expect("r")
         assert (report.get(531), report.get(533)) == ("7", "1")
+
+
+def test_tlx_fresh_logon_resumes_member_events_from_a_member_seq(exchange: InProcessExchange) -> None:
+    """A fill sent into a session that a later 141=Y logon reset (a gateway's logon abandoned in a
+    partition, arriving late) is gone for a resend; a fresh logon with 4021 gets it again, flagged
+    PossResend, and a fresh logon without 4021 gets only new events, as before."""
+    with tlx(exchange, "GW3") as first:
+        first.logon("s3", reset=True)
+        first.send("D", [(11, "p1"), (55, "FLT"), (54, "1"), (38, "5"), (40, "2"), (44, "2.0"), (5001, "d")])
+        ack_member_seq = int(first.expect("8", lambda m: m.get(150) == "0").get(4001) or 0)
+        with tlx(exchange, "GW2") as other:
+            other.logon("s2", reset=True)
+            other.send("D", [(11, "y1"), (55, "FLT"), (54, "2"), (38, "2"), (40, "2"), (44, "2.0"), (59, "3")])
+            other.expect("8", lambda m: m.get(150) == "F")
+        first.expect("8", lambda m: m.get(150) == "F")  # into the sequence the next logon resets
+    with tlx(exchange, "GW3") as late:
+        late.logon("s3", reset=True)
+        late.send("1", [(112, "nothing-before-me")])
+        assert late.expect("0").get(112) == "nothing-before-me"
+        assert not [m for m in late.received if m.msg_type == "8"], "a fresh logon without 4021 replays nothing"
+    with tlx(exchange, "GW3") as again:
+        reply = again.logon("s3", reset=True, resume_from_member_seq=ack_member_seq)
+        assert (reply.get(141), reply.get(34)) == ("Y", "1")
+        accepted = again.expect("8", lambda m: m.get(150) == "0")
+        fill = again.expect("8", lambda m: m.get(150) == "F")
+        assert (accepted.get(97), accepted.get(43), accepted.get(11), accepted.get(5001)) == ("Y", None, "p1", "d")
+        assert (fill.get(97), fill.get(4001), fill.get(32), fill.get(151)) == ("Y", str(ack_member_seq + 1), "2", "3")
+        assert int(accepted.get(34) or 0) < int(fill.get(34) or 0), "replayed in member order, newly sequenced"
+        again.send("1", [(112, "after")])
+        again.expect("0", lambda m: m.get(112) == "after")
+        assert len([m for m in again.received if m.msg_type == "8"]) == 2, "each event once"
+
+
+def test_tlx_resume_from_member_seq_must_be_a_number(exchange: InProcessExchange) -> None:
+    with tlx(exchange, "GW3") as client:
+        client.send("A", [(98, "0"), (108, "30"), (141, "Y"), (4021, "x1"), (554, "s3")])
+        logout = client.expect("5")
+        assert (logout.get(58), logout.get(4000)) == (
+            "ResumeFromMemberSeq (4021) is not a number",
+            str(codes.MALFORMED_MESSAGE),
+        )
 
 
 def test_tlx1_has_no_fok(exchange: InProcessExchange) -> None:

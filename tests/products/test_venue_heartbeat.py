@@ -22,14 +22,15 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import GW_SRC, Proc, start
+from procs import GW_SRC, Proc, start, start_exchange
 from refclient import GatewayClient, OrderRejected, Side
 
+from compat.exchange.client import TlxClient
 from compat.harness.proxy import FaultProxy
 
 sys.path.insert(0, str(GW_SRC))  # the gateway's modules from its source tree, for the unit tests below
 from refgw.config import ConfigError, LinkConfig, load_config
-from refgw.model import VenueNotice
+from refgw.model import VenueNotice, VenueOrderEvent
 from refgw.venues import SUPERSEDED, Venue, make_venue
 from refgw.venues import obx_pb2 as obx_pb
 from refgw.venues.obx import ObxVenue
@@ -314,3 +315,71 @@ def test_a_logon_abandoned_in_a_partition_excuses_one_superseded_logout(kind: st
     assert "gave up in a partition" in excused.text, excused.text
     final = superseded()
     assert (final.kind, final.code) == ("closed", SUPERSEDED), "only one SUPERSEDED per abandoned logon is excused"
+
+
+@pytest.mark.integration
+def test_a_late_fresh_logon_then_a_refused_resume_loses_no_fill() -> None:
+    """The TLX sequence of a partition: a fill goes into the session while the gateway hears
+    nothing; a fresh logon the gateway gave up arrives late and resets the session (the fill is
+    gone for a resend); the gateway's resume is refused (789 above the reset session's seq) and it
+    logs on afresh, asking for the member events after its cursor again (4021): the fill arrives
+    once, flagged a possible resend (the core skips it if it already journaled it). An exchange
+    of its own: a resting order of another test would take the fill."""
+    exchange = start_exchange(venue="tlx", name="exchange-late-logon")
+    host, port = exchange.addrs["tlx"]
+    member = "LATE"
+    events: list[VenueOrderEvent] = []
+
+    async def scenario() -> None:
+        arrived = asyncio.Event()
+
+        def on_order(event: VenueOrderEvent) -> None:
+            events.append(event)
+            arrived.set()
+
+        async def first(kind: str) -> VenueOrderEvent:
+            async def wait() -> VenueOrderEvent:
+                while not (found := [e for e in events if e.kind == kind]):
+                    arrived.clear()
+                    await arrived.wait()
+                return found[0]
+
+            try:
+                return await asyncio.wait_for(wait(), 10.0)
+            except TimeoutError:
+                raise AssertionError(f"no {kind!r} event within 10 s; got {events}") from None
+
+        venue = TlxVenue(host=host, port=port, member=member, token="t", client_name="late",
+                         on_order=on_order, on_book=lambda _: None, on_notice=lambda _: None)
+        await venue.start()
+        price = str(venue.instruments["ABC"].ticks_to_decimal(1000))
+        venue.new_order("o1", "ABC", "BUY", "LIMIT", "GTC", 5, 1000)
+        accepted = await first("accepted")
+        assert venue._writer is not None
+        transport = venue._writer.transport
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # the partition: the gateway hears nothing more
+
+        def fill_then_late_logon() -> TlxClient:
+            with TlxClient(host, port, f"{member}X") as seller:
+                seller.logon(reset=True)
+                seller.send("D", [(11, "s1"), (55, "ABC"), (54, "2"), (38, "2"), (40, "2"), (44, price), (59, "3")])
+                seller.expect("8", lambda m: m.get(150) == "F")
+            late = TlxClient(host, port, member)  # the abandoned fresh logon, delivered at the heal
+            late.logon(reset=True)
+            return late
+
+        late = await asyncio.to_thread(fill_then_late_logon)
+        try:
+            await venue.reconnect(accepted.member_seq + 1, accepted.venue_seq)
+            fill = await first("fill")
+        finally:
+            late.close()
+            await venue.close()
+        assert (fill.member_seq, fill.last_qty, fill.leaves_qty, fill.poss_dup) == (accepted.member_seq + 1, 2, 3, True)
+        assert [e.kind for e in events] == ["accepted", "fill"], events
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        exchange.stop()

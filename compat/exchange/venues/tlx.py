@@ -364,6 +364,23 @@ class TlxSession(TlxSessionLayer):
         if state is None or event.member_seq <= state.delivered_member_seq:
             return
         state.delivered_member_seq = event.member_seq
+        message = self._execution_message(state, event)
+        if message is not None:
+            self.send_app(*message)
+
+    def resend_member_event(self, event: MemberEvent) -> None:
+        state = self.state
+        if state is None:
+            return
+        message = self._execution_message(state, event)
+        if message is not None:
+            msg_type, body = message
+            self.send_app(msg_type, [(Tag.POSS_RESEND, "Y"), *body])
+
+    def _execution_message(
+        self, state: TlxMemberState, event: MemberEvent
+    ) -> tuple[str, list[tuple[int, str]]] | None:
+        """The ExecutionReport (8) or OrderCancelReject (9) of a member event."""
         spec = self.hub.spec(getattr(event, "symbol", ""))
         px = spec.format_price if spec is not None else str
         request = state.requests.get(getattr(event, "request_id", 0))
@@ -371,6 +388,8 @@ class TlxSession(TlxSessionLayer):
             tags = state.tags_by_request.pop(event.request_id, [])
             if isinstance(event, OrderAccepted) and tags:
                 state.tags_by_order[event.order_id] = tags
+            elif isinstance(event, OrderAccepted):  # sent before: its tags moved to the order
+                tags = state.tags_by_order.get(event.order_id, [])
         else:
             order_id = getattr(event, "order_id", 0)
             update = state.tags_by_request.pop(getattr(event, "request_id", 0), None)
@@ -399,7 +418,7 @@ class TlxSession(TlxSessionLayer):
                 (Tag.LEAVES_QTY, str(event.leaves_qty)),
                 (Tag.CUM_QTY, "0"),
             ]
-            self.send_app("8", body + common + tags)
+            return "8", body + common + tags
         elif isinstance(event, OrderFill):
             body = [
                 (Tag.ORDER_ID, str(event.order_id)),
@@ -417,7 +436,7 @@ class TlxSession(TlxSessionLayer):
                 (Tag.TRD_MATCH_ID, str(event.trade_id)),
                 (Tag.AGGRESSOR_INDICATOR, "N" if event.liquidity == MAKER else "Y"),
             ]
-            self.send_app("8", body + common + tags)
+            return "8", body + common + tags
         elif isinstance(event, OrderCancelled):
             # 11 is the cancel request's ClOrdID for a user cancel, else the order's own.
             if event.reason == REASON_USER and request is not None and request[0] != event.client_order_id:
@@ -436,7 +455,7 @@ class TlxSession(TlxSessionLayer):
                 (Tag.CUM_QTY, str(event.cum_qty)),
                 (Tag.CANCEL_REASON, str(event.reason)),
             ]
-            self.send_app("8", body + common + tags)
+            return "8", body + common + tags
         elif isinstance(event, OrderRejected):
             body = [
                 (Tag.ORDER_ID, "0"),
@@ -450,7 +469,7 @@ class TlxSession(TlxSessionLayer):
                 (Tag.TEXT, event.text),
                 (Tag.RESULT_CODE, str(event.code)),
             ]
-            self.send_app("8", body + common + tags)
+            return "8", body + common + tags
         elif isinstance(event, OrderReplaced):
             body = [
                 (Tag.ORDER_ID, str(event.order_id)),
@@ -465,7 +484,7 @@ class TlxSession(TlxSessionLayer):
                 (Tag.LEAVES_QTY, str(event.leaves_qty)),
                 (Tag.CUM_QTY, str(event.cum_qty)),
             ]
-            self.send_app("8", body + common + tags)
+            return "8", body + common + tags
         elif isinstance(event, ReplaceRejected | CancelRejected):
             clordid, orig = request if request is not None else (event.client_order_id, event.client_order_id)
             body = [
@@ -477,7 +496,8 @@ class TlxSession(TlxSessionLayer):
                 (Tag.TEXT, event.text),
                 (Tag.RESULT_CODE, str(event.code)),
             ]
-            self.send_app("9", body + common)
+            return "9", body + common
+        return None
 
     def on_trade(self, event: TradePrint) -> None:
         self.pending_trades.setdefault(event.symbol, []).append(event)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeGuard
 
 from compat.errors import TlxReject
 from compat.exchange import codes
+from compat.exchange.events import MemberEvent
 from compat.exchange.venues.base import Venue, VenueSession, heartbeat_interval_problem
 from compat.exchange.venues.tlx_codec import TlxDecoder, TlxMessage, encode, format_time
 from compat.exchange.venues.tlx_tags import BODY_TAGS, HEADER_TAGS, USER_TAG_MIN, RejectReason, Tag
@@ -87,6 +88,11 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
     @abc.abstractmethod
     def _member_state(self, member: str) -> SessionState:
         """The member's state, kept by the venue across connections (made on first logon)."""
+
+    @abc.abstractmethod
+    def resend_member_event(self, event: MemberEvent) -> None:
+        """Send again, as a new message flagged PossResend (97=Y), a member event that went into
+        an earlier outbound sequence (a logon's ResumeFromMemberSeq, 4021)."""
 
     # ------------------------------------------------------------------ transport
 
@@ -334,6 +340,10 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         if not is_number(seq_text):
             self.logout(codes.MALFORMED_MESSAGE, "MsgSeqNum (34) missing or not a number")
             return
+        resume_member = message.get(Tag.RESUME_FROM_MEMBER_SEQ)
+        if resume_member is not None and not is_number(resume_member):
+            self.logout(codes.MALFORMED_MESSAGE, "ResumeFromMemberSeq (4021) is not a number")
+            return
         seq = int(seq_text)
         state = self._member_state(member)
         self._supersede(member)
@@ -360,7 +370,14 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         gap = seq > state.next_in
         if not gap:
             state.next_in = seq + 1
-        backlog = self._attach(member, state.delivered_member_seq + 1)
+        undelivered = state.delivered_member_seq + 1
+        # What went into an outbound sequence that a fresh logon (141=Y) reset since is gone for a
+        # resend: 4021 asks for the member events from that MemberSeq again, by the member stream
+        # (as OBX's resume_from_seq), whatever became of the sequence.
+        resume_from = undelivered
+        if resume_member is not None and int(resume_member) >= 1:
+            resume_from = min(int(resume_member), undelivered)
+        backlog = self._attach(member, resume_from)
         reply = [
             (Tag.ENCRYPT_METHOD, "0"),
             (Tag.HEART_BT_INT, heartbeat),
@@ -378,7 +395,10 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
             )
             self._request_resend(state.next_in)
         for event in backlog:
-            self.on_member_event(event)
+            if event.member_seq < undelivered:
+                self.resend_member_event(event)
+            else:
+                self.on_member_event(event)
         # HeartBtIntMs (an exchange extension) says it finer than HeartBtInt's whole seconds.
         self.start_heartbeats(int(heartbeat_ms) / 1000 if heartbeat_ms is not None else int(heartbeat))
         log.info(

@@ -103,6 +103,7 @@ class Tag:
     MAX_ORDER_QTY: Final = 4013
     INSTRUMENT_STATUS: Final = 4014
     HEART_BT_INT_MS: Final = 4020  # Logon: HeartBtInt in milliseconds (overrides 108)
+    RESUME_FROM_MEMBER_SEQ: Final = 4021  # Logon: member events again from this MemberSeq (97=Y)
 
 
 class RejectReason:
@@ -142,6 +143,7 @@ BODY_TAGS: dict[str, frozenset[int]] = {  # inbound message type -> the body tag
         Tag.ENCRYPT_METHOD,
         Tag.HEART_BT_INT,
         Tag.HEART_BT_INT_MS,
+        Tag.RESUME_FROM_MEMBER_SEQ,
         Tag.RESET_SEQ_NUM_FLAG,
         Tag.NEXT_EXPECTED_MSG_SEQ_NUM,
         Tag.USERNAME,

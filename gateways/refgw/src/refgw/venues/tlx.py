@@ -70,7 +70,7 @@ class TlxVenue(Venue):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, resume_from_seq: int = 0, venue_cursor: int = 0) -> None:
-        await self._start(venue_cursor + 1 if venue_cursor else 0)
+        await self._start(venue_cursor + 1 if venue_cursor else 0, resume_from_seq)
 
     async def reconnect(self, resume_from_seq: int, venue_cursor: int) -> None:
         # Always resume the FIX session (even with no order event yet: from MsgSeqNum 1): a
@@ -79,18 +79,23 @@ class TlxVenue(Venue):
         await self.drop()
         self._starting = True
         self._held_events = []
-        await self._start(venue_cursor + 1)
+        await self._start(venue_cursor + 1, resume_from_seq)
 
-    async def _start(self, next_expected: int) -> None:
+    async def _start(self, next_expected: int, resume_from_seq: int) -> None:
+        """Log on resuming the session from ``next_expected`` (else, or if refused, afresh). Either
+        logon asks for the member events from ``resume_from_seq`` again (4021, by the member
+        stream, not the session sequence): a logon this gateway gave up in a partition may arrive
+        late and reset the session, and what its old sequence carried is then gone for a resend.
+        Events the session resend delivers as well are skipped by the core (PossDup, member_seq)."""
         if next_expected:
             try:
-                await self._logon_once(next_expected)
+                await self._logon_once(next_expected, resume_from_seq)
             except VenueError as exc:
                 print(f"refgw: TLX session resume refused ({exc}); logging on afresh", file=sys.stderr, flush=True)
                 await self._drop_connection()
-                await self._logon_once(0)
+                await self._logon_once(0, resume_from_seq)
         else:
-            await self._logon_once(0)
+            await self._logon_once(0, resume_from_seq)
         self._send("x", [(320, f"sl{next(self._ids)}"), (559, "0")])
         instruments = self._instr
         assert instruments is not None
@@ -99,8 +104,9 @@ class TlxVenue(Venue):
         self.release_held_events()
         self.start_watch()
 
-    async def _logon_once(self, next_expected: int) -> None:
-        """Log on: afresh (``next_expected`` 0) or resuming the session from that exchange MsgSeqNum."""
+    async def _logon_once(self, next_expected: int, resume_from_seq: int = 0) -> None:
+        """Log on: afresh (``next_expected`` 0) or resuming the session from that exchange
+        MsgSeqNum; with ``resume_from_seq`` the member events from there on again (4021)."""
         try:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         except OSError as exc:
@@ -110,14 +116,16 @@ class TlxVenue(Venue):
         self._instr = loop.create_future()
         self._gap_answered = loop.create_future()
         self._task = asyncio.create_task(self._read_loop())
+        resume: Fields = [(4021, str(resume_from_seq))] if resume_from_seq > 0 else []
         if next_expected:
             # Our own MsgSeqNum is not journaled: start far above anything used before and let
             # the exchange's ResendRequest for the gap be answered with a SequenceReset.
             self._out_seq = itertools.count(time.time_ns() // 1_000_000)
-            self._send("A", [*self._heartbeat_fields(), (141, "N"), (789, str(next_expected)), (554, self.token)])
+            session: Fields = [(141, "N"), (789, str(next_expected))]
         else:
             self._out_seq = itertools.count(1)
-            self._send("A", [*self._heartbeat_fields(), (141, "Y"), (554, self.token)])
+            session = [(141, "Y")]
+        self._send("A", [*self._heartbeat_fields(), *session, *resume, (554, self.token)])
         self.logon_pending = True
         fields = await asyncio.wait_for(self._logon, 10.0)
         if dict(fields).get(35) != "A":
@@ -352,7 +360,7 @@ class TlxVenue(Venue):
             exch_order_id=oid,
             symbol=symbol,
             member_seq=self._member_seq(tags),
-            poss_dup=tags.get(43) == "Y",
+            poss_dup=tags.get(43) == "Y" or tags.get(97) == "Y",
             venue_seq=int(tags.get(34, "0") or 0),
             leaves_qty=int(tags.get(151, "0") or 0),
             cum_qty=int(tags.get(14, "0") or 0),
@@ -407,7 +415,7 @@ class TlxVenue(Venue):
                 code=int(tags.get(4000, "0") or 0),
                 text=tags.get(58, ""),
                 member_seq=self._member_seq(tags),
-                poss_dup=tags.get(43) == "Y",
+                poss_dup=tags.get(43) == "Y" or tags.get(97) == "Y",
                 venue_seq=int(tags.get(34, "0") or 0),
             )
         )
