@@ -21,11 +21,11 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compat.config import yamlpos as y
 from compat.config.cell import ROLES
-from compat.config.expectations import KINDS, Expectation
+from compat.config.expectations import FAILURE_KEYS, KINDS, Expectation, FailurePattern
 from compat.config.versions import VersionPolicy
 from compat.errors import MatrixError
 
@@ -106,7 +106,7 @@ _LAUNCH_KEYS = ("versions", "argv")
 _INDEX_KEYS = ("find_links", "url")
 _POLICY_KEYS = ("list", "specifier", "latest_minors", "candidate", "include_yanked")
 _LOCK_KEYS = ("path", "reuse")
-_EXPECTATION_KEYS = ("client", "gateway", "venue", "scenario", "expect", "reason", "ticket", "expires")
+_EXPECTATION_KEYS = ("client", "gateway", "venue", "scenario", "expect", "reason", "ticket", "expires", "fails_with")
 SCHEMA_VERSION = 1
 
 
@@ -737,6 +737,11 @@ class _Reader:
                 expires_node,
                 f"{what}: an unsupported pairing does not expire; expires is only for expect: incompatible",
             )
+        fails_node = fields.get("fails_with")
+        if kind != "incompatible" and fails_node is not None:
+            raise self.src.error(
+                fails_node, f"{what}: fails_with says how a pair fails; it is only for expect: incompatible"
+            )
         client_node, gateway_node = fields.get("client"), fields.get("gateway")
         return Expectation(
             client=SpecifierSet() if client_node is None else self.specifier(client_node, f"{what}.client"),
@@ -750,7 +755,30 @@ class _Reader:
             ticket=y.optional_string(self.src, fields.get("ticket"), f"{what}.ticket"),
             expires=None if expires_node is None else y.date(self.src, expires_node, f"{what}.expires"),
             line=fields.first_line,
+            fails_with=() if fails_node is None else self.failure_patterns(fails_node, f"{what}.fails_with"),
         )
+
+    def failure_patterns(self, node: Node, what: str) -> tuple[FailurePattern, ...]:
+        """``fails_with``: one pattern (a mapping) or a list of them, any of which may match."""
+        items = [(node, what)] if isinstance(node, MappingNode) else [
+            (item, f"{what}[{i}]") for i, item in enumerate(y.sequence(self.src, node, what))]
+        if not items:
+            raise self.src.error(node, f"{what} is an empty list; give at least one pattern or leave it out")
+        return tuple(self.failure_pattern(item, item_what) for item, item_what in items)
+
+    def failure_pattern(self, node: Node, what: str) -> FailurePattern:
+        fields = y.mapping(self.src, node, what, FAILURE_KEYS)
+        values = {entry.key: y.string(self.src, entry.value, f"{what}.{entry.key}") for entry in fields}
+        if not values:
+            raise self.src.error(node, f"{what} is empty; give at least one of {', '.join(FAILURE_KEYS)}")
+        message = values.get("message")
+        if message is not None:
+            try:
+                re.compile(message)
+            except re.error as exc:
+                raise self.src.error(fields.require("message"),
+                                     f"{what}.message {message!r} is not a regular expression: {exc}") from None
+        return FailurePattern(**values)
 
 
 def _glob_matches(name: str, pattern: str) -> bool:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from compat.config.cell import Cell, Release
     from compat.harness.host import Host
     from compat.harness.resources import ResourceSampler
+    from compat.run.oracle import Oracle
     from compat.run.plan import Plan
     from compat.run.scenario import Scenario
     from compat.run.stack import Stack, StackSettings
@@ -37,6 +38,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    """After a scenario's body returned, its oracle judges every session (a violation fails it)."""
+    result = yield  # a body that raised is judged on its own: the oracle does not run
+    scenario = pyfuncitem.funcargs.get("compat")
+    oracle = getattr(scenario, "oracle", None)
+    if oracle is not None and pyfuncitem.get_closest_marker("bench") is None:
+        from compat.run.oracle import verify
+        from compat.run.scenario import Scenario
+
+        assert isinstance(scenario, Scenario)
+        verify(oracle, scenario, scenario.stack.log_dir / "oracle.jsonl", pyfuncitem.name)
+    return result
 
 
 @pytest.fixture(scope="session")
@@ -194,8 +210,20 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
 
 
 @pytest.fixture
+def compat_oracle(request: pytest.FixtureRequest, compat_stack: Stack) -> Oracle | None:
+    """The invariant oracle run after every scenario: the built-in trading oracle on compat's
+    simulated exchange, none otherwise or with --compat-no-oracle. Override this fixture (in a
+    conftest.py) to plug in an oracle for your own exchange (``compat.run.oracle.Oracle``)."""
+    if request.config.getoption("compat_no_oracle"):
+        return None
+    from compat.run.oracle import default_oracle
+
+    return default_oracle(compat_stack.matrix.exchange.builtin)
+
+
+@pytest.fixture
 def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Plan,
-           compat_env_cache: EnvCache) -> Iterator[Scenario]:
+           compat_env_cache: EnvCache, compat_oracle: Oracle | None) -> Iterator[Scenario]:
     """The scenario's handle: sessions, fresh symbols, and evidence collected on failure."""
     from compat.results.verdicts import DETAILS
     from compat.run.scenario import Scenario
@@ -206,7 +234,7 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
         compat_stack.restart_gateway(release, compat_env_cache.ensure(release))
 
     scenario = Scenario(compat_stack, leases.take, compat_plan.releases.get("gateway", ()), restart,
-                        users=leases.user)
+                        users=leases.user, oracle=compat_oracle)
     yield scenario
     reports = request.node.stash.get(_REPORTS, {})
     call = reports.get("call")
