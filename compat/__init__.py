@@ -24,11 +24,13 @@ if TYPE_CHECKING:
         ConfigError,
         DriverCallError,
         InfrastructureError,
+        InvariantViolation,
         OperationUnsupported,
         StartError,
     )
     from compat.errors import OperationUnsupported as Unsupported
     from compat.harness.proxy import FaultProxy, FrameDrop, FrameFilter, Toxics
+    from compat.run.oracle.model import Oracle, OracleResult, Violation, Waiver
     from compat.run.scenario import Scenario, Session, read_audit_records
     from compat.run.stack import Stack
 
@@ -42,7 +44,10 @@ __all__ = [
     "FrameDrop",
     "FrameFilter",
     "InfrastructureError",
+    "InvariantViolation",
     "OperationUnsupported",
+    "Oracle",
+    "OracleResult",
     "Release",
     "Scenario",
     "Session",
@@ -50,6 +55,8 @@ __all__ = [
     "StartError",
     "Toxics",
     "Unsupported",
+    "Violation",
+    "Waiver",
     "__version__",
     "read_audit_records",
 ]
@@ -63,12 +70,17 @@ _OWNERS: dict[str, str] = {
     "ConfigError": "compat.errors",
     "DriverCallError": "compat.errors",
     "InfrastructureError": "compat.errors",
+    "InvariantViolation": "compat.errors",
     "OperationUnsupported": "compat.errors",
     "StartError": "compat.errors",
     "FaultProxy": "compat.harness.proxy",
     "FrameDrop": "compat.harness.proxy",
     "FrameFilter": "compat.harness.proxy",
     "Toxics": "compat.harness.proxy",
+    "Oracle": "compat.run.oracle.model",
+    "OracleResult": "compat.run.oracle.model",
+    "Violation": "compat.run.oracle.model",
+    "Waiver": "compat.run.oracle.model",
     "Scenario": "compat.run.scenario",
     "Session": "compat.run.scenario",
     "read_audit_records": "compat.run.scenario",

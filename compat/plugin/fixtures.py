@@ -46,7 +46,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
     result = yield  # a body that raised is judged on its own: the oracle does not run
     scenario = pyfuncitem.funcargs.get("compat")
     oracle = getattr(scenario, "oracle", None)
-    if oracle is not None and pyfuncitem.get_closest_marker("bench") is None:
+    if oracle is not None and pyfuncitem.get_closest_marker("bench") is None \
+            and not pyfuncitem.config.getoption("compat_no_oracle"):
         from compat.run.oracle import verify
         from compat.run.scenario import Scenario
 
@@ -210,12 +211,10 @@ def compat_stack(request: pytest.FixtureRequest, compat_cell_stack: Stack) -> It
 
 
 @pytest.fixture
-def compat_oracle(request: pytest.FixtureRequest, compat_stack: Stack) -> Oracle | None:
-    """The invariant oracle run after every scenario: the built-in trading oracle on compat's
-    simulated exchange, none otherwise or with --compat-no-oracle. Override this fixture (in a
+def compat_oracle(compat_stack: Stack) -> Oracle | None:
+    """The invariant oracle run after every scenario (unless --compat-no-oracle): the built-in
+    trading oracle on compat's simulated exchange, none otherwise. Override this fixture (in a
     conftest.py) to plug in an oracle for your own exchange (``compat.run.oracle.Oracle``)."""
-    if request.config.getoption("compat_no_oracle"):
-        return None
     from compat.run.oracle import default_oracle
 
     return default_oracle(compat_stack.matrix.exchange.builtin)

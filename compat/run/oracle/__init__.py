@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from compat.errors import InvariantViolation
-from compat.run.oracle.model import Oracle, OracleResult, ScenarioView, Violation, Waiver
+from compat.run.oracle.model import Oracle, OracleResult, ScenarioView, Violation, Waiver, split_waived
 from compat.run.oracle.trading import TradingOracle
 
 __all__ = ["Oracle", "OracleResult", "TradingOracle", "Violation", "Waiver", "default_oracle", "verify"]
@@ -36,6 +36,10 @@ def verify(oracle: Oracle, scenario: ScenarioView, log: Path | None = None, name
     checked, skipped, how long it took), beside the cell's process logs.
     """
     result = oracle.check(scenario)
+    # The scenario's waivers apply to whatever an oracle found (one that applied them already
+    # finds nothing more to move).
+    result.violations, waived = split_waived(result.violations, scenario.waivers)
+    result.waived = [*result.waived, *waived]
     if log is not None:
         with log.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"scenario": name, **result.record()}, default=str) + "\n")

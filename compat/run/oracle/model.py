@@ -86,7 +86,8 @@ class OracleResult:
 class Oracle(Protocol):
     """An invariant oracle: ``invariants`` names what it checks (name -> one-line description,
     the names scenarios waive and ``fails_with`` patterns match); ``check`` looks at a scenario
-    that passed and says what it found. It may wait (bounded) for events still in flight."""
+    that passed and says what it found (every violation: the scenario's waivers are applied to
+    them afterwards). It may wait (bounded) for events still in flight."""
 
     @property
     def name(self) -> str: ...
