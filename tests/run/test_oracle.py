@@ -118,3 +118,17 @@ def test_verify_raises_naming_each_violation_and_logs_a_line(tmp_path: Path) -> 
     lines = [json.loads(text) for text in log.read_text().splitlines()]
     assert [(entry["scenario"], len(entry["violations"])) for entry in lines] == [("test_x[cell]", 1),
                                                                                   ("test_y[cell]", 0)]
+
+
+def test_audit_tails_of_cells_done_with_are_dropped(tmp_path: Path) -> None:
+    from compat.run.oracle import exchange_view
+
+    paths = [tmp_path / f"cell{i}" / "exchange-audit.log" for i in range(4)]
+    for path in paths:
+        path.parent.mkdir()
+        path.write_bytes(line(HEADER))
+    first = exchange_view.audit_tail(paths[0])
+    assert exchange_view.audit_tail(paths[0]) is first  # reused while its cell runs
+    for path in paths[1:]:
+        exchange_view.audit_tail(path)
+    assert paths[0] not in exchange_view._TAILS and len(exchange_view._TAILS) <= exchange_view._TAILS_KEPT

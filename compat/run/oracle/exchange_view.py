@@ -97,14 +97,20 @@ class AuditTail:
 
 _TAILS: dict[Path, AuditTail] = {}
 _TAILS_LOCK = threading.Lock()
+# A worker runs one cell's scenarios together (they are grouped per worker), so the tails of
+# the cells before it are done with: keep a few, not every cell's records for the whole run.
+_TAILS_KEPT = 2
 
 
 def audit_tail(path: Path) -> AuditTail:
     """The process-wide tail of ``path`` (one per audit log), brought up to date."""
     with _TAILS_LOCK:
-        tail = _TAILS.get(path)
+        tail = _TAILS.pop(path, None)
         if tail is None:
-            tail = _TAILS[path] = AuditTail(path, inode=_inode(path))
+            tail = AuditTail(path, inode=_inode(path))
+        _TAILS[path] = tail  # the most recently used last
+        while len(_TAILS) > _TAILS_KEPT:
+            del _TAILS[next(iter(_TAILS))]
     tail.refresh()
     return tail
 
