@@ -154,7 +154,7 @@ def _check_sequence(log: SessionLog, found: Findings) -> None:
         if seq in seen:
             dup = " (flagged poss_dup)" if event.get("poss_dup") else ""
             found.add("sequence", f"report seq {seq} of session {log.name}",
-                      f"seq {seq} again{dup}, a {event.get('kind')} of {_order_key(event) or '?'}",
+                      f"seq {seq} again{dup} (the {event.get('kind')} report of order {_order_key(event) or '?'})",
                       f"it was already delivered as event {seen[seq]}; a seq is delivered once", log.name, index)
             continue
         seen[seq] = index
