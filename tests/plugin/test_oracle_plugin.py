@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 CONFTEST = textwrap.dedent("""
     import pytest
     from compat import OracleResult, Violation
