@@ -25,12 +25,14 @@ if TYPE_CHECKING:
         ConfigError,
         DriverCallError,
         InfrastructureError,
+        InvariantViolation,
         OperationUnsupported,
         StartError,
         SwapTargetError,
     )
     from compat.errors import OperationUnsupported as Unsupported
     from compat.harness.proxy import FaultProxy, FrameDrop, FrameFilter, Toxics
+    from compat.run.oracle.model import Oracle, OracleResult, Violation, Waiver
     from compat.run.scenario import Scenario, Session, read_audit_records
     from compat.run.stack import Stack
 
@@ -44,7 +46,10 @@ __all__ = [
     "FrameDrop",
     "FrameFilter",
     "InfrastructureError",
+    "InvariantViolation",
     "OperationUnsupported",
+    "Oracle",
+    "OracleResult",
     "Release",
     "Scenario",
     "Session",
@@ -54,6 +59,8 @@ __all__ = [
     "SwapTargetError",
     "Toxics",
     "Unsupported",
+    "Violation",
+    "Waiver",
     "__version__",
     "read_audit_records",
 ]
@@ -68,6 +75,7 @@ _OWNERS: dict[str, str] = {
     "ConfigError": "compat.errors",
     "DriverCallError": "compat.errors",
     "InfrastructureError": "compat.errors",
+    "InvariantViolation": "compat.errors",
     "OperationUnsupported": "compat.errors",
     "StartError": "compat.errors",
     "SwapTargetError": "compat.errors",
@@ -75,6 +83,10 @@ _OWNERS: dict[str, str] = {
     "FrameDrop": "compat.harness.proxy",
     "FrameFilter": "compat.harness.proxy",
     "Toxics": "compat.harness.proxy",
+    "Oracle": "compat.run.oracle.model",
+    "OracleResult": "compat.run.oracle.model",
+    "Violation": "compat.run.oracle.model",
+    "Waiver": "compat.run.oracle.model",
     "Scenario": "compat.run.scenario",
     "Session": "compat.run.scenario",
     "read_audit_records": "compat.run.scenario",

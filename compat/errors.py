@@ -46,7 +46,9 @@ break), a missing capability is ``n/a``, a proved break is ``fail``::
     ├── OperationUnsupported         the installed client version cannot do an operation: n/a
     │   └── UnsupportedLoadPlan      ... a load plan (also a ConfigError, for the CLI)
     └── CompatibilityBreak           a scenario proved a break: FAILED (an AssertionError)
-        └── DriverCallError          the client library raised for an operation
+        ├── DriverCallError          the client library raised for an operation
+        └── InvariantViolation       the invariant oracle found what a session was told at odds
+                                     with the exchange or the protocol (after the scenario passed)
 
 Warnings (the run goes on, the summary shows them)::
 
@@ -321,6 +323,15 @@ class DriverCallError(CompatibilityBreak):
         self.raw_code = error.get("raw_code")
         self.error = error
         super().__init__(f"{op} raised {self.type}: {error.get('message', '')}")
+
+
+class InvariantViolation(CompatibilityBreak):
+    """The invariant oracle that runs after every scenario (``compat.run.oracle``) found a
+    violation: the message names each invariant, the order and both sides' values."""
+
+    def __init__(self, message: str, invariants: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.invariants = invariants  # the names of the invariants violated, e.g. ("cum_qty",)
 
 
 

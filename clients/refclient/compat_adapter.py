@@ -52,6 +52,10 @@ class _Session:
         self.handles: dict[str, Any] = {}  # client_order_id -> OrderHandle
         self.coid_by_oid: dict[int, str] = {}  # gateway order id -> client_order_id (v1 clients)
         self.buffer: list[Any] = []  # raw client events not yet handed out
+        # Every event the client library delivered to the application, in order, whether the
+        # scenario read it or not (op_delivered_events: compat's invariant oracle reads it).
+        self.delivered: list[Any] = []
+        self.resume_gaps = 0  # resumes the gateway could not replay in full (RESUME_GAP)
         self.decimals: dict[str, int] = {}
         self.wire: deque[dict[str, Any]] = deque(maxlen=WIRE_RING)
         self.args: dict[str, Any] = {}
@@ -193,6 +197,8 @@ class Adapter:
             "symbol": ev.symbol,
             "poss_dup": bool(getattr(ev, "poss_dup", False)),
             "seq": int(getattr(ev, "seq", 0)),
+            "order_id": int(getattr(ev, "order_id", 0) or 0),
+            "order_qty": ev.qty,  # the order's quantity (``qty`` of a fill is the fill's)
         }
         if getattr(ev, "liquidity", ""):
             out["liquidity"] = ev.liquidity
@@ -202,7 +208,9 @@ class Adapter:
         return out
 
     def _pull(self, s: _Session) -> None:
-        s.buffer.extend(s.client.drain_events())
+        events = s.client.drain_events()
+        s.buffer.extend(events)
+        s.delivered.extend(events)
 
     # ------------------------------------------------------------------ session ops
     async def op_connect(
@@ -304,6 +312,7 @@ class Adapter:
             result = await self._call(s.client.reconnect())
         except Exception as exc:
             if type(exc).__name__ == "ResumeGap":
+                s.resume_gaps += 1
                 return {"resumed": True, "replayed": int(getattr(exc, "replayed", 0)), "gap": True}
             raise
         return {"resumed": bool(result.resumed), "replayed": int(result.replayed), "gap": False}
@@ -427,9 +436,11 @@ class Adapter:
             if remaining <= 0:
                 raise Timeout(f"no event kinds={kinds} client_order_id={client_order_id} within {timeout_s}s")
             try:
-                s.buffer.append(await s.client.next_event(timeout=remaining))
+                event = await s.client.next_event(timeout=remaining)
             except TimeoutError:
                 continue
+            s.buffer.append(event)
+            s.delivered.append(event)
 
     async def op_drain_events(self, session: str = "s1") -> dict[str, Any]:
         s = self._s(session)
@@ -437,6 +448,20 @@ class Adapter:
         events = [self._event(s, ev) for ev in s.buffer]
         s.buffer.clear()
         return {"events": events}
+
+    async def op_delivered_events(
+        self, session: str = "s1", since: int = 0, count_only: bool = False
+    ) -> dict[str, Any]:
+        """Every event the client library has delivered to this session's application since it
+        connected (pending ones are taken now), whether the scenario read them or not, from
+        index ``since``: what compat's invariant oracle reconciles with the exchange."""
+        s = self._s(session)
+        self._pull(s)
+        count = len(s.delivered)
+        if count_only:
+            return {"count": count}
+        events = [self._event(s, ev) for ev in s.delivered[since:]]
+        return {"events": events, "count": count, "resume_gaps": s.resume_gaps}
 
     # ------------------------------------------------------------------ market data
     async def op_subscribe(self, session: str = "s1", symbol: str = "", depth: int = 10) -> dict[str, Any]:

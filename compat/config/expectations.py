@@ -16,14 +16,22 @@ Scenario names are the test function's name without ``test_`` (``cancel`` for ``
 plus the scenario's own parameters (``price_exact_fill[FLT-0.3]``); a pattern written with the
 ``test_`` prefix matches too. A rule that matches nothing in a run is a mistake waiting to hide a
 break, so :func:`unmatched` says which rule and which of its patterns matched nothing.
+
+An ``incompatible`` rule may also say how the pair fails (``fails_with``: an exception type, an
+error code, a message pattern; :class:`FailurePattern`). A broad rule otherwise hides every new
+break inside its scope: a cell that starts failing for another reason (a start failure, an
+unrelated exception) stays expected-fail. With ``fails_with``, a failure that matches none of the
+rule's patterns is a break, "fails differently than declared" (``compat.results.verdicts``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -32,6 +40,65 @@ from compat.config.cell import Cell
 from compat.config.swaps import Swap
 
 KINDS: tuple[str, ...] = ("incompatible", "unsupported", "compatible")
+FAILURE_KEYS: tuple[str, ...] = ("error", "code", "message")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a scenario failed with, as the facts a :class:`FailurePattern` is matched against."""
+
+    types: tuple[str, ...]  # the client error's type (a failed driver call) first, then the exception's classes
+    code: str | None  # the client error's code, when it has one
+    text: str  # the exception's message (an assertion's, with pytest's explanation)
+
+    def describe(self) -> str:
+        code = f" (code {self.code})" if self.code else ""
+        first = next((line.strip() for line in self.text.splitlines() if line.strip()), "")
+        return f"{self.types[0] if self.types else 'an error'}{code}: {first[:200]}"
+
+
+@dataclass(frozen=True)
+class FailurePattern:
+    """How a declared incompatibility fails; every field given must match (``fails_with`` in matrix.yaml).
+
+    - ``error``: an exception class name: the client error's type when a driver call failed
+      (``ProtocolVersionError``, ``Timeout``), or the class of the exception that ended the
+      scenario or one of its bases (``AssertionError``, ``InvariantViolation``);
+    - ``code``: the client error's code, exactly (``UNSUPPORTED_PROTOCOL_VERSION``);
+    - ``message``: a regular expression searched (``re.search``) in the failure's message.
+    """
+
+    error: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+    def matches(self, failure: Failure) -> bool:
+        return (
+            (self.error is None or self.error in failure.types)
+            and (self.code is None or self.code == failure.code)
+            and (self.message is None or re.search(self.message, failure.text) is not None)
+        )
+
+    def describe(self) -> str:
+        parts = [f"{key} {value!r}" for key, value in self.record().items()]
+        return ", ".join(parts)
+
+    def record(self) -> dict[str, str]:
+        """The fields given, as matrix.yaml and the results JSON write them."""
+        return {key: value for key in FAILURE_KEYS if (value := getattr(self, key)) is not None}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> FailurePattern:
+        return cls(**{key: str(record[key]) for key in FAILURE_KEYS if record.get(key) is not None})
+
+
+def declared_failure_matches(patterns: Sequence[FailurePattern], failure: Failure) -> bool:
+    """A rule without ``fails_with`` accepts any failure; with it, one of its patterns must match."""
+    return not patterns or any(pattern.matches(failure) for pattern in patterns)
+
+
+def describe_patterns(patterns: Sequence[FailurePattern]) -> str:
+    return " or ".join(f"[{pattern.describe()}]" for pattern in patterns)
 
 
 @dataclass(frozen=True)
@@ -53,6 +120,7 @@ class Expectation:
     @property
     def about_swaps(self) -> bool:
         return self.swap_from is not None or self.swap_to is not None
+    fails_with: tuple[FailurePattern, ...] = ()  # incompatible only: how it is known to fail (any of them)
 
     def is_expired(self, today: _dt.date) -> bool:
         return self.expires is not None and today > self.expires
@@ -89,9 +157,10 @@ class Expectation:
             gateway += f", swap from {self.swap_from or '*'} to {self.swap_to or '*'}"
         extra = f" ({self.ticket})" if self.ticket else ""
         until = f", expires {self.expires.isoformat()}" if self.expires else ""
+        fails = f", fails with {describe_patterns(self.fails_with)}" if self.fails_with else ""
         return (
             f"{self.kind}: client {client} x gateway {gateway} on venue {self.venue}, scenario "
-            f"{self.scenario}: {self.reason}{extra}{until} [matrix.yaml line {self.line}]"
+            f"{self.scenario}: {self.reason}{extra}{until}{fails} [matrix.yaml line {self.line}]"
         )
 
 

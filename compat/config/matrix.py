@@ -21,11 +21,11 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compat.config import yamlpos as y
 from compat.config.cell import ROLES
-from compat.config.expectations import KINDS, Expectation
+from compat.config.expectations import FAILURE_KEYS, KINDS, Expectation, FailurePattern
 from compat.config.known_issues import FINDINGS, KnownIssue
 from compat.config.removals import Removal
 from compat.config.swaps import DIRECTIONS, SwapRule
@@ -110,7 +110,8 @@ _LAUNCH_KEYS = ("versions", "argv")
 _INDEX_KEYS = ("find_links", "url")
 _POLICY_KEYS = ("list", "specifier", "latest_minors", "candidate", "include_yanked")
 _LOCK_KEYS = ("path", "reuse")
-_EXPECTATION_KEYS = ("client", "gateway", "from", "to", "venue", "scenario", "expect", "reason", "ticket", "expires")
+_EXPECTATION_KEYS = ("client", "gateway", "from", "to", "venue", "scenario", "expect", "reason", "ticket", "expires",
+                     "fails_with")
 _KNOWN_ISSUE_KEYS = (*ROLES, "finding", "reason", "ticket")
 _SWAP_KEYS = ("between", "minors", "directions")
 _SWAP_KINDS = ("adjacent_releases", "adjacent_minors", "candidate")
@@ -751,6 +752,11 @@ class _Reader:
                 expires_node,
                 f"{what}: an unsupported pairing does not expire; expires is only for expect: incompatible",
             )
+        fails_node = fields.get("fails_with")
+        if kind != "incompatible" and fails_node is not None:
+            raise self.src.error(
+                fails_node, f"{what}: fails_with says how a pair fails; it is only for expect: incompatible"
+            )
         client_node, gateway_node = fields.get("client"), fields.get("gateway")
         from_node, to_node = fields.get("from"), fields.get("to")
         return Expectation(
@@ -767,6 +773,7 @@ class _Reader:
             line=fields.first_line,
             swap_from=None if from_node is None else self.specifier(from_node, f"{what}.from"),
             swap_to=None if to_node is None else self.specifier(to_node, f"{what}.to"),
+            fails_with=() if fails_node is None else self.failure_patterns(fails_node, f"{what}.fails_with"),
         )
 
     # --- live swaps and capability removals ----------------------------------------------------
@@ -871,6 +878,28 @@ class _Reader:
             line=fields.first_line,
             source=self.src.label,
         )
+
+    def failure_patterns(self, node: Node, what: str) -> tuple[FailurePattern, ...]:
+        """``fails_with``: one pattern (a mapping) or a list of them, any of which may match."""
+        items = [(node, what)] if isinstance(node, MappingNode) else [
+            (item, f"{what}[{i}]") for i, item in enumerate(y.sequence(self.src, node, what))]
+        if not items:
+            raise self.src.error(node, f"{what} is an empty list; give at least one pattern or leave it out")
+        return tuple(self.failure_pattern(item, item_what) for item, item_what in items)
+
+    def failure_pattern(self, node: Node, what: str) -> FailurePattern:
+        fields = y.mapping(self.src, node, what, FAILURE_KEYS)
+        values = {entry.key: y.string(self.src, entry.value, f"{what}.{entry.key}") for entry in fields}
+        if not values:
+            raise self.src.error(node, f"{what} is empty; give at least one of {', '.join(FAILURE_KEYS)}")
+        message = values.get("message")
+        if message is not None:
+            try:
+                re.compile(message)
+            except re.error as exc:
+                raise self.src.error(fields.require("message"),
+                                     f"{what}.message {message!r} is not a regular expression: {exc}") from None
+        return FailurePattern(**values)
 
 
 def _glob_matches(name: str, pattern: str) -> bool:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from compat.config.cell import Cell, Release
     from compat.harness.host import Host
     from compat.harness.resources import ResourceSampler
+    from compat.run.oracle import Oracle
     from compat.run.plan import Plan
     from compat.run.scenario import Scenario
     from compat.run.stack import Stack, StackSettings
@@ -35,6 +36,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    """After a scenario's body returned, its oracle judges every session (a violation fails it)."""
+    result = yield  # a body that raised is judged on its own: the oracle does not run
+    scenario = pyfuncitem.funcargs.get("compat")
+    oracle = getattr(scenario, "oracle", None)
+    if oracle is not None and pyfuncitem.get_closest_marker("bench") is None \
+            and not pyfuncitem.config.getoption("compat_no_oracle"):
+        from compat.run.oracle import verify
+        from compat.run.scenario import Scenario
+
+        assert isinstance(scenario, Scenario)
+        verify(oracle, scenario, scenario.stack.log_dir / "oracle.jsonl", pyfuncitem.name)
+    return result
 
 
 @pytest.fixture(scope="session")
@@ -220,8 +237,18 @@ def _fresh_gateway_after(item: pytest.Item, stack: Stack, before: tuple[int, ...
 
 
 @pytest.fixture
+def compat_oracle(compat_stack: Stack) -> Oracle | None:
+    """The invariant oracle run after every scenario (unless --compat-no-oracle): the built-in
+    trading oracle on compat's simulated exchange, none otherwise. Override this fixture (in a
+    conftest.py) to plug in an oracle for your own exchange (``compat.run.oracle.Oracle``)."""
+    from compat.run.oracle import default_oracle
+
+    return default_oracle(compat_stack.matrix.exchange.builtin)
+
+
+@pytest.fixture
 def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Plan,
-           compat_env_cache: EnvCache) -> Iterator[Scenario]:
+           compat_env_cache: EnvCache, compat_oracle: Oracle | None) -> Iterator[Scenario]:
     """The scenario's handle: sessions, fresh symbols, and evidence collected on failure."""
     from compat.results.cache_key import DEPS
     from compat.results.verdicts import DETAILS
@@ -238,7 +265,8 @@ def compat(request: pytest.FixtureRequest, compat_stack: Stack, compat_plan: Pla
         compat_stack.probe_gateway(release, compat_env_cache.ensure(release))
 
     gateways = compat_plan.releases.get("gateway", ())
-    scenario = Scenario(compat_stack, leases.take, gateways, restart, users=leases.user, probe=probe)
+    scenario = Scenario(compat_stack, leases.take, gateways, restart, users=leases.user, probe=probe,
+                        oracle=compat_oracle)
     swaps_before = len(compat_stack.swap_targets)
     yield scenario
     request.node.user_properties.append((DEPS, json.dumps(_deps(scenario, compat_stack, swaps_before, gateways))))

@@ -94,6 +94,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--compat-allow-stale", action="store_true",
                     help="a stale expectation (declared incompatible, but it passed) is reported, not a failure "
                     "of the run (as `compat gate --allow-stale`); by default it fails the run")
+    group.addoption("--compat-no-oracle", action="store_true",
+                    help="do not run the invariant oracle after each scenario (it reconciles every session's "
+                    "events with the exchange's audit log; a violation fails the scenario)")
     group.addoption("--compat-naive-envs", action="store_true",
                     help="baseline for measurements: fresh envs for every cell, as tox would (no sharing, no cache)")
     parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
@@ -427,11 +430,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
         plan = compat_plan(config)
         expectation = find_expectation(plan.matrix.expectations, cell, scenario_name(item), swap=_swap_of(item))
-        record = None
+        record: dict[str, Any] | None = None
         if expectation is not None and expectation.kind != "compatible":
             record = {"kind": expectation.kind, "reason": expectation.reason, "ticket": expectation.ticket,
                       "expires": expectation.expires.isoformat() if expectation.expires else None,
                       "line": expectation.line}
+            if expectation.fails_with:  # how it is known to fail: another failure is a break
+                record["fails_with"] = [pattern.record() for pattern in expectation.fails_with]
             if expectation.kind == "unsupported":
                 item.add_marker(pytest.mark.skip(reason=f"n/a: {expectation.reason}"))
         item.stash[_EXPECTATION] = record

@@ -5,7 +5,9 @@ This is where the verdict taxonomy (``compat.results.model.Verdict``) meets pyte
 error (never a break), a failure the matrix declared incompatible becomes expected-fail, and a
 pass it declared incompatible becomes stale, which fails the run so the expectation gets cleaned
 (``allow_stale``, pytest's ``--compat-allow-stale``: it is reported, and the run does not fail;
-the same rule as ``compat gate`` and its ``--allow-stale``).
+the same rule as ``compat gate`` and its ``--allow-stale``). A declared incompatibility that
+states how it fails (``fails_with``) and fails otherwise is a break: "fails differently than
+declared", naming the declared and the actual failure.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compat.errors import InfrastructureError, OperationUnsupported, SwapTargetError
+from compat.config.expectations import Failure, FailurePattern, declared_failure_matches, describe_patterns
+from compat.errors import DriverCallError, InfrastructureError, OperationUnsupported, SwapTargetError
 from compat.results.model import Verdict
 
 PROPERTY = "compat"  # user_properties key carrying the verdict payload (JSON)
@@ -68,11 +71,40 @@ def judge(
         return _verdict(Verdict.ERROR, report, reason=_first_line(report), message=report.longreprtext)
     if incompatible:
         assert expectation is not None
+        differently = _fails_differently(expectation, excinfo.value, report)
+        if differently is not None:
+            return differently
         message = report.longreprtext
         report.outcome = "skipped"
         report.wasxfail = f"expected incompatible: {expectation.get('reason')}"
         return _verdict(Verdict.EXPECTED_FAIL, report, reason=str(expectation.get("reason")), message=message)
     return _verdict(Verdict.FAIL, report, reason=_first_line(report), message=report.longreprtext)
+
+
+def failure_of(exc: BaseException) -> Failure:
+    """The facts of the exception that ended a scenario, for matching ``fails_with`` patterns."""
+    classes = tuple(cls.__name__ for cls in type(exc).__mro__ if cls not in (object, BaseException, Exception))
+    if isinstance(exc, DriverCallError):
+        code = None if exc.code is None else str(exc.code)
+        return Failure(types=(exc.type, *classes), code=code, text=str(exc))
+    code_attribute = getattr(exc, "code", None)
+    return Failure(types=classes, code=code_attribute if isinstance(code_attribute, str) else None, text=str(exc))
+
+
+def _fails_differently(expectation: dict[str, Any], exc: BaseException, report: Any) -> dict[str, Any] | None:
+    """A fail verdict when the declared incompatibility names how it fails and this is not it."""
+    patterns = [FailurePattern.from_record(p) for p in expectation.get("fails_with") or ()]
+    failure = failure_of(exc)
+    if declared_failure_matches(patterns, failure):
+        return None
+    headline = (f"fails differently than declared: matrix.yaml:{expectation.get('line')} declares "
+                f"{describe_patterns(patterns)} ({expectation.get('reason')}); it failed with {failure.describe()}")
+    # The scenario's own report follows without pytest's "E" marks, so a one-line summary of this
+    # verdict (cause_line) is the headline above, not the bare assertion it contains.
+    original = "\n".join(("  " + line[1:]) if line.startswith("E ") or line == "E" else line
+                          for line in str(report.longreprtext or "").splitlines())
+    report.longrepr = f"{headline}\n\n{original}"
+    return _verdict(Verdict.FAIL, report, reason=headline, message=report.longrepr)
 
 
 def _verdict(verdict: Verdict, report: Any, reason: str | None = None, message: str | None = None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from compat.exchange.audit import read_audit
 from compat.exchange.client import ObxClient
 from compat.exchange.instruments import load_config
 from compat.exchange.proto import obx_pb2 as obx
+from compat.run.oracle.model import Oracle, Waiver
 from compat.run.stack import Stack
 from compat.timing import Deadline
 
@@ -112,8 +113,9 @@ class Scenario:
                  gateway_releases: Sequence[Release] = (),
                  restart: Callable[[Release], None] | None = None,
                  users: Callable[[], str] | None = None,
-                 probe: Callable[[Release], None] | None = None) -> None:
+                 probe: Callable[[Release], None] | None = None, oracle: Oracle | None = None) -> None:
         self.stack = stack
+        self.oracle = oracle  # judges every session after the body passed (compat.run.oracle)
         self._gateway_releases = tuple(gateway_releases)
         self.read_gateway_order = False  # whether the body looked at the plan's gateway releases
         self._restart = restart
@@ -124,6 +126,8 @@ class Scenario:
         counter = itertools.count(1)
         self._users = users or (lambda: f"t{self.test_number}u{next(counter)}")
         self.metrics: dict[str, Any] = {}
+        self._symbols_taken: list[str] = []
+        self._waivers: list[Waiver] = []
 
     @property
     def gateway_releases(self) -> tuple[Release, ...]:
@@ -160,7 +164,41 @@ class Scenario:
 
     def symbol(self, pool: str = "ABC") -> str:
         """A symbol of ``pool`` no other test of this cell has used (books start empty)."""
-        return self._symbols(pool)
+        symbol = self._symbols(pool)
+        self._symbols_taken.append(symbol)  # the oracle reconciles these with the exchange
+        return symbol
+
+    @property
+    def sessions(self) -> tuple[Session, ...]:
+        return tuple(self._sessions)
+
+    @property
+    def symbols_taken(self) -> tuple[str, ...]:
+        return tuple(self._symbols_taken)
+
+    @property
+    def waivers(self) -> tuple[Waiver, ...]:
+        return tuple(self._waivers)
+
+    def waive_invariant(self, invariant: str, reason: str) -> Waiver:
+        """Declare that this scenario breaks ``invariant`` on purpose from now on (a fault before
+        its recovery): until the end of the ``with`` block, or of the scenario when not used as
+        one (docs/writing-scenarios.md, "The invariant oracle")."""
+        if self.oracle is not None and invariant not in self.oracle.invariants:
+            raise ValueError(f"unknown invariant {invariant!r}; the {self.oracle.name} oracle checks "
+                             f"{', '.join(sorted(self.oracle.invariants))}")
+        waiver = Waiver(invariant, reason, self._delivered_counts)
+        self._waivers.append(waiver)
+        return waiver
+
+    def _delivered_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for session in self._sessions:
+            try:
+                counts[session.name] = int(session.call("delivered_events", count_only=True)["count"])
+            except (DriverCallError, OperationUnsupported):
+                continue  # not connected (yet), or an adapter without the operation: nothing delivered
+        return counts
 
     def record(self, key: str, value: Any) -> None:
         """Attach a figure (e.g. the reconnect gap) to this (cell, scenario)'s result."""

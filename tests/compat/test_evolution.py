@@ -38,6 +38,8 @@ def test_unknown_enum_value(compat: Scenario) -> None:
     sent = s.insert_burst(symbol=symbol, side="BUY", count=200, qty=1, prices=[f"{10 + i}.00" for i in range(40)])
     codes = [(f["type"], f.get("code"), f.get("raw_code")) for f in sent["failures"]]
     events = s.drain_events()["events"]
+    answers = [e for e in events if e["kind"] in ("accepted", "rejected")]
+    assert len(answers) == sent["sent"], f"{sent['sent']} orders got {len(answers)} answers: each must get one"
     rejects = [e for e in events if e["kind"] == "rejected"]
     assert rejects or codes, "no reject at all: the throttle never fired"
     for reject in rejects:

@@ -389,7 +389,8 @@ def test_slow_consumer_conflated_others_unaffected(compat: Scenario) -> None:
         named = f"(user {slow.username!r}) is a slow consumer"
         sent = 0
         while named not in _log_text(compat) and sent < PUMP_ORDERS * PUMP_ROUNDS:
-            trader.insert_burst(symbol=symbol, side="BUY", count=PUMP_ORDERS, qty=1, prices=PUMP_PRICES)
+            pumped = trader.insert_burst(symbol=symbol, side="BUY", count=PUMP_ORDERS, qty=1, prices=PUMP_PRICES)
+            assert not pumped["error_count"], f"the pumping session's orders were answered with errors: {pumped}"
             sent += PUMP_ORDERS
         compat.record("orders_pumped", sent)
         assert named in _log_text(compat), (

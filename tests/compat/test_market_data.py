@@ -45,6 +45,11 @@ def test_subscribe_under_load(compat: Scenario) -> None:
     result = trader.call("insert_burst", symbol=symbol, side="BUY", count=count, qty=1,
                          prices=[f"{10 + i % 6}.00" for i in range(count)], subscribe_session=watcher.name,
                          subscribe_after=10, host_timeout_s=30.0)
+    # The sender's answers first: an order the gateway answered with an error must not count
+    # as placed just because the watcher's book shows it.
+    assert result["error_count"] == 0, f"the burst's orders were answered with errors: {result}"
+    acks = [e for e in trader.drain_events()["events"] if e["kind"] in ("accepted", "rejected")]
+    assert [e["kind"] for e in acks] == ["accepted"] * count, f"the burst's answers: {acks}"
     expected = {f"{10 + p}.00": sum(1 for i in range(count) if i % 6 == p) for p in range(6)}
     want = sorted(([price, qty] for price, qty in expected.items()), key=lambda lv: -float(str(lv[0])))
     book = _wait_book(watcher, symbol, {"bids": want, "asks": []})

@@ -8,7 +8,15 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 
 from compat.config.cell import Cell, Release
-from compat.config.expectations import Expectation, expired, find, unmatched
+from compat.config.expectations import (
+    Expectation,
+    Failure,
+    FailurePattern,
+    declared_failure_matches,
+    expired,
+    find,
+    unmatched,
+)
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -122,3 +130,24 @@ def test_unmatched_names_the_rule_and_each_pattern_that_matched_nothing() -> Non
 def test_rules_about_scenarios_the_run_left_out_are_not_judged() -> None:
     assert unmatched([rule(scenario="upgrade_blip")], [cell("1.0", "2.0")], ["cancel"], not_run=["upgrade_blip"]) == []
     assert len(unmatched([rule(scenario="upgrade_blip")], [cell("1.0", "2.0")], ["cancel"])) == 1
+
+
+def test_a_failure_pattern_matches_every_field_it_gives() -> None:
+    failure = Failure(types=("ProtocolVersionError", "DriverCallError", "CompatibilityBreak", "AssertionError"),
+                      code="UNSUPPORTED_PROTOCOL_VERSION", text="connect raised ProtocolVersionError: supports 2..3")
+    assert FailurePattern(error="ProtocolVersionError").matches(failure)
+    assert FailurePattern(error="AssertionError").matches(failure)  # a base class matches too
+    assert FailurePattern(code="UNSUPPORTED_PROTOCOL_VERSION", message=r"supports \d\.\.\d").matches(failure)
+    assert not FailurePattern(error="ProtocolVersionError", message="Timeout").matches(failure)
+    assert not FailurePattern(error="Timeout").matches(failure)
+    assert declared_failure_matches([], failure)  # a rule that says nothing accepts any failure
+    either = [FailurePattern(error="Timeout"), FailurePattern(code="UNSUPPORTED_PROTOCOL_VERSION")]
+    assert declared_failure_matches(either, failure)
+    assert not declared_failure_matches([FailurePattern(error="Timeout")], failure)
+    assert FailurePattern.from_record({"error": "X", "message": "y"}) == FailurePattern(error="X", message="y")
+
+
+def test_a_rule_describes_how_it_fails() -> None:
+    r = Expectation(SpecifierSet(), SpecifierSet(), "*", "s", "incompatible", "why", line=9,
+                    fails_with=(FailurePattern(error="Timeout", message="instrument_status"),))
+    assert "fails with [error 'Timeout', message 'instrument_status']" in r.describe()

@@ -393,3 +393,38 @@ def test_a_candidate_without_a_source_names_the_ways_out(tmp_path: Path) -> None
     text = str(err)
     assert "versions.gateway.candidate is true, but products.gateway has no source" in text
     assert "candidate: false" in text and "--compat-candidate gateway=path/to.whl" in text
+
+
+def test_fails_with_one_pattern_or_several(tmp_path: Path) -> None:
+    text = VALID.replace("    ticket: GW-17\n", "    ticket: GW-17\n    fails_with: {error: ProtocolVersionError}\n")
+    [first, _] = load(tmp_path, text).expectations
+    assert [p.record() for p in first.fails_with] == [{"error": "ProtocolVersionError"}]
+    several = VALID.replace("    ticket: GW-17\n", "    ticket: GW-17\n    fails_with:\n"
+                            "      - {error: LogonRejected, code: \"UNKNOWN(15)\"}\n"
+                            "      - {message: 'supports \\d+\\.\\.\\d+'}\n")
+    [first, _] = load(tmp_path, several).expectations
+    assert [p.record() for p in first.fails_with] == [{"error": "LogonRejected", "code": "UNKNOWN(15)"},
+                                                      {"message": "supports \\d+\\.\\.\\d+"}]
+
+
+@pytest.mark.parametrize(
+    ("fails_with", "line", "words"),
+    [
+        ("{error: X, kind: Y}", 37, ["unknown key 'kind' in expectations[0].fails_with", "allowed keys: code"]),
+        ("{message: '(unclosed'}", 37, ["expectations[0].fails_with.message '(unclosed' is not a regular expression"]),
+        ("{}", 37, ["expectations[0].fails_with is empty"]),
+        ("[]", 37, ["expectations[0].fails_with is an empty list"]),
+        ("[{code: 7}, {}]", 37, ["expectations[0].fails_with[1] is empty"]),
+    ],
+)
+def test_fails_with_errors_name_the_line(tmp_path: Path, fails_with: str, line: int, words: list[str]) -> None:
+    err = error(tmp_path, VALID.replace("    ticket: GW-17\n", f"    ticket: GW-17\n    fails_with: {fails_with}\n"))
+    assert err.line == line, str(err)
+    for word in words:
+        assert word in err.message, str(err)
+
+
+def test_fails_with_is_for_incompatible_rules_only(tmp_path: Path) -> None:
+    err = error(tmp_path, VALID.replace("    reason: yanked release\n",
+                                        "    reason: yanked release\n    fails_with: {error: X}\n"))
+    assert err.line == 43 and "fails_with says how a pair fails; it is only for expect: incompatible" in err.message

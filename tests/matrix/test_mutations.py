@@ -148,7 +148,10 @@ def judge(mutation: Mutation, baseline: dict[Key, str], mutant: dict[Key, str]) 
     unselected = sorted(predicted - set(mutant))
     if unselected:
         problems.append(f"predicted pairs the run did not produce (catalog/selection mismatch): {unselected}")
-    masked = {k for k in predicted if baseline.get(k) != "pass"}
+    # A predicted pair shows the mutation if it passes in the baseline, or if it is a declared
+    # incompatibility (expected-fail) whose rule says how it fails: the mutant must then fail it
+    # differently, which is a break ("fails differently than declared").
+    masked = {k for k in predicted if baseline.get(k) not in ("pass", "expected-fail")}
     unexpected_mask = sorted(masked - mutation.maskable_keys())
     if unexpected_mask:
         problems.append("predicted pairs not passing in the baseline (the mutation cannot show there): "
