@@ -24,6 +24,7 @@ from packaging.version import InvalidVersion, Version
 from yaml.nodes import Node, ScalarNode
 
 from compat.config import yamlpos as y
+from compat.config.bench import BenchSpec, read_bench
 from compat.config.cell import ROLES
 from compat.config.expectations import KINDS, Expectation
 from compat.config.versions import VersionPolicy
@@ -99,6 +100,7 @@ _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _TOP_KEYS = (
     "schema", "products", "exchange", "index", "versions", "lock", "venues", "hosts", "expectations", "settings",
+    "bench",
 )
 _PRODUCT_KEYS = ("package", "source", "launch", "adapter", "ready", "env", "stop", "stop_grace_s")
 _SIMULATOR_KEYS = ("argv", "venues", "ready", "env", "stop", "stop_grace_s", "package", "version")
@@ -243,6 +245,7 @@ class Matrix:
     lock: LockSpec = field(default_factory=lambda: LockSpec(Path("compat.lock.json")))
     sha256: str = ""  # of the file's bytes
     exchange: ExchangeSpec = field(default_factory=ExchangeSpec)
+    bench: BenchSpec = field(default_factory=BenchSpec)  # what `compat bench --gate` fails on
 
     def without_candidates(self) -> Matrix:
         """The same matrix with every role's candidate switched off (``--compat-no-candidate``)."""
@@ -308,6 +311,7 @@ class _Reader:
             lock=self.lock(top.get("lock")),
             sha256=sha256,
             exchange=exchange,
+            bench=read_bench(self.src, top.get("bench")),
         )
 
     # --- products -----------------------------------------------------------------------

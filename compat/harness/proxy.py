@@ -8,6 +8,10 @@ server → client, ``both`` is both.
 =====================  =========================================================================
 ``latency(ms, jitter)``  every chunk is delivered ``ms ± jitter`` after it was read; order kept,
                          jitter deterministic from the proxy's ``seed``
+``busy(us)``            every chunk is held ``us`` microseconds by a busy wait before it is
+                         queued: exact to the microsecond (a timer is not: the loop's epoll
+                         waits whole milliseconds), and it costs the proxy that CPU. The
+                         benchmark's calibration injects a known cost per order with it
 ``bandwidth(bps)``      at most ``bps`` bytes per second
 ``dribble(delay_ms)``   one byte per write, ``delay_ms`` apart (fragmented frames)
 ``drop_after(n)``       forward ``n`` more bytes on each connection, then close it
@@ -68,6 +72,7 @@ class Toxics:
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    busy_us: float = 0.0
     bandwidth_bps: int | None = None
     dribble_delay_ms: float | None = None
     drop_after_bytes: int | None = None
@@ -78,6 +83,8 @@ class Toxics:
         parts = []
         if self.latency_ms or self.jitter_ms:
             parts.append(f"latency {self.latency_ms:g}ms ± {self.jitter_ms:g}ms")
+        if self.busy_us:
+            parts.append(f"busy {self.busy_us:g}us per chunk")
         if self.bandwidth_bps is not None:
             parts.append(f"bandwidth {self.bandwidth_bps} B/s")
         if self.dribble_delay_ms is not None:
@@ -318,6 +325,12 @@ class FaultProxy:
         if ms < 0 or jitter_ms < 0:
             raise ConfigError(f"proxy latency {ms}ms ± {jitter_ms}ms: both must be >= 0")
         self._update(direction, latency_ms=float(ms), jitter_ms=float(jitter_ms))
+
+    def busy(self, us: float, direction: DirectionArg = "upstream") -> None:
+        """Hold every chunk ``us`` microseconds by a busy wait (0 stops): a known cost per message."""
+        if us < 0:
+            raise ConfigError(f"proxy busy {us}us: must be >= 0")
+        self._update(direction, busy_us=float(us))
 
     def bandwidth(self, bytes_per_s: int | None, direction: DirectionArg = "both") -> None:
         """Limit throughput; None lifts the limit."""
@@ -582,6 +595,7 @@ class FaultProxy:
                     data = await reader.read(_READ_SIZE)
                 except (ConnectionError, OSError):
                     break
+                read_ns = timing.monotonic_ns()
                 if not data:
                     tail = frames.flush()
                     if tail:
@@ -594,6 +608,8 @@ class FaultProxy:
                 data = frames.feed(data)
                 if not data:
                     continue
+                if toxics.busy_us:
+                    _busy_wait(read_ns, toxics.busy_us)
                 close_after = False
                 if toxics.drop_after_bytes is not None:
                     if toxics.drop_after_generation != generation:
@@ -668,3 +684,10 @@ class FaultProxy:
                     self._bytes[direction] += len(data)
         except (ConnectionError, OSError):
             conn.close()
+
+
+def _busy_wait(since_ns: int, us: float) -> None:
+    """Spin until ``us`` microseconds after ``since_ns``: the delay is exact and costs its CPU."""
+    until = since_ns + int(us * 1000)
+    while timing.monotonic_ns() < until:
+        pass
