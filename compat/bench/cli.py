@@ -262,7 +262,8 @@ def _host_specs(values: list[str]) -> dict[str, str]:
 
 
 def _gate(args: argparse.Namespace, run: Any, target: Any) -> dict[str, Any]:
-    from compat.bench.gate import gate_record, markdown, write_into_report
+    from compat.bench.gate import gate_record, write_into_report
+    from compat.report.benchgate import markdown
     from compat.report.markdown import write_step_summary
 
     assert run.ab is not None

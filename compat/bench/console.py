@@ -115,7 +115,7 @@ def ab_lines(run: BenchRun) -> list[str]:
         out += [f"    {k.describe()}" for k in calibration.known]
         out.append("  sensitivity    (this machine, this gateway, these rounds and duration; MDE at 80% power)")
         out += [f"    {s.describe()}" for s in calibration.sensitivity]
-        state = "valid" if calibration.valid else "NOT VALID: an injected effect above its MDE went unseen"
+        state = "valid" if calibration.valid else "NOT VALID: an injected effect twice its MDE or more went unseen"
         out.append(f"  calibration    {state}")
     else:
         out.append(f"  verdict        {ab.headline()}")

@@ -14,8 +14,9 @@ void / undecided      3      loss, an audit mismatch, reruns used up, too few ro
 ====================  =====  ============================================================
 
 The record (``gate_record``) goes into the run's ``bench.json`` (so ``compat bench history
---gates`` follows it), into a matrix report's ``bench.gate`` when ``--report`` names one,
-and as Markdown into ``$GITHUB_STEP_SUMMARY`` when that is set.
+--gates`` follows it), into a matrix report's ``bench.gate`` when ``--report`` names one
+(rendered by ``compat.report.benchgate``), and as Markdown into ``$GITHUB_STEP_SUMMARY``
+when that is set.
 """
 
 from __future__ import annotations
@@ -71,26 +72,6 @@ def gate_record(verdict: ABVerdict, *, run_id: str, timestamp: str, thresholds: 
     }
 
 
-def markdown(record: Mapping[str, Any]) -> str:
-    """The record as a Markdown section (job summaries, the matrix report)."""
-    state = "passed" if record.get("passed") else "**FAILED**"
-    lines = [f"### Benchmark gate: {state}", "",
-             f"`{record.get('b')}` against `{record.get('a')}` (client {record.get('client')}, venue "
-             f"{record.get('venue') or '-'}; {record.get('rounds')} interleaved rounds of {record.get('duration_s')}s "
-             f"at {record.get('rate')}/s; thresholds from {record.get('thresholds_from')}): "
-             f"{record.get('headline')}", ""]
-    if record.get("reruns"):
-        lines += [f"Rounds rerun: {len(record['reruns'])} (" + "; ".join(
-            f"round {r['round']}: {r['why']}" for r in record["reruns"]) + ")", ""]
-    lines += ["| measure | B/A | 95% CI | threshold | MDE | verdict |", "|---|---|---|---|---|---|"]
-    for name, m in record.get("measures", {}).items():
-        decides = "" if m.get("decides") else " (shown)"
-        lines.append(f"| {name}{decides} | {_fmt(m.get('ratio'), '.3f')} | {_fmt(m.get('ci_low'), '.3f')}-"
-                     f"{_fmt(m.get('ci_high'), '.3f')} | {m.get('threshold', 0):.0%} | {_fmt(m.get('mde'), '.1%')} | "
-                     f"{m.get('verdict')} |")
-    return "\n".join(lines) + "\n"
-
-
 def write_into_report(path: Path, record: Mapping[str, Any]) -> None:
     """Put ``record`` into the matrix report's ``bench.gate`` (the JSON at ``path``), in place."""
     import dataclasses
@@ -104,7 +85,3 @@ def write_into_report(path: Path, record: Mapping[str, Any]) -> None:
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
-
-
-def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)

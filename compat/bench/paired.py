@@ -25,8 +25,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-
-from scipy.stats import t as student_t  # type: ignore[import-untyped]
+from statistics import NormalDist
 
 CONFIDENCE = 0.95
 POWER = 0.80
@@ -106,8 +105,21 @@ def _interval_rank(n: int, confidence: float) -> tuple[int, float]:
     return k, 1 - 2 * at_most / total
 
 
+def t_quantile(quantile: float, df: int) -> float:
+    """Student's t quantile, by the Cornish-Fisher expansion around the normal one.
+
+    Within 0.002 of the exact value from 5 degrees of freedom up (the fewest rounds here is
+    6); stdlib only, where scipy.stats would cost seconds of import per run.
+    """
+    z = NormalDist().inv_cdf(quantile)
+    v = float(df)
+    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4))
+
+
 def _t(quantile: float, rounds: int) -> float:
-    return float(student_t.ppf(quantile, max(rounds - 1, 1)))
+    return t_quantile(quantile, max(rounds - 1, 1))
 
 
 def minimum_detectable(noise: float, rounds: int, threshold: float, *, power: float = POWER,

@@ -8,9 +8,10 @@ server → client, ``both`` is both.
 =====================  =========================================================================
 ``latency(ms, jitter)``  every chunk is delivered ``ms ± jitter`` after it was read; order kept,
                          jitter deterministic from the proxy's ``seed``
-``busy(us)``            every chunk is held ``us`` microseconds by a busy wait before it is
-                         queued: exact to the microsecond (a timer is not: the loop's epoll
-                         waits whole milliseconds), and it costs the proxy that CPU. The
+``busy(us)``            every chunk is held by a busy wait until the proxy's thread has spent
+                         ``us`` microseconds of CPU on it: exactly that CPU per chunk, and at
+                         least that much delay (more while the thread waits for a core). A
+                         timer could not: the loop's epoll waits whole milliseconds. The
                          benchmark's calibration injects a known cost per order with it
 ``bandwidth(bps)``      at most ``bps`` bytes per second
 ``dribble(delay_ms)``   one byte per write, ``delay_ms`` apart (fragmented frames)
@@ -46,6 +47,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -595,7 +597,6 @@ class FaultProxy:
                     data = await reader.read(_READ_SIZE)
                 except (ConnectionError, OSError):
                     break
-                read_ns = timing.monotonic_ns()
                 if not data:
                     tail = frames.flush()
                     if tail:
@@ -609,7 +610,7 @@ class FaultProxy:
                 if not data:
                     continue
                 if toxics.busy_us:
-                    _busy_wait(read_ns, toxics.busy_us)
+                    _busy_wait(toxics.busy_us)
                 close_after = False
                 if toxics.drop_after_bytes is not None:
                     if toxics.drop_after_generation != generation:
@@ -686,8 +687,12 @@ class FaultProxy:
             conn.close()
 
 
-def _busy_wait(since_ns: int, us: float) -> None:
-    """Spin until ``us`` microseconds after ``since_ns``: the delay is exact and costs its CPU."""
-    until = since_ns + int(us * 1000)
-    while timing.monotonic_ns() < until:
+def _busy_wait(us: float) -> None:
+    """Spin until this thread has spent ``us`` microseconds of CPU: a known cost, whatever the load.
+
+    Counted in the thread's own CPU time, not on the wall clock: on a busy machine a spin of
+    wall time is preempted and costs less CPU than it says, so the cost would not be known.
+    """
+    until = time.thread_time_ns() + int(us * 1000)
+    while time.thread_time_ns() < until:
         pass

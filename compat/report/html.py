@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from compat.report.benchgate import gate_of, measure_rows
 from compat.report.resources import ResourceRow, leak_groups, leaks
 from compat.report.resources import rows as resource_rows
 from compat.report.wirediff import WireDiff, frame_text, wire_diff
@@ -274,6 +275,8 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "schema_off": schema_notes.check_off(results),
         "leaks": leaks(results),
         "leak_groups": leak_groups(results),
+        "bench_gate": gate_of(results),
+        "bench_gate_rows": measure_rows(gate) if (gate := gate_of(results)) is not None else [],
     }
 
 

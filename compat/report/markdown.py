@@ -6,7 +6,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from compat.report import resources
+from compat.report import benchgate, resources
 from compat.report.wirediff import wire_diff
 from compat.results import schema_notes
 from compat.results.grid import (
@@ -179,6 +179,7 @@ def render_markdown(results: RunResults) -> str:
     if (off := schema_notes.check_off(results)) is not None:
         lines.extend([f"_Static schema check: {_cell_md(off)}._", ""])
     lines.extend(_metrics_lines(results))
+    lines.extend(benchgate.markdown_lines(results))
     lines.extend(resources.markdown_lines(results))
     lines.extend(_env_warnings(results))
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -86,10 +86,10 @@ def copy_wheel(released: Path, out_dir: Path, local: str, edits: tuple[Edit, ...
     files = _retag(files, name, version, new_version)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}-{new_version}-{tags}.whl"
-    with tempfile.NamedTemporaryFile(dir=out_dir, suffix=".part", delete=False) as part:
-        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as wheel:
-            for path in sorted(files, key=lambda p: (".dist-info/" in p, p)):  # dist-info last, as wheels do
-                wheel.writestr(path, files[path])
+    with (tempfile.NamedTemporaryFile(dir=out_dir, suffix=".part", delete=False) as part,
+          zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as wheel):
+        for path in sorted(files, key=lambda p: (".dist-info/" in p, p)):  # dist-info last, as wheels do
+            wheel.writestr(path, files[path])
     Path(part.name).replace(target)
     return target
 
