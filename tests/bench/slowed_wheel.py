@@ -89,7 +89,11 @@ def copy_wheel(released: Path, out_dir: Path, local: str, edits: tuple[Edit, ...
     with (tempfile.NamedTemporaryFile(dir=out_dir, suffix=".part", delete=False) as part,
           zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as wheel):
         for path in sorted(files, key=lambda p: (".dist-info/" in p, p)):  # dist-info last, as wheels do
-            wheel.writestr(path, files[path])
+            # A fixed timestamp: the same copy is the same bytes, so its env (keyed by sha256) is reused.
+            info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            wheel.writestr(info, files[path])
     Path(part.name).replace(target)
     return target
 
