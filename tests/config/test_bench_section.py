@@ -7,8 +7,35 @@ from pathlib import Path
 import pytest
 
 from compat.config.bench import DEFAULT_GATE
+from compat.config.matrix import Matrix, load_matrix
 from compat.errors import MatrixError
-from tests.config.test_matrix import VALID, error, load
+
+VALID = """\
+products:
+  gateway:
+    package: refgw
+    launch:
+      - argv: "{bin}/refgw --listen {listen_host}:0 --exchange {exchange}"
+  client:
+    package: refclient
+    adapter: adapter.py
+versions:
+  gateway: {candidate: false}
+  client: {candidate: false}
+"""
+
+
+def load(tmp_path: Path, text: str) -> Matrix:
+    (tmp_path / "adapter.py").write_text("class Adapter: ...\n")
+    path = tmp_path / "matrix.yaml"
+    path.write_text(text)
+    return load_matrix(path)
+
+
+def error(tmp_path: Path, text: str) -> MatrixError:
+    with pytest.raises(MatrixError) as info:
+        load(tmp_path, text)
+    return info.value
 
 
 def test_without_a_bench_section_the_defaults_decide(tmp_path: Path) -> None:
