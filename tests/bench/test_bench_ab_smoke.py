@@ -23,9 +23,9 @@ from compat.cli import main
 from compat.results.jsonfile import load_json, render_json
 from compat.results.model import RunResults
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-import slowed_wheel  # noqa: E402  (a helper beside this test, not a package)
+import slowed_wheel  # scripts/slowed_wheel.py (scripts is not a package)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~45 s each on a busy 2-core machine
 

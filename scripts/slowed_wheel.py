@@ -14,8 +14,8 @@ package's ``__version__``, RECORD is rewritten, and the files are zipped again a
 
 As a script (from the repository root), printing the wheel's path::
 
-    python tests/bench/slowed_wheel.py slowed /tmp/wheels --busy-us 60
-    python tests/bench/slowed_wheel.py unchanged /tmp/wheels
+    python scripts/slowed_wheel.py slowed /tmp/wheels --busy-us 60
+    python scripts/slowed_wheel.py unchanged /tmp/wheels
 
 then ``compat bench --compare gateway=3.0.0,HEAD --candidate gateway=<that wheel> --client 3.0.0``.
 """
@@ -34,7 +34,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RELEASED = ROOT / "wheelhouse" / "refgw-3.0.0-py3-none-any.whl"
 INSERT_ANCHOR = '        """Route a validated order (risk checked here); raises Reject."""\n'
 
