@@ -111,7 +111,7 @@ class PathMeter:
         for role, pids in self._roles.items():
             used = [end.minus(self._start[pid]) for pid in pids
                     if pid in self._start and (end := read_usage(pid)) is not None]
-            if not used or any(u.cpu_ns < 0 for u in used):
+            if len(used) != len(pids) or any(u.cpu_ns < 0 for u in used):
                 continue  # a process gone or replaced mid-window: no honest figure for the role
             result["cpu_us_per_order"][role] = round(sum(u.cpu_ns for u in used) / orders / 1000, 2)
             result["switches_per_order"][role] = round(sum(u.switches for u in used) / orders, 4)
