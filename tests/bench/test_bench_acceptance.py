@@ -1,10 +1,10 @@
 """Issue 17's acceptance: a slowed copy of a released gateway is a regression, an unchanged copy is not.
 
-``pytest -m bench tests/bench/test_bench_acceptance.py -p no:randomly -n 0 -s`` (about 40 minutes:
-ten comparisons of ~4 minutes each). Each comparison is the CI gate's command, ``compat bench
---compare gateway=3.0.0,HEAD --candidate gateway=COPY --client 3.0.0`` with 8 interleaved rounds
-of 8 s a side at 1000 orders/s, and the floor once: (1 + 2 x 8) x (8 + 1) s = 153 s of
-measurement, within 3 minutes with up to one round rerun. The copies are built from the
+``pytest -m bench tests/bench/test_bench_acceptance.py -p no:randomly -n 0 -s`` (about 35 minutes:
+ten comparisons of ~3 minutes each). Each comparison is the CI gate's command, ``compat bench
+--compare gateway=3.0.0,HEAD --candidate gateway=COPY --client 3.0.0`` with 10 interleaved
+rounds of 5 s a side at 1000 orders/s, and the floor once: (1 + 2 x 10) x (5 + 0.5) s = 116 s
+of measurement, within 3 minutes with up to five rounds rerun. The copies are built from the
 released wheel by ``scripts/slowed_wheel.py``:
 
 - slowed: a busy wait of 60 us at the start of ``Gateway.insert``: must be a regression, 5 of 5;
@@ -34,14 +34,16 @@ pytestmark = [pytest.mark.bench, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("COMPAT_ACCEPTANCE_RUNS", "5"))
-ROUNDS, DURATION_S, WARMUP_S, RATE = 8, 8.0, 1.0, 1000
+# Ten short rounds rather than eight long ones: more pairs narrow the interval more than longer
+# rounds do, and the reruns a busy machine needs still fit the 3 minutes.
+ROUNDS, DURATION_S, WARMUP_S, RATE = 10, 5.0, 0.5, 1000
 MEASUREMENT_BUDGET_S = 180.0
 
 
 @pytest.mark.parametrize(("kind", "expected"), [("slowed", "regression"), ("unchanged", "no change")])
 def test_the_gate_tells_a_slowed_copy_from_an_unchanged_one(tmp_path: Path, kind: str, expected: str) -> None:
     wheel = slowed_wheel.slowed(tmp_path, busy_us=60) if kind == "slowed" else slowed_wheel.unchanged(tmp_path)
-    found = []
+    found: list[tuple[str, float, list[str]]] = []  # verdict, seconds of measurement, void reasons
     for number in range(1, RUNS + 1):
         store = tmp_path / f"store{number}"
         load_before = os.getloadavg()
@@ -56,10 +58,11 @@ def test_the_gate_tells_a_slowed_copy_from_an_unchanged_one(tmp_path: Path, kind
         # The floor point, every kept round of both sides, and (at most) both sides of each rerun.
         points = 1 + sum(len(kept) for kept in run["ab_rounds"].values()) + 2 * len(interleaving["reruns"])
         measured_s = points * (DURATION_S + WARMUP_S)
-        found.append(ab["verdict"])
-        print(f"\n{kind} run {number}/{RUNS}: {ab['verdict']} (decided by {ab['decided_by'] or '-'}); "
+        found.append((ab["verdict"], measured_s, ab["reasons"]))
+        mde = ", ".join(f"{m} {v:.1%}" for m, v in ab["mde"].items() if v is not None)
+        print(f"\n{kind} run {number}/{RUNS}: {ab['verdict']} (decided by {', '.join(ab['decided_by']) or '-'}); "
               f"reruns {len(interleaving['reruns'])}; measured {measured_s:.0f}s; load average "
-              f"{load_before[0]:.1f} -> {load_after[0]:.1f}; MDE {ab['mde']}", flush=True)
-        assert ab["verdict"] != "void", ab["reasons"]
-        assert measured_s <= MEASUREMENT_BUDGET_S
-    assert found == [expected] * RUNS, found
+              f"{load_before[0]:.1f} -> {load_after[0]:.1f}; MDE {mde}", flush=True)
+    # Every run first, then the judgement: one slow run must not hide the other four.
+    assert [verdict for verdict, _, _ in found] == [expected] * RUNS, found
+    assert all(seconds <= MEASUREMENT_BUDGET_S for _, seconds, _ in found), found
