@@ -32,8 +32,13 @@ LATENCY_MEASURES = ("p50", "p90", "p99", "p999")
 COUNTERS = ("cpu", "switches", "faults")
 PATH_ROLES = ("gateway", "exchange", "client")
 # Without a bench.gate section: latency p50 and the CPU per order of every process on the path.
+# The exchange and the client run the same code on both sides of a gateway A/B, so their CPU
+# moves only when the gateway makes them work differently (more messages, other batching); but
+# two processes of identical code differ by themselves (hash seeds, memory layout): +8.6%
+# (interval 1.026-1.136) for the exchange once in eight comparisons of two identical gateways
+# on a busy 2-core machine. Hence 10% for them, 5% for the gateway and the latency.
 DEFAULT_GATE: Mapping[str, float] = MappingProxyType(
-    {"p50": 0.05, "cpu.gateway": 0.05, "cpu.exchange": 0.05, "cpu.client": 0.05}
+    {"p50": 0.05, "cpu.gateway": 0.05, "cpu.exchange": 0.10, "cpu.client": 0.10}
 )
 _KEYS = ("gate",)
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -62,7 +67,7 @@ def read_bench(src: y.Source, node: Node | None) -> BenchSpec:
     entries = list(y.mapping(src, gate_node, "bench.gate"))
     if not entries:
         raise src.error(gate_node, "bench.gate names no measure; e.g. p50: 5% (or leave the section out "
-                                   "for the defaults: p50 and cpu.* at 5%)")
+                                   "for the defaults)")
     for entry in entries:
         matched = [m for m in known if fnmatch.fnmatchcase(m, entry.key)]
         if not matched:
