@@ -14,7 +14,8 @@ sides go through their proxy). Two things come out of it:
   gateway, rounds and duration, hence its MDE and the rounds a given effect needs. For the
   measures the injection does not touch (the gateway's, the exchange's and the client's CPU
   per order: both sides run the same code) that noise is exactly what a real ``--compare``
-  has to beat.
+  has to beat, and their B/A is how far two processes of identical code differ by themselves
+  (a threshold below that calls false alarms).
 """
 
 from __future__ import annotations
@@ -73,14 +74,18 @@ class Sensitivity:
     threshold: float
     mde: float
     rounds_for: dict[str, int | None]  # "5%" -> rounds needed (None: not with this threshold / noise)
+    # B/A of a measure the injection does not move (the same code ran on both sides): how far two
+    # processes of identical code differ by themselves. A threshold below it calls false alarms.
+    same_code_ratio: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "mde": None if math.isinf(self.mde) else self.mde}
 
     def describe(self) -> str:
         needs = " ".join(f"{effect}:{'-' if n is None else n}" for effect, n in self.rounds_for.items())
+        bias = "" if self.same_code_ratio is None else f"   same code on both sides: B/A {self.same_code_ratio:.3f}"
         return (f"{self.measure:<18} noise {self.noise:6.2%}  threshold {self.threshold:3.0%}  MDE {_pct(self.mde):>6}"
-                f"   rounds needed for {needs}")
+                f"   rounds needed for {needs}{bias}")
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ def analyse_calibration(verdict: ABVerdict, injected_us: float, rounds: int, dur
     known = tuple(_known(found[m], injected_us) for m in KNOWN_MEASURES if m in found)
     sensitivity = tuple(
         Sensitivity(c.measure, c.noise, c.threshold, c.mde,
-                    {f"{e:.0%}": rounds_needed(c.noise, e, c.threshold) for e in sorted(set(effects))})
+                    {f"{e:.0%}": rounds_needed(c.noise, e, c.threshold) for e in sorted(set(effects))},
+                    None if c.measure in KNOWN_MEASURES or not c.measure.startswith("cpu.") else c.ratio)
         for c in found.values() if c.decides or c.measure in KNOWN_MEASURES)
     return Calibration(injected_us, rounds, duration_s, known, sensitivity)
 
