@@ -1,4 +1,4 @@
-"""Pure decisions over measured numbers: the rate-sweep knee, the A/B verdict and the goal line.
+"""Pure decisions over measured numbers: the rate-sweep knee and the goal line (A/B: ``abtest``).
 
 No I/O and no clocks here, so each rule is tested on literal data.
 """
@@ -61,49 +61,7 @@ def _sweep_failure(point: SweepPoint, slo_p99_ns: int, fraction: float) -> tuple
     return None
 
 
-# -- A/B comparison --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """B relative to A over interleaved rounds (A, B, A, B ...)."""
-
-    metric: str
-    ratio: float  # median(B) / median(A)
-    ci_low: float
-    ci_high: float
-    noise: float  # relative spread of A's own rounds (median absolute deviation / median)
-    threshold: float
-    verdict: str  # "regression", "improvement" or "no change"
-    rounds: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        return (f"{self.metric}: B/A = {self.ratio:.3f} (95% CI {self.ci_low:.3f}-{self.ci_high:.3f}, "
-                f"noise {self.noise:.1%}, threshold {self.threshold:.1%}) -> {self.verdict}")
-
-
-def compare(a: Sequence[float], b: Sequence[float], *, metric: str = "p50", threshold: float = 0.05,
-            resamples: int = 2000, seed: int = 1) -> Comparison:
-    """Ratio of medians with a bootstrap CI; a regression must beat the threshold AND the noise.
-
-    ``a[i]`` and ``b[i]`` come from the same round (interleaved), so the bootstrap resamples
-    rounds as pairs, which keeps the drift both sides saw together.
-    """
-    ratio, low, high = paired_ratio_ci(a, b, resamples=resamples, seed=seed)
-    center = statistics.median(a)
-    noise = statistics.median(abs(x - center) for x in a) / center if center else 0.0
-    change = ratio - 1.0
-    beyond_noise = abs(change) > noise
-    if change > threshold and beyond_noise and low > 1.0:
-        verdict = "regression"
-    elif -change > threshold and beyond_noise and high < 1.0:
-        verdict = "improvement"
-    else:
-        verdict = "no change"
-    return Comparison(metric, ratio, low, high, noise, threshold, verdict, len(a))
+# -- paired bootstrap (the goal line) --------------------------------------------------------
 
 
 def paired_ratio_ci(a: Sequence[float], b: Sequence[float], *, resamples: int = 2000,

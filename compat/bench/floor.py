@@ -21,13 +21,14 @@ from typing import Any
 
 import compat
 from compat import timing
-from compat.bench.cpu import CpuMeter
+from compat.bench.cpu import PathMeter
 from compat.bench.loadpoint import LoadPoint, from_driver_results
 from compat.driver import DRIVER_SCRIPT
 from compat.driver.handle import DriverHandle
 from compat.errors import HarnessError, StartError
 from compat.harness.command import Command
 from compat.harness.host import Host, Process
+from compat.harness.local import LocalProcess
 from compat.harness.ready import ReadyLine, parse_addresses
 
 FLOOR_ADAPTER = Path(__file__).resolve().parent / "floor_adapter.py"
@@ -56,7 +57,7 @@ def run_drivers(
     sessions: Mapping[str, list[str]],
     stall: Stall | None = None,
     stall_target: Process | None = None,
-    path_pids: Mapping[str, int] | None = None,
+    path: Mapping[str, Process] | None = None,
 ) -> tuple[LoadPoint, StallRecord | None]:
     """Run ``plan`` (its ``rate`` is the total) split evenly over ``handles``, concurrently.
 
@@ -69,8 +70,7 @@ def run_drivers(
             raise HarnessError("a stall was requested but no process to stop was given")
         target = stall_target
         midrun = MidRun(stall.after_s, lambda: stall_process(stall, target), "the stall")
-    point, _, record = run_drivers_raw(label, handles, plan, sessions=sessions, midrun=midrun,
-                                       path_pids=path_pids)
+    point, _, record = run_drivers_raw(label, handles, plan, sessions=sessions, midrun=midrun, path=path)
     return point, record
 
 
@@ -90,18 +90,21 @@ def run_drivers_raw(
     *,
     sessions: Mapping[str, list[str]],
     midrun: MidRun | None = None,
-    path_pids: Mapping[str, int] | None = None,
+    path: Mapping[str, Process | int] | None = None,
 ) -> tuple[LoadPoint, list[dict[str, Any]], Any]:
-    """``run_drivers`` that also returns every driver's raw result and ``midrun``'s return value."""
+    """``run_drivers`` that also returns every driver's raw result and ``midrun``'s return value.
+
+    ``path`` names the processes on the measured path besides the drivers (gateway, exchange;
+    relay, echo; a pid: a process of this machine): with the drivers (role "client") their
+    CPU, switches and faults per order go to the load point's ``extra`` (``compat.bench.cpu``).
+    """
     count = len(handles)
     per_driver = dict(plan)
     per_driver["rate"] = float(plan["rate"]) / count
     timeout_s = float(plan.get("warmup_s", 1.0)) + float(plan["duration_s"]) + \
         float(plan.get("drain_timeout_s", 5.0)) + 30.0
     done: Any = None
-    pids = dict(path_pids or {})
-    pids.update({name: pid for name, handle in handles.items() if (pid := _pid_of(handle)) is not None})
-    meter = CpuMeter(pids).start()
+    meter = PathMeter(_local_pids(path or {}, handles)).start()
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="bench-driver") as pool:
         futures: list[Future[dict[str, Any]]] = [
             pool.submit(_call_plan, handle, per_driver, sessions[name], timeout_s)
@@ -112,13 +115,18 @@ def run_drivers_raw(
             done = midrun.action()
         results = [future.result() for future in futures]
     point = from_driver_results(label, results)
-    point.extra["cpu_us_per_order"] = meter.per_order(point.counts.get("sent", 0))
+    point.extra.update(meter.per_order(point.counts.get("sent", 0)))
     return point, results, done
 
 
-def _pid_of(handle: DriverHandle) -> int | None:
-    pid = getattr(handle.channel, "pid", None)
-    return pid if isinstance(pid, int) else None
+def _local_pids(path: Mapping[str, Process | int], handles: Mapping[str, DriverHandle]) -> dict[str, list[int]]:
+    """Role -> pids of this machine (an ssh host's pid is remote: that role is left out)."""
+    roles = {role: [process if isinstance(process, int) else process.pid] for role, process in path.items()
+             if isinstance(process, int | LocalProcess)}
+    drivers = [handle.channel.pid for handle in handles.values() if isinstance(handle.channel, LocalProcess)]
+    if drivers:
+        roles["client"] = drivers
+    return roles
 
 
 def _call_plan(handle: DriverHandle, plan: Mapping[str, Any], sessions: list[str],
@@ -204,9 +212,9 @@ class FloorRig:
     def run(self, plan: Mapping[str, Any],
             stall: Stall | None = None) -> tuple[LoadPoint, StallRecord | None]:
         """One floor load point; with ``stall``, the relay is SIGSTOPped mid-run."""
-        path = {role: p.pid for role, p in (("relay", self.relay), ("echo", self.echo)) if p is not None}
+        path = {role: p for role, p in (("relay", self.relay), ("echo", self.echo)) if p is not None}
         return run_drivers("floor", self.handles, plan, sessions=self.sessions, stall=stall,
-                           stall_target=self.relay, path_pids=path)
+                           stall_target=self.relay, path=path)
 
     # -- internals -------------------------------------------------------------------------
 

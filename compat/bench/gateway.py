@@ -23,6 +23,7 @@ from compat.errors import (
     OperationUnsupported,
     UnsupportedLoadPlan,
 )
+from compat.harness.host import Process
 from compat.harness.ready import parse_addresses
 from compat.run.stack import Stack
 
@@ -70,7 +71,7 @@ class GatewayLoad:
     def __init__(self, stack: Stack, *, drivers: int = 1, connections: int = 1,
                  usernames: Sequence[str] = (), password: str = "", symbol: str | None = None,
                  order: Mapping[str, Any] | None = None, start_timeout_s: float = 20.0,
-                 via_proxy: bool = False, name: str = "bench") -> None:
+                 via_proxy: bool = False, name: str = "bench", also_measure: Mapping[str, int] | None = None) -> None:
         if usernames and len(usernames) < drivers * connections:
             raise ConfigError(f"{drivers} drivers x {connections} sessions need {drivers * connections} "
                               f"usernames, got {len(usernames)}")
@@ -85,6 +86,8 @@ class GatewayLoad:
         # measured too): only the upgrade blip wants it. Else straight to the gateway.
         self.via_proxy = via_proxy
         self.name = name  # driver processes are <name>1, <name>2...: a stack keeps its drivers by name
+        # More processes of this machine to measure per order (role -> pid), e.g. the fault proxy's.
+        self.also_measure = dict(also_measure or {})
         self.handles: dict[str, DriverHandle] = {}
         self.sessions: dict[str, list[str]] = {}
         # Given: sent as is (e.g. the scale point's 16,000 symbols). Else: from the instrument list.
@@ -146,10 +149,11 @@ class GatewayLoad:
         full["order"] = {**self.order, "client_order_id_prefix": f"b{self._runs}", **(order or {})}
         try:
             # Pids of this moment: a gateway swapped mid-run is measured until it stops.
-            path = {role: p.pid for role, p in (("gateway", self.stack.gateway),
-                                                 ("exchange", self.stack.exchange)) if p is not None}
-            return run_drivers_raw(label, self.handles, full, sessions=self.sessions, midrun=midrun,
-                                   path_pids=path)
+            path: dict[str, Process | int] = {role: p for role, p in (("gateway", self.stack.gateway),
+                                                                      ("exchange", self.stack.exchange))
+                                              if p is not None}
+            path.update(self.also_measure)
+            return run_drivers_raw(label, self.handles, full, sessions=self.sessions, midrun=midrun, path=path)
         except OperationUnsupported as exc:
             adapter = self.stack.matrix.products["client"].adapter
             raise UnsupportedLoadPlan(

@@ -143,3 +143,50 @@ def describe_history(series: Sequence[tuple[str, float]], metric: str, min_size:
         lines.append("no shift")
     lines += [shift.describe(run_ids) for shift in shifts]
     return "\n".join(lines)
+
+
+# -- the --gate verdicts ----------------------------------------------------------------------
+
+
+def load_gates(store: Path) -> list[dict[str, Any]]:
+    """Every stored ``--gate`` record (``bench.json`` ``gate``), oldest first."""
+    if not store.is_dir():
+        raise ConfigError(f"bench store {store} does not exist; run `compat bench --compare ... --gate` first "
+                          "or pass --store")
+    gates = []
+    for path in sorted(store.glob("*/bench.json")):
+        try:
+            run = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: unreadable bench result ({exc}); move it out of the store") from exc
+        if isinstance(run.get("gate"), dict):
+            gates.append(run["gate"])
+    return gates
+
+
+def describe_gates(gates: Sequence[dict[str, Any]], measure: str, min_size: int = 3) -> str:
+    """One line per gate verdict, then change points of ``measure``'s B/A ratio over them.
+
+    The ratio series is what a CI job that gates every commit against the same release
+    builds up: a step in it dates the commit that moved the measure, even when each single
+    verdict stayed within its threshold.
+    """
+    if not gates:
+        return "no stored --gate verdicts"
+    lines = [f"{len(gates)} gate verdict(s), oldest first:"]
+    ratios: list[tuple[str, float]] = []
+    for gate in gates:
+        found = gate.get("measures", {}).get(measure, {})
+        ratio = found.get("ratio")
+        shown = f"{measure} B/A {ratio:.3f}" if isinstance(ratio, int | float) else f"{measure} not measured"
+        lines.append(f"  {gate.get('timestamp', '?')}  {gate.get('b')} vs {gate.get('a')}: "
+                     f"{gate.get('verdict')}  ({shown})")
+        if isinstance(ratio, int | float):
+            ratios.append((str(gate.get("run_id", "")), float(ratio)))
+    if len(ratios) < 2 * min_size:
+        lines.append(f"not enough verdicts with {measure} for change points (need {2 * min_size})")
+        return "\n".join(lines)
+    shifts = detect_shifts([value for _, value in ratios], min_size=min_size)
+    lines.append(f"{measure} B/A over the verdicts: " + ("no shift" if not shifts else ""))
+    lines += [shift.describe([run_id for run_id, _ in ratios]) for shift in shifts]
+    return "\n".join(lines)

@@ -13,6 +13,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from compat.bench.cpu import PER_ORDER_KEYS
 from compat.bench.histograms import Percentiles, merge, merge_histograms
 
 CORRECTED = "corrected_ack"
@@ -149,8 +150,11 @@ def combine_rounds(label: str, rounds: Sequence[LoadPoint]) -> LoadPoint:
             exact_max[name] = max(exact_max.get(name, 0), value)
     histograms = {name: merge_histograms([point.histograms[name] for point in rounds])
                   for name in rounds[0].histograms}
-    roles = {role for point in rounds for role in point.extra.get("cpu_us_per_order", {})}
-    cpu = {role: round(weighted(_cpu_of(role)), 1) for role in sorted(roles)}
+    extra: dict[str, Any] = {}
+    for key in PER_ORDER_KEYS.values():
+        roles = {role for point in rounds for role in point.extra.get(key, {})}
+        if roles:
+            extra[key] = {role: round(weighted(_per_order(key, role)), 2) for role in sorted(roles)}
     first = rounds[0]
     return LoadPoint(
         label=label,
@@ -167,12 +171,12 @@ def combine_rounds(label: str, rounds: Sequence[LoadPoint]) -> LoadPoint:
         event_loop=first.event_loop,
         bookkeeping_ns_mean=weighted(lambda p: p.bookkeeping_ns_mean),
         submit_mode=first.submit_mode,
-        extra={"cpu_us_per_order": cpu, "rounds": len(rounds)} if cpu else {"rounds": len(rounds)},
+        extra={**extra, "rounds": len(rounds)},
     )
 
 
-def _cpu_of(role: str) -> Callable[[LoadPoint], float]:
-    def cpu(point: LoadPoint) -> float:
-        return float(point.extra.get("cpu_us_per_order", {}).get(role, 0.0))
+def _per_order(key: str, role: str) -> Callable[[LoadPoint], float]:
+    def value(point: LoadPoint) -> float:
+        return float(point.extra.get(key, {}).get(role, 0.0))
 
-    return cpu
+    return value

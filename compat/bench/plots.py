@@ -115,7 +115,8 @@ def plot_timeline(blip: Blip, path: Path) -> Path:
 
 def write_plots(directory: Path, run: BenchRun) -> list[Path]:
     written = []
-    headline = [p for p in (run.floor, run.self_test, run.upgrade) if p is not None] + run.gateway
+    headline = [p for p in (run.floor, run.self_test, run.upgrade) if p is not None] + run.gateway + \
+        list(run.ab_points.values())
     if headline:
         written.append(plot_spectrum(headline, directory / "spectrum.png"))
     if run.sweep:

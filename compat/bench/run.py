@@ -15,11 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compat import timing
-from compat.bench.analysis import Comparison, GoalCheck, Knee, SweepPoint, check_goal, compare, find_knee
+from compat.bench.abtest import DEFAULT_THRESHOLDS, INFO_THRESHOLD, ABVerdict, compare_rounds, void_verdict
+from compat.bench.analysis import GoalCheck, Knee, SweepPoint, check_goal, find_knee
+from compat.bench.audit import reconcile_points
+from compat.bench.budget import Budget, latency_budget
+from compat.bench.calibration import Calibration, analyse_calibration
 from compat.bench.floor import FloorRig, MidRun, Stall, StallRecord
 from compat.bench.gateway import GatewayLoad
 from compat.bench.loadpoint import LoadPoint, combine_rounds
+from compat.bench.rounds import InterleavedRounds, default_max_reruns, run_interleaved
 from compat.bench.selftest import StallCheck, check_stall
+from compat.bench.sidebyside import PROXY_ROLE, Side, SideBySide, run_side_by_side
 from compat.bench.upgrade import DEFAULT_BUCKET_MS, Blip, analyse, swap_gateway
 from compat.harness.host import host_from_spec
 
@@ -51,6 +57,13 @@ class BenchSettings:
     # that machine drift hits both sides alike and the goal ratio gets a confidence interval.
     rounds: int = 6
     min_round_s: float = 1.0  # fewer rounds rather than rounds shorter than this
+    max_reruns: int | None = None  # rounds rerun when the achieved rate fell short; None: max(2, rounds // 2)
+    # What an A/B decides on: measure -> threshold (compat.bench.abtest; matrix.yaml bench.gate).
+    thresholds: tuple[tuple[str, float], ...] = tuple(DEFAULT_THRESHOLDS.items())
+
+    @property
+    def rerun_bound(self) -> int:
+        return default_max_reruns(self.rounds) if self.max_reruns is None else self.max_reruns
 
     @property
     def headline_rounds(self) -> int:
@@ -75,9 +88,15 @@ class BenchRun:
     sweep: list[LoadPoint] = field(default_factory=list)
     knee: Knee | None = None
     gateway: list[LoadPoint] = field(default_factory=list)
-    comparisons: list[Comparison] = field(default_factory=list)
-    ab_rounds: dict[str, list[LoadPoint]] = field(default_factory=dict)
+    ab: ABVerdict | None = None  # --compare and --calibrate: B against A over the paired rounds
+    ab_rounds: dict[str, list[LoadPoint]] = field(default_factory=dict)  # the kept rounds per side
+    ab_points: dict[str, LoadPoint] = field(default_factory=dict)  # each side's kept rounds merged
+    interleaving: InterleavedRounds | None = None  # reruns and why (headline or A/B rounds)
+    calibration: Calibration | None = None
+    budgets: list[Budget] = field(default_factory=list)  # each gateway point's p50 split against the floor
     audit: dict[str, Any] = field(default_factory=dict)
+    audits: dict[str, dict[str, Any]] = field(default_factory=dict)  # A/B: one audit per side's stack
+    gate: dict[str, Any] | None = None  # --gate: the decision record (compat.bench.gate)
     scale: LoadPoint | None = None
     upgrade: LoadPoint | None = None  # the load point that ran through a live gateway swap
     blip: Blip | None = None  # what the swap did to it (gap, windows, affected, check)
@@ -94,7 +113,8 @@ class BenchRun:
         found = [p for p in (self.floor, self.self_test) if p is not None]
         upgrade = [self.upgrade] if self.upgrade else []
         windows = list(self.blip.windows.values()) if self.blip else []
-        return found + self.sweep + self.gateway + ([self.scale] if self.scale else []) + upgrade + windows
+        return (found + self.sweep + self.gateway + list(self.ab_points.values())
+                + ([self.scale] if self.scale else []) + upgrade + windows)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,9 +133,15 @@ class BenchRun:
             "sweep": [p.as_dict() for p in self.sweep],
             "knee": self.knee.as_dict() if self.knee else None,
             "gateway": [p.as_dict() for p in self.gateway],
-            "comparisons": [c.as_dict() for c in self.comparisons],
+            "ab": self.ab.as_dict() if self.ab else None,
             "ab_rounds": {label: [p.as_dict() for p in points] for label, points in self.ab_rounds.items()},
+            "ab_points": {label: p.as_dict() for label, p in self.ab_points.items()},
+            "interleaving": self.interleaving.as_dict() if self.interleaving else None,
+            "calibration": self.calibration.as_dict() if self.calibration else None,
+            "budgets": [b.as_dict() for b in self.budgets],
             "audit": dict(self.audit),
+            "audits": dict(self.audits),
+            "gate": self.gate,
             "scale": self.scale.as_dict() if self.scale else None,
             "upgrade": ({"point": self.upgrade.as_dict(), "blip": self.blip.as_dict() if self.blip else None}
                         if self.upgrade else None),
@@ -239,39 +265,62 @@ class BenchSession:
                             "logon_seconds": round(logon_s, 1)})
         self.run.scale = point
 
-    def compare_gateways(self, target: Target, versions: tuple[str, str], rounds: int = 6) -> BenchRun:
-        """A/B: two stacks side by side, load alternated A, B, A, B so machine drift cancels."""
-        from compat.bench.target import pick
-        from compat.run.stack import Stack
+    def compare_gateways(self, target: Target, versions: tuple[str, str]) -> BenchRun:
+        """A/B: two stacks side by side, load alternated A, B, B, A ... so machine drift cancels.
 
-        settings = self.settings
+        The verdict compares every measure of the paired rounds; the deciding ones (latency
+        p50 and each path process's CPU per order unless matrix.yaml's ``bench.gate`` says
+        otherwise) make a regression. The floor is measured first, for each side's ratio.
+        """
+        from compat.bench.target import pick
+
         releases = [pick(target.gateway_releases, version, "gateway") for version in versions]
+        sides = [Side(f"{name}:gateway-{release.version}", release)
+                 for name, release in zip("AB", releases, strict=True)]
         self._floor_for(target)
-        loads: dict[str, GatewayLoad] = {}
-        with contextlib.ExitStack() as stacks:
-            for side, release in zip("AB", releases, strict=True):
-                cell = type(target.cell)(client=target.cell.client, gateway=release, venue=target.cell.venue)
-                envs = {"gateway": target.env_for(release), "client": target.envs["client"]}
-                self.progress(f"starting stack {side}: {cell.id}")
-                stack = stacks.enter_context(Stack(cell, target.matrix, envs,
-                                                   self.log_dir / f"{side}-{cell.id}",
-                                                   target.hosts, target.settings))
-                loads[f"{side}:gateway-{release.version}"] = GatewayLoad(
-                    stack, drivers=settings.drivers, connections=settings.connections).connect()
-            for number in range(1, rounds + 1):
-                for label, load in loads.items():
-                    self.progress(f"A/B round {number}/{rounds}: {label}")
-                    point, _ = load.run(settings.plan(), f"{label}#{number}")
-                    self.run.ab_rounds.setdefault(label, []).append(point)
-        (label_a, points_a), (label_b, points_b) = self.run.ab_rounds.items()
-        void = [p.label for p in points_a + points_b if not p.valid]
-        if void:
-            self.run.notes.append(f"A/B comparison is void: invalid rounds {void}")
-        for key in ("p50", "p99"):
-            a = [float(getattr(p.percentiles(), key)) for p in points_a]
-            b = [float(getattr(p.percentiles(), key)) for p in points_b]
-            self.run.comparisons.append(compare(a, b, metric=f"{key} {label_b} / {label_a}"))
+        done = self._side_by_side(target, sides)
+        self.run.ab = self._verdict(done, dict(self.settings.thresholds))
         return self.run
+
+    def calibrate(self, target: Target, injected_us: float) -> BenchRun:
+        """The gateway against itself, B paying ``injected_us`` more per order: sensitivity and MDEs.
+
+        Both sides reach their gateway through their stack's fault proxy; B's holds every
+        client -> gateway chunk ``injected_us`` by a busy wait, which adds that much to B's
+        latency and to the proxy process's CPU per order, and nothing to the gateway's.
+        """
+        release = target.cell.gateway
+        label = f"gateway-{release.version}"
+        sides = [Side(f"A:{label}", release, via_proxy=True),
+                 Side(f"B:{label}+{injected_us:g}us", release, busy_us=injected_us, via_proxy=True)]
+        self._floor_for(target)
+        done = self._side_by_side(target, sides)
+        thresholds = {"p50": INFO_THRESHOLD, **dict(self.settings.thresholds), f"cpu.{PROXY_ROLE}": INFO_THRESHOLD}
+        self.run.ab = verdict = self._verdict(done, thresholds)
+        self.run.calibration = analyse_calibration(verdict, injected_us, self.settings.rounds, self.settings.duration_s)
+        return self.run
+
+    def _side_by_side(self, target: Target, sides: list[Side]) -> SideBySide:
+        settings = self.settings
+        done = run_side_by_side(target, sides, settings.plan(), drivers=settings.drivers,
+                                connections=settings.connections, rounds=settings.rounds,
+                                max_reruns=settings.rerun_bound, log_dir=self.log_dir, progress=self.progress)
+        self.run.interleaving = done.rounds
+        self.run.ab_rounds = {label: list(points) for label, points in done.rounds.kept.items()}
+        self.run.ab_points = dict(done.combined)
+        self.run.audits = dict(done.audits)
+        if self.run.floor is not None:
+            self.run.budgets = [b for p in done.combined.values() if (b := latency_budget(p, self.run.floor))]
+        return done
+
+    def _verdict(self, done: SideBySide, thresholds: dict[str, float]) -> ABVerdict:
+        (label_a, rounds_a), (label_b, rounds_b) = done.rounds.kept.items()
+        usable = min(len(rounds_a), len(rounds_b))
+        verdict = compare_rounds(label_a, label_b, rounds_a[:usable], rounds_b[:usable], thresholds) if usable else \
+            compare_rounds(label_a, label_b, [], [], {})
+        reasons = done.void_reasons + ([f"floor: {r}" for r in self.run.floor.invalid_reasons]
+                                       if self.run.floor is not None else [])
+        return void_verdict(verdict, reasons) if reasons else verdict
 
     def upgrade(self, target: Target, versions: tuple[str, str]) -> BenchRun:
         """The live-upgrade blip: load through the fault proxy while the gateway is swapped FROM -> TO.
@@ -327,29 +376,40 @@ class BenchSession:
                         relay_python=str(target.envs["gateway"].python), relay_loop="auto")
 
     def _alternate(self, rig: FloorRig, load: GatewayLoad, label: str) -> None:
-        """Floor, gateway, floor, gateway ...: the headline point and the goal ratio with its CI.
+        """Floor, gateway, gateway, floor ...: the headline point and the goal ratio with its CI.
 
         Each side's rounds merge into one load point (histograms add), so the headline keeps the
-        full sample count; the goal compares the rounds' p50s in pairs, so drift cancels.
+        full sample count; the goal compares the rounds' p50s in pairs, so drift cancels. A
+        round whose rate fell short is rerun (``compat.bench.rounds``).
         """
         settings = self.settings
         count = settings.headline_rounds
         plan = settings.plan(duration_s=settings.duration_s / count)
-        floors: list[LoadPoint] = []
-        gateways: list[LoadPoint] = []
-        for number in range(1, count + 1):
-            self.progress(f"round {number}/{count}: floor, then {label}, {settings.rate:.0f}/s for "
-                          f"{plan['duration_s']:.1f}s each (+{settings.warmup_s:.1f}s warm-up)")
-            floor, _ = rig.run(plan)
-            floor.label = f"floor#{number}"
-            floors.append(floor)
-            gateway, _ = load.run(plan, f"{label}#{number}")
-            gateways.append(gateway)
-        self.run.rounds = {"floor": floors, label: gateways}
-        self.run.floor = combine_rounds("floor", floors)
-        self.run.gateway.append(combine_rounds(label, gateways))
-        self.run.goal = check_goal([float(p.percentiles().p50) for p in floors],
-                                   [float(p.percentiles().p50) for p in gateways])
+        self.progress(f"{count} round(s) of floor and {label}, {settings.rate:.0f}/s for "
+                      f"{plan['duration_s']:.1f}s each (+{settings.warmup_s:.1f}s warm-up)")
+
+        def floor(name: str) -> LoadPoint:
+            point, _ = rig.run(plan)
+            point.label = name
+            return point
+
+        sides = {"floor": floor, label: lambda name: load.run(plan, name)[0]}
+        done = run_interleaved(sides, count, settings.rerun_bound, self.progress)
+        self.run.interleaving = done
+        self.run.rounds = {side: list(points) for side, points in done.kept.items()}
+        for side, points in done.kept.items():
+            point = combine_rounds(side, points or done.ran[side])
+            point.invalid_reasons += done.void_reasons
+            if side == "floor":
+                self.run.floor = point
+            else:
+                self.run.gateway.append(point)
+        floors, gateways = done.kept["floor"], done.kept[label]
+        if floors and len(floors) == len(gateways):
+            self.run.goal = check_goal([float(p.percentiles().p50) for p in floors],
+                                       [float(p.percentiles().p50) for p in gateways])
+        if self.run.floor is not None:
+            self.run.budgets = [b for p in self.run.gateway if (b := latency_budget(p, self.run.floor))]
 
     def _self_test(self, rig: FloorRig) -> None:
         settings = self.settings
@@ -367,24 +427,8 @@ class BenchSession:
 
 def reconcile_audit(audit_path: Path, run: BenchRun) -> dict[str, Any]:
     """Acked orders by the harness against orders the exchange's audit log accepted."""
-    return reconcile_points(audit_path, run.gateway + run.sweep + ([run.self_test] if run.self_test else []))
-
-
-def reconcile_points(audit_path: Path, points: list[LoadPoint]) -> dict[str, Any]:
-    """Acked orders of ``points`` (every order on one stack) against the audit's accepted orders.
-
-    Best effort: the audit log format belongs to the exchange; when it cannot be read the
-    reason is recorded (and shown), never silently skipped.
-    """
-    acked = sum(p.counts.get("acked", 0) for p in points)
-    try:
-        from compat.exchange.audit import read_audit
-
-        records = read_audit(audit_path)
-    except Exception as exc:  # the exchange's reader raises its own error types
-        return {"checked": False, "reason": f"cannot read {audit_path}: {exc}", "acked_by_harness": acked}
-    # The bench is the only traffic on its stack, so every accepted order is one of ours.
-    accepted = sum(1 for record in records if record.kind == "accepted")
-    rejected = sum(1 for record in records if record.kind == "rejected")
-    return {"checked": True, "acked_by_harness": acked, "accepted_in_audit": accepted,
-            "rejected_in_audit": rejected, "match": accepted == acked, "audit_log": str(audit_path)}
+    points = run.gateway + run.sweep + ([run.self_test] if run.self_test else [])
+    if run.interleaving is not None:  # every headline round run, reruns included, not only the kept ones
+        points = [p for label, ran in run.interleaving.ran.items() if label != "floor" for p in ran] + \
+            run.sweep + ([run.self_test] if run.self_test else [])
+    return reconcile_points(audit_path, points)

@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compat import timing
+from compat.bench.audit import reconcile_points
 from compat.bench.floor import FloorRig
 from compat.bench.gateway import GatewayLoad
 from compat.bench.histograms import Percentiles
 from compat.bench.history import change_points
 from compat.bench.loadpoint import LoadPoint, combine_rounds
-from compat.bench.run import reconcile_points
 from compat.errors import ConfigError
 from compat.harness.resources import LeakRule, ResourceSampler, Sample, judge_leak
 

@@ -60,11 +60,13 @@ def pick(releases: Sequence[Release], wanted: str | None, role: str) -> Release:
 def resolve_target(matrix_path: Path, cache_dir: Path, log_dir: Path, *, gateway: str | None = None,
                    client: str | None = None, venue: str | None = None,
                    progress: Callable[[str], None] | None = None,
-                   host_specs: Mapping[str, str] | None = None) -> Target:
-    """The cell to benchmark; ``host_specs`` (role -> spec) overrides matrix.yaml's hosts."""
+                   host_specs: Mapping[str, str] | None = None,
+                   candidates: Mapping[str, Path] | None = None) -> Target:
+    """The cell to benchmark; ``host_specs`` (role -> spec) overrides matrix.yaml's hosts;
+    ``candidates`` (role -> wheel) are taken as the candidates instead of building the source trees."""
     if not matrix_path.exists():
         raise ConfigError(f"{matrix_path}: no such matrix file; pass --matrix PATH or use --floor-only")
-    plan = build_plan(matrix_path, cache_dir=cache_dir)
+    plan = build_plan(matrix_path, cache_dir=cache_dir, candidates=candidates)
     matrix = plan.matrix
     chosen_venue = venue or (matrix.venues[0] if matrix.venues else "")
     if chosen_venue not in (matrix.venues or ("",)):

@@ -24,6 +24,7 @@ from packaging.version import InvalidVersion, Version
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compat.config import yamlpos as y
+from compat.config.bench import BenchSpec, read_bench
 from compat.config.cell import ROLES
 from compat.config.expectations import FAILURE_KEYS, KINDS, Expectation, FailurePattern
 from compat.config.known_issues import FINDINGS, KnownIssue
@@ -102,7 +103,7 @@ _VENUE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _TOP_KEYS = (
     "schema", "products", "exchange", "index", "versions", "lock", "venues", "hosts", "expectations", "known_issues",
-    "settings", "swaps", "removed_capabilities",
+    "settings", "swaps", "removed_capabilities", "bench",
 )
 _PRODUCT_KEYS = ("package", "source", "launch", "adapter", "ready", "env", "stop", "stop_grace_s")
 _SIMULATOR_KEYS = ("argv", "venues", "ready", "env", "stop", "stop_grace_s", "package", "version")
@@ -255,6 +256,7 @@ class Matrix:
     known_issues: tuple[KnownIssue, ...] = ()  # findings of released versions declared known
     swaps: tuple[SwapRule, ...] = ()  # which live gateway swaps run; () is the default rule (compat.config.swaps)
     removals: tuple[Removal, ...] = ()  # declared capability removals (compat.config.removals)
+    bench: BenchSpec = field(default_factory=BenchSpec)  # what `compat bench --gate` fails on
 
     def without_candidates(self) -> Matrix:
         """The same matrix with every role's candidate switched off (``--compat-no-candidate``)."""
@@ -323,6 +325,7 @@ class _Reader:
             exchange=exchange,
             swaps=self.swaps(top.get("swaps")),
             removals=self.removals(top.get("removed_capabilities")),
+            bench=read_bench(self.src, top.get("bench")),
         )
 
     # --- products -----------------------------------------------------------------------

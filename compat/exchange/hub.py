@@ -241,23 +241,27 @@ class Hub:
             return
         if self.audit is not None:
             self.audit.write_events(events)
+        member_sinks = self._member_sinks
         for event in events:
-            self._deliver(event)
-
-    def _deliver(self, event: Event) -> None:
-        kind = type(event)
-        if kind not in _PUBLIC_EVENTS:
+            if type(event) in _PUBLIC_EVENTS:
+                self._deliver_public(event)
+                continue
             # A member event (OrderAccepted, OrderFill, ...: every order's ack, the hot path):
             # one type test, not the isinstance chain, and no _safely call per sink.
             member_event = cast(MemberEvent, event)
-            for sink in tuple(self._member_sinks.get(member_event.member, ())):
+            for sink in tuple(member_sinks.get(member_event.member, ())):
                 try:
                     sink.on_member_event(member_event)
                 except Exception:
-                    log.exception("delivering %s to %r failed; other sessions are unaffected", kind.__name__, sink)
-        elif isinstance(event, BookUpdate):
-            for md in tuple(self._md_sinks.get(event.symbol, ())):
-                self._safely(md.on_book_update, event, md)
+                    log.exception("delivering %s to %r failed; other sessions are unaffected",
+                                  type(event).__name__, sink)
+
+    def _deliver_public(self, event: Event) -> None:
+        if isinstance(event, BookUpdate):
+            sinks = self._md_sinks.get(event.symbol)
+            if sinks:  # every resting order updates the book; mostly nobody is subscribed
+                for md in tuple(sinks):
+                    self._safely(md.on_book_update, event, md)
         elif isinstance(event, TradePrint):
             for md in tuple(self._md_sinks.get(event.symbol, ())):
                 self._safely(md.on_trade, event, md)

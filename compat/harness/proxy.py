@@ -8,6 +8,11 @@ server → client, ``both`` is both.
 =====================  =========================================================================
 ``latency(ms, jitter)``  every chunk is delivered ``ms ± jitter`` after it was read; order kept,
                          jitter deterministic from the proxy's ``seed``
+``busy(us)``            every chunk is held by a busy wait until the proxy's thread has spent
+                         ``us`` microseconds of CPU on it: exactly that CPU per chunk, and at
+                         least that much delay (more while the thread waits for a core). A
+                         timer could not: the loop's epoll waits whole milliseconds. The
+                         benchmark's calibration injects a known cost per order with it
 ``bandwidth(bps)``      at most ``bps`` bytes per second
 ``dribble(delay_ms)``   one byte per write, ``delay_ms`` apart (fragmented frames)
 ``drop_after(n)``       forward ``n`` more bytes on each connection, then close it
@@ -42,6 +47,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -68,6 +74,7 @@ class Toxics:
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    busy_us: float = 0.0
     bandwidth_bps: int | None = None
     dribble_delay_ms: float | None = None
     drop_after_bytes: int | None = None
@@ -78,6 +85,8 @@ class Toxics:
         parts = []
         if self.latency_ms or self.jitter_ms:
             parts.append(f"latency {self.latency_ms:g}ms ± {self.jitter_ms:g}ms")
+        if self.busy_us:
+            parts.append(f"busy {self.busy_us:g}us per chunk")
         if self.bandwidth_bps is not None:
             parts.append(f"bandwidth {self.bandwidth_bps} B/s")
         if self.dribble_delay_ms is not None:
@@ -320,6 +329,12 @@ class FaultProxy:
         if ms < 0 or jitter_ms < 0:
             raise ConfigError(f"proxy latency {ms}ms ± {jitter_ms}ms: both must be >= 0")
         self._update(direction, latency_ms=float(ms), jitter_ms=float(jitter_ms))
+
+    def busy(self, us: float, direction: DirectionArg = "upstream") -> None:
+        """Hold every chunk ``us`` microseconds by a busy wait (0 stops): a known cost per message."""
+        if us < 0:
+            raise ConfigError(f"proxy busy {us}us: must be >= 0")
+        self._update(direction, busy_us=float(us))
 
     def bandwidth(self, bytes_per_s: int | None, direction: DirectionArg = "both") -> None:
         """Limit throughput; None lifts the limit."""
@@ -610,6 +625,8 @@ class FaultProxy:
                 data = frames.feed(data)
                 if not data:
                     continue
+                if toxics.busy_us:
+                    _busy_wait(toxics.busy_us)
                 close_after = False
                 if toxics.drop_after_bytes is not None:
                     if toxics.drop_after_generation != generation:
@@ -684,3 +701,14 @@ class FaultProxy:
                     self._bytes[direction] += len(data)
         except (ConnectionError, OSError):
             conn.close()
+
+
+def _busy_wait(us: float) -> None:
+    """Spin until this thread has spent ``us`` microseconds of CPU: a known cost, whatever the load.
+
+    Counted in the thread's own CPU time, not on the wall clock: on a busy machine a spin of
+    wall time is preempted and costs less CPU than it says, so the cost would not be known.
+    """
+    until = time.thread_time_ns() + int(us * 1000)
+    while time.thread_time_ns() < until:
+        pass

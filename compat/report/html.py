@@ -22,6 +22,7 @@ import jinja2
 
 from compat.config.known_issues import META_KEY as KNOWN_ISSUES_KEY
 from compat.report import findings
+from compat.report.benchgate import gate_of, measure_rows
 from compat.report.front import WHY_AT_MOST, FrontPage, blocker_line, explained_failures, front_page
 from compat.report.resources import ResourceRow, known_findings, leak_groups, leaks
 from compat.report.resources import rows as resource_rows
@@ -374,6 +375,8 @@ def html_context(results: RunResults) -> dict[str, Any]:
         "leaks": leaks(results),
         "leak_groups": leak_groups(results),
         "findings": findings.html_context(results),
+        "bench_gate": gate_of(results),
+        "bench_gate_rows": measure_rows(gate) if (gate := gate_of(results)) is not None else [],
     }
 
 

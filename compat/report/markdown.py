@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compat.report import findings, resources
+from compat.report import benchgate, findings, resources
 from compat.report.front import ExplainedGroup, FrontPage, blocker_line, explained_failures, front_page
 from compat.results import schema_notes
 from compat.results.grid import (
@@ -224,6 +224,7 @@ def render_markdown(results: RunResults) -> str:
         lines.extend([f"_Static schema check: {_cell_md(off)}._", ""])
     lines.extend(findings.markdown_lines(results))  # the swap grid and the version findings
     lines.extend(_metrics_lines(results))
+    lines.extend(benchgate.markdown_lines(results))
     lines.extend(resources.markdown_lines(results))
     lines.extend(_env_warnings(results))
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -237,6 +237,7 @@ def merge(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> R
     cells: dict[tuple[str, str], _CellAcc] = {}
     envs: dict[EnvRecord, None] = {}
     meta: dict[str, Any] = {}
+    bench: dict[str, Any] = {}
     matrix_paths: dict[str, str] = {}
     for shard, label in zip(shards, labels, strict=True):
         for cell in shard.cells:
@@ -251,6 +252,7 @@ def merge(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> R
         for env in shard.envs:
             envs.setdefault(env, None)
         _merge_mapping(meta, shard.meta, "meta", _first_with(shards, labels, "meta"), label)
+        _merge_mapping(bench, shard.bench, "bench", _first_with(shards, labels, "bench"), label)
         if shard.matrix_path:
             matrix_paths.setdefault(shard.matrix_path, label)
     if len(matrix_paths) > 1:
@@ -266,6 +268,7 @@ def merge(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> R
         matrix_path=next(iter(matrix_paths), ""),
         schema_version=SCHEMA_VERSION,
         meta=meta,
+        bench=bench,
     )
 
 

@@ -149,6 +149,9 @@ class RunResults:
     matrix_path: str = ""
     schema_version: int = SCHEMA_VERSION
     meta: dict[str, Any] = field(default_factory=dict)
+    # Benchmark results about the run's products as a whole, e.g. ``gate``: the last
+    # ``compat bench --compare ... --gate`` verdict written into this report (bench's own shape).
+    bench: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,4 @@
-"""Knee, A/B decision and change points on literal and synthetic data."""
+"""Knee and change points on literal and synthetic data (the A/B verdict: test_bench_abtest.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from compat.bench.analysis import SweepPoint, compare, find_knee
+from compat.bench.analysis import SweepPoint, find_knee
 from compat.bench.history import change_points, detect_shifts
 
 MS = 1_000_000
@@ -29,33 +29,6 @@ def test_knee_not_reached_and_below_lowest() -> None:
     assert find_knee([SweepPoint(1000, 1000, MS, True)], 5 * MS).limited_by == "not reached"
     below = find_knee([SweepPoint(1000, 1000, 9 * MS, True)], 5 * MS)
     assert below.rate is None and below.limited_by == "slo"
-
-
-def _rounds(center: float, noise: float, n: int, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    return [center * (1 + rng.gauss(0, noise)) for _ in range(n)]
-
-
-def test_a_clear_slowdown_is_a_regression() -> None:
-    result = compare(_rounds(100, 0.01, 10, 1), _rounds(120, 0.01, 10, 2), threshold=0.05)
-    assert result.verdict == "regression"
-    assert result.ratio == pytest.approx(1.2, rel=0.03)
-    assert result.ci_low > 1.0
-
-
-def test_a_change_below_the_threshold_is_no_change() -> None:
-    result = compare(_rounds(100, 0.005, 10, 1), _rounds(103, 0.005, 10, 2), threshold=0.05)
-    assert result.verdict == "no change"
-
-
-def test_a_change_within_the_noise_is_no_change_even_above_the_threshold() -> None:
-    result = compare(_rounds(100, 0.3, 6, 3), _rounds(110, 0.3, 6, 4), threshold=0.05)
-    assert result.verdict == "no change"
-    assert result.noise > 0.1
-
-
-def test_a_clear_speedup_is_an_improvement() -> None:
-    assert compare(_rounds(100, 0.01, 8, 5), _rounds(70, 0.01, 8, 6)).verdict == "improvement"
 
 
 def test_change_point_finds_a_known_step() -> None:

@@ -186,7 +186,7 @@ def test_error_message_names_the_file_and_line(tmp_path: Path) -> None:
             "schema: 1",
             "schema: 1\nvenue: [obx]",
             2,
-            ["unknown key 'venue'", "allowed keys: exchange, expectations, hosts"],
+            ["unknown key 'venue'", "allowed keys: bench, exchange, expectations, hosts"],
         ),
         (
             "    candidate: false",

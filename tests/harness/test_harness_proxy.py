@@ -10,6 +10,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -248,6 +249,21 @@ def test_set_upstream_routes_new_connections(proxy: FaultProxy) -> None:
                 assert recv_exactly(sock, 21) == b"from the new upstream"
     finally:
         other.close()
+
+
+def test_busy_holds_each_upstream_chunk_and_spends_the_cpu_doing_it(proxy: FaultProxy) -> None:
+    proxy.busy(20_000)  # 20 ms per chunk, client -> server only
+    assert proxy.toxics("downstream").busy_us == 0 and "busy 20000us" in proxy.toxics("upstream").describe()
+    with connect(proxy) as sock:
+        cpu_before = time.process_time_ns()
+        started = timing.monotonic()
+        sock.sendall(b"ping")
+        assert recv_exactly(sock, 4) == b"ping"
+        assert timing.monotonic() - started >= 0.020  # a busy wait cannot end early
+        assert time.process_time_ns() - cpu_before >= 20_000_000  # and it is that much CPU, not a sleep
+    proxy.busy(0)
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        proxy.busy(-1)
 
 
 def test_bad_settings_and_closed_proxy(proxy: FaultProxy) -> None:

@@ -471,7 +471,7 @@ class ObxSession(VenueSession[Frame]):
     # ------------------------------------------------------------------ hub callbacks
 
     def on_member_event(self, event: MemberEvent) -> None:
-        self.send(event_message(event, poss_dup=False))
+        self._write(encode(event_message(event, False)))  # send() inlined: every order's ack
 
     def on_trade(self, event: TradePrint) -> None:
         self.send(

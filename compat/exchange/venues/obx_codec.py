@@ -105,6 +105,12 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         buffer = self._buffer
+        if not buffer and len(data) >= 8:
+            # The common read: exactly one whole frame and nothing pending. No copy into the
+            # buffer and back out; the checks are the ones below.
+            (length,) = _LENGTH.unpack_from(data, 0)
+            if len(data) == 4 + length and 4 <= length <= self._max:
+                return [Frame(_LENGTH.unpack_from(data, 4)[0], bytes(data[8:]))]
         buffer += data
         frames: list[Frame] = []
         offset = 0
