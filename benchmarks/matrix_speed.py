@@ -282,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         checks.append(f"(d) merged with `compat merge`: {merged_stats.results} results, verdicts "
                       + ("identical to the uncached full run (a)" if not diff
                          else f"differ from (a) in {len(diff)}: " + "; ".join(diff[:5])))
-        checks.append(f"(d) shards' caches merged with `compat verdict-cache merge`: {cache_merge.stdout.strip()}")
+        merged_text = cache_merge.stdout.strip().replace(str(work), "<tmp>")
+        checks.append(f"(d) shards' caches merged with `compat verdict-cache merge` (with every earlier entry of "
+                      f"the file): {merged_text or cache_merge.stderr.strip()}")
         checks.append(f"exit codes: {', '.join(f'{r.name} {r.exit_code}' for r in [*runs, *shards])}")
         text = render(runs, shards, checks, setup)
     finally:
