@@ -178,7 +178,14 @@ def render(runs: list[RunStats], shards: list[RunStats], checks: list[str], setu
     columns = [r.name for r in runs] + [f"(d) {len(shards)} shards, warm (sum; longest)"]
     lines = ["# Matrix speed: uncached, warm verdict cache, one-line gateway change, warm shards", "",
              "Written by `benchmarks/matrix_speed.py` (not a timed test: numbers depend on the machine and",
-             "its load). How it was run:", "", *setup, "",
+             "its load); the verdict cache is described in [ci-shards.md](ci-shards.md#verdict-cache). The runs:",
+             "", "- (a) uncached: `--compat-fresh` and an empty cache, every scenario runs (and warms the cache);",
+             "- (b) the same again with the warm cache: every clean result is replayed, its cell starts nothing;",
+             "- (c) after a one-line change to the gateway source: the candidate gateway is rebuilt, its column",
+             "  runs, and so does the live upgrade of each cell whose gateway swaps to it;",
+             "- (d) after another one-line change, as shards that each restore a copy of the warm cache: each",
+             "  runs only its share of the changed cells; their reports merged must equal (a).", "",
+             "How it was run:", "", *setup, "",
              "| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
 
     def row(title: str, values: list[str], shard: str) -> None:
