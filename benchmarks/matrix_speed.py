@@ -178,7 +178,14 @@ def render(runs: list[RunStats], shards: list[RunStats], checks: list[str], setu
     columns = [r.name for r in runs] + [f"(d) {len(shards)} shards, warm (sum; longest)"]
     lines = ["# Matrix speed: uncached, warm verdict cache, one-line gateway change, warm shards", "",
              "Written by `benchmarks/matrix_speed.py` (not a timed test: numbers depend on the machine and",
-             "its load). How it was run:", "", *setup, "",
+             "its load); the verdict cache is described in [ci-shards.md](ci-shards.md#verdict-cache). The runs:",
+             "", "- (a) uncached: `--compat-fresh` and an empty cache, every scenario runs (and warms the cache);",
+             "- (b) the same again with the warm cache: every clean result is replayed, its cell starts nothing;",
+             "- (c) after a one-line change to the gateway source: the candidate gateway is rebuilt, its column",
+             "  runs, and so does the live upgrade of each cell whose gateway swaps to it;",
+             "- (d) after another one-line change, as shards that each restore a copy of the warm cache: each",
+             "  runs only its share of the changed cells; their reports merged must equal (a).", "",
+             "How it was run:", "", *setup, "",
              "| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
 
     def row(title: str, values: list[str], shard: str) -> None:
@@ -282,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         checks.append(f"(d) merged with `compat merge`: {merged_stats.results} results, verdicts "
                       + ("identical to the uncached full run (a)" if not diff
                          else f"differ from (a) in {len(diff)}: " + "; ".join(diff[:5])))
-        checks.append(f"(d) shards' caches merged with `compat verdict-cache merge`: {cache_merge.stdout.strip()}")
+        merged_text = cache_merge.stdout.strip().replace(str(work), "<tmp>")
+        checks.append(f"(d) shards' caches merged with `compat verdict-cache merge` (with every earlier entry of "
+                      f"the file): {merged_text or cache_merge.stderr.strip()}")
         checks.append(f"exit codes: {', '.join(f'{r.name} {r.exit_code}' for r in [*runs, *shards])}")
         text = render(runs, shards, checks, setup)
     finally:
