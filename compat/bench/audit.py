@@ -6,6 +6,7 @@ log is one of the harness's; an exact match is required, else the points are voi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ def reconcile_points(audit_path: Path, points: Sequence[LoadPoint]) -> dict[str,
     """
     acked = sum(p.counts.get("acked", 0) for p in points)
     try:
-        from compat.exchange.audit import read_audit
+        from compat.exchange.audit import iter_audit
 
-        records = read_audit(audit_path)
+        # Counted while streaming: an hour's soak writes gigabytes of audit log (holding every
+        # record at once took 12 GB before the first 1-hour soak could be judged).
+        kinds = Counter(record.kind for record in iter_audit(audit_path))
     except Exception as exc:  # the exchange's reader raises its own error types
         return {"checked": False, "reason": f"cannot read {audit_path}: {exc}", "acked_by_harness": acked}
-    accepted = sum(1 for record in records if record.kind == "accepted")
-    rejected = sum(1 for record in records if record.kind == "rejected")
+    accepted, rejected = kinds["accepted"], kinds["rejected"]
     return {"checked": True, "acked_by_harness": acked, "accepted_in_audit": accepted,
             "rejected_in_audit": rejected, "match": accepted == acked, "audit_log": str(audit_path)}
