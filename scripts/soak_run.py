@@ -36,7 +36,8 @@ class Selection:
     workers: int = 0
 
     def pytest_args(self) -> list[str]:
-        args = ["-m", "compat", "-p", "no:randomly", "-v", *self.tests]
+        # Every run must build, start and interrupt for real: nothing replayed from the verdict cache.
+        args = ["-m", "compat", "-p", "no:randomly", "-v", "--compat-verdict-cache", "none", *self.tests]
         for cell in self.cells:
             args += ["--compat-cells", cell]
         if self.workers:

@@ -57,7 +57,9 @@ def test_sigterm_mid_run_leaves_nothing_behind(tmp_path: Path, workers: tuple[st
     env.update({MARK: mark, "COMPAT_RUN_ID": run_id})
     argv = [sys.executable, "-m", "pytest", "tests/compat", "-m", "compat", "-p", "no:randomly", "-q",
             "--compat-no-candidate", "--compat-cells", CELL, "-k", "stall_gateway or insert_ack",
-            "--compat-store", "none", *workers]
+            "--compat-store", "none",
+            # the run must really start its processes: no result replayed from the verdict cache
+            "--compat-verdict-cache", "none", *workers]
     child = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, start_new_session=True)
     try:
