@@ -34,7 +34,7 @@ from google.protobuf import descriptor_pb2
 from packaging.utils import parse_wheel_filename
 
 from compat.artifacts.rewheel import rewrite_wheel
-from compat.artifacts.schema_diff import _parse_file, _parse_set, _serialized_files_in_pb2
+from compat.artifacts.schema_diff import parse_descriptor_file, parse_descriptor_set, serialized_files_in_pb2
 from compat.errors import NoSchemaDescriptors, SchemaDiffError
 
 _FDP = descriptor_pb2.FieldDescriptorProto
@@ -113,13 +113,13 @@ def read_shipped_schema(wheel: Path) -> ShippedSchema:
         for name in sorted(archive.namelist()):
             if name.endswith(".desc"):
                 desc_members.append(name)
-                for proto in _parse_set(archive.read(name), f"{wheel}!{name}"):
+                for proto in parse_descriptor_set(archive.read(name), f"{wheel}!{name}"):
                     from_sets.setdefault(proto.name, proto)
             elif name.endswith("_pb2.py"):
                 source = archive.read(name).decode("utf-8", errors="replace")
                 pb2_sources[name] = source
-                for data in _serialized_files_in_pb2(source, f"{wheel}!{name}"):
-                    proto = _parse_file(data, f"{wheel}!{name}")
+                for data in serialized_files_in_pb2(source, f"{wheel}!{name}"):
+                    proto = parse_descriptor_file(data, f"{wheel}!{name}")
                     embedded.setdefault(proto.name, proto)
     chosen = from_sets or embedded
     if not chosen:
@@ -127,7 +127,7 @@ def read_shipped_schema(wheel: Path) -> ShippedSchema:
             f"{wheel}: the wheel ships no protobuf schema (no *.desc and no *_pb2.py), so there is nothing to "
             "mutate; ship the FileDescriptorSet as package data (protoc --descriptor_set_out)", (wheel.name,))
     pb2_members = tuple(name for name, source in pb2_sources.items()
-                        if any(_parse_file(d, name).name in chosen for d in _serialized_files_in_pb2(source, name)))
+                        if any(file in chosen for file in _files_in(source, name)))
     missing = sorted(set(chosen) - {p for m in pb2_members for p in _files_in(pb2_sources[m], m)})
     if missing:
         raise SchemaDiffError(f"{wheel}: ships the schema of {', '.join(missing)} but no generated *_pb2.py module "
@@ -137,7 +137,7 @@ def read_shipped_schema(wheel: Path) -> ShippedSchema:
 
 
 def _files_in(source: str, origin: str) -> list[str]:
-    return [_parse_file(d, origin).name for d in _serialized_files_in_pb2(source, origin)]
+    return [parse_descriptor_file(d, origin).name for d in serialized_files_in_pb2(source, origin)]
 
 
 def _without_source_info(proto: descriptor_pb2.FileDescriptorProto) -> descriptor_pb2.FileDescriptorProto:
@@ -309,7 +309,7 @@ def build_mutant_wheel(schema: ShippedSchema, mutant: Mutant, out_dir: Path, ver
     replace: dict[str, bytes] = {}
     with zipfile.ZipFile(schema.wheel) as archive:
         for member in schema.desc_members:
-            files = _parse_set(archive.read(member), member)
+            files = parse_descriptor_set(archive.read(member), member)
             if not any(f.name == mutant.file for f in files):
                 continue
             descriptor_set = descriptor_pb2.FileDescriptorSet()

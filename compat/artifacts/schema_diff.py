@@ -38,7 +38,7 @@ _MESSAGE_TYPE_ENUM = re.compile(r"(Message|Msg)_?Type$", re.IGNORECASE)
 # --- reading descriptors ------------------------------------------------------------------------
 
 
-def _serialized_files_in_pb2(source: str, origin: str) -> list[bytes]:
+def serialized_files_in_pb2(source: str, origin: str) -> list[bytes]:
     """The ``AddSerializedFile(b'...')`` payloads of a generated module, found with ast."""
     try:
         tree = ast.parse(source, filename=origin)
@@ -58,7 +58,8 @@ def _serialized_files_in_pb2(source: str, origin: str) -> list[bytes]:
     return found
 
 
-def _parse_set(data: bytes, origin: str) -> list[descriptor_pb2.FileDescriptorProto]:
+def parse_descriptor_set(data: bytes, origin: str) -> list[descriptor_pb2.FileDescriptorProto]:
+    """The files of a serialized ``FileDescriptorSet`` (``origin`` names it in errors)."""
     descriptor_set = descriptor_pb2.FileDescriptorSet()
     try:
         descriptor_set.ParseFromString(data)
@@ -67,7 +68,8 @@ def _parse_set(data: bytes, origin: str) -> list[descriptor_pb2.FileDescriptorPr
     return list(descriptor_set.file)
 
 
-def _parse_file(data: bytes, origin: str) -> descriptor_pb2.FileDescriptorProto:
+def parse_descriptor_file(data: bytes, origin: str) -> descriptor_pb2.FileDescriptorProto:
+    """One serialized ``FileDescriptorProto`` (``origin`` names it in errors)."""
     proto = descriptor_pb2.FileDescriptorProto()
     try:
         proto.ParseFromString(data)
@@ -95,7 +97,7 @@ def load_descriptor_files(path: str | Path) -> list[descriptor_pb2.FileDescripto
             for name in sorted(archive.namelist()):
                 origin = f"{path}!{name}"
                 if name.endswith(".desc"):
-                    for proto in _parse_set(archive.read(name), origin):
+                    for proto in parse_descriptor_set(archive.read(name), origin):
                         seen = from_sets.setdefault(proto.name, proto)
                         if seen != proto:
                             raise SchemaDiffError(
@@ -104,8 +106,8 @@ def load_descriptor_files(path: str | Path) -> list[descriptor_pb2.FileDescripto
                             )
                 elif name.endswith("_pb2.py"):
                     source = archive.read(name).decode("utf-8", errors="replace")
-                    for data in _serialized_files_in_pb2(source, origin):
-                        proto = _parse_file(data, origin)
+                    for data in serialized_files_in_pb2(source, origin):
+                        proto = parse_descriptor_file(data, origin)
                         from_modules.setdefault(proto.name, proto)
         files = {**from_modules, **from_sets}
         if not files:
@@ -117,8 +119,8 @@ def load_descriptor_files(path: str | Path) -> list[descriptor_pb2.FileDescripto
         return [files[name] for name in sorted(files)]
     data = path.read_bytes()
     if path.name.endswith("_pb2.py"):
-        return [_parse_file(d, str(path)) for d in _serialized_files_in_pb2(data.decode(), str(path))]
-    return _parse_set(data, str(path))
+        return [parse_descriptor_file(d, str(path)) for d in serialized_files_in_pb2(data.decode(), str(path))]
+    return parse_descriptor_set(data, str(path))
 
 
 # --- a flat model of a schema ---------------------------------------------------------------------

@@ -22,6 +22,15 @@ LATENESS = "send_lateness"
 MIN_RATE_FRACTION = 0.995
 
 
+def load_plan(rate: float, duration_s: float, warmup_s: float, spin_us: float | None = None) -> dict[str, Any]:
+    """The driver's ``run_load_plan`` arguments every bench mode sends (orders/s, seconds, and
+    the optional busy-wait before each send, in microseconds)."""
+    plan: dict[str, Any] = {"rate": rate, "duration_s": duration_s, "warmup_s": warmup_s}
+    if spin_us is not None:
+        plan["spin_ns"] = int(spin_us * 1000)
+    return plan
+
+
 @dataclass
 class LoadPoint:
     label: str

@@ -22,7 +22,7 @@ from compat.bench.budget import Budget, latency_budget
 from compat.bench.calibration import Calibration, analyse_calibration
 from compat.bench.floor import FloorRig, MidRun, Stall, StallRecord
 from compat.bench.gateway import GatewayLoad
-from compat.bench.loadpoint import LoadPoint, combine_rounds
+from compat.bench.loadpoint import LoadPoint, combine_rounds, load_plan
 from compat.bench.rounds import InterleavedRounds, default_max_reruns, run_interleaved
 from compat.bench.selftest import StallCheck, check_stall
 from compat.bench.sidebyside import PROXY_ROLE, Side, SideBySide, run_side_by_side
@@ -70,11 +70,7 @@ class BenchSettings:
         return max(1, min(self.rounds, int(self.duration_s / self.min_round_s)))
 
     def plan(self, rate: float | None = None, duration_s: float | None = None) -> dict[str, Any]:
-        plan: dict[str, Any] = {"rate": rate or self.rate, "duration_s": duration_s or self.duration_s,
-                                "warmup_s": self.warmup_s}
-        if self.spin_us is not None:
-            plan["spin_ns"] = int(self.spin_us * 1000)
-        return plan
+        return load_plan(rate or self.rate, duration_s or self.duration_s, self.warmup_s, self.spin_us)
 
 
 @dataclass

@@ -46,7 +46,7 @@ from compat.bench.floor import FloorRig
 from compat.bench.gateway import GatewayLoad
 from compat.bench.histograms import Percentiles
 from compat.bench.history import change_points
-from compat.bench.loadpoint import LoadPoint, combine_rounds
+from compat.bench.loadpoint import LoadPoint, combine_rounds, load_plan
 from compat.errors import ConfigError
 from compat.harness.resources import LeakRule, ResourceSampler, Sample, judge_leak
 
@@ -113,10 +113,7 @@ class SoakSettings:
         return self.settle_s if self.settle_s is not None else min(300.0, self.duration_s / 5)
 
     def plan(self, duration_s: float, warmup_s: float) -> dict[str, Any]:
-        plan: dict[str, Any] = {"rate": self.rate, "duration_s": duration_s, "warmup_s": warmup_s}
-        if self.spin_us is not None:
-            plan["spin_ns"] = int(self.spin_us * 1000)
-        return plan
+        return load_plan(self.rate, duration_s, warmup_s, self.spin_us)
 
 
 @dataclass

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from compat import timing
-from compat.plugin.hooks import _EXPECTATION, _cell_of, cache_dir, compat_plan, scenario_name
+from compat.plugin.hooks import EXPECTATION_KEY, cache_dir, cell_of, compat_plan, scenario_name
 
 if TYPE_CHECKING:
     from compat.config.cell import Cell
@@ -130,7 +130,7 @@ class VerdictCachePlugin:
 
     @pytest.hookimpl(trylast=True)  # after hooks.py attached the expectations and -k/-m deselected
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        cells = [(item, cell) for item in items if (cell := _cell_of(item)) is not None]
+        cells = [(item, cell) for item in items if (cell := cell_of(item)) is not None]
         if not cells or cache_path(config) is None:
             return  # nothing of compat in this run: nothing of the cache is imported either
         for item, cell in cells:
@@ -148,7 +148,7 @@ class VerdictCachePlugin:
         root = Path(self.config.rootpath)
         pythonpath = [Path(p) for p in self.config.getini("pythonpath")]
         scenario = scenario_ingredients(item.path, root, import_bases(item.path, root, pythonpath),
-                                        scenario_name(item), item.stash.get(_EXPECTATION, None))
+                                        scenario_name(item), item.stash.get(EXPECTATION_KEY, None))
         return result_key(self._run_ingredients(), cell_part, scenario)
 
     def _run_ingredients(self) -> dict[str, Any]:
@@ -323,7 +323,7 @@ def _replay(item: pytest.Item, nextitem: pytest.Item | None, entry: CachedResult
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     origin = json.dumps(entry.origin())
-    expectation = item.stash.get(_EXPECTATION, None)
+    expectation = item.stash.get(EXPECTATION_KEY, None)
     keywords: dict[str, Any] = dict.fromkeys(item.keywords, 1)
     for stored in entry.reports:
         if stored["when"] == "teardown":

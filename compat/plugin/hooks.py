@@ -47,7 +47,9 @@ _REPORT_KEYS = frozenset({_PROPERTY, "compat_details", "compat_envs"})
 
 _PLAN = pytest.StashKey["Plan | None"]()
 _PLAN_ERROR = pytest.StashKey[str | None]()
-_EXPECTATION = pytest.StashKey[dict[str, Any] | None]()
+# The matrix.yaml expectation that matched a scenario item (None: none did); the verdict
+# cache keys and replays results by it, so it is public to compat.plugin.cache.
+EXPECTATION_KEY = pytest.StashKey[dict[str, Any] | None]()
 _MARKEXPR = pytest.StashKey[Expression | None]()
 # Scenarios `-m` deselected before they got cells: expectations about them are not checked.
 _NOT_RUN = pytest.StashKey[set[str]]()
@@ -395,14 +397,15 @@ def scenario_name(item: pytest.Item) -> str:
     """``price_exact_fill[FLT-0.3]``: the test name without ``test_`` and without the cell id,
     keeping the scenario's own parameters so expectations can name one of them."""
     base = (getattr(item, "originalname", None) or item.name.split("[", 1)[0]).removeprefix("test_")
-    cell = _cell_of(item)
+    cell = cell_of(item)
     if "[" not in item.name or cell is None:
         return base
     params = item.name.split("[", 1)[1].removesuffix("]").replace(cell.id, "").strip("-")
     return f"{base}[{params}]" if params else base
 
 
-def _cell_of(item: pytest.Item) -> Cell | None:
+def cell_of(item: pytest.Item) -> Cell | None:
+    """The cell a scenario item runs in, or None for an item that is not a scenario."""
     callspec = getattr(item, "callspec", None)
     if callspec is None or "compat_cell" not in callspec.params or "compat.config.cell" not in sys.modules:
         # Not a scenario, or one `-m` deselected before any plan was built (pytest then leaves a
@@ -420,7 +423,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         takes_a_cell = "compat_cell" in getattr(item, "fixturenames", ())
         if takes_a_cell and not any(item.iter_markers("compat")) and not any(item.iter_markers("bench")):
             item.add_marker(pytest.mark.compat)  # before pytest's own -m deselection (we run first)
-        cell = _cell_of(item)
+        cell = cell_of(item)
         if cell is None:
             continue
         item.add_marker(pytest.mark.xdist_group(name=cell.id))
@@ -439,8 +442,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 record["fails_with"] = [pattern.record() for pattern in expectation.fails_with]
             if expectation.kind == "unsupported":
                 item.add_marker(pytest.mark.skip(reason=f"n/a: {expectation.reason}"))
-        item.stash[_EXPECTATION] = record
-    if any(_cell_of(item) is not None for item in items):
+        item.stash[EXPECTATION_KEY] = record
+    if any(cell_of(item) is not None for item in items):
         _import_run_modules()
     _check_expectations(config, items)
 
@@ -448,11 +451,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _check_expectations(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A rule that matches nothing in this run hides nothing today, but it was written to hide
     something: most often a scenario name spelled differently. Say so, naming the rule."""
-    scenarios = [(cell, scenario_name(item)) for item in items if (cell := _cell_of(item)) is not None]
+    scenarios = [(cell, scenario_name(item)) for item in items if (cell := cell_of(item)) is not None]
     if not scenarios:
         return
     swaps = [(cell, scenario_name(item), swap) for item in items
-             if (cell := _cell_of(item)) is not None and (swap := _swap_of(item)) is not None]
+             if (cell := cell_of(item)) is not None and (swap := _swap_of(item)) is not None]
     from compat.config.expectations import unmatched
     from compat.errors import UnmatchedExpectationWarning
 
@@ -470,12 +473,12 @@ def _check_expectations(config: pytest.Config, items: list[pytest.Item]) -> None
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    cell = _cell_of(item)
+    cell = cell_of(item)
     if cell is None:
         return report
     from compat.results.verdicts import judge
 
-    verdict = judge(report, call, item.stash.get(_EXPECTATION, None),
+    verdict = judge(report, call, item.stash.get(EXPECTATION_KEY, None),
                     allow_stale=bool(item.config.getoption("compat_allow_stale")))
     if verdict is not None:
         payload = {
@@ -486,7 +489,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "gateway_version": cell.gateway.label,
             "venue": cell.venue,
             "scenario": scenario_name(item),
-            "expectation": item.stash.get(_EXPECTATION, None),
+            "expectation": item.stash.get(EXPECTATION_KEY, None),
             # pytest-rerunfailures counts attempts on the item; without reruns there is one.
             "attempt": int(getattr(item, "execution_count", 1) or 1),
             **verdict,
@@ -534,7 +537,7 @@ class _Ordering:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         first_seen: dict[str, int] = {}
         for index, item in enumerate(items):
-            cell = _cell_of(item)
+            cell = cell_of(item)
             if cell is not None:
                 first_seen.setdefault(cell.id, index)
         if first_seen:  # scenarios will run (even without `-m compat`): their processes too
@@ -542,7 +545,7 @@ class _Ordering:
 
         def key(pair: tuple[int, pytest.Item]) -> tuple[int, int, int]:
             index, item = pair
-            cell = _cell_of(item)
+            cell = cell_of(item)
             if cell is None:
                 return (index, 0, index)
             disruptive = item.get_closest_marker("compat_disruptive") is not None

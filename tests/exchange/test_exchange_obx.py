@@ -2,59 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import selectors
 import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from exchange_process import exchange_process
 
-from compat import timing
 from compat.exchange import codes
 from compat.exchange.audit import ClaimedFill, compare_claimed_fills, read_audit, reconcile
-from compat.exchange.client import ObxClient, parse_ready_line
+from compat.exchange.client import ObxClient
 from compat.exchange.proto import obx_pb2 as pb
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 20.0
-
-
-@contextmanager
-def exchange_process(
-    argv: list[str], log_path: Path
-) -> Iterator[tuple[subprocess.Popen[str], dict[str, tuple[str, int]]]]:
-    """Start the exchange, wait (bounded) for its ready line, always stop it."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO, env=env)
-        try:
-            assert proc.stdout is not None
-            selector = selectors.DefaultSelector()
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            deadline = timing.Deadline(READY_TIMEOUT_S)
-            line = ""
-            while not line:
-                if deadline.expired() or not selector.select(deadline.remaining()):
-                    raise AssertionError(
-                        f"exchange not ready within {READY_TIMEOUT_S}s; log:\n{log_path.read_text()[-2000:]}"
-                    )
-                line = proc.stdout.readline()
-                if not line and proc.poll() is not None:
-                    raise AssertionError(
-                        f"exchange exited with {proc.returncode}; log:\n{log_path.read_text()[-2000:]}"
-                    )
-            yield proc, parse_ready_line(line)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 def stop(proc: subprocess.Popen[str]) -> int:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from results_cli import main
 
-from compat.cli.results import register
-from compat.errors import CompatError, ConfigError
+from compat.errors import ConfigError
 from compat.results.gate import Pair, deploy_pairs, load_inventory
 from compat.results.model import RunResults, Verdict
 from compat.results.store import open_store
@@ -28,16 +26,6 @@ environments:
 """
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="compat")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except CompatError as exc:
-        print(f"compat {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    return code
 
 
 def test_inventory_gives_the_pairs_a_deployment_creates(tmp_path: Path) -> None:

@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from results_cli import main
 
 from compat import timing
-from compat.cli.results import register
-from compat.errors import CompatError, ResultsError
+from compat.errors import ResultsError
 from compat.results.gate import Pair, SupportWindow, can_i_deploy, gate
 from compat.results.history import git_head_sha, latest_for_pair, list_runs, store_run
 from compat.results.jsonfile import load_json, render_json
@@ -176,17 +174,6 @@ def test_git_head_sha_reads_refs_without_git(tmp_path: Path) -> None:
     assert git_head_sha(repo) == "0f0f0f"
 
 
-def main(argv: list[str]) -> int:
-    """compat.cli.main with only this layer's subcommands (independent of other owners' modules)."""
-    parser = argparse.ArgumentParser(prog="compat")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except CompatError as exc:
-        print(f"compat {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    return code
 
 
 def test_cli_gate_history_can_i_deploy_and_report(

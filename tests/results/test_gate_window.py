@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from results_cli import main
 
-from compat.cli.results import register
-from compat.errors import CompatError, ConfigError
+from compat.errors import ConfigError
 from compat.results.gate import SupportWindow, WindowView, evaluate, gate, minor
 from compat.results.jsonfile import render_json
 from compat.results.model import CellResult, RunResults, Verdict
@@ -154,16 +152,6 @@ def test_window_settings_and_overrides_are_validated() -> None:
         window.override(["gateway_minors=two"])
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="compat")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except CompatError as exc:
-        print(f"compat {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    return code
 
 
 def _matrix(root: Path, settings: str) -> Path:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from results_cli import main
 
-from compat.cli.results import register
-from compat.errors import CompatError, ConfigError, MergeConflict, ResultsError
+from compat.errors import ConfigError, MergeConflict, ResultsError
 from compat.report.demo import demo_results
 from compat.report.markdown import render_markdown
 from compat.results.gate import gate
@@ -24,18 +22,6 @@ from compat.results.model import RunResults
 from compat.results.shards import load_durations, merge_shards, with_shard_meta
 from compat.results.store import open_store
 from compat.run.shard import balanced_shards, estimates, select_shard
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="compat")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except CompatError as exc:
-        print(f"compat {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    return code
 
 
 def test_longest_first_onto_the_least_loaded_shard() -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from results_cli import main
 
-from compat.cli.results import register
-from compat.errors import CompatError
 from compat.results.history import FlakeRate, flake_rates, flip_lines, flips
 from compat.results.jsonfile import render_json
 from compat.results.model import RunResults, Verdict
@@ -20,16 +17,6 @@ if TYPE_CHECKING:
     from sample_results import Literals
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="compat")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except CompatError as exc:
-        print(f"compat {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    return code
 
 
 def run(lit: Literals, s01: Verdict, s02: Verdict, *, extra: bool = False) -> RunResults:
