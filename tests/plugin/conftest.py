@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,27 @@ def _write_matrix(directory: Path, wheelhouse: Path, expectations: str = "[]", v
     path = directory / "matrix.yaml"
     path.write_text(text)
     return path
+
+
+# A gateway from the fake product's venv: its python runs a one-liner that listens and prints a
+# bare READY line, so a cell's stack is real processes without any exchange.
+LISTENER_GATEWAY = (
+    '      - argv: ["{python}", "-c", "import socket,time; s=socket.socket(); s.bind((\'127.0.0.1\', 0)); '
+    's.listen(); print(\'READY 127.0.0.1:%d\' % s.getsockname()[1], flush=True); time.sleep(600)"]\n'
+    '    stop: [TERM, KILL]\n')
+
+
+@pytest.fixture
+def listener_project(pytester: pytest.Pytester, fake_wheelhouse: Path) -> Callable[[str], pytest.Pytester]:
+    """``make(scenarios)``: a pytester project with ``exchange: none``, the listener gateway above
+    and ``scenarios`` as its test module."""
+
+    def make(scenarios: str) -> pytest.Pytester:
+        path = _write_matrix(pytester.path, fake_wheelhouse)
+        text = path.read_text()
+        text = re.sub(r'      - argv: "\{bin\}/fakegw --port \{listen_port\}"\n', lambda _: LISTENER_GATEWAY, text)
+        path.write_text(text.replace("venues: [obx, tlx]\n", "exchange: none\n"))
+        pytester.makepyfile(test_scenarios=scenarios)
+        return pytester
+
+    return make

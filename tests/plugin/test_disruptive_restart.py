@@ -6,10 +6,8 @@ processes: the fake product line's gateway is a one-line listener, so a restart 
 from __future__ import annotations
 
 import json
-import re
 import textwrap
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -60,20 +58,10 @@ SCENARIOS = textwrap.dedent("""
         assert restarted == [False, False, True, False, True, True, True], SEEN
 """)
 
-GATEWAY = ('      - argv: ["{python}", "-c", "import socket,time; s=socket.socket(); s.bind((\'127.0.0.1\', 0)); '
-           's.listen(); print(\'READY 127.0.0.1:%d\' % s.getsockname()[1], flush=True); time.sleep(600)"]\n'
-           '    stop: [TERM, KILL]\n')
-
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, fake_wheelhouse: Path, write_matrix: Any) -> pytest.Pytester:
-    path = write_matrix(pytester.path, fake_wheelhouse)
-    text = path.read_text()
-    text = re.sub(r'      - argv: "\{bin\}/fakegw --port \{listen_port\}"\n', lambda _: GATEWAY, text)
-    text = text.replace("venues: [obx, tlx]\n", "exchange: none\n")
-    path.write_text(text)
-    pytester.makepyfile(test_scenarios=SCENARIOS)
-    return pytester
+def project(listener_project: Callable[[str], pytest.Pytester]) -> pytest.Pytester:
+    return listener_project(SCENARIOS)
 
 
 def test_a_gateway_is_restarted_after_a_disruptive_scenario_only_when_it_may_be_damaged(

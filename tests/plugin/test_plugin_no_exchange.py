@@ -4,10 +4,8 @@ the results JSON with ``venue: ""``; and a real-process cell whose stack starts 
 from __future__ import annotations
 
 import json
-import re
 import textwrap
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -28,21 +26,10 @@ SCENARIOS = textwrap.dedent("""
         compat.audit()
 """)
 
-# A gateway from the fake product's venv: its python runs a one-liner that prints a bare READY line.
-GATEWAY = ('      - argv: ["{python}", "-c", "import socket,time; s=socket.socket(); s.bind((\'127.0.0.1\', 0)); '
-           's.listen(); print(\'READY 127.0.0.1:%d\' % s.getsockname()[1], flush=True); time.sleep(600)"]\n'
-           '    stop: [TERM, KILL]\n')
-
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, fake_wheelhouse: Path, write_matrix: Any) -> pytest.Pytester:
-    path = write_matrix(pytester.path, fake_wheelhouse)
-    text = path.read_text()
-    text = re.sub(r'      - argv: "\{bin\}/fakegw --port \{listen_port\}"\n', lambda _: GATEWAY, text)
-    text = text.replace("venues: [obx, tlx]\n", "exchange: none\n")
-    path.write_text(text)
-    pytester.makepyfile(test_scenarios=SCENARIOS)
-    return pytester
+def project(listener_project: Callable[[str], pytest.Pytester]) -> pytest.Pytester:
+    return listener_project(SCENARIOS)
 
 
 def test_exchange_none_cells_have_no_venue(project: pytest.Pytester) -> None:
