@@ -146,7 +146,7 @@ def plot_soak(result: SoakResult, path: Path) -> Path:
     xs = [w.started_s for w in result.windows]
     latency.plot(xs, [w.pct.p50 / 1000 for w in result.windows], "o-", markersize=2, label="p50")
     latency.plot(xs, [w.pct.p99 / 1000 for w in result.windows], "s-", markersize=2, label="p99")
-    probes = [(t, p.percentiles().p50 / 1000) for t, p in result.floors if p.valid]
+    probes = [(f.started_s, f.p50_ns / 1000) for f in result.floors if f.valid]
     if probes:
         latency.plot([t for t, _ in probes], [v for _, v in probes], "k^", markersize=4, label="floor p50")
     latency.set_yscale("log")

@@ -36,7 +36,6 @@ import re
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,15 +117,19 @@ class SoakSettings:
 
 @dataclass
 class Window:
-    """One load window: its offset from the soak's start, its load point, the floor it is judged by."""
+    """One load window: its offset from the soak's start, its load point, the floor it is judged by.
+
+    Its percentiles are read once, when it is made: the soak then folds the point's histograms
+    into its running total and lets go of them (``SoakResult.add_window``), so an hour of windows
+    costs a few hundred bytes each rather than a set of 60-second histograms each."""
 
     started_s: float
     point: LoadPoint
     floor_p50_ns: float | None
+    pct: Percentiles = field(init=False)
 
-    @cached_property
-    def pct(self) -> Percentiles:  # cached: reading percentiles walks the whole histogram
-        return self.point.percentiles()
+    def __post_init__(self) -> None:
+        self.pct = self.point.percentiles()
 
     @property
     def p50_ns(self) -> float:
@@ -145,6 +148,20 @@ class Window:
                 "floor_p50_us": self.floor_p50_ns / 1000 if self.floor_p50_ns else None,
                 "ratio_to_floor": round(self.ratio, 4) if self.ratio is not None else None,
                 "cpu_us_per_order": dict(self.point.extra.get("cpu_us_per_order") or {})}
+
+
+@dataclass(frozen=True)
+class FloorProbe:
+    """A floor probe as the soak keeps it: its summary, not its histograms."""
+
+    started_s: float
+    valid: bool
+    p50_ns: float
+    summary: dict[str, Any]
+
+    @classmethod
+    def of(cls, started_s: float, probe: LoadPoint) -> FloorProbe:
+        return cls(started_s, probe.valid, float(probe.percentiles().p50), probe.as_dict())
 
 
 @dataclass(frozen=True)
@@ -167,13 +184,28 @@ class SoakResult:
     started_wall: str
     elapsed_s: float = 0.0
     windows: list[Window] = field(default_factory=list)
-    floors: list[tuple[float, LoadPoint]] = field(default_factory=list)  # (offset s, probe)
+    floors: list[FloorProbe] = field(default_factory=list)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)  # what was judged and found fine, for the record
     started_monotonic: float = 0.0
+    _total: LoadPoint | None = field(default=None, repr=False)  # every window so far, merged
+
+    def add_window(self, started_s: float, point: LoadPoint, floor_p50_ns: float | None) -> Window:
+        """Keep a window's summary and fold its histograms into the running total."""
+        window = Window(started_s, point, floor_p50_ns)
+        total = self._total
+        if total is None:
+            merged = combine_rounds(f"soak-{self.cell_id}", [point])
+        else:
+            merged = combine_rounds(total.label, [total, point])
+            merged.invalid_reasons = total.invalid_reasons + [f"{point.label}: {r}" for r in point.invalid_reasons]
+        self._total = merged
+        point.histograms = {}  # held once, in the total: a soak's memory must not grow with its length
+        self.windows.append(window)
+        return window
 
     @property
     def valid(self) -> bool:
@@ -181,8 +213,7 @@ class SoakResult:
 
     def combined(self) -> LoadPoint | None:
         """Every window merged (histograms add): the soak's headline latency."""
-        points = [w.point for w in self.windows]
-        return combine_rounds(f"soak-{self.cell_id}", points) if points else None
+        return self._total
 
     def as_dict(self) -> dict[str, Any]:
         combined = self.combined()
@@ -198,7 +229,7 @@ class SoakResult:
             "checks": list(self.checks),
             "gateway": [combined.as_dict()] if combined else [],
             "windows": [w.as_dict() for w in self.windows],
-            "floor_probes": [{"started_s": round(t, 3), **p.as_dict()} for t, p in self.floors],
+            "floor_probes": [{"started_s": round(f.started_s, 3), **f.summary} for f in self.floors],
             "resources": self.resources,
             "series": {role: [[round(s.t - self.started_monotonic, 2), s.rss_bytes, s.open_files, s.threads,
                                s.cpu_pct] for s in samples] for role, samples in self.samples.items()},
@@ -259,16 +290,16 @@ def _load_windows(result: SoakResult, load: GatewayLoad, rig: FloorRig, settings
         if number % settings.floor_every == 0:
             probe, _ = rig.run(settings.plan(settings.floor_probe_s, 0.2))
             probe.label = f"floor-probe#{len(result.floors) + 1}"
-            result.floors.append((timing.monotonic() - started, probe))
-            if probe.valid:
-                floor_p50 = float(probe.percentiles().p50)
+            kept = FloorProbe.of(timing.monotonic() - started, probe)
+            result.floors.append(kept)
+            if kept.valid:
+                floor_p50 = kept.p50_ns
         number += 1
         window_s = min(settings.window_s, max(1.0, settings.duration_s - (timing.monotonic() - started)))
         offset = timing.monotonic() - started
         warmup = 1.0 if number == 1 else 0.0
         point, _ = load.run(settings.plan(window_s, warmup), f"soak#{number}")
-        result.windows.append(Window(offset, point, floor_p50))
-        pct = point.percentiles()
+        pct = result.add_window(offset, point, floor_p50).pct
         state = "ok" if point.valid else "INVALID: " + "; ".join(point.invalid_reasons)
         progress(f"soak: window {number} at {offset:.0f}s/{settings.duration_s:.0f}s: p50 {pct.p50 / 1000:.0f}us "
                  f"p99 {pct.p99 / 1000:.0f}us, {point.achieved_rate:.0f}/s, {state}")
@@ -404,5 +435,16 @@ def describe(result: SoakResult) -> list[str]:
     return lines
 
 
-__all__ = ["Finding", "SoakResult", "SoakSettings", "Window", "describe", "judge", "parse_duration", "run_soak",
-           "soak_order", "write_series"]
+__all__ = [
+    "Finding",
+    "FloorProbe",
+    "SoakResult",
+    "SoakSettings",
+    "Window",
+    "describe",
+    "judge",
+    "parse_duration",
+    "run_soak",
+    "soak_order",
+    "write_series",
+]

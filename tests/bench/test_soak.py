@@ -20,7 +20,7 @@ from hdrh.histogram import HdrHistogram
 
 from compat.bench.loadpoint import CORRECTED, LoadPoint
 from compat.bench.plots import plot_soak
-from compat.bench.soak import SoakResult, SoakSettings, Window, judge, parse_duration, soak_order, write_series
+from compat.bench.soak import SoakResult, SoakSettings, judge, parse_duration, soak_order, write_series
 from compat.errors import ConfigError
 from compat.harness.resources import Sample
 
@@ -59,8 +59,8 @@ def _result(*, rss_growth_per_s: float = 0.0, files_growth_per_s: float = 0.0, d
         floor = 150_000 + rng.randint(-8000, 8000)
         factor = 1.6 if drift_at is not None and k >= drift_at else 1.0
         gateway = int(floor * 2.0 * factor) + rng.randint(-10_000, 10_000)
-        result.windows.append(Window(k * 10.0, _point(f"soak#{k + 1}", gateway, lost=3 if k == lost_in else 0,
-                                                      short=k < short_windows), float(floor)))
+        result.add_window(k * 10.0, _point(f"soak#{k + 1}", gateway, lost=3 if k == lost_in else 0,
+                                           short=k < short_windows), float(floor))
     acked = sum(w.point.counts["acked"] for w in result.windows)
     result.audit = {"checked": True, "acked_by_harness": acked, "accepted_in_audit": acked + (0 if audit_match else 2),
                     "match": audit_match}
@@ -158,3 +158,15 @@ def test_a_real_soak_finds_the_released_gateway_growing(tmp_path: Path) -> None:
     assert record["audit"]["match"] is True, record["audit"]
     assert {"exchange", "gateway", "client:bench1"} <= set(record["series"]), record["series"].keys()
     assert (run_dir / "soak.csv").exists() and any(run_dir.glob("*.hgrm"))
+
+
+def test_windows_keep_summaries_and_the_total_holds_the_histograms() -> None:
+    """An hour of windows must not hold an hour of 60-second histograms (the first 1-hour soak's
+    harness grew ~7 MiB a minute): each window keeps its percentiles, the total every sample."""
+    result = _result(lost_in=2, windows=6)
+    assert all(w.point.histograms == {} for w in result.windows)
+    assert [round(w.pct.p50 / 1000) for w in result.windows] == [round(w.p50_ns / 1000) for w in result.windows]
+    total = result.combined()
+    assert total is not None and total.percentiles().count == 6 * 41
+    assert total.counts["sent"] == 6 * 500 and total.counts["lost"] == 3
+    assert total.invalid_reasons == ["soak#3: 3 lost"]
