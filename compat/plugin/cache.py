@@ -121,6 +121,11 @@ class VerdictCachePlugin:
         self._unusable: str | None = None  # why the cache file cannot be used (warned once)
         self._run: dict[str, Any] | None = None
         self._cells: dict[str, dict[str, Any] | None] = {}
+        # What every cell shares (matrix_ingredients), and each scenario module's part: computed
+        # once per process, not once per item (they read the exchange's and adapters' sources).
+        self._shared: dict[str, Any] | None = None
+        self._shared_known = False
+        self._files: dict[Path, dict[str, str]] = {}
         self._running: str | None = None  # the node id this process is running now
         self._reports: list[pytest.TestReport] = []
         self._replayed: set[str] = set()  # node ids replayed from the cache (controller: as reported)
@@ -140,16 +145,24 @@ class VerdictCachePlugin:
         """The item's cache key, or None for a test that is never cached."""
         if item.get_closest_marker("bench") is not None or item.get_closest_marker("skip") is not None:
             return None  # a measurement, or declared unsupported (skipped before anything runs)
-        from compat.results.cache_key import import_bases, result_key, scenario_ingredients
+        from compat.results.cache_key import result_key, scenario_ingredients
 
         cell_part = self._cell_ingredients(cell)
         if cell_part is None:
             return None
-        root = Path(self.config.rootpath)
-        pythonpath = [Path(p) for p in self.config.getini("pythonpath")]
-        scenario = scenario_ingredients(item.path, root, import_bases(item.path, root, pythonpath),
-                                        scenario_name(item), item.stash.get(EXPECTATION_KEY, None))
+        scenario = scenario_ingredients(item.path, Path(self.config.rootpath), (), scenario_name(item),
+                                        item.stash.get(EXPECTATION_KEY, None), self._file_ingredients(item.path))
         return result_key(self._run_ingredients(), cell_part, scenario)
+
+    def _file_ingredients(self, path: Path) -> dict[str, str]:
+        """A scenario module's key part, once per module (thousands of items share a few files)."""
+        if path not in self._files:
+            from compat.results.cache_key import file_ingredients, import_bases
+
+            root = Path(self.config.rootpath)
+            pythonpath = [Path(p) for p in self.config.getini("pythonpath")]
+            self._files[path] = file_ingredients(path, root, import_bases(path, root, pythonpath))
+        return self._files[path]
 
     def _run_ingredients(self) -> dict[str, Any]:
         if self._run is None:
@@ -169,13 +182,16 @@ class VerdictCachePlugin:
 
     def _cell_ingredients(self, cell: Cell) -> dict[str, Any] | None:
         if cell.id not in self._cells:
-            from compat.results.cache_key import cell_ingredients
+            from compat.results.cache_key import cell_part, matrix_ingredients
             from compat.run.plan import parse_assignments
 
             plan = compat_plan(self.config)
-            hosts = {role: plan.matrix.hosts.get(role, "local") for role in ("exchange", "gateway", "client")}
-            hosts.update(parse_assignments(self.config.getoption("compat_host"), "--compat-host"))
-            self._cells[cell.id] = cell_ingredients(plan.matrix, cell, plan.simulator, hosts)
+            if not self._shared_known:
+                hosts = {role: plan.matrix.hosts.get(role, "local") for role in ("exchange", "gateway", "client")}
+                hosts.update(parse_assignments(self.config.getoption("compat_host"), "--compat-host"))
+                self._shared, self._shared_known = matrix_ingredients(plan.matrix, plan.simulator, hosts), True
+            shared = self._shared
+            self._cells[cell.id] = None if shared is None else cell_part(shared, cell)
         return self._cells[cell.id]
 
     def _open(self) -> VerdictCache | None:

@@ -168,21 +168,31 @@ def settings_ingredients(matrix: Matrix) -> dict[str, Any]:
     return {"values": dict(matrix.settings), "files": files}
 
 
-def cell_ingredients(matrix: Matrix, cell: Cell, simulator: Release | None,
-                     hosts: Mapping[str, str]) -> dict[str, Any] | None:
-    """What one cell's results share; None when its exchange cannot be fingerprinted."""
+def matrix_ingredients(matrix: Matrix, simulator: Release | None, hosts: Mapping[str, str]) -> dict[str, Any] | None:
+    """What every cell of a matrix shares (exchange, products, settings, hosts); None when its
+    exchange cannot be fingerprinted. Computed once per process: it reads the exchange's source
+    and the adapters' import closures."""
     exchange = exchange_ingredients(matrix.exchange, simulator)
     if exchange is None:
         return None
     return {
-        "client": _release(cell.client),
-        "gateway": _release(cell.gateway),
-        "venue": cell.venue,
         "exchange": exchange,
         "products": {role: product_ingredients(product) for role, product in sorted(matrix.products.items())},
         "settings": settings_ingredients(matrix),
         "hosts": {role: hosts[role] for role in sorted(hosts)},
     }
+
+
+def cell_part(shared: Mapping[str, Any], cell: Cell) -> dict[str, Any]:
+    """One cell's ingredients: its two releases and venue on top of the matrix's ``shared`` ones."""
+    return {"client": _release(cell.client), "gateway": _release(cell.gateway), "venue": cell.venue, **shared}
+
+
+def cell_ingredients(matrix: Matrix, cell: Cell, simulator: Release | None,
+                     hosts: Mapping[str, str]) -> dict[str, Any] | None:
+    """What one cell's results share; None when its exchange cannot be fingerprinted."""
+    shared = matrix_ingredients(matrix, simulator, hosts)
+    return None if shared is None else cell_part(shared, cell)
 
 
 # --- scenario ----------------------------------------------------------------------------
@@ -269,15 +279,22 @@ def module_closure(path: Path, bases: Sequence[Path], root: Path) -> dict[str, s
 
 
 def scenario_ingredients(test_file: Path, root: Path, bases: Sequence[Path], scenario: str,
-                         expectation: Mapping[str, Any] | None) -> dict[str, Any]:
-    """One scenario in one cell: its name with parameters, its sources and its expectation."""
+                         expectation: Mapping[str, Any] | None,
+                         file_part: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One scenario in one cell: its name with parameters, its sources and its expectation
+    (``file_part``: the module's ``file_ingredients``, when the caller already has them)."""
     return {
         "scenario": scenario,
-        "file": test_file.resolve().relative_to(root.resolve()).as_posix()
-        if test_file.resolve().is_relative_to(root.resolve()) else test_file.name,
-        "sources": sources_digest(test_file, root, bases),
+        **(file_part if file_part is not None else file_ingredients(test_file, root, bases)),
         "expectation": {k: v for k, v in (expectation or {}).items() if k != "line"} or None,
     }
+
+
+def file_ingredients(test_file: Path, root: Path, bases: Sequence[Path]) -> dict[str, str]:
+    """A scenario module's part of its scenarios' keys: its path under ``root`` and its sources."""
+    resolved, top = test_file.resolve(), root.resolve()
+    return {"file": resolved.relative_to(top).as_posix() if resolved.is_relative_to(top) else test_file.name,
+            "sources": sources_digest(test_file, root, bases)}
 
 
 @functools.cache
