@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -51,6 +51,7 @@ _PLAN_ERROR = pytest.StashKey[str | None]()
 # cache keys and replays results by it, so it is public to compat.plugin.cache.
 EXPECTATION_KEY = pytest.StashKey[dict[str, Any] | None]()
 _MARKEXPR = pytest.StashKey[Expression | None]()
+_SCOPE = pytest.StashKey["Callable[[Path], bool | None] | None"]()
 # Scenarios `-m` deselected before they got cells: expectations about them are not checked.
 _NOT_RUN = pytest.StashKey[set[str]]()
 
@@ -103,6 +104,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="baseline for measurements: fresh envs for every cell, as tox would (no sharing, no cache)")
     parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
     parser.addini("compat_cache_dir", "cache directory for envs and candidates", default=".compat")
+    parser.addini("compat_scenario_paths", "the folders that hold the scenarios: a run whose -m keeps only "
+                  "compat scenarios collects only these (and paths named on the command line)", type="paths",
+                  default=[])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -144,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"compat: --compat-link-delay {delay_ms:g} / --compat-link-jitter {jitter_ms:g}: "
                                 "both must be >= 0 and the jitter at most the delay")
     config.stash[_MARKEXPR] = _compile_markexpr(config)
+    config.stash[_SCOPE] = _scenario_scope(config)
     if _asks_for_compat(config):  # only in compat runs: other suites keep pytest's own SIGTERM behaviour
         _stop_on_sigterm()  # (a run that only collects compat scenarios gets it after deselection)
     config.addinivalue_line("markers", "compat: a compatibility scenario, run in every matrix cell")
@@ -259,6 +264,26 @@ def lock_path(config: pytest.Config) -> Path | None:
         return path
     default = Path(config.rootpath) / "compat.lock.json"
     return default if default.exists() else None
+
+
+def _scenario_scope(config: pytest.Config) -> Callable[[Path], bool | None] | None:
+    """The collection filter of a run that can only run scenarios (compat.plugin.scope), if the
+    ini names the scenario folders; None: collect as pytest does."""
+    paths = config.getini("compat_scenario_paths")
+    expression = config.stash[_MARKEXPR]
+    if not paths or expression is None:
+        return None
+    from compat.plugin.scope import keeps_only, named_paths, scope_filter
+
+    if not keeps_only(expression, "compat"):
+        return None
+    named = named_paths([str(arg) for arg in config.invocation_params.args], Path(config.invocation_params.dir))
+    return scope_filter(paths, named)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    scope = config.stash.get(_SCOPE, None)
+    return None if scope is None else scope(collection_path)
 
 
 def _compile_markexpr(config: pytest.Config) -> Expression | None:
