@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -164,6 +165,7 @@ class Expectation:
         )
 
 
+@functools.lru_cache(maxsize=4096)  # every (rule, cell, scenario) asks it: parse each pair once
 def _contains(spec: SpecifierSet, version: str) -> bool:
     try:
         parsed = Version(version)
