@@ -28,12 +28,21 @@ restart starts a new process, whose RSS must not be joined to the old one's):
 3. real growth: the fitted growth over the window (slope × span) is at least
    ``min_growth_bytes`` and at least ``min_growth_fraction`` of the starting RSS;
 4. growth throughout, not once: the run is cut into ``segments`` equal-time segments and
-   the median RSS of each must exceed the previous one's by at least ``min_step_bytes``.
+   the median RSS of each must exceed the previous one's by at least ``min_step_bytes`` and
+   by at least ``min_step_fraction`` of the average step (the rise from the first segment's
+   median to the last one's, over ``segments - 1``).
 
 Rule 4 is what keeps a one-off allocation step (one segment jumps, the others are flat), a
 warm-up ramp that levels off (the last segments are flat) and a GC sawtooth (segment
 medians go up and down) from being flagged; rules 2–3 keep page-level jitter from counting.
-Defaults: 20 samples, 5 s, 64 KiB/s, 1 MiB and 5 %, 5 segments, 64 KiB per step.
+The share of the average step is what keeps a one-off burst *among noise* from counting: a
+matrix cell's driver or exchange that takes one scenario's burst (the slow-consumer
+scenario's 1,500 orders: +6 MiB at once, flat after) while its other segments creep by the
+few hundred KiB any Python process drifts as tests come and go has every step above
+``min_step_bytes``, yet one step carries nearly all the growth. A leak grows in every
+segment in proportion to the work done there, so each step is a fair share of the average.
+Defaults: 20 samples, 5 s, 64 KiB/s, 1 MiB and 5 %, 5 segments, 64 KiB and a quarter of the
+average per step.
 """
 
 from __future__ import annotations
@@ -75,11 +84,14 @@ class LeakRule:
     min_growth_fraction: float = 0.05
     segments: int = 5
     min_step_bytes: int = 64 * _KIB
+    min_step_fraction: float = 0.25  # of the average step: no one step carries the growth
 
     def __post_init__(self) -> None:
         if self.segments < 2 or self.min_samples < self.segments:
             raise ValueError(f"LeakRule needs segments >= 2 and min_samples >= segments, got segments="
                              f"{self.segments}, min_samples={self.min_samples}")
+        if not 0.0 <= self.min_step_fraction <= 1.0:
+            raise ValueError(f"LeakRule min_step_fraction must be within [0, 1], got {self.min_step_fraction}")
 
 
 @dataclass(frozen=True)
@@ -133,8 +145,11 @@ def judge_leak(points: Sequence[tuple[float, float]], rule: LeakRule = LeakRule(
     if slope < rule.min_slope_bytes_per_s or growth < max(rule.min_growth_bytes, rule.min_growth_fraction * start_rss):
         return LeakVerdict(True, False, slope, None)
     medians = segment_medians(points, rule.segments)
+    if len(medians) < rule.segments:
+        return LeakVerdict(True, False, slope, None)
     steps = [b - a for a, b in itertools.pairwise(medians)]
-    if len(medians) < rule.segments or min(steps) < rule.min_step_bytes:
+    fair_share = rule.min_step_fraction * (medians[-1] - medians[0]) / (len(medians) - 1)
+    if min(steps) < max(rule.min_step_bytes, fair_share):
         return LeakVerdict(True, False, slope, None)
     reason = (
         f"RSS grew steadily over {span:.1f}s ({len(points)} samples): {_size(start_rss)} → "

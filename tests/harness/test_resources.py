@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import os
 import random
@@ -18,11 +20,13 @@ from compat.harness.resources import (
     ResourceSampler,
     Sample,
     judge_leak,
+    segment_medians,
     summarize,
     theil_sen_slope,
 )
 
 HELPERS = Path(__file__).parent / "helpers"
+DATA = Path(__file__).parent / "data"
 MIB = 1024 * 1024
 BASE = 40 * MIB  # a typical Python process
 StartHelper = Callable[..., LocalProcess]
@@ -79,6 +83,42 @@ def test_warm_up_that_levels_off_is_not_flagged() -> None:
     assert not judge_leak(points).suspected
 
 
+def test_one_burst_among_small_steps_is_not_flagged() -> None:
+    # A matrix cell's process: the tests before creep it up by a few hundred KiB (every step
+    # above min_step_bytes), one scenario's burst adds 6 MiB in 2 s, then it is flat.
+    creep = [BASE + i * 10 * 1024 for i in range(32)]  # 8 s at 40 KiB/s
+    burst = [creep[-1] + 6 * MIB * (i + 1) / 8 for i in range(8)]  # +6 MiB in 2 s
+    settled = [burst[-1] + i * 8 * 1024 for i in range(24)]  # 6 s at 32 KiB/s
+    points = series([*creep, *burst, *settled])
+    medians = segment_medians(points, 5)
+    steps = [b - a for a, b in itertools.pairwise(medians)]
+    assert min(steps) >= 64 * 1024 and max(steps) > 0.8 * sum(steps)  # every step clears the floor; one is the growth
+    assert judge_leak(points, LeakRule(min_step_fraction=0.0)).suspected  # the misfire: one step was enough
+    verdict = judge_leak(points)
+    assert verdict.judged and not verdict.suspected, verdict
+
+
+def test_the_matrix_burst_that_was_flagged_is_not() -> None:
+    # The exchange of client-2.1.0--gateway-3.1.0.dev0+candidate--venue-tlx as the matrix sampled it:
+    # 31.5 -> 38.2 MiB, all but 0.6 MiB of it while the slow-consumer scenario pumped 1,500 orders.
+    recorded = json.loads((DATA / "matrix_exchange_burst.json").read_text(encoding="utf-8"))
+    points = [(t, kib * 1024.0) for t, kib in zip(recorded["t_s"], recorded["rss_kib"], strict=True)]
+    assert judge_leak(points, LeakRule(min_step_fraction=0.0)).suspected
+    assert not judge_leak(points).suspected
+
+
+def test_growth_in_proportion_to_uneven_work_is_flagged() -> None:
+    # A leak of ~1 KB per order where one segment sends six times the orders of the others:
+    # every segment still grows by a fair share of the average, so it is a leak.
+    per_segment = [1, 1, 6, 1, 1]  # MiB of retained orders per 4 s segment
+    rss, level = [], float(BASE)
+    for grows in per_segment:
+        for _ in range(16):
+            level += grows * MIB / 16
+            rss.append(level)
+    assert judge_leak(series(rss)).suspected
+
+
 def test_short_windows_are_not_judged() -> None:
     growing = [BASE + MIB * i for i in range(80)]
     too_few = judge_leak(series(growing[:10], dt=1.0))
@@ -95,6 +135,8 @@ def test_thresholds_are_parameters() -> None:
     assert judge_leak(slow, sensitive).suspected
     with pytest.raises(ValueError, match="segments >= 2"):
         LeakRule(segments=1)
+    with pytest.raises(ValueError, match="min_step_fraction"):
+        LeakRule(min_step_fraction=1.5)
 
 
 def test_theil_sen_ignores_outliers() -> None:
