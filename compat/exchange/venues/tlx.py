@@ -40,7 +40,7 @@ from compat.exchange.hub import Hub
 from compat.exchange.instruments import InstrumentSpec
 from compat.exchange.venues.base import Venue
 from compat.exchange.venues.tlx_codec import TlxMessage
-from compat.exchange.venues.tlx_session import SessionState, TlxSessionLayer, is_number, session_reject
+from compat.exchange.venues.tlx_session import SessionState, TlxSessionLayer, drop_oldest, is_number, session_reject
 from compat.exchange.venues.tlx_tags import USER_TAG_MIN, RejectReason, Tag
 
 SIDES = {"1": BUY, "2": SELL}
@@ -57,7 +57,9 @@ class TlxMemberState(SessionState):
     """A member's session state plus what the application keeps across its connections."""
 
     next_request_id: int = 1
-    requests: dict[int, tuple[str, str]] = field(default_factory=dict)  # request_id -> (ClOrdID, OrigClOrdID)
+    # request_id -> (ClOrdID, OrigClOrdID): the latest ``retention`` requests (the events that
+    # name older ones have left the member stream too, so nothing renders them again)
+    requests: dict[int, tuple[str, str]] = field(default_factory=dict)
     tags_by_request: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     tags_by_order: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
 
@@ -102,7 +104,10 @@ class TlxSession(TlxSessionLayer):
         assert state is not None
         request_id = state.next_request_id
         state.next_request_id += 1
-        state.requests[request_id] = (clordid, orig)
+        requests = state.requests
+        requests[request_id] = (clordid, orig)
+        if len(requests) > 2 * state.retention:
+            drop_oldest(requests, len(requests) - state.retention)
         if tags:
             state.tags_by_request[request_id] = tags
         return request_id

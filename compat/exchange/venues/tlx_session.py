@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import logging
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, ClassVar, TypeGuard
 
 from compat.errors import TlxReject
@@ -25,6 +26,12 @@ log = logging.getLogger("compat.exchange.tlx")
 
 EXCHANGE_COMP_ID = "TLX"
 MAX_HELD = 10_000  # inbound messages queued behind a sequence gap before we give up
+# Outbound messages kept per member for ResendRequest and a Logon's 789: the latest this many
+# (trimmed past twice that, so the cost per message stays O(1) amortised), as the member
+# stream keeps its latest STREAM_RETENTION events. Without a bound a member's store held every
+# message it was ever sent (~1.3 KB each with the request map, for the exchange's lifetime).
+# A resend of older messages is a SequenceReset-GapFill, as for admin messages.
+STORE_RETENTION = 100_000
 
 
 @dataclass
@@ -44,11 +51,25 @@ class SessionState:
     store: dict[int, Stored] = field(default_factory=dict)
     delivered_member_seq: int = 0  # the member stream up to here went into the outbound sequence
     begin: str = "TLX.2"
+    retention: int = field(default_factory=lambda: STORE_RETENTION)  # read at creation: tests lower it
 
     def reset(self) -> None:
         self.next_out = 1
         self.next_in = 1
         self.store.clear()
+
+    def keep(self, seq: int, stored: Stored) -> None:
+        """Store outbound ``seq``; past twice the retention, only the latest ``retention`` stay."""
+        store = self.store
+        store[seq] = stored
+        if len(store) > 2 * self.retention:
+            drop_oldest(store, len(store) - self.retention)
+
+
+def drop_oldest(mapping: dict[int, Any], count: int) -> None:
+    """Remove the first ``count`` keys of ``mapping`` (insertion order: the oldest)."""
+    for key in list(islice(mapping, count)):
+        del mapping[key]
 
 
 def is_number(text: str | None) -> TypeGuard[str]:
@@ -127,7 +148,7 @@ class TlxSessionLayer(VenueSession[TlxMessage]):
         else:
             seq = state.next_out
             state.next_out += 1
-            state.store[seq] = Stored(msg_type, body, sending_time, admin)
+            state.keep(seq, Stored(msg_type, body, sending_time, admin))
             self._write(encode(state.begin, [*self._header(msg_type, seq, sending_time), *body]))
 
     def send_app(self, msg_type: str, body: list[tuple[int, str]]) -> None:
