@@ -49,24 +49,6 @@ from compat.results.since import META_KEY as SINCE_KEY
 _DETAILED = (Verdict.FAIL, Verdict.ERROR, Verdict.STALE, Verdict.FLAKY, Verdict.EXPECTED_FAIL)
 _WIRE_CONTEXT = 3  # frames shown after the divergence
 _SHOWN_ELSEWHERE = frozenset({schema_notes.META_KEY, KNOWN_ISSUES_KEY, SINCE_KEY})
-# An expected-fail failed as declared: its drill-down shows the end of its message (from the
-# line pytest marks with ">"), at most this many lines and characters; the JSON keeps it whole.
-_DECLARED_LINES = 12
-_DECLARED_CHARS = 1200
-
-
-def declared_excerpt(message: str) -> tuple[str, int]:
-    """(the end of a declared failure's message, how many lines were left out before it)."""
-    lines = message.rstrip("\n").splitlines()
-    start = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith(">")), None)
-    if start is None or len(lines) - start > _DECLARED_LINES:
-        start = max(0, len(lines) - _DECLARED_LINES)
-    text = "\n".join(lines[start:])
-    if len(text) > _DECLARED_CHARS:
-        text = "…" + text[-(_DECLARED_CHARS - 1):]
-    return text, start
-
-
 @dataclass
 class ScenarioView:
     name: str
@@ -80,7 +62,7 @@ class ScenarioView:
     message: str | None
     logs: list[tuple[str, str]]
     detailed: bool
-    message_cut: int = 0  # lines of the message left out before the part shown
+    declared: bool = False  # failed as declared: its message is the cause only (compat.results.evidence)
     wire: WireView | None = None
     metrics: str = ""
 
@@ -182,9 +164,6 @@ def _arrow(direction: str) -> str:
 
 def _scenario_view(results: RunResults, cell: CellResult, scenario: ScenarioResult) -> ScenarioView:
     detailed = scenario.verdict in _DETAILED
-    message, cut = scenario.message, 0
-    if message and scenario.verdict is Verdict.EXPECTED_FAIL:
-        message, cut = declared_excerpt(message)
     view = ScenarioView(
         name=scenario.scenario,
         verdict=str(scenario.verdict),
@@ -194,10 +173,10 @@ def _scenario_view(results: RunResults, cell: CellResult, scenario: ScenarioResu
         attempts=scenario.attempts,
         nodeid=scenario.nodeid,
         expectation=expectation_text(scenario) if scenario.expectation else "",
-        message=message,
+        message=scenario.message,
         logs=sorted(scenario.log_tails.items()),
         detailed=detailed,
-        message_cut=cut,
+        declared=scenario.verdict is Verdict.EXPECTED_FAIL,
         metrics=", ".join(f"{k} {v}" for k, v in sorted(scenario.metrics.items())),
     )
     if scenario.verdict in (Verdict.FAIL, Verdict.ERROR):

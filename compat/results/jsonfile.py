@@ -68,10 +68,34 @@ def report_dict(results: RunResults) -> dict[str, Any]:
     return {"schema_version": body.pop("schema_version"), "summary": summary, **body}
 
 
+# Where the text breaks lines (paths into the document, ``[]`` for any item of a list): the top
+# level, each cell, each scenario, each env, each log tail and each key of ``meta`` on a line
+# of its own; everything below them compact. Indenting every key (``indent=2``) took a fifth of
+# the reference matrix's JSON in spaces; one line per scenario keeps it greppable and diffable.
+_BROKEN_AT = frozenset({(), ("cells",), ("cells", "[]"), ("cells", "[]", "scenarios"), ("envs",), (LOGS,),
+                        ("meta",)})
+
+
+def _layout(value: Any, path: tuple[str, ...] = (), depth: int = 0) -> str:
+    """``value`` as JSON text, a line per item where ``_BROKEN_AT`` says so, compact elsewhere."""
+    if path not in _BROKEN_AT or not isinstance(value, (dict, list, tuple)) or not value:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    inner = " " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}:{_layout(v, (*path, str(k)), depth + 1)}"
+                 for k, v in value.items()]
+        opening, closing = "{", "}"
+    else:
+        items = [f"{inner}{_layout(v, (*path, '[]'), depth + 1)}" for v in value]
+        opening, closing = "[", "]"
+    return opening + "\n" + ",\n".join(items) + "\n" + " " * depth + closing
+
+
 def render_json(results: RunResults) -> str:
-    """The JSON report text (UTF-8, indented, newline-terminated)."""
+    """The JSON report text (UTF-8, newline-terminated): a line per top-level key, cell,
+    scenario, env, log tail and ``meta`` key, each compact (``_BROKEN_AT``)."""
     try:
-        return json.dumps(report_dict(results), indent=2, ensure_ascii=False) + "\n"
+        return _layout(report_dict(results)) + "\n"
     except (TypeError, ValueError) as exc:
         raise ResultsError(
             f"results are not JSON-able ({exc}); a WireFrame.fields, bench, meta or expectation "

@@ -1,13 +1,19 @@
 """Reports stay small as matrices grow: wire captures and log tails of results that passed or
-failed as declared do not reach the JSON or the HTML (synthetic 10 × 10 × 2 venues matrix)."""
+failed as declared do not reach the JSON or the HTML (synthetic 10 × 10 × 2 venues matrix), and
+a declared failure keeps only the cause of its failure text."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from dataclasses import replace
 
 from compat.report.demo import demo_results
-from compat.report.html import declared_excerpt, render_html
-from compat.results.jsonfile import render_json
+from compat.report.html import render_html
+from compat.results.evidence import prune_evidence
+from compat.results.jsonfile import load_json, render_json
+from compat.results.shards import merge_shards
 from compat.results.model import RunResults, Verdict
 
 
@@ -40,11 +46,60 @@ def test_evidence_of_passes_and_declared_failures_stays_out_of_the_reports() -> 
     assert sum(1 for c in full.cells for s in c.scenarios if s.verdict in explaining) > 0
 
 
-def test_a_declared_failure_shows_the_end_of_its_message() -> None:
-    source = [f"    line {i} of the scenario" for i in range(40)]
-    message = "\n".join([*source, ">       assert event['kind'] == 'accepted'", "E       AssertionError: no", "",
-                         "tests/compat/test_x.py:54: AssertionError"])
-    text, cut = declared_excerpt(message)
-    assert cut == 40 and text.startswith(">       assert") and text.endswith("test_x.py:54: AssertionError")
-    assert declared_excerpt("short\nmessage") == ("short\nmessage", 0)
-    assert declared_excerpt("y" * 5000)[0].startswith("…") and len(declared_excerpt("y" * 5000)[0]) == 1200
+# pytest's failure text of a scenario that failed as declared (abridged from the reference matrix)
+DECLARED = """compat = <compat.run.scenario.Scenario object at 0x7f122a41b390>
+
+    def test_price_exact_fill(compat: Scenario) -> None:
+        symbol = compat.symbol("FLT")
+        s = compat.session()
+        event = s.place(symbol, "SELL", 1, "0.3")
+>       assert event["kind"] == "accepted", event
+E       AssertionError: {'kind': 'rejected', 'code': 'PRICE_NOT_ON_TICK', 'raw_code': 3}
+E       assert 'rejected' == 'accepted'
+E
+E         - accepted
+E         + rejected
+
+tests/compat/test_price.py:54: AssertionError"""
+CAUSE = "AssertionError: {'kind': 'rejected', 'code': 'PRICE_NOT_ON_TICK', 'raw_code': 3} — assert 'rejected' == 'accepted'"
+
+
+def _declared_and_broken(lit) -> RunResults:  # type: ignore[no-untyped-def]
+    """The same failure text on a declared failure (fresh and replayed from the verdict cache),
+    a break, an error and a flaky result."""
+    declared = {"kind": "incompatible", "reason": "G1.x float on-tick check", "ticket": None, "line": 83}
+    replayed = {"run_id": "20261207T150000Z-1", "date": "2026-12-07T15:05:00Z", "duration_s": 1.2}
+    return RunResults(cells=(
+        lit.cell("1.0.0", "1.0.0", "obx",
+                 lit.sr("S1", Verdict.EXPECTED_FAIL, reason=declared["reason"], message=DECLARED, expectation=declared),
+                 lit.sr("S2", Verdict.EXPECTED_FAIL, reason=declared["reason"], message=DECLARED, expectation=declared,
+                        cached_from=replayed)),
+        lit.cell("1.0.0", "2.0.0", "obx", lit.sr("S1", Verdict.FAIL, message=DECLARED),
+                 lit.sr("S2", Verdict.ERROR, message=DECLARED), lit.sr("S3", Verdict.FLAKY, message=DECLARED)),
+    ))
+
+
+def test_a_declared_failure_keeps_only_its_cause_in_every_report(lit, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A result that failed as declared keeps of pytest's failure text only its cause, one line,
+    in the JSON and the HTML (replayed from the verdict cache or not, after a shard merge too);
+    a break, an error and a flaky result keep the whole text."""
+    run = _declared_and_broken(lit)
+    path = tmp_path / "matrix.json"
+    path.write_text(render_json(run), encoding="utf-8")
+    messages = {(c["gateway_version"], s["scenario"]): s["message"]
+                for c in json.loads(path.read_text())["cells"] for s in c["scenarios"]}
+    assert messages == {("1.0.0", "S1"): CAUSE, ("1.0.0", "S2"): CAUSE,
+                        ("2.0.0", "S1"): DECLARED, ("2.0.0", "S2"): DECLARED, ("2.0.0", "S3"): DECLARED}
+    loaded = load_json(path)
+    assert loaded == prune_evidence(run) and render_json(loaded) == path.read_text()  # once cut, stays so
+    assert loaded.cells[0].scenarios[1].cached_from is not None
+    # a shard keeps the whole text (its report is lossless); the merge's report cuts it
+    shard = replace(run, meta={"shard": {"index": 1, "count": 1, "cells_total": 2, "basis": "even"}})
+    assert json.loads(render_json(shard))["cells"][0]["scenarios"][0]["message"] == DECLARED
+    (tmp_path / "shard.json").write_text(render_json(shard), encoding="utf-8")
+    merged = json.loads(render_json(merge_shards([load_json(tmp_path / "shard.json")])[0]))
+    assert merged["cells"][0]["scenarios"][0]["message"] == CAUSE
+    page = render_html(run)
+    shown = sorted(html.unescape(text) for text in re.findall(r'<pre class="message">(.*?)</pre>', page, re.S))
+    assert shown == [CAUSE, CAUSE, DECLARED, DECLARED, DECLARED]
+    assert page.count('class="message-cut">failed as declared, with this cause') == 2
