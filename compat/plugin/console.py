@@ -328,14 +328,17 @@ def front_lines(results: RunResults, *, allow_stale: bool = False, limit: int = 
 
 def section_lines(results: RunResults, *, allow_stale: bool, fail_on_leak: bool, color: bool = False,
                   written: Iterable[object] = (), recorded: str = "") -> list[Line]:
-    """The compat section of pytest's terminal summary, top to bottom: the grid, the summary
-    (breaks, errors, stale), known issues, leak warnings, where the reports went, then what
-    changed since the last release run and the gate decision, last, where the eye lands."""
+    """The compat section of pytest's terminal summary, top to bottom: the grid, the live swaps
+    (one line when none breaks, errs or is stale) and findings, the summary (breaks, errors,
+    stale), known issues, leak warnings, where the reports went, then what changed since the
+    last release run and the gate decision, last, where the eye lands."""
+    from compat.report.findings import terminal_lines as finding_lines
     from compat.report.resources import leak_lines
     from compat.report.terminal import render_terminal_grid
 
     plain: dict[str, bool] = {}
     lines: list[Line] = [(line, plain) for line in render_terminal_grid(results, color=color)]
+    lines += [(line, plain) for line in finding_lines(results)]
     lines += [(line, plain) for line in summary_lines(results)]
     lines += [(line, plain) for line in known_issue_lines(results)]
     warnings = leak_lines(results)

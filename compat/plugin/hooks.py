@@ -644,10 +644,6 @@ class _Recorder:
         terminalreporter.section("compat matrix")
         # Grades in colour where pytest writes colour (a terminal, --color=yes), plain otherwise.
         colour = bool(getattr(terminalreporter, "hasmarkup", False))
-        from compat.report.findings import terminal_lines  # the swap grid, lost capabilities
-
-        for line in terminal_lines(self._results()):
-            terminalreporter.write_line(line)
         for line, markup in section_lines(self._results(), allow_stale=bool(config.getoption("compat_allow_stale")),
                                           fail_on_leak=bool(config.getoption("compat_fail_on_leak")), color=colour,
                                           written=self.written, recorded=self.recorded):

@@ -118,9 +118,11 @@ def demo_results(
 # --- a matrix of the reference matrix's size ---------------------------------------------------
 
 # The reference matrix (matrix.yaml): 6 client × 6 gateway versions (the candidates included) on
-# 2 venues, 45 scenarios per cell; about 56 % pass, 23 % expected-fail (each with pytest's
-# ~2.5 KB failure text, kept whole in the JSON) and 20 % n/a; CPU/RSS of 3 roles per cell; the
-# schema changes of every pair (~115 KB of meta). Measured on a run of it: JSON 4.5 MB, HTML 2.5 MB.
+# 2 venues, 45 scenarios per cell plus a live upgrade to the next gateway and a downgrade to the
+# one before; about 56 % pass, 23 % expected-fail (each with pytest's ~2.5 KB failure text, of
+# which the reports keep the cause: compat.results.evidence) and 20 % n/a; CPU/RSS of 3 roles per
+# cell; the schema changes of every pair (~115 KB of meta). Measured on a run of it (3,360
+# results): JSON 2.3 MB, HTML 2.5 MB.
 REFERENCE_CLIENTS = ("1.0.0", "1.1.0", "2.0.0", "2.1.0", "3.0.0", "3.1.0.dev0+candidate")
 REFERENCE_GATEWAYS = ("1.0.0", "1.1.0", "2.0.0", "2.1.0", "3.0.0", "3.1.0.dev0+candidate")
 REFERENCE_SCENARIOS = 45
@@ -175,17 +177,47 @@ def _role_figures(seed: int) -> dict[str, object]:
             "skipped": None, "leak_judged": True}
 
 
-def reference_size_results() -> RunResults:
+def _swap_scenarios(cell_id: str, gateway: int) -> list[ScenarioResult]:
+    """The live swaps of a cell (as matrix.yaml's ``swaps:`` declares them): an upgrade to the
+    next gateway and a downgrade to the one before; a downgrade across a major declared
+    incompatible (the journal format changed), an upgrade from 1.x n/a (no session resume)."""
+    swaps = []
+    for direction, target in (("upgrade", gateway + 1), ("downgrade", gateway - 1)):
+        if not 0 <= target < len(REFERENCE_GATEWAYS):
+            continue
+        source, to = REFERENCE_GATEWAYS[gateway], REFERENCE_GATEWAYS[target]
+        name = f"live_{direction}[to-{to}]"
+        nodeid = f"tests/compat/test_live_{direction}.py::test_live_{direction}[{cell_id}-to-{to}]@{cell_id}"
+        swap = {"from": source, "to": to, "direction": direction}
+        if direction == "downgrade" and source[0] != to[0]:
+            declared = "the journal format changed between the majors: the older gateway cannot resume from it"
+            swaps.append(ScenarioResult(cell_id, name, Verdict.EXPECTED_FAIL, 3.1, declared,
+                                        "RuntimeError: journal version 3 unreadable", nodeid=nodeid, swap=swap,
+                                        expectation={"kind": "incompatible", "reason": declared, "line": 120}))
+        elif source.startswith("1."):
+            swaps.append(ScenarioResult(cell_id, name, Verdict.NA, 0.35, f"n/a: gateway {source} did not grant "
+                                        "session.resume (capability session.resume)", nodeid=nodeid, swap=swap,
+                                        capability="session.resume"))
+        else:
+            swaps.append(ScenarioResult(cell_id, name, Verdict.PASS, 4.2, nodeid=nodeid, swap=swap,
+                                        metrics={"reconnect_gap_s": 0.41}))
+    return swaps
+
+
+def reference_size_results(*, broken: bool = True) -> RunResults:
     """A synthetic run the size and shape of the reference matrix's (``REFERENCE_*``), with a
     break of the candidate gateway on both venues, flips since a release run and a declared known
-    issue: what the size bounds and the browser test of the HTML report are measured on."""
+    issue: what the size bounds and the browser test of the HTML report are measured on. Without
+    ``broken``, the same run with nothing broken (no break, nothing flipped): what the terminal's
+    line budget is measured on."""
     cells = []
     for venue in ("obx", "tlx"):
         for ci, client in enumerate(REFERENCE_CLIENTS):
             for gi, gateway in enumerate(REFERENCE_GATEWAYS):
                 cell_id = f"client-{client}--gateway-{gateway}--venue-{venue}"
                 scenarios = [_reference_scenario(venue, cell_id, ci, gi, i) for i in range(REFERENCE_SCENARIOS)]
-                if gateway.endswith("candidate") and ci >= 2:  # the candidate gateway drops the fill price
+                scenarios += _swap_scenarios(cell_id, gi)
+                if broken and gateway.endswith("candidate") and ci >= 2:  # the candidate gateway drops the fill price
                     scenarios[1] = ScenarioResult(
                         cell_id, scenarios[1].scenario, Verdict.FAIL, 2.1, None,
                         "AssertionError: fill price '' != '10.00'\nassert '' == '10.00'",
@@ -204,8 +236,9 @@ def reference_size_results() -> RunResults:
     broken = [c for c in cells if any(s.verdict is Verdict.FAIL for s in c.scenarios)]
     flips = [{"venue": c.venue, "cell_id": c.cell_id, "scenario": c.scenarios[1].scenario, "before": "pass",
               "after": "fail"} for c in broken]
-    flips.append({"venue": "obx", "cell_id": cells[8].cell_id, "scenario": cells[8].scenarios[2].scenario,
-                  "before": "fail", "after": cells[8].scenarios[2].verdict.value})
+    if broken:
+        flips.append({"venue": "obx", "cell_id": cells[8].cell_id, "scenario": cells[8].scenarios[2].scenario,
+                      "before": "fail", "after": cells[8].scenarios[2].verdict.value})
     meta = {
         "matrix": {"id": "matrix.yaml", "path": "matrix.yaml", "sha256": "0" * 64},
         "schema": {"pairs": pairs},

@@ -12,12 +12,14 @@ renderers themselves only place the section.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from compat.results.capabilities import CapabilityLoss, capability_losses
-from compat.results.grid import NOT_RUN
+from compat.results.grid import GRADE_LEGEND, NOT_RUN, Grade
 from compat.results.model import RunResults
-from compat.results.swapgrid import SwapSlot, grid_rows, swap_grids, target_failures
+from compat.results.swapgrid import SwapGrid, SwapSlot, grid_rows, swap_grids, target_failures
 
 
 def _md(text: str) -> str:
@@ -60,10 +62,34 @@ def finding_lines(results: RunResults) -> list[str]:
     return [*lost, *declared, *targets]
 
 
+# Swap grades that show the swap grids in the terminal: the rest behave as matrix.yaml declares
+# (passes, declared degradations, declared incompatible) or did not settle (flaky: the compat
+# summary counts it), and fold into one line.
+SHOWN_GRADES: frozenset[Grade] = frozenset({Grade.BREAK, Grade.ERROR, Grade.STALE})
+
+
+def swap_summary_line(grids: Sequence[SwapGrid]) -> str:
+    """``live swaps: 36 (from, to) pairs on obx, tlx, none broken: 20 ✓ pass, 10 ≈ degraded, ...``:
+    the swap grids in one line, when none of their slots breaks, errs or is stale."""
+    slots = [slot for grid in grids for slot in grid.slots.values()]
+    grades = Counter(slot.grade for slot in slots if slot.grade is not None)
+    counts = ", ".join(f"{grades[g]} {g.symbol} {g}" for g, _ in GRADE_LEGEND if grades.get(g))
+    venues = [grid.venue for grid in grids if grid.venue]
+    on = f" on {', '.join(venues)}" if venues else ""
+    return (f"live swaps: {len(slots)} (from, to) pair{'s' * (len(slots) != 1)}{on}, none broken: {counts} "
+            "(the grids: Markdown and HTML reports)")
+
+
 def terminal_lines(results: RunResults) -> list[str]:
-    """The swap grid (per venue) and the findings, for pytest's terminal summary."""
+    """The swap grids (per venue) and the findings, for pytest's terminal summary. When no swap
+    breaks, errs or is stale (``SHOWN_GRADES``), the grids fold into one line of counts per grade:
+    the terminal of a clean matrix stays one screen; the reports keep the grids."""
     lines: list[str] = []
-    for grid in swap_grids(results):
+    grids = swap_grids(results)
+    if grids and not any(slot.grade in SHOWN_GRADES for grid in grids for slot in grid.slots.values()):
+        lines.append(swap_summary_line(grids))
+        grids = []
+    for grid in grids:
         venue = f", venue {grid.venue}" if grid.venue else ""
         lines.append(f"live swaps{venue} (rows: from, columns: to)")
         width = max([len("from \\ to"), *(len(s) for s in grid.sources)])

@@ -1,8 +1,8 @@
-"""The grid as plain text lines, for pytest's terminal summary."""
+"""The grid as plain text lines, for pytest's terminal summary: one block, every venue in each slot."""
 
 from __future__ import annotations
 
-from compat.results.grid import GRADE_LEGEND, NOT_RUN, Grade, venue_grids
+from compat.results.grid import GRADE_LEGEND, NOT_RUN, Grade, sorted_versions, venue_grids
 from compat.results.model import RunResults
 
 # SGR colours per grade when the terminal takes them (``color=True``): green, cyan, dim,
@@ -31,32 +31,37 @@ def grade_legend_line() -> str:
 
 
 def render_terminal_grid(results: RunResults, color: bool = False) -> list[str]:
-    """One block per venue: a header row of gateway versions, a row per client version, each
-    slot the symbol of its grade (``compat.results.grid.grade``), coloured when ``color``; then
-    the grades' legend (the counts per verdict, in words, follow in the compat summary)."""
+    """The grid in one block whatever the venues: a header row of gateway versions, a row per
+    client version, each slot the symbols of its grade (``compat.results.grid.grade``) on each
+    venue in name order (``✓ x``: ✓ on the first venue, x on the second), coloured when
+    ``color``; then the grades' legend (the counts per verdict, in words, follow in the compat
+    summary). One block, not one per venue, so a clean matrix's terminal stays one screen; the
+    Markdown and HTML reports draw a grid per venue."""
     grids = venue_grids(results)
     if not grids:
         return ["compat matrix: no cells ran"]
-    lines: list[str] = []
-    for grid in grids:
-        corner = "client \\ gateway"
-        row_head = max(len(corner), *(len(c) for c in grid.clients))
-        widths = [max(len(g), 1) for g in grid.gateways]
-        where = f", venue {grid.venue}" if grid.venue else ""  # no venue part without venues
-        lines.append(f"compat matrix{where} (rows: client, columns: gateway)")
-        lines.append(
-            corner.ljust(row_head)
-            + "  "
-            + "  ".join(g.ljust(w) for g, w in zip(grid.gateways, widths, strict=True))
-        )
-        for client in grid.clients:
+    clients = sorted_versions(c for grid in grids for c in grid.clients)
+    gateways = sorted_versions(g for grid in grids for g in grid.gateways)
+    venues = [grid.venue for grid in grids]
+    if len(grids) == 1:
+        where = f", venue {venues[0]}" if venues[0] else ""  # no venue part without venues
+        lines = [f"compat matrix{where} (rows: client, columns: gateway)"]
+    else:
+        lines = [f"compat matrix (rows: client, columns: gateway; each slot: venues {' '.join(venues)})"]
+    corner = "client \\ gateway"
+    row_head = max(len(corner), *(len(c) for c in clients))
+    widths = [max(len(g), 2 * len(grids) - 1) for g in gateways]
+    lines.append((corner.ljust(row_head) + "  " + "  ".join(g.ljust(w) for g, w in zip(gateways, widths,
+                                                                                        strict=True))).rstrip())
+    for client in clients:
+        slots = []
+        for gateway, width in zip(gateways, widths, strict=True):
             symbols = []
-            for gateway, width in zip(grid.gateways, widths, strict=True):
+            for grid in grids:
                 slot = grid.slot(client, gateway)
-                symbol = slot.symbol if slot is not None else NOT_RUN
-                padding = " " * (width - len(symbol))
-                symbols.append(_paint(symbol, slot.grade if slot is not None else None, color) + padding)
-            lines.append((client.ljust(row_head) + "  " + "  ".join(symbols)).rstrip())
-        lines.append("")
-    lines[-1] = grade_legend_line()  # in place of the last venue's blank line
+                symbols.append(_paint(slot.symbol, slot.grade, color) if slot is not None else NOT_RUN)
+            shown = " ".join(symbols)
+            slots.append(shown + " " * (width - (2 * len(grids) - 1)))
+        lines.append((client.ljust(row_head) + "  " + "  ".join(slots)).rstrip())
+    lines.append(grade_legend_line())
     return lines

@@ -77,16 +77,19 @@ def test_step_summary_appends_only_when_set(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 def test_terminal_grid_lines(results: RunResults) -> None:
+    # one block for both venues: each slot obx's grade, then tlx's
     assert render_terminal_grid(results) == [
+        "compat matrix (rows: client, columns: gateway; each slot: venues obx tlx)",
+        "client \\ gateway  2.1.0  2.2.0  10.0.0",
+        "1.0.0             ✓ ✓    ✗ ·    x ·",
+        "2.0.0             ! ·    E ·    · ·",
+        "grades: ✓ pass  ≈ degraded  x declared  ↺ cached  ~ flaky  ! stale  E error  ✗ break  · not run",
+    ]
+    obx = replace(results, cells=tuple(c for c in results.cells if c.venue == "obx"))
+    assert render_terminal_grid(obx)[:3] == [
         "compat matrix, venue obx (rows: client, columns: gateway)",
         "client \\ gateway  2.1.0  2.2.0  10.0.0",
         "1.0.0             ✓      ✗      x",
-        "2.0.0             !      E      ·",
-        "",
-        "compat matrix, venue tlx (rows: client, columns: gateway)",
-        "client \\ gateway  2.1.0",
-        "1.0.0             ✓",
-        "grades: ✓ pass  ≈ degraded  x declared  ↺ cached  ~ flaky  ! stale  E error  ✗ break  · not run",
     ]
     assert render_terminal_grid(RunResults(cells=())) == ["compat matrix: no cells ran"]
 

@@ -135,6 +135,25 @@ def test_reports_show_the_swap_grid_and_the_findings(lit: Literals) -> None:
     assert "2 infrastructure errors, 1 capability lost" in gate_line, gate_line
 
 
+def test_the_terminal_folds_swap_grids_that_break_nothing_into_one_line(lit: Literals) -> None:
+    """Every swap as declared: one line of counts per grade in the terminal (the reports keep the
+    grids); a swap that breaks, errs or is stale shows the grids again."""
+    clean = dataclasses.replace(swaps(lit), cells=tuple(
+        dataclasses.replace(c, scenarios=tuple(s for s in c.scenarios if s.verdict is not Verdict.ERROR))
+        for c in swaps(lit).cells))
+    assert terminal_lines(clean) == [
+        "live swaps: 3 (from, to) pairs on tlx, none broken: 2 ✓ pass, 1 x declared "
+        "(the grids: Markdown and HTML reports)"]
+    assert "### Live swaps, venue `tlx`" in "\n".join(markdown_lines(clean))
+    for verdict in (Verdict.FAIL, Verdict.STALE, Verdict.ERROR):
+        cells = list(clean.cells)
+        first = cells[0]
+        cells[0] = dataclasses.replace(first, scenarios=(dataclasses.replace(first.scenarios[0], verdict=verdict),
+                                                         *first.scenarios[1:]))
+        shown = terminal_lines(dataclasses.replace(clean, cells=tuple(cells)))
+        assert shown[0] == "live swaps, venue tlx (rows: from, columns: to)", (verdict, shown)
+
+
 def test_a_swap_target_that_never_starts_is_an_error_charged_to_it(tmp_path: Path) -> None:
     report = SimpleNamespace(when="call", skipped=False, failed=True, location=("t.py", 3, "t"), duration=0.1,
                              longrepr=None, outcome="failed", longreprtext="E   SwapTargetError: swap 3.0.1 → 3.0.2")
