@@ -12,9 +12,10 @@ verdicts so far and the first break (a ``fail``) as soon as one is seen. When it
 - never under ``-q`` (or ``-qq``), nor when the run collected no compat scenario;
 - on a terminal: one line, rewritten in place when a cell finishes (at most once a second,
   and for the last cell); the first break is written once as a line of its own above it;
-- otherwise (CI logs, a pipe, ``--color=yes`` into a file): whole lines, once per tenth of the
-  cells (every ``ceil(cells / 10)`` cells, so at most ten lines and the last), and at once for
-  the first break; never rewritten in place, so a CI log stays one line per update.
+- otherwise (CI logs, a pipe, ``--color=yes`` into a file): whole lines, once per fifth of the
+  cells (every ``ceil(cells / LOG_UPDATES)`` cells, so at most five lines and the last), and at
+  once for the first break; never rewritten in place, so a CI log stays one line per update and
+  a clean run's log stays one screen (tests/report/test_terminal_budget.py).
 
 On a terminal the line is rewritten only because nothing else writes while it is open (no
 dots, below); anything pytest writes next starts on a new line (``currentfspath``, pytest's
@@ -54,6 +55,7 @@ CELL_IN_NODEID = re.compile(r"client-[^\[\]@\s-]+--gateway-[^\[\]@\s-]+(?:--venu
 ORDER = ("pass", "expected-fail", "n/a", "flaky", "stale", "error", "fail")
 _SEVERITY = ("error", "fail", "stale", "flaky", "expected-fail", "n/a", "pass")  # worst first
 LIST_AT_MOST = 20  # entries per listing in the summary; the rest are counted, the reports hold them
+LOG_UPDATES = 5  # progress lines in a log (not a terminal), the last and the first break aside
 
 
 def cell_of(nodeid: str) -> str | None:
@@ -185,7 +187,7 @@ class Progress:
         if live:
             due = self.printed_at is None or now - self.printed_at >= 1.0
         else:
-            step = max(1, math.ceil(len(self.tests_per_cell) / 10))
+            step = max(1, math.ceil(len(self.tests_per_cell) / LOG_UPDATES))
             due = self.cells_done - self.printed_done >= step
         if not (due or first_break or last):
             return

@@ -72,3 +72,46 @@ def test_the_terminal_names_every_break_of_a_mutant_and_ends_with_the_gate(tmp_p
     assert any(line.startswith("compat: 1/1 cells · ") for line in head), head
     assert _rows(head + section) <= SCREEN_ROWS, "\n".join(head + section)
     print("\n".join([*head, "…", *section]))
+
+
+def _pytest_lines(run: subprocess.CompletedProcess[str]) -> tuple[list[str], list[str]]:
+    """(every line of the output, the compat section's lines without its title rule)."""
+    out = run.stdout.splitlines()
+    start = next(i for i, line in enumerate(out) if re.match(r"^=+ compat matrix =+$", line))
+    end = next(i for i in range(start + 1, len(out)) if out[i].startswith("====="))
+    return out, out[start + 1:end]
+
+
+def test_a_clean_run_prints_no_more_around_the_compat_section_than_the_budget(tmp_path: Path) -> None:
+    """The README's command (`pytest -m compat -n 2 --compat-report-dir report`) on a clean slice of
+    the reference matrix, through a pipe, fresh and then replayed from the verdict cache: what
+    pytest and the progress print around the compat section fits ``AROUND_LINES`` (the progress
+    counted as the ``LOG_UPDATES`` lines a full matrix prints), so with the section budget that
+    a clean run of the reference matrix's shape holds (tests/report/test_terminal_budget.py) the
+    whole output fits ``SCREEN_LINES`` (tests/support/terminal_budget.py)."""
+    from terminal_budget import AROUND_LINES, HEADER_LINES, SCREEN_LINES, SECTION_LINES
+
+    from compat.plugin.console import LOG_UPDATES
+
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": str(SCREEN_COLUMNS)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("COMPAT_RUN_ID", None)
+    # no test path given (as in the README): option values joined with `=`, or pytest takes a path for one
+    command = [sys.executable, "-m", "pytest", "-m", "compat", "-n", "2", f"--compat-report-dir={tmp_path / 'report'}",
+               f"--compat-cache-dir={tmp_path / 'cache'}", f"--compat-store={tmp_path / 'results.db'}",
+               "--compat-no-candidate", "--compat-cells=client-3.0.0--gateway-3.0.0--venue-obx",
+               "-k", "test_insert_ack[ or test_logon["]
+    for attempt in ("fresh", "replayed"):
+        run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        assert run.returncode == 0, f"{attempt} (exit {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+        out, section = _pytest_lines(run)
+        progress = [line for line in out if re.match(r"^compat: \d+/\d+ cells · ", line)]
+        assert progress and len(progress) <= LOG_UPDATES, (attempt, progress)
+        first = out.index(progress[0])
+        assert first <= HEADER_LINES, (attempt, out[:first])
+        around = len(out) - len(section) + (LOG_UPDATES - len(progress))  # the progress of 72 cells
+        assert around <= AROUND_LINES and around + SECTION_LINES <= SCREEN_LINES, (attempt, "\n".join(out))
+        assert section[-1].startswith("release gate: clear"), (attempt, section)
+        if attempt == "replayed":
+            assert any(line.startswith("compat verdict cache: ") and " reused " in line for line in out), out
+        print(f"{attempt}: {len(out)} lines, {len(section)} in the compat section\n" + "\n".join(out))

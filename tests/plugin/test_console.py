@@ -79,7 +79,7 @@ def test_a_terminal_shows_the_progress_line_and_the_first_break(
 
 def test_quiet_and_a_pipe_print_little_or_none_of_it(project: pytest.Pytester) -> None:
     assert _progress(_run(project, "-q", "--color=yes")) == []
-    piped = _progress(_run(project, "--color=no"))  # not a terminal: one line per ceil(8/10) = 1 cells at most
+    piped = _progress(_run(project, "--color=no"))  # not a terminal: one line per ceil(8/5) = 2 cells at most
     assert 1 <= len(piped) <= 8 + 1, piped
 
 
@@ -203,3 +203,11 @@ def test_in_a_log_the_progress_is_whole_lines(monkeypatch: pytest.MonkeyPatch) -
     assert "\r" not in "".join(reporter.out)
     assert [line.split(" · ")[0] for line in "".join(reporter.out).splitlines()] == [
         f"compat: {n}/5 cells" for n in range(1, 6)]
+    # the reference matrix's 72 cells: once per fifth of them, and the last
+    reporter = _Reporter(tty=False)
+    progress = Progress(_Config(reporter))
+    many = {f"client-{c}.0.0--gateway-{g}.0.0--venue-obx": "pass" for c in range(1, 9) for g in range(1, 10)}
+    progress.set_collected(f"t.py::test_a[{cell}]" for cell in many)
+    _cells(progress, many)
+    assert [line.split(" · ")[0] for line in "".join(reporter.out).splitlines()] == [
+        f"compat: {n}/72 cells" for n in (15, 30, 45, 60, 72)]
