@@ -233,9 +233,9 @@ def reference_size_results(*, broken: bool = True) -> RunResults:
     pairs = [{"client_version": c, "gateway_version": g, "a": f"refclient-{c}-py3-none-any.whl",
               "b": f"refgw-{g}-py3-none-any.whl", "changes": changes}
              for c in REFERENCE_CLIENTS for g in REFERENCE_GATEWAYS]
-    broken = [c for c in cells if any(s.verdict is Verdict.FAIL for s in c.scenarios)]
+    failing = [c for c in cells if any(s.verdict is Verdict.FAIL for s in c.scenarios)]
     flips = [{"venue": c.venue, "cell_id": c.cell_id, "scenario": c.scenarios[1].scenario, "before": "pass",
-              "after": "fail"} for c in broken]
+              "after": "fail"} for c in failing]
     if broken:
         flips.append({"venue": "obx", "cell_id": cells[8].cell_id, "scenario": cells[8].scenarios[2].scenario,
                       "before": "fail", "after": cells[8].scenarios[2].verdict.value})

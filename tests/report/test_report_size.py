@@ -14,8 +14,8 @@ from compat.report.html import render_html
 from compat.report.writer import write_reports
 from compat.results.evidence import prune_evidence
 from compat.results.jsonfile import load_json, render_json
-from compat.results.shards import merge_shards
 from compat.results.model import RunResults, Verdict
+from compat.results.shards import merge_shards
 
 
 def _everything_captured() -> RunResults:
@@ -62,7 +62,8 @@ E         - accepted
 E         + rejected
 
 tests/compat/test_price.py:54: AssertionError"""
-CAUSE = "AssertionError: {'kind': 'rejected', 'code': 'PRICE_NOT_ON_TICK', 'raw_code': 3} — assert 'rejected' == 'accepted'"
+CAUSE = ("AssertionError: {'kind': 'rejected', 'code': 'PRICE_NOT_ON_TICK', 'raw_code': 3} — "
+         "assert 'rejected' == 'accepted'")
 
 
 def _declared_and_broken(lit) -> RunResults:  # type: ignore[no-untyped-def]
