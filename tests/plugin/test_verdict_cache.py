@@ -162,7 +162,7 @@ def test_a_warm_run_replays_every_clean_verdict_and_says_so(project: pytest.Pyte
     out = warm.result.stdout.str()
     assert f"{len(reused)} reused from the verdict cache (not run now)" in out
     assert f"compat verdict cache: {len(reused)} of 64 results reused from" in out and "--compat-fresh" in out
-    grid = out[out.index("compat matrix, venue obx"):]
+    grid = out[out.index("compat matrix (rows: client, columns: gateway; each slot: venues obx tlx)"):]
     assert "↺" in grid and "↺ cached" in out  # the grid's mark and its legend
     assert "compat: cached verdict of run first-run" in out  # a cached break says where it came from
 
