@@ -371,7 +371,8 @@ def test_reference_size_report_answers_the_three_questions_in_the_first_viewport
     assert gate.startswith("Release gate: BLOCKED by 6 inside the support window: 6 breaks"), gate
     changes = chromium.evaluate("document.getElementById('changes').innerText")
     assert "9 scenarios flipped in 9 cells (8 worse, 1 better)" in changes, changes
-    assert chromium.evaluate("document.querySelectorAll('td.cell').length") == 72
+    assert chromium.evaluate("document.querySelectorAll('table.grid:not(.swap-grid) td.cell').length") == 72
+    assert chromium.evaluate("document.querySelectorAll('table.swap-grid td.cell').length") == 20  # live swaps
 
     # a flipped cell named on the first screen opens its drill-down ...
     flip = "#changes li[data-direction='worse'] a.cell-link"
@@ -388,7 +389,7 @@ def test_reference_size_report_answers_the_three_questions_in_the_first_viewport
     _click(chromium, passing + " > summary")
     assert chromium.evaluate(f"document.querySelector({json.dumps(passing)}).open") is True
     nodeid = chromium.evaluate(f"document.querySelector({json.dumps(passing + ' .nodeid')}).innerText")
-    assert nodeid.startswith("tests/compat/test_reference_") and cell_id in nodeid
+    assert nodeid.startswith("tests/compat/test_") and cell_id in nodeid
 
     shot = chromium.call("Page.captureScreenshot", format="png")
     artifacts = request.config.rootpath / "report" / "artifacts"
