@@ -89,7 +89,7 @@ def test_every_verdict_and_the_grid(project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([
         "compat: matrix.yaml: 8 cells (2 clients × 2 gateways × 2 venues), 4 envs*",
         "*compat matrix*",
-        "*venue obx*",
+        "compat matrix (rows: client, columns: gateway; each slot: venues obx tlx)",  # one block, both venues
     ])
     outcomes = result.parseoutcomes()
     # 4 breaks (gateway 2.0.0 in 4 cells) + 2 stale expectations fail the run; 2 infra errors.
