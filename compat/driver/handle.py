@@ -9,6 +9,19 @@ from typing import Any, Protocol
 from compat.errors import DriverCallError, DriverError, HarnessError, OperationUnsupported
 
 PROTOCOL_VERSION = 1
+
+
+def answered_by_driver(excinfo: Any) -> bool:
+    """Whether a failure is the driver's answer (``DriverCallError``: the client library raised;
+    ``OperationUnsupported``: the version cannot do it), for ``__tracebackhide__``: pytest then
+    leaves this module's frames (and those of ``compat.run.scenario``) out of the failure's
+    traceback, which ends at the scenario's own line, followed by the answer. Any other
+    exception (a harness bug) keeps every frame. Each frame pytest prints costs a parse of its
+    file (about 0.03 s): the matrix's ~800 declared incompatibilities print theirs every run."""
+    return excinfo is not None and bool(excinfo.errisinstance((DriverCallError, OperationUnsupported)))
+
+
+__tracebackhide__ = answered_by_driver  # module-wide: see answered_by_driver
 # Slack on top of an operation's own timeout before the host gives up on the driver itself.
 _CALL_SLACK_S = 15.0
 

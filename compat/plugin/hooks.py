@@ -158,6 +158,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "compat_swap(direction): a live swap scenario taking compat_swap; it runs "
                             "once per swap matrix.yaml's swaps: declares from the cell's gateway, upgrade or downgrade")
     config.pluginmanager.register(_Ordering(), "compat-ordering")
+    config.pluginmanager.register(_UnsupportedReports(), "compat-unsupported-reports")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput.get("compat_dist") == "loadgroup":
         # Workers re-parse the original argv, so they never saw the controller switch to
@@ -577,6 +578,28 @@ class _Ordering:
             return (first_seen[cell.id], int(disruptive), index)
 
         items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+
+
+class _UnsupportedReports:
+    """The call report of a scenario the pair cannot run (``OperationUnsupported`` raised in its
+    body: verdict n/a), made without formatting a traceback. ``judge`` replaces its longrepr with
+    the n/a reason anyway, and pytest's traceback (the source of every frame, parsed) costs about
+    0.1 s a report: a third of the matrix's n/a results come this way. Every other report is
+    pytest's own."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+        if call.when != "call" or call.excinfo is None or cell_of(item) is None:
+            return None
+        from compat.errors import OperationUnsupported
+
+        if not call.excinfo.errisinstance(OperationUnsupported):
+            return None
+        # TestReport.from_item_and_call's failed report, but for its longrepr (set by judge).
+        sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+        return pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+                                 f"n/a: {call.excinfo.value}", "call", sections, call.duration, call.start,
+                                 call.stop, user_properties=item.user_properties)
 
 
 class _XdistBridge:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from compat.config.cell import Release
-from compat.driver.handle import DriverHandle
+from compat.driver.handle import DriverHandle, answered_by_driver
 from compat.errors import (
     ArtifactError,
     ConfigError,
@@ -35,6 +35,8 @@ from compat.run.stack import Stack
 from compat.timing import Deadline
 
 _test_counter = itertools.count(1)
+# A failure that is the driver's answer shows the scenario's line, not this module's frames.
+__tracebackhide__ = answered_by_driver
 # Client errors that mean "the gateway or exchange refused this order" (as opposed to a break).
 REJECT_ERRORS = frozenset({"OrderRejected", "Throttled", "RiskRejected"})
 

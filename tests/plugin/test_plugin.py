@@ -99,6 +99,13 @@ def test_every_verdict_and_the_grid(project: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "STALE" in result.stdout.str() and "stale expectation (matrix.yaml:" in result.stdout.str()
     assert "gateway-1.0.0 did not report ready" in result.stdout.str()
+    # An n/a raised in the body carries its reason and the capability it lacks (its report is made
+    # without a traceback: the reason is its longrepr).
+    cells = {c["cell_id"]: c for c in json.loads((project.path / "out" / "matrix.json").read_text())["cells"]}
+    scenarios = cells["client-1.0.0--gateway-1.0.0--venue-obx"]["scenarios"]
+    amend = next(s for s in scenarios if s["scenario"] == "needs_amend")
+    assert amend["capability"] == "order.amend", amend
+    assert amend["reason"].startswith("n/a: ") and "client 1.0.0 cannot amend" in amend["reason"], amend
 
 
 def test_ids_and_cell_selection(project: pytest.Pytester) -> None:
