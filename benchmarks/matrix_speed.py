@@ -223,6 +223,20 @@ def render(runs: list[RunStats], shards: list[RunStats], checks: list[str], setu
     return "\n".join(lines)
 
 
+KEPT = "<!-- notes below are kept by benchmarks/matrix_speed.py -->"
+
+
+def kept_notes(output: Path) -> str:
+    """The hand-written notes of ``output`` (from the ``KEPT`` marker on), so a new run of the
+    benchmark replaces its measurements and keeps what was written about them."""
+    try:
+        old = output.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    at = old.find(KEPT)
+    return "\n" + old[at:] if at >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--cells", action="append", default=[], metavar="GLOB", help="--compat-cells (repeatable)")
@@ -300,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept {work}")
     print(text)
-    args.output.write_text(text, encoding="utf-8")
+    args.output.write_text(text + kept_notes(args.output), encoding="utf-8")
     print(f"written to {args.output}")
     return 0
 
