@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` with ``parser`` and run the chosen subcommand: its exit code, 1 with one
+    ``compat CMD: error: ...`` line for a CompatError, 2 with the help when none was chosen."""
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -56,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"compat {args.command}: error: {exc}", file=sys.stderr)
         return 1
     return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":
