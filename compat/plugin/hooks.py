@@ -104,8 +104,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="baseline for measurements: fresh envs for every cell, as tox would (no sharing, no cache)")
     parser.addini("compat_matrix", "default matrix.yaml path", default="matrix.yaml")
     parser.addini("compat_cache_dir", "cache directory for envs and candidates", default=".compat")
-    parser.addini("compat_scenario_paths", "the folders that hold the scenarios: a run whose -m keeps only "
-                  "compat scenarios collects only these (and paths named on the command line)", type="paths",
+    parser.addini("compat_scenario_paths", "the folders (or files) that hold the scenarios: a run whose -m "
+                  "keeps only compat scenarios collects only these (and paths named on the command line)", type="paths",
                   default=[])
 
 
