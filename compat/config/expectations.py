@@ -28,17 +28,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from compat.config.cell import Cell
 from compat.config.swaps import Swap
+from compat.config.versions import in_range
 
 KINDS: tuple[str, ...] = ("incompatible", "unsupported", "compatible")
 FAILURE_KEYS: tuple[str, ...] = ("error", "code", "message")
@@ -130,8 +129,8 @@ class Expectation:
         """Whether this rule covers ``scenario`` in ``cell`` (ignoring expiry); ``swap``: the live
         swap the scenario makes, if it is a swap scenario."""
         return (
-            _contains(self.client, cell.client.version)
-            and _contains(self.gateway, cell.gateway.version)
+            in_range(self.client, cell.client.version)
+            and in_range(self.gateway, cell.gateway.version)
             and fnmatch.fnmatchcase(cell.venue, self.venue)
             and self.matches_scenario(scenario)
             and self.matches_swap(swap)
@@ -144,8 +143,8 @@ class Expectation:
             return True
         if swap is None:
             return False
-        return (self.swap_from is None or _contains(self.swap_from, swap.source.version)) and (
-            self.swap_to is None or _contains(self.swap_to, swap.target.version))
+        return (self.swap_from is None or in_range(self.swap_from, swap.source.version)) and (
+            self.swap_to is None or in_range(self.swap_to, swap.target.version))
 
     def matches_scenario(self, scenario: str) -> bool:
         """``scenario`` is the name without ``test_``; a pattern may be written either way."""
@@ -163,16 +162,6 @@ class Expectation:
             f"{self.kind}: client {client} x gateway {gateway} on venue {self.venue}, scenario "
             f"{self.scenario}: {self.reason}{extra}{until}{fails} [matrix.yaml line {self.line}]"
         )
-
-
-@functools.lru_cache(maxsize=4096)  # every (rule, cell, scenario) asks it: parse each pair once
-def _contains(spec: SpecifierSet, version: str) -> bool:
-    try:
-        parsed = Version(version)
-    except InvalidVersion:
-        return False
-    # Candidates are often pre-releases (3.1.0.dev0); a range still applies to them.
-    return spec.contains(parsed, prereleases=True)
 
 
 def find(
@@ -208,10 +197,10 @@ def unmatched(
         if any(rule.matches_scenario(name) for name in not_run):
             continue
         misses: list[str] = []
-        if not any(_contains(rule.client, c.client.version) for c in cells):
+        if not any(in_range(rule.client, c.client.version) for c in cells):
             misses.append(f"client {rule.client} matches none of the client versions run "
                           f"({_listing(sorted({c.client.version for c in cells}))})")
-        if not any(_contains(rule.gateway, c.gateway.version) for c in cells):
+        if not any(in_range(rule.gateway, c.gateway.version) for c in cells):
             misses.append(f"gateway {rule.gateway} matches none of the gateway versions run "
                           f"({_listing(sorted({c.gateway.version for c in cells}))})")
         if not any(fnmatch.fnmatchcase(c.venue, rule.venue) for c in cells):

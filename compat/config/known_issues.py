@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from compat.config.cell import ROLES, is_candidate_label
+from compat.config.versions import in_range
 
 MEMORY_GROWTH = "memory-growth"
 # finding kind → what it is, as the docs and the reports name it
@@ -53,11 +53,7 @@ class KnownIssue:
         """Whether this declaration explains ``finding`` of ``role`` at ``version`` (a released one)."""
         if role != self.role or finding != self.finding or is_candidate_label(version):
             return False
-        try:
-            parsed = Version(version)
-        except InvalidVersion:
-            return False
-        return self.versions.contains(parsed, prereleases=True)
+        return in_range(self.versions, version)
 
     @property
     def where(self) -> str:

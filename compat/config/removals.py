@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
+from compat.config.versions import in_range
 from compat.errors import ConfigError
 
 ROLES: tuple[str, ...] = ("client", "gateway")
@@ -42,11 +42,7 @@ class Removal:
         such as ``3.1.0.dev0+candidate`` is read as its version."""
         if role != self.role or not fnmatch.fnmatchcase(capability, self.capability):
             return False
-        try:
-            parsed = Version(version)
-        except InvalidVersion:
-            return False
-        return self.versions.contains(parsed, prereleases=True)
+        return in_range(self.versions, version)
 
     def describe(self) -> str:
         ticket = f" ({self.ticket})" if self.ticket else ""

@@ -13,6 +13,7 @@ are skipped unless named explicitly (or the specifier itself names one, as PEP 4
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,18 @@ class VersionPolicy:
         if self.kind == "latest_minors":
             return f"latest patch of the last {self.last_n_minors} minor lines"
         return "all released versions"
+
+
+@functools.lru_cache(maxsize=4096)  # every (rule, cell, scenario) of a run asks: parse each pair once
+def in_range(spec: SpecifierSet, version: str) -> bool:
+    """Whether ``version`` lies in ``spec`` (an empty spec holds every version). Pre-releases
+    count: candidates are often ``3.1.0.dev0`` and a range still applies to them. A string that
+    is not a PEP 440 version is in no range."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return False
+    return spec.contains(parsed, prereleases=True)
 
 
 def same_version(a: str, b: str) -> bool:
