@@ -28,6 +28,17 @@ SCREEN_ROWS, SCREEN_COLUMNS = 50, 120  # "one screen": a terminal of 50 rows of 
 RUN_TIMEOUT_S = 600
 
 
+def _pytest(*args: str) -> tuple[list[str], dict[str, str]]:
+    """(a pytest command line with only pytest, xdist and compat loaded, its environment): any other
+    pytest plugin that happens to be installed on the machine adds its own header line
+    (pytest-benchmark prints its defaults), which is not compat's to budget."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": str(SCREEN_COLUMNS),
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("COMPAT_RUN_ID", None)
+    return [sys.executable, "-m", "pytest", "-p", "xdist", "-p", "compat", *args], env
+
+
 def _rows(lines: list[str], columns: int = SCREEN_COLUMNS) -> int:
     """Screen rows the lines take on a terminal ``columns`` wide (long lines wrap)."""
     return sum(max(1, -(-len(line) // columns)) for line in lines)
@@ -38,16 +49,14 @@ def test_the_terminal_names_every_break_of_a_mutant_and_ends_with_the_gate(tmp_p
     wheel = build(mutation, mutation.product, tmp_path / "src", tmp_path / "wheels")
     released_client = ROOT / "wheelhouse" / "refclient-3.0.0-py3-none-any.whl"
     report = tmp_path / "matrix.json"
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": str(SCREEN_COLUMNS)}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    env.pop("COMPAT_RUN_ID", None)
-    command = [sys.executable, "-m", "pytest", "tests/compat", "-m", "compat", "-p", "no:randomly",
-               "--compat-cache-dir", str(tmp_path / "cache"), "--compat-store", str(tmp_path / "results.db"),
-               "--compat-report-json", str(report),
-               # the candidate client is a released wheel (nothing to build); its cells are not selected
-               "--compat-candidate", f"gateway={wheel}", "--compat-candidate", f"client={released_client}",
-               "--compat-cells", "client-3.0.0--gateway-*+mutant.*--venue-tlx",
-               "-k", "test_price_exact_fill[ or test_insert_ack[ or test_logon["]
+    command, env = _pytest("tests/compat", "-m", "compat",
+                           "--compat-cache-dir", str(tmp_path / "cache"),
+                           "--compat-store", str(tmp_path / "results.db"),
+                           "--compat-report-json", str(report),
+                           # the candidate client is a released wheel (nothing to build); its cells are not selected
+                           "--compat-candidate", f"gateway={wheel}", "--compat-candidate", f"client={released_client}",
+                           "--compat-cells", "client-3.0.0--gateway-*+mutant.*--venue-tlx",
+                           "-k", "test_price_exact_fill[ or test_insert_ack[ or test_logon[")
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     out = run.stdout.splitlines()
     assert report.exists(), f"no report (exit {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
@@ -102,14 +111,12 @@ def test_a_clean_run_prints_no_more_around_the_compat_section_than_the_budget(tm
 
     from compat.plugin.console import LOG_UPDATES
 
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": str(SCREEN_COLUMNS)}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    env.pop("COMPAT_RUN_ID", None)
     # no test path given (as in the README): option values joined with `=`, or pytest takes a path for one
-    command = [sys.executable, "-m", "pytest", "-m", "compat", "-n", "2", f"--compat-report-dir={tmp_path / 'report'}",
-               f"--compat-cache-dir={tmp_path / 'cache'}", f"--compat-store={tmp_path / 'results.db'}",
-               "--compat-no-candidate", "--compat-cells=client-3.0.0--gateway-3.0.0--venue-obx",
-               "-k", "test_insert_ack[ or test_logon["]
+    command, env = _pytest("-m", "compat", "-n", "2",
+                           f"--compat-report-dir={tmp_path / 'report'}",
+                           f"--compat-cache-dir={tmp_path / 'cache'}", f"--compat-store={tmp_path / 'results.db'}",
+                           "--compat-no-candidate", "--compat-cells=client-3.0.0--gateway-3.0.0--venue-obx",
+                           "-k", "test_insert_ack[ or test_logon[")
     for attempt in ("fresh", "replayed"):
         run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         assert run.returncode == 0, f"{attempt} (exit {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"

@@ -12,7 +12,8 @@ from compat.plugin.console import LOG_UPDATES
 SCREEN_LINES = 40
 # What pytest prints around the compat section: the session header (the "test session starts"
 # rule, platform, compat's header line, rootdir, configfile, testpaths, plugins, xdist's
-# "created" and "N workers" lines, a blank line), the progress in a log (LOG_UPDATES lines),
+# "created" and "N workers" lines, a blank line; another installed pytest plugin may add its
+# own line, which compat does not budget), the progress in a log (LOG_UPDATES lines),
 # pytest's "[100%]", the verdict cache's line ("compat verdict cache: N of M results reused"),
 # the section's title rule and pytest's last line ("N passed ... in ...").
 HEADER_LINES = 10
