@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import itertools
 import json
+import os
 import signal
 import sys
 import threading
@@ -107,6 +108,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("compat_scenario_paths", "the folders (or files) that hold the scenarios: a run whose -m "
                   "keeps only compat scenarios collects only these (and paths named on the command line)", type="paths",
                   default=[])
+    parser.addini("compat_workers_per_cpu", "xdist workers per CPU that `-n auto` starts for a run of only compat "
+                  "scenarios (they mostly wait on their processes)", default="2")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -115,6 +118,27 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     option = config.option
     if getattr(option, "numprocesses", None) and getattr(option, "dist", "no") in ("no", "load"):
         option.dist = "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (or ``logical``) for a run of only compat scenarios: ``compat_workers_per_cpu`` per CPU
+    (compat.plugin.workers); None leaves any other run, and PYTEST_XDIST_AUTO_NUM_WORKERS, to xdist."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or config.option.numprocesses not in ("auto", "logical"):
+        return None
+    expression = _compile_markexpr(config)
+    if expression is None:
+        return None
+    from compat.plugin.scope import keeps_only
+    from compat.plugin.workers import INI, matrix_workers, per_cpu, usable_cpus
+
+    if not keeps_only(expression, "compat"):
+        return None
+    try:
+        workers_per_cpu = per_cpu(str(config.getini(INI)))
+    except ValueError as error:
+        raise pytest.UsageError(f"compat: {error}") from None
+    return matrix_workers(usable_cpus(), workers_per_cpu)
 
 
 def _rootdir_taken_from_an_option_value(config: pytest.Config) -> str | None:
