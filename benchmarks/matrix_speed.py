@@ -19,7 +19,7 @@ reporting (the controller writing the reports). The phases come from a small pyt
 (``matrix_speed_probe.py``); the results from each run's JSON report. It writes the same as
 Markdown to ``--output`` (default docs/matrix-speed.md).
 
-    python benchmarks/matrix_speed.py [--cells GLOB]... [-k EXPR] [--workers 2] [--shards 3]
+    python benchmarks/matrix_speed.py [--cells GLOB]... [-k EXPR] [--workers auto] [--shards 3]
                                       [--cache-dir DIR] [--output docs/matrix-speed.md] [--keep]
 
 ``--cells``/``-k`` narrow the matrix (a smoke run); ``--cache-dir`` reuses the envs of an earlier
@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--cells", action="append", default=[], metavar="GLOB", help="--compat-cells (repeatable)")
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k")
-    parser.add_argument("--workers", type=int, default=2, help="pytest -n (default 2)")
+    parser.add_argument("--workers", default="auto",
+                        help="pytest -n (default auto: compat_workers_per_cpu, 2, per CPU, as the README runs it)")
     parser.add_argument("--shards", type=int, default=3, help="shards of run (d) (default 3)")
     parser.add_argument("--cache-dir", type=Path, help="envs and candidate builds (default: a fresh one)")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "matrix-speed.md")

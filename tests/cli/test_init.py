@@ -78,7 +78,7 @@ def test_the_generated_project_runs_green_against_real_products(wheelhouse: Path
          "--ready", r"^listening on (?P<host>\S+):(?P<port>\d+)$"],
         capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr
-    assert "pytest -m compat -n 2 --compat-report-dir report" in init.stdout
+    assert "pytest -m compat -n auto --compat-report-dir report" in init.stdout
     assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()) == [
         "README.md", "compat_adapter.py", "matrix.yaml", "tests/compat/test_sample.py"]
 

@@ -101,7 +101,7 @@ def _pytest_lines(run: subprocess.CompletedProcess[str]) -> tuple[list[str], lis
 
 
 def test_a_clean_run_prints_no_more_around_the_compat_section_than_the_budget(tmp_path: Path) -> None:
-    """The README's command (`pytest -m compat -n 2 --compat-report-dir report`) on a clean slice of
+    """The README's command (`pytest -m compat -n auto --compat-report-dir report`) on a clean slice of
     the reference matrix, through a pipe, fresh and then replayed from the verdict cache: what
     pytest and the progress print around the compat section fits ``AROUND_LINES`` (the progress
     counted as the ``LOG_UPDATES`` lines a full matrix prints), so with the section budget that
@@ -112,7 +112,7 @@ def test_a_clean_run_prints_no_more_around_the_compat_section_than_the_budget(tm
     from compat.plugin.console import LOG_UPDATES
 
     # no test path given (as in the README): option values joined with `=`, or pytest takes a path for one
-    command, env = _pytest("-m", "compat", "-n", "2",
+    command, env = _pytest("-m", "compat", "-n", "auto",
                            f"--compat-report-dir={tmp_path / 'report'}",
                            f"--compat-cache-dir={tmp_path / 'cache'}", f"--compat-store={tmp_path / 'results.db'}",
                            "--compat-no-candidate", "--compat-cells=client-3.0.0--gateway-3.0.0--venue-obx",

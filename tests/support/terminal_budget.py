@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from compat.plugin.console import LOG_UPDATES
 
-# The whole output of the README's `pytest -m compat -n 2 --compat-report-dir report` on a clean
+# The whole output of the README's `pytest -m compat -n auto --compat-report-dir report` on a clean
 # run, through a pipe (a CI log: the progress as whole lines), pytest's own lines included.
 SCREEN_LINES = 40
 # What pytest prints around the compat section: the session header (the "test session starts"
