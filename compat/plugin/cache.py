@@ -25,6 +25,7 @@ the cache, the keys and the results are imported once a compat test is collected
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Generator
@@ -48,6 +49,8 @@ _CACHED_PROPERTY = "compat_cached"  # compat.results.cache_key.CACHED (test_verd
 # strict xfail, what is on sys.path, a per-test timeout); read with getini, keyed with the run.
 _VERDICT_INI = ("addopts", "filterwarnings", "xfail_strict", "pythonpath", "usefixtures", "timeout",
                 "timeout_method", "asyncio_mode")
+# A result's expected seconds when the cache holds no duration of it (the median scenario is ~0.1 s).
+DEFAULT_RESULT_S = 0.2
 _ENVS_PROPERTY = "compat_envs"  # compat.results.collect.ENVS: a replay built no env, so it claims none
 
 
@@ -73,6 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = VerdictCachePlugin(config)
     config.pluginmanager.register(plugin, "compat-verdict-cache")
     config.pluginmanager.register(_RecordAfterRun(plugin), "compat-verdict-cache-record")
+    if workerinput is not None:  # xdist hands cells out in the order its workers collected them
+        from compat.plugin.schedule import HeaviestCellsFirst
+
+        config.pluginmanager.register(HeaviestCellsFirst(plugin.expected_seconds), "compat-schedule")
     if workerinput is None and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_RunIdToWorkers(config), "compat-run-id")
 
@@ -130,6 +137,7 @@ class VerdictCachePlugin:
         self._reports: list[pytest.TestReport] = []
         self._replayed: set[str] = set()  # node ids replayed from the cache (controller: as reported)
         self._fresh: set[str] = set()
+        self._past: dict[tuple[str, str], float] | None = None  # (cell id, scenario): seconds, as the run found them
 
     # --- keys ----------------------------------------------------------------------------
 
@@ -219,6 +227,39 @@ class VerdictCachePlugin:
             self._cache.close()
             self._cache = None
         warnings.warn(CompatWarning(f"compat verdict cache not used from here on: {why}"), stacklevel=1)
+
+    # --- scheduling ----------------------------------------------------------------------
+
+    def expected_seconds(self, item: pytest.Item, cell: Cell) -> float:
+        """What ``item`` should cost in this run (compat.plugin.schedule weighs cells with it):
+        nothing when declared unsupported or found in the cache as the run started (this run's
+        own records left out: every xdist worker must come to the same order), else its last
+        recorded duration, else ``DEFAULT_RESULT_S``."""
+        if item.get_closest_marker("skip") is not None:
+            return 0.0
+        key = item.stash.get(_KEY, None)
+        if self.reuse and key is not None and (cache := self._open()) is not None:
+            from compat.errors import ResultsError
+            from compat.results.cache_key import deps_hold
+
+            try:
+                entry = cache.get(key)
+            except ResultsError:
+                entry = None  # the run itself says so, once, when it looks the key up
+            if entry is not None and entry.run_id != run_id(self.config) and \
+                    deps_hold(entry.deps, compat_plan(self.config).releases.get("gateway", ())):
+                return 0.0
+        return self._past_durations().get((cell.id, scenario_name(item)), DEFAULT_RESULT_S)
+
+    def _past_durations(self) -> dict[tuple[str, str], float]:
+        if self._past is None:
+            self._past = {}
+            if cache_path(self.config) is not None and (cache := self._open()) is not None:
+                from compat.errors import ResultsError
+
+                with contextlib.suppress(ResultsError):  # no durations: every result weighs DEFAULT_RESULT_S
+                    self._past = cache.past_durations(exclude_run=run_id(self.config))
+        return self._past
 
     # --- reuse ---------------------------------------------------------------------------
 

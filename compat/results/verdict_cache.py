@@ -168,6 +168,16 @@ class VerdictCache:
             raise ResultsError(f"verdict cache {self.path}: cannot record {entry.cell_id} {entry.scenario}: "
                                f"{exc}") from None
 
+    def past_durations(self, exclude_run: str) -> dict[tuple[str, str], float]:
+        """The latest recorded duration of each (cell id, scenario), leaving out the entries of run
+        ``exclude_run``: what a run can weigh its cells by before recording anything of its own."""
+        try:
+            rows = self._conn.execute("SELECT cell_id, scenario, duration_s FROM verdicts WHERE run_id != ? "
+                                      "ORDER BY recorded_at", (exclude_run,)).fetchall()
+        except sqlite3.Error as exc:
+            raise ResultsError(f"verdict cache {self.path}: cannot read: {exc}") from None
+        return {(str(cell), str(scenario)): float(seconds) for cell, scenario, seconds in rows}
+
     def entries(self) -> Iterator[CachedResult]:
         for row in self._conn.execute(f"SELECT {_COLUMNS} FROM verdicts ORDER BY key"):
             yield CachedResult._from_row(row, str(self.path))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -267,3 +268,37 @@ def test_an_unusable_cache_file_costs_time_never_a_verdict(project: pytest.Pytes
 
 def test_the_plugin_and_the_results_agree_on_the_cached_mark() -> None:
     assert cache_plugin._CACHED_PROPERTY == CACHED
+
+
+def _column_before_light(cells: list[str], column: set[str], light: set[str]) -> bool:
+    """Whether every cell of ``column`` ran before the first of ``light``."""
+    first_light = min(index for index, cell in enumerate(cells) if cell in light)
+    return set(cells[:first_light]) == column
+
+
+def test_an_xdist_worker_takes_the_cells_with_most_to_run_first(
+        project: pytest.Pytester, build_fake_wheel: Any) -> None:
+    """After a candidate rebuild its column is what runs, with the few results that are never
+    cached: an xdist worker orders the cells heaviest first (compat.plugin.schedule), so the
+    column's cells run before the light ones although pytest collects some light ones first (a
+    serial run, which keeps pytest's order, shows it). One worker: the order it ran is the order
+    it chose. These scenarios take no time, so the cache is told the column's took a second
+    each (what a cell weighs is its results' last recorded durations)."""
+    wheels = [build_fake_wheel("fakegw", "3.0.0", f"# build {n}: a source edit\n") for n in range(3)]
+    warmed = run(project, "--compat-candidate", f"gateway={wheels[0]}")
+    with sqlite3.connect(project.path / ".compat" / "verdicts.db") as db:
+        assert db.execute("UPDATE verdicts SET duration_s = 1.0 WHERE cell_id LIKE '%+candidate%'").rowcount > 0
+    column = {key[0] for key in warmed.scenarios if "--gateway-3.0.0+candidate--" in key[0]}
+    light = {key[0] for key in not_clean(warmed)} - column
+    assert column and light, (column, light)
+
+    one_worker = run(project, "-n", "1", "--compat-candidate", f"gateway={wheels[1]}")
+    cells = [line.split(" ", 1)[0] for line in one_worker.ran]
+    assert set(cells) == column | light, cells
+    assert _column_before_light(cells, column, light), cells
+    assert one_worker.verdicts() == warmed.verdicts()
+
+    serial = run(project, "--compat-candidate", f"gateway={wheels[2]}")
+    serial_cells = [line.split(" ", 1)[0] for line in serial.ran]
+    assert set(serial_cells) == column | light, serial_cells
+    assert not _column_before_light(serial_cells, column, light), serial_cells
