@@ -405,11 +405,16 @@ class Adapter:
         await self._call(s.client.amend_order(self._handle(s, client_order_id), qty=qty, price=self._price_in(price)))
         return {}
 
-    async def op_mass_cancel(self, session: str = "s1", symbol: str | None = None) -> dict[str, Any]:
+    async def op_mass_cancel(
+        self, session: str = "s1", symbol: str | None = None, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """``timeout_s``: the client's own wait for the gateway's answer (every release's
+        ``mass_cancel(timeout=...)``, 5 s by default)."""
         s = self._s(session)
         if not HAS_MASS:
             raise self.Unsupported("order.masscancel", f"refclient {refclient.__version__} has no mass cancel")
-        await self._call(s.client.mass_cancel(symbol or ""))
+        kwargs: dict[str, Any] = {} if timeout_s is None else {"timeout": float(timeout_s)}
+        await self._call(s.client.mass_cancel(symbol or "", **kwargs))
         return {}
 
     # ------------------------------------------------------------------ events
