@@ -149,10 +149,11 @@ def test_heartbeat_timeout(compat: Scenario) -> None:
     error = silent.expect_error("insert", symbol=symbol, side="BUY", qty=1, price="10.00", tif="GTC",
                                 order_type="LIMIT")
     assert error.type in ("SessionLost", "NotConnected"), error.error
-    # Without its heartbeats the live session would have been logged out by the first check
-    # after 2x the interval of silence, within 3x of its logon (checked every interval): wait
-    # out what is left of that (usually nothing: it logged on before the silent one), then
-    # show it is still logged on, before and after a round trip that a logout would precede.
+    # Without its heartbeats the live session would have been logged out at the first check
+    # (one every interval) after 2x the interval of silence: within 3x of the last thing it
+    # sent but heartbeats, before live_on_at. Wait out what is left of that (usually nothing:
+    # it logged on before the silent one), then show it is still logged on, before and after a
+    # round trip that a logout would precede.
     left_s = max(0.0, live_on_at + 3 * HEARTBEAT_MS / 1000 - timing.monotonic())
     with pytest.raises(DriverCallError) as still_on:
         live.next_event(["session_lost"], timeout_s=left_s)
