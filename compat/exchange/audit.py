@@ -77,14 +77,18 @@ def _line_writer(cls: type) -> Callable[[Any], str] | None:
 
 class AuditWriter:
     """Keeps the events in memory; ``flush()`` formats them and appends the lines to the file
-    (the server flushes every 100 ms and at shutdown). The bytes never depend on when flushes
-    happen: events are immutable, and formatting them at the flush rather than per order takes
-    the line writer off the order path (one batch of lines per flush, in a warm loop)."""
+    (the server flushes a few ms after the first events since the last flush, see
+    ``on_pending``, and at shutdown). The bytes never depend on when flushes happen: events are
+    immutable, and formatting them at the flush rather than per order takes the line writer off
+    the order path (one batch of lines per flush, in a warm loop)."""
 
     def __init__(self, sink: IO[bytes]) -> None:
         self._sink = sink
         self._pending: list[bytes] = []
         self._batches: list[Iterable[Event]] = []  # written, not yet formatted: after _pending
+        # Called when events are written and none were waiting for a flush (the server arms its
+        # flush timer there): once per flush, never per order.
+        self.on_pending: Callable[[], None] | None = None
 
     @classmethod
     def open(cls, path: Path) -> AuditWriter:
@@ -117,6 +121,8 @@ class AuditWriter:
     def write_events(self, events: Iterable[Event]) -> None:
         """Queue ``events`` (the engine hands over a fresh list each time; a caller's list
         must not change afterwards). Formatted at the next flush."""
+        if not self._batches and self.on_pending is not None:
+            self.on_pending()
         self._batches.append(events)
 
     def _format(self) -> None:
@@ -134,6 +140,8 @@ class AuditWriter:
             self._pending.append("".join(lines).encode())
 
     def flush(self) -> None:
+        if self._sink.closed:
+            return  # a flush timer that fires after close(): close() flushed everything
         self._format()
         if self._pending:
             self._sink.write(b"".join(self._pending))

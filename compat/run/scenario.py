@@ -271,8 +271,8 @@ class Scenario:
               timeout_s: float = 5.0) -> list[dict[str, Any]]:
         """The exchange's audit records; with ``until``, wait (bounded) for the log to satisfy it.
 
-        The exchange flushes its audit log every 100 ms, so a record may trail the event a
-        client already saw; waiting on the condition is the synchronisation, not a sleep.
+        The exchange flushes its audit log 5 ms after the first record since its last flush, so
+        a record may trail the event a client already saw; waiting on the condition is the synchronisation, not a sleep.
         n/a (``OperationUnsupported``) unless the cell runs the built-in exchange.
         """
         self.require_builtin_exchange("reading the exchange's audit log")
@@ -281,7 +281,7 @@ class Scenario:
             records = read_audit_records(self.stack.audit_path)
             if until is None or until(records) or deadline.expired():
                 return records
-            time.sleep(0.02)
+            time.sleep(0.01)
 
     def set_instrument_status(self, symbol: str, status: str, cancel_resting: bool = False,
                               timeout_s: float = 5.0) -> None:

@@ -10,7 +10,7 @@ from compat import Scenario
 
 pytestmark = pytest.mark.compat
 
-STATUS_SLACK_S = 1.0
+STATUS_SLACK_S = 0.5
 
 
 def _halt_reason(event: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import typing
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compat import timing
 from compat.errors import AuditLogError, InstrumentsFileError
-from compat.exchange import codes
+from compat.exchange import codes, server
 from compat.exchange.audit import AuditWriter, ClaimedFill, compare_claimed_fills, read_audit, reconcile
+from compat.exchange.client import ObxClient
 from compat.exchange.engine import Engine
 from compat.exchange.events import (
     BUY,
@@ -32,7 +35,9 @@ from compat.exchange.events import (
     StatusChange,
     TradePrint,
 )
+from compat.exchange.inprocess import InProcessExchange
 from compat.exchange.instruments import DEFAULT_INSTRUMENTS_FILE, OPEN, config_from_mapping, load_config
+from compat.exchange.proto import obx_pb2 as obx_pb
 
 
 def test_default_instruments_file() -> None:
@@ -177,3 +182,38 @@ def test_fast_audit_lines_equal_json_dumps_of_the_record(cls: type, data: st.Dat
     expected = json.dumps(event.record(), sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
     assert sink.getvalue().decode() == expected
     assert json.loads(sink.getvalue()) == event.record()
+
+
+def test_the_writer_asks_for_one_flush_per_batch_of_writes() -> None:
+    """``on_pending`` fires when events are written and none were waiting (the server arms its
+    flush timer there), not once per write; a flush that comes after close() is a no-op."""
+    sink = io.BytesIO()
+    writer = AuditWriter(sink)
+    asked: list[int] = []
+    writer.on_pending = lambda: asked.append(len(asked))
+    status = StatusChange(1, 0, "ABC", OPEN)
+    writer.write_events([status])
+    writer.write_events([status])
+    assert asked == [0]
+    writer.flush()
+    writer.write_events([status])
+    assert asked == [0, 1]
+    writer.close()
+    writer.flush()  # a timer armed before close() fires after it
+    assert sink.closed
+
+
+def test_an_audit_record_reaches_the_file_without_waiting_for_housekeeping(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exchange flushes its audit log right after writing (AUDIT_FLUSH_S), so a scenario or
+    the oracle waiting for a record does not wait for the periodic housekeeping (here an hour)."""
+    monkeypatch.setattr(server, "HOUSEKEEPING_INTERVAL_S", 3600.0)
+    path = tmp_path / "audit.jsonl"
+    with InProcessExchange(venue="obx", audit_log=path) as exchange, ObxClient(*exchange.addresses["obx"]) as client:
+        assert client.logon("M1").result_code == 0
+        client.new_order("c1", "ABC", obx_pb.BUY, 1, 1000)
+        client.expect(obx_pb.OrderAccepted)
+        deadline = timing.Deadline(5.0)  # far below the hour; the flush is due 5 ms after the write
+        while not any(r.kind == "accepted" for r in read_audit(path)) and not deadline.expired():
+            time.sleep(0.01)
+        assert [r["client_order_id"] for r in read_audit(path) if r.kind == "accepted"] == ["c1"]
