@@ -580,8 +580,10 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 class _Ordering:
-    """Cells stay contiguous, and within a cell disruptive scenarios (live swaps, kills) run last,
-    so the others never pay for restarting the stack they left behind."""
+    """Cells stay contiguous, and within a cell disruptive scenarios (kills, stalls, live swaps)
+    run last, so the others never pay for restarting the stack they left behind; the live swaps
+    last of all: a swap leaves another gateway release running, which the next scenario of the
+    cell would meet by restarting the whole stack."""
 
     @pytest.hookimpl(trylast=True)  # after pytest's own -k/-m deselection: ``items`` is what runs
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -598,6 +600,8 @@ class _Ordering:
             cell = cell_of(item)
             if cell is None:
                 return (index, 0, index)
+            if item.get_closest_marker("compat_swap") is not None:
+                return (first_seen[cell.id], 2, index)
             disruptive = item.get_closest_marker("compat_disruptive") is not None
             return (first_seen[cell.id], int(disruptive), index)
 
