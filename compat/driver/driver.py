@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import enum
+import gc
 import importlib.metadata
 import importlib.util
 import json
@@ -20,6 +21,7 @@ import os
 import platform
 import sys
 import traceback
+from collections.abc import Coroutine
 from types import ModuleType
 from typing import Any, TextIO
 
@@ -91,31 +93,49 @@ class Driver:
                 await self._shutdown()
                 self.send({"id": request_id, "status": "ok", "result": {}})
                 return
-            task = asyncio.create_task(self._answer(request_id, op, args))
+            answer = self._batch(args) if op == "batch" else self._run(op, args)
+            task = asyncio.create_task(self._answer(request_id, answer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         await self._shutdown()
 
-    async def _answer(self, request_id: Any, op: str, args: dict[str, Any]) -> None:
+    async def _answer(self, request_id: Any, answer: Coroutine[Any, Any, dict[str, Any]]) -> None:
+        self.send({"id": request_id, **await answer})
+
+    async def _batch(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``batch``: run ``args["calls"]`` (``[{"op": ..., "args": {...}}, ...]``) one after the
+        other, each as if sent alone, and answer them together: ``{"answers": [answer, ...]}``
+        (each without its id), so the host pays one round trip for a sequence (a scenario's
+        release: ``disconnect`` then ``forget`` of every session)."""
+        answers: list[dict[str, Any]] = []
+        for call in args.get("calls") or ():
+            try:
+                op, call_args = str(call["op"]), dict(call.get("args") or {})
+            except (KeyError, TypeError, ValueError) as exc:
+                answers.append({"status": "crash", "error": _error(exc, "bad call in a batch")})
+                continue
+            if op in ("batch", "shutdown"):
+                answers.append({"status": "crash", "error": {"type": "ValueError", "message": f"{op} cannot be batched"}})
+                continue
+            answers.append(await self._run(op, call_args))
+        return {"status": "ok", "result": {"answers": answers}}
+
+    async def _run(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One operation of the adapter; its answer without the request's id."""
         method = getattr(self._adapter, "op_" + op, None)
         if method is None:
-            self.send({"id": request_id, "status": "unsupported", "capability": f"op.{op}",
-                       "message": f"the adapter has no operation {op!r}"})
-            return
+            return {"status": "unsupported", "capability": f"op.{op}", "message": f"the adapter has no operation {op!r}"}
         try:
             result = await method(**args)
         except Unsupported as exc:
-            self.send({"id": request_id, "status": "unsupported", "capability": exc.capability,
-                       "message": str(exc)})
+            return {"status": "unsupported", "capability": exc.capability, "message": str(exc)}
         except TypeError as exc:
             if _is_signature_error(exc):
-                self.send({"id": request_id, "status": "crash", "error": _error(exc, f"bad arguments to {op}")})
-            else:
-                self.send({"id": request_id, "status": "error", "error": _error(exc)})
+                return {"status": "crash", "error": _error(exc, f"bad arguments to {op}")}
+            return {"status": "error", "error": _error(exc)}
         except Exception as exc:  # a client-level error the scenario may assert on
-            self.send({"id": request_id, "status": "error", "error": _error(exc)})
-        else:
-            self.send({"id": request_id, "status": "ok", "result": result if result is not None else {}})
+            return {"status": "error", "error": _error(exc)}
+        return {"status": "ok", "result": result if result is not None else {}}
 
     async def _shutdown(self) -> None:
         self._stopping.set()
@@ -168,6 +188,11 @@ async def _main_async(channel: TextIO, adapter_module: ModuleType, package: str)
     ctx: dict[str, Any] = {"Unsupported": Unsupported, "package": package,
                            "driver_dir": os.path.dirname(os.path.abspath(__file__))}
     adapter = adapter_module.Adapter(ctx)
+    # What exists now (the interpreter, the client library, the adapter) lives as long as the
+    # driver: keep it out of every later collection, so a full one (an adapter's ``forget``
+    # collects the cycles of the session it drops) walks only what the scenarios created.
+    gc.collect()
+    gc.freeze()
     driver = Driver(channel, adapter)
     driver.send({
         "compat_driver": PROTOCOL_VERSION,

@@ -83,6 +83,24 @@ class DriverHandle:
             f"{error.get('traceback', '')}"
         )
 
+    def batch(self, calls: list[tuple[str, dict[str, Any]]], *, host_timeout_s: float) -> list[dict[str, Any]]:
+        """Run ``calls`` (``(op, args)`` pairs) one after the other in the driver, in one round
+        trip; each one's raw answer (``status`` ok, unsupported, error or crash), in order. The
+        host waits ``host_timeout_s`` for all of them."""
+        self._next_id += 1
+        request_id = self._next_id
+        batch = [{"op": op, "args": args} for op, args in calls]
+        self.channel.send_line(json.dumps({"id": request_id, "op": "batch", "args": {"calls": batch}}, default=str))
+        answer = self._await_answer(request_id, "batch", host_timeout_s)
+        if answer.get("status") != "ok":
+            error = dict(answer.get("error") or {})
+            raise DriverError(f"driver {self.channel.name} could not run a batch: {answer.get('status')}: "
+                              f"{error.get('type')}: {error.get('message')}")
+        answers = (answer.get("result") or {}).get("answers")
+        if not isinstance(answers, list) or len(answers) != len(calls):
+            raise DriverError(f"driver {self.channel.name} answered a batch of {len(calls)} with {answers!r}")
+        return [dict(each) for each in answers]
+
     def shutdown(self, timeout_s: float = 10.0) -> None:
         if self.channel.poll() is not None:
             return

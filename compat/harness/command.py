@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -218,6 +220,27 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def _exited_within(popen: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Whether our child exited within ``timeout_s``, waiting on its pidfd (it becomes readable
+    at the exit); True also when no pidfd can be had (the caller then waits the polling way)."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return True
+    try:
+        fd = pidfd_open(popen.pid)
+    except OSError:  # ESRCH: reaped meanwhile (by another thread's poll); ENOSYS: no pidfds here
+        return True
+    try:
+        if popen.returncode is not None:  # reaped before the pidfd was had: it may name another pid
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        milliseconds = min(math.ceil(timeout_s * 1000.0), 2**31 - 1)
+        return bool(poller.poll(milliseconds))  # EINTR: retried by poll itself
+    finally:
+        os.close(fd)
+
+
 class Spawned:
     """A started child. Wraps Popen so no other module touches subprocess types."""
 
@@ -231,7 +254,15 @@ class Spawned:
         return self._popen.poll()
 
     def wait(self, timeout_s: float) -> int | None:
-        """The exit code, or None if it is still running after ``timeout_s``."""
+        """The exit code, or None if it is still running after ``timeout_s``.
+
+        Woken by the exit itself: on Linux the child's pidfd becomes readable when it exits
+        (``os.pidfd_open``), so a stop's wait returns as soon as the process is gone. ``Popen.wait``
+        with a timeout polls instead, sleeping up to 50 ms between looks; it remains the fallback
+        where pidfds do not exist (and reaps the child either way).
+        """
+        if self._popen.returncode is None and timeout_s > 0 and not _exited_within(self._popen, timeout_s):
+            return self._popen.poll()
         try:
             return self._popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -7,6 +7,7 @@ client version's API, so the same body runs in every cell and on every venue
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import time
@@ -328,13 +329,19 @@ class Scenario:
     def release(self) -> None:
         """Drop every session this test opened, so the next test starts clean, then let the
         driver forget them (``forget``: an adapter without it answers unsupported), so a
-        cell's long-lived driver does not keep every session of every test it ran."""
+        cell's long-lived driver does not keep every session of every test it ran.
+
+        One round trip per driver: its sessions' ``disconnect`` and ``forget``, in that order,
+        go as one ``batch`` (the driver runs them one after the other). What each answers is
+        ignored, as is a driver that cannot answer: release never masks the scenario's outcome.
+        """
+        by_driver: dict[int, tuple[DriverHandle, list[tuple[str, dict[str, Any]]]]] = {}
         for session in self._sessions:
-            for op in ("disconnect", "forget"):
-                try:
-                    session.handle.call(op, host_timeout_s=5.0, session=session.name)
-                except Exception:
-                    continue
+            _, calls = by_driver.setdefault(id(session.handle), (session.handle, []))
+            calls += [(op, {"session": session.name}) for op in ("disconnect", "forget")]
+        for handle, calls in by_driver.values():
+            with contextlib.suppress(Exception):
+                handle.batch(calls, host_timeout_s=5.0 * len(calls))
         self._sessions.clear()
 
 
