@@ -100,7 +100,7 @@ class Driver:
         await self._shutdown()
 
     async def _answer(self, request_id: Any, answer: Coroutine[Any, Any, dict[str, Any]]) -> None:
-        self.send({"id": request_id, **await answer})
+        self.send({"id": request_id, **(await answer)})
 
     async def _batch(self, args: dict[str, Any]) -> dict[str, Any]:
         """``batch``: run ``args["calls"]`` (``[{"op": ..., "args": {...}}, ...]``) one after the
@@ -115,7 +115,8 @@ class Driver:
                 answers.append({"status": "crash", "error": _error(exc, "bad call in a batch")})
                 continue
             if op in ("batch", "shutdown"):
-                answers.append({"status": "crash", "error": {"type": "ValueError", "message": f"{op} cannot be batched"}})
+                refused = {"type": "ValueError", "message": f"{op} cannot be batched"}
+                answers.append({"status": "crash", "error": refused})
                 continue
             answers.append(await self._run(op, call_args))
         return {"status": "ok", "result": {"answers": answers}}
@@ -124,7 +125,8 @@ class Driver:
         """One operation of the adapter; its answer without the request's id."""
         method = getattr(self._adapter, "op_" + op, None)
         if method is None:
-            return {"status": "unsupported", "capability": f"op.{op}", "message": f"the adapter has no operation {op!r}"}
+            return {"status": "unsupported", "capability": f"op.{op}",
+                    "message": f"the adapter has no operation {op!r}"}
         try:
             result = await method(**args)
         except Unsupported as exc:
@@ -190,8 +192,8 @@ async def _main_async(channel: TextIO, adapter_module: ModuleType, package: str)
     adapter = adapter_module.Adapter(ctx)
     # What exists now (the interpreter, the client library, the adapter) lives as long as the
     # driver: keep it out of every later collection, so a full one (an adapter's ``forget``
-    # collects the cycles of the session it drops) walks only what the scenarios created.
-    gc.collect()
+    # collects the cycles of the session it drops: ~10 ms a time with all of it, ~1 ms without)
+    # walks only what the scenarios created.
     gc.freeze()
     driver = Driver(channel, adapter)
     driver.send({

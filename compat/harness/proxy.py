@@ -237,7 +237,7 @@ class FaultProxy:
 
     def __init__(
         self,
-        upstream: tuple[str, int],
+        upstream: tuple[str, int] | None,
         *,
         name: str = "proxy",
         seed: int = 0,
@@ -247,10 +247,15 @@ class FaultProxy:
     ) -> None:
         """``recv_buffer``: SO_RCVBUF of the sockets to the server, set before connecting so the
         window the server sees is small from the start (a small-window client: with
-        pause_downstream() the server's writes back up after a few KiB, not a few MiB)."""
+        pause_downstream() the server's writes back up after a few KiB, not a few MiB).
+
+        ``upstream=None``: the server is not up yet. The proxy listens all the same, and holds
+        every connection it accepts (nothing is read or lost) until ``set_upstream`` names the
+        server: a client can start before its server reported ready (the stack starts the
+        gateway while the exchange starts)."""
         self.name = name
         self._recv_buffer = recv_buffer
-        self._upstream = (upstream[0], int(upstream[1]))
+        self._upstream = None if upstream is None else (upstream[0], int(upstream[1]))
         self._lock = threading.Lock()
         self._toxics: dict[Direction, Toxics] = {d: Toxics() for d in _DIRECTIONS}
         # What clear() returns to: a run-wide link condition (e.g. --compat-link-delay) that
@@ -266,6 +271,9 @@ class FaultProxy:
         self._loop = asyncio.new_event_loop()
         self._healed = asyncio.Event()  # created here, used only on the loop thread
         self._healed.set()
+        self._upstream_known = asyncio.Event()  # set once there is an upstream (loop thread only)
+        if self._upstream is not None:
+            self._upstream_known.set()
         # Set while bytes from the server are read; cleared by pause_downstream().
         self._downstream_flowing = asyncio.Event()
         self._downstream_flowing.set()
@@ -296,20 +304,27 @@ class FaultProxy:
         assert self._server is not None
         host, port = self._server.sockets[0].getsockname()[:2]
         self.address: tuple[str, int] = (host, port)
-        logger.info("proxy %s: listening on %s:%d, upstream %s:%d", name, host, port, *self._upstream)
+        where = "not yet known (connections are held)" if self._upstream is None else \
+            f"{self._upstream[0]}:{self._upstream[1]}"
+        logger.info("proxy %s: listening on %s:%d, upstream %s", name, host, port, where)
 
     # -- control (any thread) ---------------------------------------------------------------
 
     @property
-    def upstream(self) -> tuple[str, int]:
+    def upstream(self) -> tuple[str, int] | None:
+        """Where new connections go; None until the proxy made without one is given one."""
         with self._lock:
             return self._upstream
 
     def set_upstream(self, upstream: tuple[str, int]) -> None:
-        """New connections go to ``upstream``; live ones stay where they are."""
+        """New connections go to ``upstream``; live ones stay where they are. Connections held
+        while there was none (``upstream=None``) go there now."""
         with self._lock:
+            first = self._upstream is None
             self._upstream = (upstream[0], int(upstream[1]))
         logger.info("proxy %s: upstream is now %s:%d", self.name, *self._upstream)
+        if first:
+            self._call(self._know_upstream(), 5.0)
 
     def toxics(self, direction: Direction) -> Toxics:
         with self._lock:
@@ -484,6 +499,10 @@ class FaultProxy:
 
     # -- the relay (loop thread) ------------------------------------------------------------
 
+    async def _know_upstream(self) -> int:
+        self._upstream_known.set()
+        return 0
+
     async def _set_healed(self, healed: bool) -> int:
         if healed:
             self._healed.set()
@@ -567,8 +586,11 @@ class FaultProxy:
         with self._lock:
             self._accepted += 1
         try:
+            await self._upstream_known.wait()  # a proxy made before its server is up holds them
             await self._healed.wait()  # a partition holds new connections too
-            host, port = self.upstream
+            upstream = self.upstream
+            assert upstream is not None  # known: _upstream_known is set
+            host, port = upstream
             try:
                 upstream_reader, upstream_writer = await self._connect_upstream(host, port)
             except OSError as exc:

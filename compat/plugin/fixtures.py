@@ -167,7 +167,15 @@ def _stack_settings(plan: Plan) -> StackSettings:
         instruments=path("instruments"),
         auth=path("auth"),
         early_drivers=("c1",),  # every scenario's first session uses it: start it with the stack
+        gateway_with_exchange=_flag(settings.get("gateway_with_exchange", True), "gateway_with_exchange"),
     )
+
+
+def _flag(value: object, key: str) -> bool:
+    """A yes/no of matrix.yaml ``settings`` (free-form: checked where it is read)."""
+    if not isinstance(value, bool):
+        raise pytest.UsageError(f"compat: matrix.yaml settings.{key} must be true or false, got {value!r}")
+    return value
 
 
 class _CellLeases:

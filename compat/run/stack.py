@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,11 @@ class StackSettings:
     # Client drivers to start with the stack, alongside the exchange and the gateway (their start
     # overlaps), instead of on first use; each still shakes hands on first use (``Stack.client``).
     early_drivers: tuple[str, ...] = ()
+    # Start the gateway while the exchange starts: its exchange address is the link proxy's, which
+    # holds the gateway's connections until the exchange reported ready (matrix.yaml settings
+    # ``gateway_with_exchange``). False: the gateway starts once the exchange is ready. Only with
+    # a link proxy of the stack's own (not on a netns gateway host, whose relay needs the address).
+    gateway_with_exchange: bool = True
 
 
 class Stack:
@@ -122,12 +128,13 @@ class Stack:
             if client is not None and client.adapter is not None and "client" in self.envs:
                 for name in self.settings.early_drivers:
                     early[name] = self._spawn_driver(name)
-            exchange = self.matrix.exchange
-            if exchange.builtin:
+            if not self.matrix.exchange.runs:
+                self._start_gateway(self.envs["gateway"], self.cell.gateway)
+            elif self._gateway_beside_exchange():
+                self._start_exchange_and_gateway(self.envs["gateway"], self.cell.gateway)
+            else:
                 self._start_exchange()
-            elif exchange.runs:
-                self._start_simulator()
-            self._start_gateway(self.envs["gateway"], self.cell.gateway)
+                self._start_gateway(self.envs["gateway"], self.cell.gateway)
             proxy = FaultProxy(upstream=self._gateway_address())
             self._exit.callback(proxy.close)
             self.gateway_proxy = proxy
@@ -313,32 +320,72 @@ class Stack:
     # -- internals -------------------------------------------------------------------------
 
     def _start_exchange(self) -> None:
-        instruments = self.instruments_path
-        command = Command(
-            # Both venues: the gateway uses the cell's, scenarios use OBX's admin messages
-            # (halt/resume an instrument) whatever the cell's venue.
-            argv=(sys.executable, "-m", "compat.exchange", "--venue", "both",
-                  "--instruments", str(instruments), "--audit-log", str(self.audit_path),
-                  "--host", self.hosts["exchange"].listen_host),
-            name=f"exchange-{self.cell.venue}" + (f"-e{self._epoch}" if self._epoch > 1 else ""),
-        )
-        process = self.hosts["exchange"].start(
-            command, ReadyLine(EXCHANGE_READY, self.settings.start_timeout_s), self.log_dir
-        )
-        self._exit.callback(self._stop_process, "exchange")
-        self.exchange = process
-        addresses = parse_addresses(process.ready_info.get("addrs", ""))
-        if self.cell.venue not in addresses:
-            raise StartError(
-                f"exchange reported {addresses} but no address for venue {self.cell.venue}; "
-                f"log: {process.log_path}"
-            )
-        self.exchange_addresses = {venue: self.hosts["exchange"].reachable_address(address)
-                                   for venue, address in addresses.items()}
-        self.exchange_address = self.exchange_addresses[self.cell.venue]
+        """Start the exchange, wait for its ready line, then open the gateway's link to it."""
+        command, ready = self._exchange_command()
+        self._exchange_ready(self.hosts["exchange"].start(command, ready, self.log_dir))
         self._open_exchange_link()
 
-    def _start_simulator(self) -> None:
+    def _gateway_beside_exchange(self) -> bool:
+        """Whether the gateway may start while the exchange starts: the settings allow it and the
+        gateway reaches the exchange through a link proxy of the stack's own, made before the
+        exchange is up (a netns gateway host's relay needs the exchange's address)."""
+        relay = getattr(self.hosts["gateway"], "relay", None)
+        return self.settings.gateway_with_exchange and self.settings.exchange_link_proxy and not callable(relay)
+
+    def _start_exchange_and_gateway(self, env: Env, release: Release) -> None:
+        """Start the exchange and the gateway side by side: each one's interpreter start and imports
+        overlap the other's. The gateway's exchange address is the link proxy's, made first with no
+        upstream: it accepts the gateway's connection and holds it (nothing read, nothing lost)
+        until the exchange reported ready, then relays it there. So the gateway still meets a
+        ready exchange behind its address; only its first answer may come later. If the exchange
+        fails to start, the link closes the held connection, the gateway is stopped, and the
+        exchange's error is raised."""
+        command, ready = self._exchange_command()
+        link = FaultProxy(upstream=None, name=f"{self.cell.id}:gateway->exchange")
+        self._exchange_target = self.hosts["gateway"].connect_address(link.address)
+        launched: list[Process] = []
+        failed: list[BaseException] = []
+
+        def launch_gateway() -> None:
+            try:
+                launched.append(self._launch_gateway(env, release, self.journal_path))
+            except BaseException as exc:  # raised on the stack's thread below
+                failed.append(exc)
+
+        thread = threading.Thread(target=launch_gateway, name=f"compat-start-gateway-{self.cell.id}", daemon=True)
+        thread.start()
+        try:
+            self._exchange_ready(self.hosts["exchange"].start(command, ready, self.log_dir))
+            assert self.exchange_address is not None
+            link.set_upstream(self.exchange_address)
+        except BaseException:
+            link.close()  # closes the held connection: a gateway waiting on it gives up
+            thread.join()
+            for process in launched:
+                self._stop(process, "gateway")
+            raise
+        self._exit.callback(link.close)
+        self.exchange_link = link
+        thread.join()
+        if failed:
+            raise failed[0]
+        self._gateway_started(launched[0], release)
+
+    def _exchange_command(self) -> tuple[Command, ReadyLine]:
+        """How the exchange matrix.yaml chooses is launched: the built-in one or the firm's own."""
+        if self.matrix.exchange.builtin:
+            command = Command(
+                # Both venues: the gateway uses the cell's, scenarios use OBX's admin messages
+                # (halt/resume an instrument) whatever the cell's venue.
+                argv=(sys.executable, "-m", "compat.exchange", "--venue", "both",
+                      "--instruments", str(self.instruments_path), "--audit-log", str(self.audit_path),
+                      "--host", self.hosts["exchange"].listen_host),
+                name=f"exchange-{self.cell.venue}" + (f"-e{self._epoch}" if self._epoch > 1 else ""),
+            )
+            return command, ReadyLine(EXCHANGE_READY, self.settings.start_timeout_s)
+        return self._simulator_command()
+
+    def _simulator_command(self) -> tuple[Command, ReadyLine]:
         """The firm's own exchange simulator (``exchange:`` in matrix.yaml), one per cell start."""
         spec = self.matrix.exchange
         assert spec.launch is not None
@@ -358,18 +405,31 @@ class Stack:
             values |= {"python": env.python, "bin": env.bin_dir, "venv": env.path, "version": env.release.version}
         command = Command(argv=spec.launch.render(values), name=f"exchange-{self.cell.venue}{suffix}",
                           env=render_env(spec.env, values))
-        process = host.start(command, ReadyLine(spec.ready_pattern, self.settings.start_timeout_s), self.log_dir)
+        return command, ReadyLine(spec.ready_pattern, self.settings.start_timeout_s)
+
+    def _exchange_ready(self, process: Process) -> None:
+        """The exchange reported ready: it is the stack's to stop, and its ready line names where
+        each venue is (a StartError when the cell's venue is not among them)."""
         self._exit.callback(self._stop_process, "exchange")
         self.exchange = process
-        addresses = venue_addresses(process.ready_info, spec.venues)
-        if self.cell.venue not in addresses:
-            raise StartError(
-                f"exchange simulator's ready line {process.ready_line!r} carried no address for venue "
-                f"{self.cell.venue} (found {sorted(addresses) or 'none'}); log: {process.log_path}"
-            )
+        host = self.hosts["exchange"]
+        spec = self.matrix.exchange
+        if spec.builtin:
+            addresses = parse_addresses(process.ready_info.get("addrs", ""))
+            if self.cell.venue not in addresses:
+                raise StartError(
+                    f"exchange reported {addresses} but no address for venue {self.cell.venue}; "
+                    f"log: {process.log_path}"
+                )
+        else:
+            addresses = venue_addresses(process.ready_info, spec.venues)
+            if self.cell.venue not in addresses:
+                raise StartError(
+                    f"exchange simulator's ready line {process.ready_line!r} carried no address for venue "
+                    f"{self.cell.venue} (found {sorted(addresses) or 'none'}); log: {process.log_path}"
+                )
         self.exchange_addresses = {venue: host.reachable_address(address) for venue, address in addresses.items()}
         self.exchange_address = self.exchange_addresses[self.cell.venue]
-        self._open_exchange_link()
 
     def _open_exchange_link(self) -> None:
         """Decide how the gateway reaches the exchange: through a fault proxy (``exchange_link``)
@@ -392,7 +452,10 @@ class Stack:
         self.exchange_link = link
 
     def _start_gateway(self, env: Env, release: Release) -> None:
-        process = self._launch_gateway(env, release, self.journal_path)
+        self._gateway_started(self._launch_gateway(env, release, self.journal_path), release)
+
+    def _gateway_started(self, process: Process, release: Release) -> None:
+        """``process`` (ready) is the cell's gateway now, stopped with the stack."""
         if not self._gateway_registered:
             self._exit.callback(self._stop_process, "gateway")
             self._gateway_registered = True
