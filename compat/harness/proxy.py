@@ -285,7 +285,7 @@ class FaultProxy:
             asyncio.set_event_loop(self._loop)
             try:
                 self._server = self._loop.run_until_complete(
-                    asyncio.start_server(self._handle, listen_host, 0, reuse_address=True)
+                    asyncio.start_server(self._accept, listen_host, 0, reuse_address=True)
                 )
             except BaseException as exc:
                 failure.append(exc)
@@ -580,11 +580,19 @@ class FaultProxy:
     def _has_rules(self, direction: Direction) -> Callable[[], bool]:
         return lambda: bool(self._rules[direction])
 
-    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+    def _accept(self, client_reader: asyncio.StreamReader,
+                client_writer: asyncio.StreamWriter) -> Coroutine[object, object, None]:
+        """A new connection, known to the proxy at once (in the protocol's ``connection_made``,
+        before its task first runs), so close() resets it even if the task never got to run;
+        a connection held for its upstream may still be waiting when the proxy closes."""
         conn = _Connection(client_writer)
         self._connections.add(conn)
         with self._lock:
             self._accepted += 1
+        return self._handle(conn, client_reader)
+
+    async def _handle(self, conn: _Connection, client_reader: asyncio.StreamReader) -> None:
+        client_writer = conn.client
         try:
             await self._upstream_known.wait()  # a proxy made before its server is up holds them
             await self._healed.wait()  # a partition holds new connections too

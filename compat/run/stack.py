@@ -101,6 +101,8 @@ class Stack:
         self._auth_override: Path | None = None
         self._drivers: dict[str, tuple[Process, DriverHandle]] = {}
         self._unshaken: dict[str, tuple[Process, DriverHandle]] = {}  # started early, no handshake yet
+        self._running_drivers: list[tuple[Process, DriverHandle]] = []  # every driver to stop with the stack
+        self._drivers_registered = False
         self._exit = ExitStack()
         self._generation = 0  # counts gateway starts, so each gets its own log file
         self._epoch = 0  # counts whole-stack starts; a restarted stack never reuses old state
@@ -145,14 +147,14 @@ class Stack:
             raise
         for name, (process, handle) in early.items():
             # Registered only now, so drivers still stop before the gateway and the exchange.
-            self._exit.callback(self._stop_driver, process, handle)
+            self._add_driver(process, handle)
             self._unshaken[name] = (process, handle)
         return self
 
     def stop(self) -> None:
         """Stop every process in reverse start order; each stop logs its escalation steps."""
         self._exit.close()
-        self._gateway_registered = False
+        self._gateway_registered = self._drivers_registered = False
         self._drivers.clear()
         self._unshaken.clear()
         self.exchange = self.gateway = None
@@ -193,7 +195,7 @@ class Stack:
             process, handle = self._unshaken.pop(name)
         else:
             process, handle = self._spawn_driver(name)
-            self._exit.callback(self._stop_driver, process, handle)
+            self._add_driver(process, handle)
         handle.handshake(self.settings.start_timeout_s)
         self._drivers[name] = (process, handle)
         return handle
@@ -529,6 +531,38 @@ class Stack:
         # also when dead: stop() reaps its group and closes its log
         steps, grace = self.stop_sequence(role)
         return process.stop(grace_s=grace, steps=steps)
+
+    def _add_driver(self, process: Process, handle: DriverHandle) -> None:
+        """A started driver, stopped with the stack (before the gateway and the exchange: the stop of
+        every driver is registered after theirs, once per start)."""
+        self._running_drivers.append((process, handle))
+        if not self._drivers_registered:
+            self._exit.callback(self._stop_drivers)
+            self._drivers_registered = True
+
+    def _stop_drivers(self) -> None:
+        """Stop every driver of the stack side by side (each by its own escalation, logged in its
+        own log): they depend on nothing of each other, so the stack waits for the slowest exit,
+        not for their sum. The first error is raised once all are stopped."""
+        drivers, self._running_drivers = self._running_drivers, []
+        errors: list[BaseException] = []
+
+        def stop(process: Process, handle: DriverHandle) -> None:
+            try:
+                self._stop_driver(process, handle)
+            except BaseException as exc:  # raised below, once every driver is stopped
+                errors.append(exc)
+
+        threads = [threading.Thread(target=stop, args=driver, name=f"compat-stop-{driver[0].name}", daemon=True)
+                   for driver in drivers[1:]]
+        for thread in threads:
+            thread.start()
+        for driver in drivers[:1]:
+            stop(*driver)
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def _stop_driver(self, process: Process, handle: DriverHandle) -> None:
         steps, grace = self.stop_sequence("client")

@@ -251,6 +251,43 @@ def test_set_upstream_routes_new_connections(proxy: FaultProxy) -> None:
         other.close()
 
 
+def test_a_proxy_made_before_its_server_holds_connections_until_it_is_named() -> None:
+    """``upstream=None``: the server is not up yet (the stack starts the gateway while the exchange
+    starts). A connection is accepted and what it sends is held, not lost, and not counted as a
+    fault; once ``set_upstream`` names the server, it gets every byte, in order."""
+    with FaultProxy(upstream=None, name="held") as held:
+        assert held.upstream is None
+        with connect(held, timeout_s=0.3) as sock:
+            sock.sendall(b"logon before the server is up")
+            with pytest.raises(TimeoutError):
+                sock.recv(100)  # nothing relayed yet: there is nowhere to relay it
+            server = EchoServer()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+            try:
+                held.set_upstream(server.server_address[:2])  # type: ignore[arg-type]
+                sock.settimeout(10)
+                assert recv_exactly(sock, 29) == b"logon before the server is up"
+            finally:
+                server.shutdown()
+                server.server_close()
+        assert held.faults_injected == 0
+
+
+def test_a_held_connection_is_closed_when_the_proxy_closes_before_its_server_is_known() -> None:
+    held = FaultProxy(upstream=None, name="held")
+    with connect(held, timeout_s=10) as sock:
+        sock.sendall(b"logon")
+        deadline = timing.Deadline(10.0)
+        while held.connection_count() == 0 and not deadline.expired():  # each look is a round trip to its loop
+            continue
+        held.close()
+        try:  # the client learns there will be no server: end of stream, or a reset (its logon unread)
+            answer = sock.recv(100)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""
+
+
 def test_busy_holds_each_upstream_chunk_and_spends_the_cpu_doing_it(proxy: FaultProxy) -> None:
     proxy.busy(20_000)  # 20 ms per chunk, client -> server only
     assert proxy.toxics("downstream").busy_us == 0 and "busy 20000us" in proxy.toxics("upstream").describe()
