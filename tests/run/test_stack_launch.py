@@ -4,7 +4,9 @@ what matrix.yaml says (placeholders, env, ready lines, stop sequences)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -217,6 +219,60 @@ def test_an_own_simulator_is_launched_per_cell_and_reaches_the_gateway(tmp_path:
     assert "stop: SIGTERM to process group" in log and "exited with code 0 after SIGTERM" in log
     assert "SIGINT" not in log
     assert _exchange_descendants() == []
+
+
+def _ordered_matrix(tmp_path: Path, simulator_args: str) -> Path:
+    """SIMULATOR, with the gateway touching ``{log_dir}/gateway-started`` first thing and noting
+    whether ``{log_dir}/sim-ready`` (the simulator's mark before its ready line) existed then."""
+    body = SIMULATOR.replace("--exchange {{exchange}}".replace("{{", "{").replace("}}", "}"),
+                             "--exchange {exchange} --started {log_dir}/gateway-started "
+                             "--exchange-mark {log_dir}/sim-ready")
+    body = body.replace('"{listen_host}"]', f'"{{listen_host}}", {simulator_args}]')
+    return _matrix(tmp_path, body)
+
+
+def test_the_gateway_starts_while_the_exchange_starts_and_meets_it_ready(tmp_path: Path) -> None:
+    """The simulator gets ready only once the gateway has started: a stack that waited for the
+    exchange's ready line before starting the gateway would never get either ready. The gateway's
+    connection to the exchange (through the link proxy, held until the simulator is ready) is
+    answered by the simulator all the same."""
+    matrix_path = _ordered_matrix(tmp_path, '"--after", "{log_dir}/gateway-started", "--mark", "{log_dir}/sim-ready"')
+    stack = _stack(tmp_path, matrix_path, venue="xch")
+    stack.start()
+    try:
+        seen = json.loads((stack.log_dir / "gateway-1" / "seen.json").read_text())
+        assert seen["exchange_ready_at_start"] is False  # it started before the simulator was ready
+        assert seen["exchange_answer"] == "sim-for-xch ping"  # and its first exchange message was answered
+        assert stack.exchange_link is not None and stack.exchange_link.upstream == stack.exchange_address
+    finally:
+        stack.stop()
+
+
+def test_with_gateway_with_exchange_off_the_gateway_starts_after_the_exchange_is_ready(tmp_path: Path) -> None:
+    matrix_path = _ordered_matrix(tmp_path, '"--mark", "{log_dir}/sim-ready"')
+    stack = _stack(tmp_path, matrix_path, venue="xch")
+    stack.settings = dataclasses.replace(stack.settings, gateway_with_exchange=False)
+    stack.start()
+    try:
+        seen = json.loads((stack.log_dir / "gateway-1" / "seen.json").read_text())
+        assert seen["exchange_ready_at_start"] is True
+        assert seen["exchange_answer"] == "sim-for-xch ping"
+    finally:
+        stack.stop()
+
+
+def test_an_exchange_that_fails_to_start_is_the_error_and_the_gateway_is_stopped(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, _ordered_matrix(tmp_path, '"--fail"'), venue="xch")
+    with pytest.raises(StartError) as raised:
+        stack.start()
+    message = str(raised.value)
+    assert message.startswith("exchange-xch died at start with exit code 4")
+    assert "simulator: cannot read its configuration" in message
+    assert (stack.log_dir / "gateway-started").exists()  # the gateway was started beside the exchange...
+    log = next(stack.log_dir.glob("gateway-*.log")).read_text()
+    pid = int(re.search(r"started pid (\d+)", log)[1])  # type: ignore[index]
+    assert "stop: " in log and not psutil.pid_exists(pid)  # ...and stopped (reaped), not left running
+    assert stack.gateway is None and stack.exchange is None
 
 
 def _simulator_wheel(work: Path, version: str, out: Path) -> None:

@@ -2,6 +2,8 @@
 it was pointed at (if any), then prints a bare ``READY 127.0.0.1:PORT`` and serves until SIGTERM.
 
 It ignores SIGINT, so only a stop sequence that sends SIGTERM ends it cleanly (exit code 0).
+``--started PATH``: creates PATH first thing; ``--exchange-mark PATH``: records whether PATH
+existed when it started (``exchange_ready_at_start``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     out = Path(argv[argv.index("--out") + 1])
+    if "--started" in argv:
+        Path(argv[argv.index("--started") + 1]).touch()
+    mark = argv[argv.index("--exchange-mark") + 1] if "--exchange-mark" in argv else None
+    exchange_ready_at_start = None if mark is None else os.path.exists(mark)
     exchange = argv[argv.index("--exchange") + 1] if "--exchange" in argv else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -26,7 +32,8 @@ def main(argv: list[str]) -> int:
             link.sendall(b"ping\n")
             answer = link.makefile("rb").readline().decode().strip()
     env = {k: v for k, v in os.environ.items() if k.startswith("GW_")}
-    out.write_text(json.dumps({"script": sys.argv[0], "argv": argv, "env": env, "exchange_answer": answer}))
+    out.write_text(json.dumps({"script": sys.argv[0], "argv": argv, "env": env, "exchange_answer": answer,
+                               "exchange_ready_at_start": exchange_ready_at_start}))
     if "--never-ready" in argv:
         print("booting: configuration read, waiting for a licence server", flush=True)
         while True:
