@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 RELEASE_LABEL = "release"
 _KEY = pytest.StashKey[str | None]()
+# The cache's entry under an item's key, read once: a worker weighs its cells with it when it
+# orders them (compat.plugin.schedule), then replays it.
+_FOUND = pytest.StashKey["CachedResult | None"]()
 _RUN_ID = pytest.StashKey[str]()
 _CACHED_PROPERTY = "compat_cached"  # compat.results.cache_key.CACHED (test_verdict_cache holds them equal)
 # pytest's ini options that can turn a scenario's outcome around (a warning made an error, a
@@ -243,7 +246,7 @@ class VerdictCachePlugin:
             from compat.results.cache_key import deps_hold
 
             try:
-                entry = cache.get(key)
+                entry = _entry(item, key, cache)
             except ResultsError:
                 entry = None  # the run itself says so, once, when it looks the key up
             if entry is not None and entry.run_id != run_id(self.config) and \
@@ -272,7 +275,7 @@ class VerdictCachePlugin:
         from compat.results.cache_key import deps_hold
 
         try:
-            entry = cache.get(key)
+            entry = _entry(item, key, cache)
         except ResultsError as exc:
             self._give_up(str(exc))
             return None
@@ -351,6 +354,14 @@ class VerdictCachePlugin:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+
+def _entry(item: pytest.Item, key: str, cache: VerdictCache) -> CachedResult | None:
+    """The cache's entry under ``item``'s ``key``, read from the file once per item (a
+    ResultsError when it cannot be read, and nothing kept)."""
+    if _FOUND not in item.stash:
+        item.stash[_FOUND] = cache.get(key)
+    return item.stash[_FOUND]
 
 
 def _final_attempt(reports: list[pytest.TestReport]) -> list[pytest.TestReport]:

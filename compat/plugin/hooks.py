@@ -30,6 +30,8 @@ from _pytest.mark import MarkMatcher
 from _pytest.mark.expression import Expression
 
 from compat import timing  # the stdlib only
+from compat.plugin.workers import DEFAULT_PER_CPU  # the stdlib only
+from compat.plugin.workers import INI as WORKERS_INI
 
 if TYPE_CHECKING:
     from compat.config.cell import Cell
@@ -108,8 +110,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("compat_scenario_paths", "the folders (or files) that hold the scenarios: a run whose -m "
                   "keeps only compat scenarios collects only these (and paths named on the command line)", type="paths",
                   default=[])
-    parser.addini("compat_workers_per_cpu", "xdist workers per CPU that `-n auto` starts for a run of only compat "
-                  "scenarios (they mostly wait on their processes)", default="2")
+    parser.addini(WORKERS_INI, "xdist workers per CPU that `-n auto` starts for a run of only compat "
+                  "scenarios (they mostly wait on their processes)", default=DEFAULT_PER_CPU)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -130,12 +132,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if expression is None:
         return None
     from compat.plugin.scope import keeps_only
-    from compat.plugin.workers import INI, matrix_workers, per_cpu, usable_cpus
+    from compat.plugin.workers import matrix_workers, per_cpu, usable_cpus
 
     if not keeps_only(expression, "compat"):
         return None
     try:
-        workers_per_cpu = per_cpu(str(config.getini(INI)))
+        workers_per_cpu = per_cpu(str(config.getini(WORKERS_INI)))
     except ValueError as error:
         raise pytest.UsageError(f"compat: {error}") from None
     return matrix_workers(usable_cpus(), workers_per_cpu)
